@@ -1,0 +1,55 @@
+//! Analysis must keep up with typing: a 100-layer stack in well under 1 ms.
+//! `cargo bench --bench analysis`
+
+use convscope::model::Network;
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+/// A 100-layer VGG-like stack: conv / BN / activation / pooling blocks, then a head.
+fn hundred_layers() -> Network {
+    let mut net = Network::sequential("bench", &[224, 224, 3]);
+    let kinds = [
+        "Conv2D",
+        "BatchNormalization",
+        "Activation",
+        "Conv2D",
+        "BatchNormalization",
+        "Activation",
+        "DepthwiseConv2D",
+        "SeparableConv2D",
+        "Dropout",
+        "MaxPooling2D",
+    ];
+    let mut i = 0;
+    while net.layers.len() < 97 {
+        let k = kinds[i % kinds.len()];
+        let at = net.layers.len() - 1;
+        if k == "MaxPooling2D" && i / kinds.len() >= 5 {
+            // Stop halving once the map is small.
+            net.insert_new(at, "ReLU");
+        } else if let Some(idx) = net.insert_new(at, k)
+            && let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[idx].kind
+        {
+            c.padding = "same".into();
+        }
+        i += 1;
+    }
+    for k in ["GlobalAveragePooling2D", "Dense", "Activation"] {
+        let at = net.layers.len() - 1;
+        net.insert_new(at, k);
+    }
+    net
+}
+
+fn bench(c: &mut Criterion) {
+    let net = hundred_layers();
+    assert_eq!(net.layers.len(), 101);
+    let a = net.analyze();
+    assert!(a.first_error.is_none(), "{:?}", a.error(&net));
+    c.bench_function("analyze 100-layer stack", |b| {
+        b.iter(|| black_box(black_box(&net).analyze()))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,272 @@
+//! The command line: `summary` and `export` over the same library the app uses.
+//! Commands other programs call are contracts: keep their form and exit codes
+//! (0 ok, 1 a model Keras would reject, 2 an unreadable file or bad usage).
+
+use crate::io::{self, config, python};
+use crate::model::{Analysis, Network, pyfmt};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "convscope",
+    version,
+    about = "Design CNNs the Keras way and look inside them"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Model or image files to open in the window.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print a Keras-style summary: output shapes, parameters, MACs, receptive fields.
+    Summary {
+        /// A .keras archive, a legacy .h5 model file or a Keras config .json.
+        model: PathBuf,
+        /// Print one JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the model as Keras config JSON or as Keras Python code.
+    Export {
+        model: PathBuf,
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    KerasJson,
+    Python,
+}
+
+/// Outcome of a command: what to print and the exit status.
+pub struct Outcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl Outcome {
+    fn ok(stdout: String) -> Outcome {
+        Outcome {
+            stdout,
+            stderr: String::new(),
+            code: 0,
+        }
+    }
+    fn fail(code: i32, stderr: String) -> Outcome {
+        Outcome {
+            stdout: String::new(),
+            stderr,
+            code,
+        }
+    }
+}
+
+/// Runs a command without touching the process (testable).
+pub fn run(cmd: &Command) -> Outcome {
+    match cmd {
+        Command::Summary { model, json } => {
+            let loaded = match io::load_model(model) {
+                Ok(l) => l,
+                Err(e) => return Outcome::fail(2, format!("error: {}: {e}\n", model.display())),
+            };
+            let net = loaded.network;
+            let analysis = net.analyze();
+            if let Some(msg) = analysis.error(&net) {
+                return Outcome::fail(1, format!("error: {msg}\n"));
+            }
+            if *json {
+                let v = summary_json(&net, &analysis);
+                Outcome::ok(format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&v).unwrap_or_default()
+                ))
+            } else {
+                Outcome::ok(summary_table(&net, &analysis))
+            }
+        }
+        Command::Export { model, format, out } => {
+            let loaded = match io::load_model(model) {
+                Ok(l) => l,
+                Err(e) => return Outcome::fail(2, format!("error: {}: {e}\n", model.display())),
+            };
+            let text = match format {
+                ExportFormat::KerasJson => config::to_json_string(&loaded.network),
+                ExportFormat::Python => python::to_python(&loaded.network),
+            };
+            match io::write_atomic(out, text.as_bytes()) {
+                Ok(()) => Outcome::ok(String::new()),
+                Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
+            }
+        }
+    }
+}
+
+fn shape_value(s: &Option<crate::model::Shape>) -> Value {
+    match s {
+        Some(s) => Value::Array(
+            s.iter()
+                .map(|d| d.map_or(Value::Null, |x| json!(x)))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
+/// Rows Keras's summary lists: every layer but a Sequential model's InputLayer.
+fn listed(net: &Network) -> impl Iterator<Item = usize> + '_ {
+    (0..net.layers.len()).filter(move |&i| {
+        net.functional || !matches!(net.layers[i].kind, crate::model::LayerKind::Input(_))
+    })
+}
+
+/// `summary --json`: Keras's `summary.json` keys plus convscope's costs.
+pub fn summary_json(net: &Network, a: &Analysis) -> Value {
+    let layers: Vec<Value> = listed(net)
+        .map(|i| {
+            let l = &net.layers[i];
+            let r = &a.layers[i];
+            json!({
+                "name": l.name,
+                "class_name": l.class_name(),
+                "output_shape": shape_value(&r.output_shape),
+                "params": r.params(),
+                "trainable_params": r.trainable_params,
+                "non_trainable_params": r.non_trainable_params,
+                "macs": r.macs,
+                "output_bytes": r.output_bytes,
+                "receptive_field": r.receptive_field.map(|rf| json!({
+                    "size": rf.size, "jump": rf.jump, "start": rf.start
+                })),
+                "same_padding": r.same_padding,
+                "warnings": r.warnings,
+            })
+        })
+        .collect();
+    json!({
+        "name": net.name,
+        "layers": layers,
+        "total_params": a.total_params(),
+        "trainable_params": a.trainable_params,
+        "non_trainable_params": a.non_trainable_params,
+        "total_bytes": a.total_params() * 4,
+        "trainable_bytes": a.trainable_params * 4,
+        "non_trainable_bytes": a.non_trainable_params * 4,
+        "macs": a.macs,
+    })
+}
+
+/// Keras's `readable_memory_size` for float32 weights.
+pub fn readable_bytes(params: i64) -> String {
+    let mut size = params as f64 * 4.0;
+    for unit in ["B", "KB", "MB", "GB", "TB"] {
+        if size / 1024.0 < 1.0 {
+            return format!("{size:.2} {unit}");
+        }
+        size /= 1024.0;
+    }
+    format!("{size:.2} PB")
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// A compact MAC count: `52.3M`.
+pub fn short_count(n: i64) -> String {
+    let f = n as f64;
+    if f >= 1e9 {
+        format!("{:.2}G", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.1}M", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1}K", f / 1e3)
+    } else {
+        n.to_string()
+    }
+}
+
+/// The Keras-style table.
+pub fn summary_table(net: &Network, a: &Analysis) -> String {
+    let headers = [
+        "Layer (type)",
+        "Output Shape",
+        "Param #",
+        "MACs",
+        "Receptive field",
+    ];
+    let mut rows: Vec<[String; 5]> = Vec::new();
+    for i in listed(net) {
+        let l = &net.layers[i];
+        let r = &a.layers[i];
+        let shape = r
+            .output_shape
+            .as_ref()
+            .map_or("?".to_string(), |s| pyfmt::tuple_opt(s));
+        let rf = r.receptive_field.map_or(String::from("-"), |rf| {
+            format!("{}×{}", rf.size[0], rf.size[1])
+        });
+        rows.push([
+            format!("{} ({})", l.name, l.class_name()),
+            shape,
+            thousands(r.params()),
+            short_count(r.macs),
+            rf,
+        ]);
+    }
+    let mut w = headers.map(|h| h.chars().count());
+    for r in &rows {
+        for (k, c) in r.iter().enumerate() {
+            w[k] = w[k].max(c.chars().count());
+        }
+    }
+    let line = |l: &str, m: &str, r: &str| {
+        let parts: Vec<String> = w.iter().map(|n| "─".repeat(n + 2)).collect();
+        format!("{l}{}{r}\n", parts.join(m))
+    };
+    let row = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(w.iter())
+            .map(|(c, n)| format!(" {c}{} ", " ".repeat(n - c.chars().count())))
+            .collect();
+        format!("│{}│\n", parts.join("│"))
+    };
+    let mut s = format!("Model: \"{}\"\n", net.name);
+    s += &line("┌", "┬", "┐");
+    s += &row(&headers.map(String::from));
+    s += &line("├", "┼", "┤");
+    for r in &rows {
+        s += &row(r);
+    }
+    s += &line("└", "┴", "┘");
+    s += &format!(
+        " Total params: {} ({})\n Trainable params: {} ({})\n Non-trainable params: {} ({})\n Total MACs: {}\n",
+        thousands(a.total_params()),
+        readable_bytes(a.total_params()),
+        thousands(a.trainable_params),
+        readable_bytes(a.trainable_params),
+        thousands(a.non_trainable_params),
+        readable_bytes(a.non_trainable_params),
+        thousands(a.macs),
+    );
+    s
+}

@@ -1,0 +1,148 @@
+//! Opening a model file of any supported kind, by content rather than by name:
+//! a `.keras` zip (its `config.json`), a legacy HDF5 `.h5` (its `model_config`
+//! attribute), or Keras config JSON.
+
+use super::config::{self, ConfigError};
+use crate::model::Network;
+use std::io::Read;
+use std::path::Path;
+use thiserror::Error;
+
+/// Model files larger than this are refused before reading (a `.keras` of a large
+/// network is a few hundred MB; anything bigger is not a model we can show).
+pub const MAX_MODEL_BYTES: u64 = 2 << 30;
+/// Largest `config.json` accepted from inside a zip (guards against zip bombs).
+const MAX_CONFIG_BYTES: u64 = 64 << 20;
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Format(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+}
+
+/// What a model file holds. The raw bytes are kept so the engine can read weights.
+pub struct LoadedModel {
+    pub network: Network,
+    pub kind: FileKind,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Keras,
+    H5,
+    Json,
+}
+
+pub fn load_model(path: &Path) -> Result<LoadedModel, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(LoadError::Format(format!(
+            "{} is a folder, not a model file",
+            path.display()
+        )));
+    }
+    if meta.len() > MAX_MODEL_BYTES {
+        return Err(LoadError::Format(format!(
+            "{} is {} MB: larger than any model convscope can open ({} MB)",
+            path.display(),
+            meta.len() >> 20,
+            MAX_MODEL_BYTES >> 20
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    load_model_bytes(bytes)
+}
+
+/// Opens a model from bytes, recognising the format by its magic number.
+pub fn load_model_bytes(bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
+    if bytes.starts_with(b"PK") {
+        let text = zip_entry(&bytes, "config.json")?;
+        let text = String::from_utf8(text)
+            .map_err(|_| LoadError::Format("config.json in the .keras file is not UTF-8".into()))?;
+        let network = config::from_json_str(&text)?;
+        Ok(LoadedModel {
+            network,
+            kind: FileKind::Keras,
+            bytes,
+        })
+    } else if bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
+        let file = hdf5_pure::File::from_bytes(bytes.clone())
+            .map_err(|e| LoadError::Format(format!("not a readable HDF5 file: {e}")))?;
+        let attrs = file
+            .root()
+            .attrs()
+            .map_err(|e| LoadError::Format(format!("cannot read the HDF5 root attributes: {e}")))?;
+        let text = attrs
+            .get("model_config")
+            .and_then(|a| a.as_str())
+            .ok_or_else(|| {
+                LoadError::Format(
+                    "this HDF5 file has no `model_config` attribute: it holds weights only, \
+                     not a Keras model"
+                        .into(),
+                )
+            })?
+            .to_string();
+        let network = config::from_json_str(&text)?;
+        Ok(LoadedModel {
+            network,
+            kind: FileKind::H5,
+            bytes,
+        })
+    } else {
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            LoadError::Format(
+                "not a Keras model: expected a .keras archive, an HDF5 .h5 file or JSON".into(),
+            )
+        })?;
+        let network = config::from_json_str(text.trim_start_matches('\u{feff}'))?;
+        Ok(LoadedModel {
+            network,
+            kind: FileKind::Json,
+            bytes,
+        })
+    }
+}
+
+/// Reads one entry of a zip archive held in memory, refusing oversized entries.
+pub fn zip_entry(bytes: &[u8], name: &str) -> Result<Vec<u8>, LoadError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| LoadError::Format(format!("not a readable .keras (zip) archive: {e}")))?;
+    let mut entry = archive
+        .by_name(name)
+        .map_err(|_| LoadError::Format(format!("the .keras archive has no {name}")))?;
+    if entry.size() > MAX_CONFIG_BYTES.max(MAX_MODEL_BYTES) {
+        return Err(LoadError::Format(format!(
+            "{name} in the archive is too large"
+        )));
+    }
+    let limit = if name.ends_with(".json") {
+        MAX_CONFIG_BYTES
+    } else {
+        MAX_MODEL_BYTES
+    };
+    let mut out = Vec::new();
+    (&mut entry)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| LoadError::Format(format!("cannot unpack {name}: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(LoadError::Format(format!(
+            "{name} in the archive unpacks to more than {} MB",
+            limit >> 20
+        )));
+    }
+    Ok(out)
+}

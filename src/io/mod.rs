@@ -1,0 +1,34 @@
+//! Files in and out: Keras config JSON (all dialects), `.keras` archives, legacy `.h5`
+//! model files, Python code export. Readers never panic on bad input: they return
+//! [`LoadError`] with a message that names the file part that is wrong.
+
+pub mod config;
+pub mod keras_file;
+pub mod python;
+
+pub use keras_file::{LoadError, LoadedModel, load_model, load_model_bytes};
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a
+/// rename, so a failed save never destroys the previous file.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| std::path::Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "convscope".into());
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

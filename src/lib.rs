@@ -1,0 +1,9 @@
+//! convscope: design convolutional networks the way Keras sees them, and look inside.
+//!
+//! One-way data flow: [`io`] reads files into a [`model::Network`]; [`model`] says what
+//! Keras would say about it (shapes, parameters, rejections); the app and the CLI only
+//! present what those produce.
+
+pub mod cli;
+pub mod io;
+pub mod model;
