@@ -158,9 +158,9 @@ pub fn summary_json(net: &Network, a: &Analysis) -> Value {
         "total_params": a.total_params(),
         "trainable_params": a.trainable_params,
         "non_trainable_params": a.non_trainable_params,
-        "total_bytes": a.total_params() * 4,
-        "trainable_bytes": a.trainable_params * 4,
-        "non_trainable_bytes": a.non_trainable_params * 4,
+        "total_bytes": a.total_params().saturating_mul(4),
+        "trainable_bytes": a.trainable_params.saturating_mul(4),
+        "non_trainable_bytes": a.non_trainable_params.saturating_mul(4),
         "macs": a.macs,
     })
 }

@@ -332,7 +332,12 @@ fn parse_layer(entry: &Value, index: usize) -> Result<(Layer, Option<Shape>), Co
             .and_then(Value::as_bool)
             .unwrap_or(true),
         dtype: match config.get("dtype") {
-            Some(d @ Value::Object(_)) => d.clone(),
+            Some(Value::Object(d)) => {
+                // `.keras` archives tag shared dicts with a random id: not part of the config.
+                let mut d = d.clone();
+                d.remove("shared_object_id");
+                Value::Object(d)
+            }
             _ => default_dtype(),
         },
         kind,

@@ -63,11 +63,13 @@ fn kwargs(layer: &Layer) -> Vec<String> {
         if k == "dtype" && *v == crate::model::layer::default_dtype() {
             continue;
         }
-        // Pooling strides default to pool_size; Keras writes them out, we need not.
+        // Pooling strides default to pool_size (not to the default layer's strides).
         if k == "strides"
             && let LayerKind::Pooling2D(p) = &layer.kind
-            && p.strides.is_none_or(|s| s.v == p.pool_size.v)
         {
+            if p.strides.is_some_and(|s| s.v != p.pool_size.v) {
+                out.push(format!("{k}={}", square_or_tuple(v)));
+            }
             continue;
         }
         let required = matches!(
@@ -76,6 +78,7 @@ fn kwargs(layer: &Layer) -> Vec<String> {
                 "Conv2D" | "Conv2DTranspose" | "SeparableConv2D",
                 "filters" | "kernel_size"
             ) | ("DepthwiseConv2D", "kernel_size")
+                | ("AveragePooling2D", "pool_size")
                 | ("Dense", "units")
                 | ("Dropout" | "SpatialDropout2D", "rate")
                 | ("Rescaling", "scale")
@@ -94,6 +97,14 @@ fn kwargs(layer: &Layer) -> Vec<String> {
         }
     }
     out
+}
+
+/// Square sizes read best as one integer: `3` rather than `(3, 3)`.
+fn square_or_tuple(v: &Value) -> String {
+    match v {
+        Value::Array(a) if a.len() == 2 && a[0] == a[1] => py(&a[0]),
+        _ => py(v),
+    }
 }
 
 fn call(layer: &Layer) -> String {

@@ -53,7 +53,7 @@ pub struct WeightSpec {
 
 impl WeightSpec {
     pub fn count(&self) -> i64 {
-        self.shape.iter().product()
+        self.shape.iter().fold(1i64, |a, &b| a.saturating_mul(b))
     }
 }
 
@@ -98,7 +98,7 @@ pub struct LayerReport {
 
 impl LayerReport {
     pub fn params(&self) -> i64 {
-        self.trainable_params + self.non_trainable_params
+        self.trainable_params.saturating_add(self.non_trainable_params)
     }
     fn unknown() -> LayerReport {
         LayerReport {
@@ -130,7 +130,7 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn total_params(&self) -> i64 {
-        self.trainable_params + self.non_trainable_params
+        self.trainable_params.saturating_add(self.non_trainable_params)
     }
     /// The rejection of the first failing layer, as `summary` reports it.
     pub fn error(&self, net: &Network) -> Option<String> {
@@ -563,13 +563,21 @@ fn activation_warnings(a: &str, conv_data_format: Option<&str>, report: &mut Lay
 /// Output size along one axis, and `same` padding before/after, for a convolution window.
 fn window_out(n: Option<i64>, k: i64, s: i64, d: i64, same: bool) -> (Option<i64>, [i64; 2]) {
     let Some(n) = n else { return (None, [0, 0]) };
-    let keff = (k - 1).saturating_mul(d).saturating_add(1);
+    let keff = k.saturating_sub(1).saturating_mul(d).saturating_add(1);
     if same {
-        let out = (n - 1).div_euclid(s.max(1)) + 1;
-        let total = ((out - 1).saturating_mul(s) + keff - n).max(0);
+        let out = n.saturating_sub(1).div_euclid(s.max(1)).saturating_add(1);
+        let total = out
+            .saturating_sub(1)
+            .saturating_mul(s)
+            .saturating_add(keff)
+            .saturating_sub(n)
+            .max(0);
         (Some(out), [total / 2, total - total / 2])
     } else {
-        let out = (n - keff).div_euclid(s.max(1)) + 1;
+        let out = n
+            .saturating_sub(keff)
+            .div_euclid(s.max(1))
+            .saturating_add(1);
         (Some(out), [0, 0])
     }
 }
@@ -585,7 +593,7 @@ fn rf_window(
 ) -> ReceptiveField {
     let mut out = rf;
     for a in 0..2 {
-        let keff = ((k[a] - 1) * d[a] + 1) as f64;
+        let keff = (k[a] as f64 - 1.0) * d[a] as f64 + 1.0;
         out.size[a] = rf.size[a] + (keff - 1.0) * rf.jump[a];
         out.start[a] = rf.start[a] + ((keff - 1.0) / 2.0 - p[a] as f64) * rf.jump[a];
         out.jump[a] = rf.jump[a] * s[a] as f64;
@@ -830,20 +838,27 @@ fn conv_transpose(
     let (sp, _) = axes(&df);
     let mut out_sp = [None, None];
     for a in 0..2 {
-        let k = (c.kernel_size.v[a] - 1).saturating_mul(c.dilation_rate.v[a]) + 1;
+        let k = c.kernel_size.v[a]
+            .saturating_sub(1)
+            .saturating_mul(c.dilation_rate.v[a])
+            .saturating_add(1);
         let s = c.strides.v[a];
         let op = c.output_padding.map(|p| p.v[a]);
         out_sp[a] = input[sp[a]].map(|n| {
             if padding == "valid" {
-                let op = op.unwrap_or((k.max(s)) - k);
-                (n - 1)
+                let op = op.unwrap_or(k.max(s) - k);
+                n.saturating_sub(1)
                     .saturating_mul(s)
                     .saturating_add(k)
                     .saturating_add(op)
             } else {
                 match op {
                     None => n.saturating_mul(s),
-                    Some(op) => (n - 1).saturating_mul(s) + k % 2 + op,
+                    Some(op) => n
+                        .saturating_sub(1)
+                        .saturating_mul(s)
+                        .saturating_add(k % 2)
+                        .saturating_add(op),
                 }
             }
         });
@@ -866,7 +881,7 @@ fn conv_transpose(
     }
     let mut r = rf;
     for a in 0..2 {
-        let k = ((c.kernel_size.v[a] - 1) * c.dilation_rate.v[a] + 1) as f64;
+        let k = (c.kernel_size.v[a] as f64 - 1.0) * c.dilation_rate.v[a] as f64 + 1.0;
         r.jump[a] = rf.jump[a] / c.strides.v[a] as f64;
         r.size[a] = rf.size[a] + (k - 1.0) * r.jump[a];
     }
@@ -1233,7 +1248,10 @@ fn zero_padding(
     let (sp, _) = axes(&df);
     let mut out = ctx.input.clone();
     for a in 0..2 {
-        out[sp[a]] = out[sp[a]].map(|n| n + p.amounts[a][0] + p.amounts[a][1]);
+        out[sp[a]] = out[sp[a]].map(|n| {
+            n.saturating_add(p.amounts[a][0])
+                .saturating_add(p.amounts[a][1])
+        });
     }
     let mut r = rf;
     for a in 0..2 {
@@ -1249,8 +1267,9 @@ fn cropping(ctx: &Ctx, p: &Padding2D, report: &mut LayerReport, rf: ReceptiveFie
     ctx.ndim(4)?;
     let input = ctx.input;
     let (sp, _) = axes(&df);
-    let too_big =
-        (0..2).any(|a| input[sp[a]].is_some_and(|n| p.amounts[a][0] + p.amounts[a][1] >= n));
+    let too_big = (0..2).any(|a| {
+        input[sp[a]].is_some_and(|n| p.amounts[a][0].saturating_add(p.amounts[a][1]) >= n)
+    });
     if too_big {
         let cropping = format!(
             "(({}, {}), ({}, {}))",
@@ -1264,7 +1283,10 @@ fn cropping(ctx: &Ctx, p: &Padding2D, report: &mut LayerReport, rf: ReceptiveFie
     }
     let mut out = input.clone();
     for a in 0..2 {
-        out[sp[a]] = out[sp[a]].map(|n| n - p.amounts[a][0] - p.amounts[a][1]);
+        out[sp[a]] = out[sp[a]].map(|n| {
+            n.saturating_sub(p.amounts[a][0])
+                .saturating_sub(p.amounts[a][1])
+        });
     }
     let mut r = rf;
     for a in 0..2 {
@@ -1363,7 +1385,7 @@ fn concatenate(inputs: &[Shape], axis: i64) -> R<Shape> {
         for i in 1..rank as usize {
             if i == ax {
                 out[i] = match (out[i], s[i]) {
-                    (Some(a), Some(b)) => Some(a + b),
+                    (Some(a), Some(b)) => Some(a.saturating_add(b)),
                     _ => None,
                 };
             } else if let (Some(a), Some(b)) = (out[i], s[i])
@@ -1408,5 +1430,47 @@ mod tests {
         assert_eq!(rf.size, [4.0, 4.0]);
         assert_eq!(rf.jump, [2.0, 2.0]);
         assert_eq!(rf.start, [0.5, 0.5]);
+    }
+}
+
+#[cfg(test)]
+mod transpose_tests {
+    use crate::model::layer::{LayerKind, Pair};
+    use crate::model::network::Network;
+
+    fn out(n: i64, k: i64, s: i64, padding: &str, op: Option<i64>, d: i64) -> Option<i64> {
+        let mut net = Network::sequential("t", &[n, n, 1]);
+        let i = net.insert_new(0, "Conv2DTranspose").unwrap();
+        if let LayerKind::Conv2DTranspose(c) = &mut net.layers[i].kind {
+            c.filters = 1;
+            c.kernel_size = Pair::square(k);
+            c.strides = Pair::square(s);
+            c.padding = padding.into();
+            c.output_padding = op.map(Pair::square);
+            c.dilation_rate = Pair::square(d);
+        }
+        net.analyze().layers[i]
+            .output_shape
+            .as_ref()
+            .and_then(|s| s[1])
+    }
+
+    /// Keras's transposed-convolution output sizes (`deconv_output_length`).
+    #[test]
+    fn transposed_conv_table() {
+        // valid: (n-1)*s + max(k', s)
+        assert_eq!(out(5, 3, 1, "valid", None, 1), Some(7));
+        assert_eq!(out(5, 3, 2, "valid", None, 1), Some(11));
+        assert_eq!(out(5, 2, 3, "valid", None, 1), Some(15));
+        assert_eq!(out(2, 5, 1, "valid", None, 1), Some(6));
+        // valid with output_padding: (n-1)*s + k' + p
+        assert_eq!(out(5, 3, 2, "valid", Some(1), 1), Some(12));
+        // same: n*s; with output_padding: (n-1)*s + k'%2 + p
+        assert_eq!(out(5, 3, 2, "same", None, 1), Some(10));
+        assert_eq!(out(5, 4, 2, "same", Some(1), 1), Some(9));
+        assert_eq!(out(5, 3, 2, "same", Some(0), 1), Some(9));
+        assert_eq!(out(3, 2, 1, "same", Some(0), 1), Some(2));
+        // dilation: k' = (k-1)*d + 1
+        assert_eq!(out(5, 3, 1, "valid", None, 2), Some(9));
     }
 }

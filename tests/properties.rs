@@ -1,0 +1,149 @@
+//! Property tests: no configuration a person can type makes analysis panic or overflow,
+//! and an accepted configuration on a positive input has only positive dimensions.
+
+use convscope::model::layer::*;
+use convscope::model::{LayerKind, Network};
+use proptest::prelude::*;
+
+fn pair() -> impl Strategy<Value = Pair> {
+    prop_oneof![
+        (-3i64..12, -3i64..12).prop_map(|(a, b)| Pair::new(a, b)),
+        (-3i64..12).prop_map(Pair::square),
+        (any::<i64>(), any::<i64>()).prop_map(|(a, b)| Pair::new(a, b)),
+    ]
+}
+
+fn padding() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("valid".to_string()),
+        Just("same".to_string()),
+        Just("SAME".to_string()),
+        Just("causal".to_string()),
+        Just(String::new())
+    ]
+}
+
+fn data_format() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => Just("channels_last".to_string()),
+        2 => Just("channels_first".to_string()),
+        1 => Just("channels_middle".to_string())
+    ]
+}
+
+fn count() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        -2i64..40,
+        Just(1_000_000_000),
+        Just(i64::MAX),
+        Just(i64::MIN)
+    ]
+}
+
+/// A random layer of any class with random, often invalid, arguments.
+fn layer() -> impl Strategy<Value = LayerKind> {
+    let classes: Vec<&str> = PALETTE.to_vec();
+    (
+        proptest::sample::select(classes),
+        (count(), count(), pair(), pair(), pair(), pair()),
+        (
+            padding(),
+            data_format(),
+            any::<bool>(),
+            -6i64..6,
+            -1.0f64..2.0,
+        ),
+    )
+        .prop_map(
+            |(class, (n1, n2, k, s, d, p), (pad, df, flag, axis, rate))| {
+                let mut kind = LayerKind::default_for(class).unwrap();
+                match &mut kind {
+                    LayerKind::Conv2D(c) => {
+                        (
+                            c.filters,
+                            c.groups,
+                            c.kernel_size,
+                            c.strides,
+                            c.dilation_rate,
+                        ) = (n1, n2, k, s, d);
+                        (c.padding, c.data_format, c.use_bias) = (pad, df, flag);
+                    }
+                    LayerKind::Conv2DTranspose(c) => {
+                        (c.filters, c.kernel_size, c.strides, c.dilation_rate) = (n1, k, s, d);
+                        c.output_padding = flag.then_some(p);
+                        (c.padding, c.data_format) = (pad, df);
+                    }
+                    LayerKind::DepthwiseConv2D(c) => {
+                        (
+                            c.depth_multiplier,
+                            c.kernel_size,
+                            c.strides,
+                            c.dilation_rate,
+                        ) = (n1, k, s, d);
+                        (c.padding, c.data_format) = (pad, df);
+                    }
+                    LayerKind::SeparableConv2D(c) => {
+                        (c.depth_multiplier, c.filters, c.kernel_size, c.strides) = (n1, n2, k, s);
+                        (c.dilation_rate, c.padding, c.data_format) = (d, pad, df);
+                    }
+                    LayerKind::Pooling2D(pl) => {
+                        pl.pool_size = k;
+                        pl.strides = flag.then_some(s);
+                        (pl.padding, pl.data_format) = (pad, df);
+                    }
+                    LayerKind::GlobalPooling2D(g) => (g.data_format, g.keepdims) = (df, flag),
+                    LayerKind::BatchNormalization(b) => {
+                        (b.axis, b.center, b.scale) = (axis, flag, !flag)
+                    }
+                    LayerKind::Dense(dn) => dn.units = n1,
+                    LayerKind::Dropout(dr) => dr.rate = rate,
+                    LayerKind::SpatialDropout2D(dr) => dr.rate = rate,
+                    LayerKind::ZeroPadding2D(zp) | LayerKind::Cropping2D(zp) => {
+                        zp.amounts = [k.v, s.v];
+                        zp.data_format = df;
+                    }
+                    LayerKind::UpSampling2D(u) => (u.size, u.data_format) = (k, df),
+                    LayerKind::Softmax { axis: a } => *a = axis,
+                    LayerKind::LeakyReLU { negative_slope } => *negative_slope = rate - 0.5,
+                    _ => {}
+                }
+                kind
+            },
+        )
+}
+
+fn input() -> impl Strategy<Value = Vec<i64>> {
+    prop_oneof![
+        4 => proptest::collection::vec(1i64..64, 3),
+        1 => proptest::collection::vec(prop_oneof![0i64..4, Just(1i64 << 40)], 1..5),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn analysis_never_panics(shape in input(), kinds in proptest::collection::vec(layer(), 1..6)) {
+        let mut net = Network::sequential("p", &shape);
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let mut l = Layer::new("Dropout", format!("l{i}")).unwrap();
+            l.kind = kind;
+            net.layers.push(l);
+        }
+        let a = net.analyze();
+        prop_assert_eq!(a.layers.len(), net.layers.len());
+        let positive_input = shape.iter().all(|d| (1..1 << 20).contains(d));
+        for (i, r) in a.layers.iter().enumerate() {
+            // Never a made-up shape after a failure.
+            if a.first_error.is_some_and(|first| i > first) {
+                prop_assert!(r.output_shape.is_none());
+            }
+            if let Some(s) = &r.output_shape {
+                if positive_input {
+                    prop_assert!(s.iter().skip(1).flatten().all(|d| *d > 0), "{:?} at {}", s, i);
+                }
+                prop_assert!(r.params() >= 0);
+            }
+        }
+    }
+}

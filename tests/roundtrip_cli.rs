@@ -1,0 +1,255 @@
+//! Round trips (read → write → read gives an equal network), the other config dialects,
+//! the Python export, and the CLI contract (output and exit codes).
+
+use convscope::io::{config, load_model, python};
+use convscope::model::{LayerKind, Network};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn golden_cases() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures().join("golden"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Written JSON reads back as the same network, and writing it again is byte-identical.
+#[test]
+fn keras_json_round_trips_for_every_golden_case() {
+    for case in golden_cases() {
+        let net = load_model(&case.join("config.json")).unwrap().network;
+        let text = config::to_json_string(&net);
+        let back = config::from_json_str(&text).unwrap();
+        assert_eq!(back, net, "{}", case.display());
+        assert_eq!(config::to_json_string(&back), text, "{}", case.display());
+        // The three files of a case describe the same network.
+        for f in ["model.keras", "model.h5"] {
+            if case.join(f).is_file() {
+                let other = load_model(&case.join(f)).unwrap().network;
+                assert_eq!(
+                    config::to_json_string(&other),
+                    text,
+                    "{} vs config.json",
+                    case.join(f).display()
+                );
+            }
+        }
+    }
+}
+
+/// The config Keras wrote is what convscope writes (up to the `.keras` shared-object ids).
+#[test]
+fn written_json_equals_keras_own_config() {
+    for case in golden_cases() {
+        let original: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(case.join("config.json")).unwrap())
+                .unwrap();
+        let net = config::from_value(&original).unwrap();
+        assert_eq!(config::to_value(&net), original, "{}", case.display());
+    }
+}
+
+#[test]
+fn tf_keras2_dialect_reads() {
+    let net = load_model(&fixtures().join("dialects/tf_keras2.json"))
+        .unwrap()
+        .network;
+    assert_eq!(net.layers.len(), 7);
+    let a = net.analyze();
+    assert!(a.first_error.is_none());
+    assert_eq!(
+        a.layers[1].output_shape,
+        Some(vec![None, Some(26), Some(26), Some(32)])
+    );
+    assert_eq!(a.layers[1].params(), 320);
+    // BatchNormalization axis [3], four weights of 32.
+    assert_eq!(a.layers[3].trainable_params, 64);
+    assert_eq!(a.layers[3].non_trainable_params, 64);
+    assert_eq!(a.layers[6].output_shape, Some(vec![None, Some(10)]));
+    assert_eq!(a.total_params(), 320 + 128 + 5408 * 10 + 10);
+    match &net.layers[1].kind {
+        LayerKind::Conv2D(c) => {
+            let reg = c.kernel.regularizer.as_ref().unwrap();
+            assert_eq!(reg.class_name, "L2");
+            assert_eq!(reg.num("l2"), Some(0.0005));
+            let con = c.kernel.constraint.as_ref().unwrap();
+            assert_eq!(con.num("max_value"), Some(3.0));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tf_keras2_functional_with_add_reads() {
+    let net = load_model(&fixtures().join("dialects/tf_keras2_functional.json"))
+        .unwrap()
+        .network;
+    assert!(net.functional);
+    let a = net.analyze();
+    assert!(a.first_error.is_none(), "{:?}", a.error(&net));
+    assert_eq!(
+        a.layers[3].output_shape,
+        Some(vec![None, Some(16), Some(16), Some(8)])
+    );
+    assert_eq!(a.layers[4].output_shape, Some(vec![None, Some(8)]));
+    assert_eq!(a.total_params(), 3 * 3 * 3 * 8 + 8 + 3 * 8);
+    // Writes as Keras 3 Functional JSON and reads back the same.
+    let back = config::from_json_str(&config::to_json_string(&net)).unwrap();
+    assert_eq!(back.layers.len(), net.layers.len());
+    assert_eq!(
+        back.analyze().layers[3].output_shape,
+        a.layers[3].output_shape
+    );
+}
+
+#[test]
+fn corrupt_and_foreign_files_give_clear_errors() {
+    let dir = std::env::temp_dir().join(format!("convscope-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let keras = std::fs::read(fixtures().join("golden/stack_mini_vgg/model.keras")).unwrap();
+    let h5 = std::fs::read(fixtures().join("golden/stack_mini_vgg/model.h5")).unwrap();
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.json", Vec::new()),
+        ("truncated.keras", keras[..keras.len() / 2].to_vec()),
+        ("header.h5", h5[..64].to_vec()),
+        ("text.json", b"{\"class_name\": \"Sequential\", \"config\": 5}".to_vec()),
+        ("binary.bin", vec![0u8, 159, 146, 150, 255, 0, 1]),
+        ("unknown_layer.json", br#"{"class_name":"Sequential","config":{"name":"s","layers":[{"class_name":"InputLayer","config":{"batch_shape":[null,4,4,1]}},{"class_name":"Conv3D","config":{"name":"c"}}]}}"#.to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let p = dir.join(name);
+        std::fs::write(&p, &bytes).unwrap();
+        let err = match load_model(&p) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{name} should not load"),
+        };
+        assert!(!err.is_empty(), "{name}");
+        if name == "unknown_layer.json" {
+            assert!(err.contains("Conv3D") && err.contains("'c'"), "{err}");
+        }
+    }
+    // Truncated HDF5 files either still hold the config or say why not; never a panic.
+    for n in [8, 100, 1000, h5.len() / 3, h5.len() - 1] {
+        let _ = convscope::io::load_model_bytes(h5[..n].to_vec());
+    }
+    // Bit flips anywhere in a .keras never panic.
+    for i in (0..keras.len()).step_by(97) {
+        let mut b = keras.clone();
+        b[i] ^= 0x5a;
+        let _ = convscope::io::load_model_bytes(b);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn python_export_spells_out_non_defaults() {
+    let net = load_model(&fixtures().join("golden/stridednet/config.json"))
+        .unwrap()
+        .network;
+    let py = python::to_python(&net);
+    assert!(py.contains("keras.Input(shape=(96, 96, 3)"));
+    assert!(
+        py.contains(
+            "layers.Conv2D(name=\"conv2d\", filters=16, kernel_size=7, strides=2, \
+         kernel_initializer=keras.initializers.HeNormal(), \
+         kernel_regularizer=keras.regularizers.L2(l2=0.0005))"
+        ),
+        "{py}"
+    );
+    assert!(
+        py.contains("layers.Dropout(name=\"dropout\", rate=0.25)"),
+        "{py}"
+    );
+    assert_eq!(py.matches("layers.").count(), net.layers.len() - 1);
+    assert!(py.contains("kernel_regularizer=keras.regularizers.L2(l2=0.0005)"));
+    let f = load_model(&fixtures().join("dialects/tf_keras2_functional.json"))
+        .unwrap()
+        .network;
+    let py = python::to_python(&f);
+    assert!(
+        py.contains("x_add = layers.Add(name=\"add\")([x_branch_a, x_shortcut])"),
+        "{py}"
+    );
+    assert!(
+        py.contains("kernel_initializer=keras.initializers.HeNormal(seed=7)"),
+        "{py}"
+    );
+}
+
+fn convscope(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_convscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_summary_contract() {
+    let case = fixtures().join("golden/stridednet/config.json");
+    let (code, out, _) = convscope(&["summary", case.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["total_params"], 2658307);
+    assert_eq!(v["non_trainable_params"], 1920);
+    assert_eq!(
+        v["layers"][0]["output_shape"],
+        serde_json::json!([null, 45, 45, 16])
+    );
+    let (code, out, _) = convscope(&["summary", case.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains("conv2d (Conv2D)"));
+    assert!(out.contains("Total params: 2,658,307 (10.14 MB)"), "{out}");
+    assert!(
+        out.contains("Non-trainable params: 1,920 (7.50 KB)"),
+        "{out}"
+    );
+
+    // A model Keras rejects: exit 1, Keras's message naming the layer.
+    let bad = std::env::temp_dir().join(format!("convscope-reject-{}.json", std::process::id()));
+    let mut net: Network = load_model(&case).unwrap().network;
+    if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+        c.kernel_size = convscope::model::Pair::square(99);
+    }
+    std::fs::write(&bad, config::to_json_string(&net)).unwrap();
+    let (code, _, err) = convscope(&["summary", bad.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("'conv2d'") && err.contains("Computed output size would be zero or negative"),
+        "{err}"
+    );
+    std::fs::remove_file(&bad).ok();
+
+    // An unreadable file: exit 2.
+    let (code, _, err) = convscope(&["summary", "/nonexistent/model.keras"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/model.keras"));
+}
+
+#[test]
+fn cli_export_contract() {
+    let case = fixtures().join("golden/stack_separable/model.keras");
+    let out = std::env::temp_dir().join(format!("convscope-export-{}.json", std::process::id()));
+    let (code, _, err) = convscope(&[
+        "export",
+        case.to_str().unwrap(),
+        "--format",
+        "keras-json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let back = load_model(&out).unwrap().network;
+    assert_eq!(back, load_model(&case).unwrap().network);
+    std::fs::remove_file(&out).ok();
+}
