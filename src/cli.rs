@@ -31,6 +31,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the model on an input and write every layer's activations as .npy files.
+    Run {
+        model: PathBuf,
+        /// A .npy array (the model's full input shape, batch included) or an image.
+        #[arg(long)]
+        input: PathBuf,
+        /// Output folder: <layer>.npy per layer and index.json.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed for initializer weights (models without weights).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// How image pixels are scaled.
+        #[arg(long, value_enum, default_value = "unit")]
+        preprocess: PreprocessArg,
+    },
     /// Write the model as Keras config JSON or as Keras Python code.
     Export {
         model: PathBuf,
@@ -39,6 +55,26 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum PreprocessArg {
+    Unit,
+    Raw,
+    Symmetric,
+    Imagenet,
+}
+
+impl From<PreprocessArg> for crate::io::image::Preprocess {
+    fn from(p: PreprocessArg) -> Self {
+        use crate::io::image::Preprocess;
+        match p {
+            PreprocessArg::Unit => Preprocess::Unit,
+            PreprocessArg::Raw => Preprocess::Raw,
+            PreprocessArg::Symmetric => Preprocess::Symmetric,
+            PreprocessArg::Imagenet => Preprocess::Imagenet,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -94,6 +130,17 @@ pub fn run(cmd: &Command) -> Outcome {
                 Outcome::ok(summary_table(&net, &analysis))
             }
         }
+        Command::Run {
+            model,
+            input,
+            out,
+            seed,
+            preprocess,
+        } => match crate::runner::run_to_dir(model, input, out, *seed, (*preprocess).into()) {
+            Ok(n) => Outcome::ok(format!("wrote {n} layer outputs to {}\n", out.display())),
+            Err(crate::runner::RunError::Rejected(m)) => Outcome::fail(1, format!("error: {m}\n")),
+            Err(e) => Outcome::fail(2, format!("error: {e}\n")),
+        },
         Command::Export { model, format, out } => {
             let loaded = match io::load_model(model) {
                 Ok(l) => l,

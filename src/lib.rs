@@ -5,5 +5,7 @@
 //! present what those produce.
 
 pub mod cli;
+pub mod engine;
 pub mod io;
 pub mod model;
+pub mod runner;

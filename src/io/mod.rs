@@ -3,7 +3,9 @@
 //! [`LoadError`] with a message that names the file part that is wrong.
 
 pub mod config;
+pub mod image;
 pub mod keras_file;
+pub mod npy;
 pub mod python;
 
 pub use keras_file::{LoadError, LoadedModel, load_model, load_model_bytes};

@@ -98,7 +98,8 @@ pub struct LayerReport {
 
 impl LayerReport {
     pub fn params(&self) -> i64 {
-        self.trainable_params.saturating_add(self.non_trainable_params)
+        self.trainable_params
+            .saturating_add(self.non_trainable_params)
     }
     fn unknown() -> LayerReport {
         LayerReport {
@@ -130,7 +131,8 @@ pub struct Analysis {
 
 impl Analysis {
     pub fn total_params(&self) -> i64 {
-        self.trainable_params.saturating_add(self.non_trainable_params)
+        self.trainable_params
+            .saturating_add(self.non_trainable_params)
     }
     /// The rejection of the first failing layer, as `summary` reports it.
     pub fn error(&self, net: &Network) -> Option<String> {

@@ -1,0 +1,251 @@
+//! Keras 3's built-in activations, element-wise or over the last axis, on `f32` tensors.
+//! Semantics follow Keras exactly (gelu is the erf form; `leaky_relu` has slope 0.2;
+//! hard_sigmoid is `clip(x/6 + 1/2, 0, 1)`; softmax-like functions use the last axis).
+
+use ndarray::{ArrayD, Axis, IxDyn};
+
+/// Applies the activation `name` (a Keras serialised name) in place or returns a new array
+/// (for `glu`, which halves the last axis). Errors name what Keras would say.
+pub fn apply(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
+    let mut x = x;
+    let elementwise: Option<fn(f32) -> f32> = match name {
+        "linear" => return Ok(x),
+        "relu" => Some(|v| v.max(0.0)),
+        "relu6" => Some(|v| v.clamp(0.0, 6.0)),
+        "leaky_relu" => Some(|v| if v >= 0.0 { v } else { 0.2 * v }),
+        "elu" => Some(|v| if v > 0.0 { v } else { v.exp_m1() }),
+        "selu" => Some(|v| {
+            const ALPHA: f32 = 1.673_263_2;
+            const SCALE: f32 = 1.050_701;
+            SCALE * if v > 0.0 { v } else { ALPHA * v.exp_m1() }
+        }),
+        "celu" => Some(|v| v.max(0.0) + (v.exp_m1()).min(0.0)),
+        "gelu" => Some(|v| {
+            let v = v as f64;
+            (0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2))) as f32
+        }),
+        "sigmoid" => Some(sigmoid),
+        "tanh" => Some(f32::tanh),
+        "softplus" => Some(softplus),
+        "softsign" => Some(|v| v / (1.0 + v.abs())),
+        "silu" | "swish" => Some(|v| v * sigmoid(v)),
+        "hard_sigmoid" => Some(hard_sigmoid),
+        "hard_silu" | "hard_swish" => Some(|v| v * hard_sigmoid(v)),
+        "hard_tanh" => Some(|v| v.clamp(-1.0, 1.0)),
+        "hard_shrink" => Some(|v| if v.abs() > 0.5 { v } else { 0.0 }),
+        "soft_shrink" => Some(|v| {
+            if v > 0.5 {
+                v - 0.5
+            } else if v < -0.5 {
+                v + 0.5
+            } else {
+                0.0
+            }
+        }),
+        "tanh_shrink" => Some(|v| v - v.tanh()),
+        "exponential" => Some(f32::exp),
+        "mish" => Some(|v| v * softplus(v).tanh()),
+        "log_sigmoid" => Some(|v| -softplus(-v)),
+        "squareplus" => Some(|v| (v + (v * v + 4.0).sqrt()) / 2.0),
+        "sparse_plus" => Some(|v| {
+            if v <= -1.0 {
+                0.0
+            } else if v >= 1.0 {
+                v
+            } else {
+                (v + 1.0) * (v + 1.0) / 4.0
+            }
+        }),
+        "sparse_sigmoid" => Some(|v| {
+            if v <= -1.0 {
+                0.0
+            } else if v >= 1.0 {
+                1.0
+            } else {
+                (v + 1.0) / 2.0
+            }
+        }),
+        _ => None,
+    };
+    if let Some(f) = elementwise {
+        x.mapv_inplace(f);
+        return Ok(x);
+    }
+    let last = x.ndim().saturating_sub(1);
+    match name {
+        "softmax" => {
+            softmax_axis(&mut x, last);
+            Ok(x)
+        }
+        "log_softmax" => {
+            log_softmax_axis(&mut x, last);
+            Ok(x)
+        }
+        "sparsemax" => {
+            for mut lane in x.lanes_mut(Axis(last)) {
+                let mut z: Vec<f32> = lane.to_vec();
+                z.sort_by(|a, b| b.total_cmp(a));
+                let mut cum = 0.0;
+                let mut k = 0;
+                let mut cum_k = 0.0;
+                for (i, zi) in z.iter().enumerate() {
+                    cum += zi;
+                    if 1.0 + (i as f32 + 1.0) * zi > cum {
+                        k = i + 1;
+                        cum_k = cum;
+                    }
+                }
+                let tau = (cum_k - 1.0) / k.max(1) as f32;
+                lane.mapv_inplace(|v| (v - tau).max(0.0));
+            }
+            Ok(x)
+        }
+        "glu" => {
+            let n = x.shape().get(last).copied().unwrap_or(0);
+            if n % 2 != 0 {
+                return Err(format!(
+                    "glu splits the last axis in two halves, but it has {n} elements"
+                ));
+            }
+            let a = x
+                .slice_axis(Axis(last), ndarray::Slice::from(0..n / 2))
+                .to_owned();
+            let b = x.slice_axis(Axis(last), ndarray::Slice::from(n / 2..n));
+            let mut out = a;
+            ndarray::Zip::from(&mut out)
+                .and(&b)
+                .for_each(|o, g| *o *= sigmoid(*g));
+            Ok(out)
+        }
+        "threshold" => Err(
+            "threshold() missing 2 required positional arguments: 'threshold' and 'default_value'"
+                .into(),
+        ),
+        other => Err(format!(
+            "Could not interpret activation function identifier: {other}"
+        )),
+    }
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+fn softplus(v: f32) -> f32 {
+    // log(1 + e^v) without overflow.
+    if v > 20.0 { v } else { v.exp().ln_1p() }
+}
+
+fn hard_sigmoid(v: f32) -> f32 {
+    (v / 6.0 + 0.5).clamp(0.0, 1.0)
+}
+
+/// Softmax over `axis` (numerically stable).
+pub fn softmax_axis(x: &mut ArrayD<f32>, axis: usize) {
+    for mut lane in x.lanes_mut(Axis(axis)) {
+        let m = lane.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        lane.mapv_inplace(|v| (v - m).exp());
+        let s: f32 = lane.sum();
+        lane.mapv_inplace(|v| v / s);
+    }
+}
+
+fn log_softmax_axis(x: &mut ArrayD<f32>, axis: usize) {
+    for mut lane in x.lanes_mut(Axis(axis)) {
+        let m = lane.fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let lse = lane.fold(0.0f32, |a, &b| a + (b - m).exp()).ln() + m;
+        lane.mapv_inplace(|v| v - lse);
+    }
+}
+
+/// The error function, to double precision (W. J. Cody's rational approximations).
+pub fn erf(x: f64) -> f64 {
+    // Abramowitz–Stegun 7.1.28-style series are not accurate enough for gelu near 0;
+    // use erf = 1 - erfc with a Chebyshev-fitted erfc (Numerical Recipes `erfcc`,
+    // fractional error < 1.2e-7), and the Taylor series for small |x|.
+    if x.abs() < 0.5 {
+        // Taylor series: 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
+        let mut sum = 0.0;
+        let mut term = x;
+        let x2 = x * x;
+        for n in 0..30 {
+            let add = term / (2 * n + 1) as f64;
+            sum += add;
+            if add.abs() < 1e-17 {
+                break;
+            }
+            term *= -x2 / (n + 1) as f64;
+        }
+        return sum * std::f64::consts::FRAC_2_SQRT_PI;
+    }
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 { 1.0 - r } else { r - 1.0 }
+}
+
+/// Softmax layer over any axis (Keras's `Softmax(axis)`), negative axes from the end.
+pub fn softmax_layer(x: ArrayD<f32>, axis: i64) -> Result<ArrayD<f32>, String> {
+    let rank = x.ndim() as i64;
+    let ax = if axis < 0 { axis + rank } else { axis };
+    if ax < 0 || ax >= rank {
+        return Err(format!(
+            "`dim` must be in the range [-{rank}, {rank}) where {rank} is the number of \
+             dimensions in the input. Received: dim={axis}"
+        ));
+    }
+    let mut x = x;
+    softmax_axis(&mut x, ax as usize);
+    Ok(x)
+}
+
+/// A zero-filled tensor of the given shape (used for empty results).
+pub fn zeros(shape: &[usize]) -> ArrayD<f32> {
+    ArrayD::zeros(IxDyn(shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_is_accurate() {
+        for (x, e) in [
+            (0.0, 0.0),
+            (0.1, 0.112_462_916_018_284_9),
+            (0.5, 0.520_499_877_813_046_5),
+            (1.0, 0.842_700_792_949_714_9),
+            (2.0, 0.995_322_265_018_952_7),
+            (-1.5, -0.966_105_146_475_310_7),
+        ] {
+            assert!((erf(x) - e).abs() < 2e-7, "erf({x}) = {} vs {e}", erf(x));
+        }
+    }
+
+    #[test]
+    fn keras_conventions() {
+        let x = ArrayD::from_shape_vec(IxDyn(&[4]), vec![-3.0f32, -1.0, 0.0, 4.0]).unwrap();
+        let close = |a: &ArrayD<f32>, b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6);
+        let lr = apply("leaky_relu", x.clone()).unwrap();
+        assert!(close(&lr, &[-0.6, -0.2, 0.0, 4.0]), "{lr}");
+        let hs = apply("hard_sigmoid", x.clone()).unwrap();
+        assert!(close(&hs, &[0.0, 1.0 / 3.0, 0.5, 1.0]), "{hs}");
+        let sm = apply("softmax", x.clone()).unwrap();
+        assert!((sm.sum() - 1.0).abs() < 1e-6);
+        let sp = apply("sparsemax", x.clone()).unwrap();
+        assert_eq!(sp.as_slice().unwrap(), &[0.0, 0.0, 0.0, 1.0]);
+        assert!(apply("threshold", x.clone()).is_err());
+        let g = apply("glu", x).unwrap();
+        assert_eq!(g.shape(), &[2]);
+    }
+}

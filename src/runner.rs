@@ -1,0 +1,173 @@
+//! Running a model file on an input file, headless: the engine behind `convscope run`
+//! (and the app's worker). Loads the model and its weights (or draws them from the
+//! initializers), reads a `.npy` or an image as input, and writes activations.
+
+use crate::engine::{self, LayerWeights, weights};
+use crate::io::image::{self, Preprocess, ResizeMode};
+use crate::io::keras_file::FileKind;
+use crate::io::{self, npy};
+use crate::model::{LayerKind, Network};
+use ndarray::{ArrayD, IxDyn};
+use serde_json::json;
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The model is one Keras would reject (exit status 1).
+    #[error("{0}")]
+    Rejected(String),
+    #[error("{0}")]
+    Load(String),
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Engine(String),
+    #[error("cannot write {path}: {message}")]
+    Write { path: String, message: String },
+}
+
+/// A model ready to run: the network and its weights.
+pub struct Prepared {
+    pub network: Network,
+    pub weights: Vec<LayerWeights>,
+}
+
+/// Loads a model file and its weights (initializer weights drawn with `seed` when the
+/// file has none).
+pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
+    let loaded =
+        io::load_model(model).map_err(|e| RunError::Load(format!("{}: {e}", model.display())))?;
+    let net = loaded.network;
+    let analysis = net.analyze();
+    if let Some(msg) = analysis.error(&net) {
+        return Err(RunError::Rejected(msg));
+    }
+    let weights = match loaded.kind {
+        FileKind::Keras => weights::from_keras(&loaded.bytes, &net, &analysis),
+        FileKind::H5 => weights::from_h5(&loaded.bytes, &net, &analysis),
+        FileKind::Json => weights::initialize(&net, &analysis, seed),
+    }
+    .map_err(|e| RunError::Load(format!("{}: {e}", model.display())))?;
+    Ok(Prepared {
+        network: net,
+        weights,
+    })
+}
+
+/// Whether the network's input is channels_first (its first spatial layer says so).
+pub fn input_channels_first(net: &Network) -> bool {
+    net.layers
+        .iter()
+        .skip(1)
+        .find_map(|l| l.kind.data_format())
+        .is_some_and(|df| df == "channels_first")
+}
+
+/// Reads an input file: a `.npy` array (the model's full input shape) or an image,
+/// converted and resized to the model's input.
+pub fn read_input(net: &Network, path: &Path, pre: Preprocess) -> Result<ArrayD<f32>, RunError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| RunError::Input(format!("cannot read {}: {e}", path.display())))?;
+    if bytes.starts_with(b"\x93NUMPY") {
+        let a = npy::read_npy(&bytes)
+            .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+        let arr = ArrayD::from_shape_vec(IxDyn(&a.shape), a.data)
+            .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+        engine::forward::check_input(net, arr.shape())
+            .map_err(|e| RunError::Input(e.to_string()))?;
+        return Ok(arr);
+    }
+    let shape = net.input_shape().cloned().unwrap_or_default();
+    if shape.len() != 4 {
+        return Err(RunError::Input(format!(
+            "{}: the model's input has shape {shape:?}; images fit only rank-4 inputs",
+            path.display()
+        )));
+    }
+    let cf = input_channels_first(net);
+    let (h, w, c) = if cf {
+        (shape[2], shape[3], shape[1])
+    } else {
+        (shape[1], shape[2], shape[3])
+    };
+    let channels = c.unwrap_or(3).max(0) as usize;
+    let target = match (h, w) {
+        (Some(h), Some(w)) => Some((h.max(0) as usize, w.max(0) as usize)),
+        _ => None,
+    };
+    let img = image::load_image(&bytes, target, channels, pre, ResizeMode::Stretch)
+        .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+    let arr = ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
+        .map_err(|e| RunError::Input(e.to_string()))?;
+    Ok(if cf {
+        arr.permuted_axes(IxDyn(&[0, 3, 1, 2]))
+            .as_standard_layout()
+            .into_owned()
+    } else {
+        arr
+    })
+}
+
+/// `convscope run`: writes `<layer>.npy` for every layer after the input and
+/// `index.json`, all or nothing. Returns the number of layers written.
+pub fn run_to_dir(
+    model: &Path,
+    input: &Path,
+    out: &Path,
+    seed: u64,
+    pre: Preprocess,
+) -> Result<usize, RunError> {
+    let p = prepare(model, seed)?;
+    let x = read_input(&p.network, input, pre)?;
+    let acts =
+        engine::run(&p.network, &p.weights, x).map_err(|e| RunError::Engine(e.to_string()))?;
+    let werr = |path: &Path, e: std::io::Error| RunError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(out).map_err(|e| werr(out, e))?;
+    // Stage everything in a hidden folder inside `out`, then move it in place.
+    let stage = out.join(format!(".convscope-run-{}", std::process::id()));
+    std::fs::create_dir_all(&stage).map_err(|e| werr(&stage, e))?;
+    let result = (|| {
+        let mut index = Vec::new();
+        let mut files = Vec::new();
+        for (i, layer) in p.network.layers.iter().enumerate() {
+            if matches!(layer.kind, LayerKind::Input(_)) {
+                continue;
+            }
+            let Some(run) = acts.get(i).and_then(|a| a.as_ref()) else {
+                continue;
+            };
+            let a = run.output.as_standard_layout();
+            let data = a.as_slice().unwrap_or(&[]);
+            let file = format!("{}.npy", layer.name.replace(['/', '\\'], "_"));
+            let path = stage.join(&file);
+            std::fs::write(&path, npy::write_npy(a.shape(), data)).map_err(|e| werr(&path, e))?;
+            let (mut lo, mut hi, mut sum) = (f64::INFINITY, f64::NEG_INFINITY, 0f64);
+            for v in data {
+                lo = lo.min(*v as f64);
+                hi = hi.max(*v as f64);
+                sum += *v as f64;
+            }
+            index.push(json!({
+                "layer": layer.name, "class_name": layer.class_name(), "file": file,
+                "shape": a.shape(), "min": lo, "max": hi,
+                "mean": if data.is_empty() { 0.0 } else { sum / data.len() as f64 },
+                "ms": run.millis,
+            }));
+            files.push(file);
+        }
+        let ipath = stage.join("index.json");
+        let text = serde_json::to_string_pretty(&json!({ "layers": index })).unwrap_or_default();
+        std::fs::write(&ipath, text).map_err(|e| werr(&ipath, e))?;
+        files.push("index.json".into());
+        for f in &files {
+            std::fs::rename(stage.join(f), out.join(f)).map_err(|e| werr(&out.join(f), e))?;
+        }
+        Ok(files.len() - 1)
+    })();
+    let _ = std::fs::remove_dir_all(&stage);
+    result
+}

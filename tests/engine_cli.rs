@@ -1,0 +1,193 @@
+//! `convscope run` contract and engine error paths: outputs, index.json, exit codes,
+//! all-or-nothing output folder, seeded initializer weights, weight mismatches.
+
+use convscope::engine::weights;
+use convscope::io::{load_model, npy};
+use convscope::model::{LayerKind, Pair};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("convscope-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+fn run(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_convscope"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn npy_values(p: &Path) -> (Vec<usize>, Vec<f32>) {
+    let a = npy::read_npy(&std::fs::read(p).unwrap()).unwrap();
+    (a.shape, a.data)
+}
+
+#[test]
+fn run_writes_every_layer_and_an_index() {
+    let case = fixtures().join("stack_conv_bn_act");
+    let out = tmp("run-ok");
+    let (code, err) = run(&[
+        "run",
+        case.join("model.keras").to_str().unwrap(),
+        "--input",
+        case.join("input.npy").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    let layers = index["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 6);
+    for l in layers {
+        let file = out.join(l["file"].as_str().unwrap());
+        let (shape, got) = npy_values(&file);
+        let (eshape, want) = npy_values(&case.join("expected").join(l["file"].as_str().unwrap()));
+        assert_eq!(shape, eshape);
+        assert_eq!(l["shape"], serde_json::json!(shape));
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-4, "{}: {worst}", l["layer"]);
+        let min = got.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
+        assert!((l["min"].as_f64().unwrap() - min).abs() < 1e-6);
+    }
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn run_on_an_image_matches_keras() {
+    for name in ["img_chelsea_32", "img_coffee_48x64"] {
+        let case = fixtures().join(name);
+        let out = tmp(&format!("run-img-{name}"));
+        let (code, err) = run(&[
+            "run",
+            case.join("model.keras").to_str().unwrap(),
+            "--input",
+            case.join("input.png").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        for e in std::fs::read_dir(case.join("expected")).unwrap() {
+            let e = e.unwrap().path();
+            let (_, want) = npy_values(&e);
+            let (_, got) = npy_values(&out.join(e.file_name().unwrap()));
+            let scale = want.iter().fold(1f32, |a, v| a.max(v.abs()));
+            let worst = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(worst <= 1e-4 * scale, "{}: {worst}", e.display());
+        }
+        std::fs::remove_dir_all(&out).ok();
+    }
+}
+
+#[test]
+fn bad_inputs_exit_2_and_leave_nothing() {
+    let case = fixtures().join("stack_conv_bn_act");
+    let out = tmp("run-bad");
+    // Wrong input shape.
+    let other = fixtures().join("img_coffee_48x64/input.npy");
+    let (code, err) = run(&[
+        "run",
+        case.join("model.keras").to_str().unwrap(),
+        "--input",
+        other.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("input shape"), "{err}");
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+    // A non-image with an image extension.
+    let fake = tmp("fake.png");
+    std::fs::write(&fake, b"this is not a png").unwrap();
+    let (code, err) = run(&[
+        "run",
+        case.join("model.keras").to_str().unwrap(),
+        "--input",
+        fake.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(!err.is_empty());
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none());
+    std::fs::remove_file(&fake).ok();
+    // A missing model.
+    let (code, _) = run(&[
+        "run",
+        "/nonexistent.keras",
+        "--input",
+        fake.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn config_json_runs_on_seeded_initializer_weights() {
+    let case = fixtures().join("stack_mini_vgg");
+    let outs: Vec<PathBuf> = ["a", "b", "c"]
+        .iter()
+        .map(|s| tmp(&format!("seed-{s}")))
+        .collect();
+    for (out, seed) in outs.iter().zip(["5", "5", "6"]) {
+        let (code, err) = run(&[
+            "run",
+            case.join("config.json").to_str().unwrap(),
+            "--input",
+            case.join("input.npy").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            seed,
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let first = |o: &Path| npy_values(&o.join("conv2d.npy")).1;
+    assert_eq!(first(&outs[0]), first(&outs[1]));
+    assert_ne!(first(&outs[0]), first(&outs[2]));
+    for o in outs {
+        std::fs::remove_dir_all(o).ok();
+    }
+}
+
+#[test]
+fn weight_mismatches_name_the_layer_and_array() {
+    let case = fixtures().join("stack_conv_bn_act/model.keras");
+    let loaded = load_model(&case).unwrap();
+    let mut net = loaded.network.clone();
+    if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+        c.kernel_size = Pair::square(5);
+    }
+    let a = net.analyze();
+    let err = weights::from_keras(&loaded.bytes, &net, &a)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'conv2d'") && err.contains("kernel"), "{err}");
+    // A corrupt weights file inside the archive: an error, never a panic.
+    let mut bytes = loaded.bytes.clone();
+    let n = bytes.len();
+    for b in &mut bytes[n / 2..n / 2 + 64] {
+        *b = 0xff;
+    }
+    let _ = weights::from_keras(&bytes, &loaded.network, &loaded.network.analyze());
+}
