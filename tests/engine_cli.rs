@@ -191,3 +191,57 @@ fn weight_mismatches_name_the_layer_and_array() {
     }
     let _ = weights::from_keras(&bytes, &loaded.network, &loaded.network.analyze());
 }
+
+#[test]
+fn npz_weights_load_like_keras_weights() {
+    use convscope::io::npy::{NpyArray, write_npz};
+    let case = fixtures().join("stack_separable/model.keras");
+    let loaded = load_model(&case).unwrap();
+    let net = &loaded.network;
+    let a = net.analyze();
+    let w = weights::from_keras(&loaded.bytes, net, &a).unwrap();
+    let mut entries = Vec::new();
+    for (layer, arrays) in net.layers.iter().zip(&w) {
+        for (k, arr) in arrays.iter().enumerate() {
+            entries.push((
+                format!("{}/{k}", layer.name),
+                NpyArray {
+                    shape: arr.shape().to_vec(),
+                    data: arr.iter().copied().collect(),
+                },
+            ));
+        }
+    }
+    let bytes = write_npz(&entries).unwrap();
+    let from_npz = weights::from_npz(&bytes, net, &a).unwrap();
+    assert_eq!(from_npz, w);
+    // A missing array names the layer and the key.
+    let err = weights::from_npz(&write_npz(&entries[1..]).unwrap(), net, &a)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&entries[0].0), "{err}");
+}
+
+#[test]
+fn a_run_can_resume_from_any_layer() {
+    use convscope::engine::{self, run_from};
+    let case = fixtures().join("stack_mini_vgg");
+    let loaded = load_model(&case.join("model.keras")).unwrap();
+    let net = &loaded.network;
+    let a = net.analyze();
+    let w = weights::from_keras(&loaded.bytes, net, &a).unwrap();
+    let (shape, data) = npy_values(&case.join("input.npy"));
+    let x = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data).unwrap();
+    let full = engine::run(net, &w, x).unwrap();
+    for from in 1..net.layers.len() {
+        let mut acts: Vec<_> = full.iter().take(from).cloned().collect();
+        run_from(net, &a, &w, &mut acts, from).unwrap();
+        for i in from..net.layers.len() {
+            assert_eq!(
+                acts[i].as_ref().unwrap().output,
+                full[i].as_ref().unwrap().output,
+                "resumed at {from}, layer {i}"
+            );
+        }
+    }
+}
