@@ -21,16 +21,20 @@ fn hundred_layers() -> Network {
         "MaxPooling2D",
     ];
     let mut i = 0;
-    while net.layers.len() < 97 {
+    while net.layers.len() < 98 {
         let k = kinds[i % kinds.len()];
         let at = net.layers.len() - 1;
         if k == "MaxPooling2D" && i / kinds.len() >= 5 {
             // Stop halving once the map is small.
             net.insert_new(at, "ReLU");
-        } else if let Some(idx) = net.insert_new(at, k)
-            && let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[idx].kind
-        {
-            c.padding = "same".into();
+        } else if let Some(idx) = net.insert_new(at, k) {
+            use convscope::model::LayerKind;
+            match &mut net.layers[idx].kind {
+                LayerKind::Conv2D(c) => c.padding = "same".into(),
+                LayerKind::DepthwiseConv2D(c) => c.padding = "same".into(),
+                LayerKind::SeparableConv2D(c) => c.padding = "same".into(),
+                _ => {}
+            }
         }
         i += 1;
     }

@@ -1,0 +1,402 @@
+//! The designer window (egui). Owns UI state only: the document being edited, the
+//! selection, undo/redo history, notices and file-dialog fallbacks. Shapes, parameters
+//! and costs come from [`crate::model::analysis`], recomputed every frame (it takes
+//! microseconds), so every readout follows the keystroke that changed it.
+//!
+//! Panels never mutate the network directly from deep inside widgets without going
+//! through [`Designer::edit`], which records undo history.
+
+mod inspector;
+mod panels;
+
+use crate::io::{self, config, python};
+use crate::model::{Analysis, Network};
+use std::path::{Path, PathBuf};
+
+/// The bundled example: StridedNet from the classic Keras Conv2D tutorial.
+pub const EXAMPLE_JSON: &str = include_str!("../../assets/stridednet.json");
+
+/// Key of the design in eframe's persistent storage.
+const STORAGE_KEY: &str = "convscope.design.keras_json";
+
+/// The example network (falls back to an empty Sequential model, never panics).
+pub fn example_network() -> Network {
+    config::from_json_str(EXAMPLE_JSON).unwrap_or_else(|_| Network::sequential("sequential", &[96, 96, 3]))
+}
+
+/// A message shown in the status bar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+/// What a menu or shortcut asks for; applied after drawing (one-way data flow).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    New,
+    Open,
+    OpenPath(PathBuf),
+    Save,
+    SaveAs,
+    SaveTo(PathBuf),
+    ExportPython,
+    ExportPythonTo(PathBuf),
+    Undo,
+    Redo,
+    Delete,
+    Duplicate,
+    MoveUp,
+    MoveDown,
+    Add(&'static str),
+    Select(usize),
+    Move { from: usize, to: usize },
+}
+
+/// The designer's state.
+pub struct Designer {
+    pub network: Network,
+    pub analysis: Analysis,
+    pub selected: usize,
+    pub path: Option<PathBuf>,
+    pub notice: Option<Notice>,
+    undo: Vec<Network>,
+    redo: Vec<Network>,
+    /// An edit gesture (drag or typing) in progress: one undo step for all of it.
+    gesture_open: bool,
+    /// Path typed by hand when no file dialog is available.
+    pub path_field: String,
+    /// Square lock for pair fields (kernel 3⇔3).
+    pub lock_square: bool,
+    pub dark: bool,
+    pending: Vec<Command>,
+}
+
+impl Default for Designer {
+    fn default() -> Self {
+        Designer::new(example_network())
+    }
+}
+
+impl Designer {
+    pub fn new(network: Network) -> Designer {
+        let analysis = network.analyze();
+        Designer {
+            selected: 1.min(network.layers.len().saturating_sub(1)),
+            network,
+            analysis,
+            path: None,
+            notice: None,
+            undo: Vec::new(),
+            redo: Vec::new(),
+            gesture_open: false,
+            path_field: String::new(),
+            lock_square: true,
+            dark: true,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Restores the design saved by a previous session (Keras JSON); a corrupt saved
+    /// state falls back to the example with a notice.
+    pub fn restore(saved: Option<String>) -> Designer {
+        match saved {
+            None => Designer::default(),
+            Some(text) => match config::from_json_str(&text) {
+                Ok(net) => Designer::new(net),
+                Err(e) => {
+                    let mut d = Designer::default();
+                    d.notify(format!("The saved design could not be read ({e}); opened the example instead."), true);
+                    d
+                }
+            },
+        }
+    }
+
+    pub fn notify(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error,
+        });
+    }
+
+    /// Queues a command to apply after this frame's drawing.
+    pub fn command(&mut self, c: Command) {
+        self.pending.push(c);
+    }
+
+    /// Applies an edit to the network with undo history. Edits within one gesture
+    /// (a drag, or typing into a field) make one undo step.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Network)) {
+        let before = self.network.clone();
+        f(&mut self.network);
+        if self.network != before {
+            if !self.gesture_open {
+                self.undo.push(before);
+                self.redo.clear();
+                self.gesture_open = true;
+            }
+            self.analysis = self.network.analyze();
+        }
+    }
+
+    /// Closes the current edit gesture (called when no pointer is down and no field
+    /// has focus).
+    pub fn end_gesture(&mut self) {
+        self.gesture_open = false;
+    }
+
+    fn replace(&mut self, network: Network, path: Option<PathBuf>) {
+        self.undo.push(std::mem::replace(&mut self.network, network));
+        self.redo.clear();
+        self.path = path;
+        self.selected = 1.min(self.network.layers.len().saturating_sub(1));
+        self.analysis = self.network.analyze();
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+
+    /// Applies queued commands.
+    pub fn apply_pending(&mut self) {
+        for c in std::mem::take(&mut self.pending) {
+            self.apply(c);
+        }
+    }
+
+    pub fn apply(&mut self, c: Command) {
+        self.gesture_open = false;
+        let n = self.network.layers.len();
+        match c {
+            Command::New => {
+                self.replace(Network::sequential("sequential", &[28, 28, 1]), None);
+                self.notify("New design: a 28×28×1 input. Add layers from the palette.", false);
+            }
+            Command::Open => match rfd::FileDialog::new()
+                .add_filter("Keras model", &["keras", "h5", "json"])
+                .pick_file()
+            {
+                Some(p) => self.apply(Command::OpenPath(p)),
+                None => self.notify(
+                    "No file chosen. If no dialog appeared (no desktop portal), type a path in File ▸ Path and press Open path.",
+                    false,
+                ),
+            },
+            Command::OpenPath(p) => self.open_path(&p),
+            Command::Save => match self.path.clone() {
+                Some(p) if p.extension().is_some_and(|e| e == "json") => self.apply(Command::SaveTo(p)),
+                _ => self.apply(Command::SaveAs),
+            },
+            Command::SaveAs => match rfd::FileDialog::new()
+                .add_filter("Keras config JSON", &["json"])
+                .set_file_name(format!("{}.json", self.network.name))
+                .save_file()
+            {
+                Some(p) => self.apply(Command::SaveTo(p)),
+                None => self.notify(
+                    "Not saved. If no dialog appeared (no desktop portal), type a path in File ▸ Path and press Save to path.",
+                    false,
+                ),
+            },
+            Command::SaveTo(p) => {
+                let text = config::to_json_string(&self.network);
+                match io::write_atomic(&p, text.as_bytes()) {
+                    Ok(()) => {
+                        self.notify(format!("Saved {}", p.display()), false);
+                        self.path = Some(p);
+                    }
+                    Err(e) => self.notify(
+                        format!("Could not save {}: {e}. Your design is still here, unsaved.", p.display()),
+                        true,
+                    ),
+                }
+            }
+            Command::ExportPython => match rfd::FileDialog::new()
+                .add_filter("Python", &["py"])
+                .set_file_name(format!("{}.py", self.network.name))
+                .save_file()
+            {
+                Some(p) => self.apply(Command::ExportPythonTo(p)),
+                None => self.notify("Not exported. Type a path in File ▸ Path and press Export Python to path.", false),
+            },
+            Command::ExportPythonTo(p) => {
+                let text = python::to_python(&self.network);
+                match io::write_atomic(&p, text.as_bytes()) {
+                    Ok(()) => self.notify(format!("Exported {}", p.display()), false),
+                    Err(e) => self.notify(format!("Could not write {}: {e}", p.display()), true),
+                }
+            }
+            Command::Undo => {
+                if let Some(prev) = self.undo.pop() {
+                    self.redo.push(std::mem::replace(&mut self.network, prev));
+                    self.after_history();
+                }
+            }
+            Command::Redo => {
+                if let Some(next) = self.redo.pop() {
+                    self.undo.push(std::mem::replace(&mut self.network, next));
+                    self.after_history();
+                }
+            }
+            Command::Delete => {
+                let i = self.selected;
+                if i >= 1 && i < n {
+                    self.edit(|net| {
+                        net.layers.remove(i);
+                    });
+                    self.selected = i.min(self.network.layers.len() - 1);
+                }
+            }
+            Command::Duplicate => {
+                let i = self.selected;
+                if i >= 1 && i < n {
+                    self.edit(|net| {
+                        let mut copy = net.layers[i].clone();
+                        copy.name = net.unique_name(copy.class_name());
+                        net.layers.insert(i + 1, copy);
+                    });
+                    self.selected = i + 1;
+                }
+            }
+            Command::MoveUp => {
+                let i = self.selected;
+                if i >= 2 && i < n {
+                    self.apply(Command::Move { from: i, to: i - 1 });
+                }
+            }
+            Command::MoveDown => {
+                let i = self.selected;
+                if i >= 1 && i + 1 < n {
+                    self.apply(Command::Move { from: i, to: i + 1 });
+                }
+            }
+            Command::Move { from, to } => {
+                if from >= 1 && to >= 1 && from < n && to < n && from != to {
+                    self.edit(|net| {
+                        let l = net.layers.remove(from);
+                        net.layers.insert(to, l);
+                    });
+                    self.selected = to;
+                }
+            }
+            Command::Add(class) => {
+                let after = self.selected.min(n.saturating_sub(1));
+                let mut at = None;
+                self.edit(|net| at = net.insert_new(after, class));
+                if let Some(at) = at {
+                    self.selected = at;
+                }
+            }
+            Command::Select(i) => {
+                if i < n {
+                    self.selected = i;
+                }
+            }
+        }
+        self.gesture_open = false;
+    }
+
+    fn after_history(&mut self) {
+        self.analysis = self.network.analyze();
+        self.selected = self.selected.min(self.network.layers.len().saturating_sub(1));
+    }
+
+    fn open_path(&mut self, p: &Path) {
+        match io::load_model(p) {
+            Ok(m) => {
+                let a = m.network.analyze();
+                let msg = match a.error(&m.network) {
+                    Some(e) => format!("Opened {} — Keras would reject it: {e}", p.display()),
+                    None => format!("Opened {}", p.display()),
+                };
+                let is_json = p.extension().is_some_and(|e| e == "json");
+                self.replace(m.network, Some(p.to_path_buf()));
+                if !is_json {
+                    // .keras/.h5 files are not overwritten by Save (weights would be lost).
+                    self.path = None;
+                }
+                let err = a.first_error.is_some();
+                self.notify(msg, err);
+            }
+            Err(e) => self.notify(format!("Could not open {}: {e}. Your design is unchanged.", p.display()), true),
+        }
+    }
+
+    /// The design as Keras JSON, for persistence.
+    pub fn saved_state(&self) -> String {
+        config::to_json_string(&self.network)
+    }
+
+    /// Draws the whole window and applies commands.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        panels::shortcuts(self, ui);
+        panels::menu_bar(self, ui);
+        panels::status_bar(self, ui);
+        panels::stack_panel(self, ui);
+        inspector::inspector_panel(self, ui);
+        panels::summary_panel(self, ui);
+        self.apply_pending();
+        let idle = ui.ctx().input(|i| !i.pointer.any_down()) && ui.ctx().memory(|m| m.focused().is_none());
+        if idle {
+            self.end_gesture();
+        }
+    }
+}
+
+/// The eframe application: the designer plus persistence.
+pub struct App {
+    pub designer: Designer,
+}
+
+impl App {
+    pub fn new(cc: &eframe::CreationContext<'_>, open: Option<PathBuf>) -> App {
+        let saved = cc.storage.and_then(|s| s.get_string(STORAGE_KEY));
+        let mut designer = Designer::restore(saved);
+        if let Some(p) = open {
+            designer.apply(Command::OpenPath(p));
+        }
+        cc.egui_ctx.set_visuals(if designer.dark {
+            egui::Visuals::dark()
+        } else {
+            egui::Visuals::light()
+        });
+        App { designer }
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.designer.ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        storage.set_string(STORAGE_KEY, self.designer.saved_state());
+    }
+
+    fn auto_save_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+}
+
+/// Opens the window (blocking until it closes).
+pub fn run(open: Option<PathBuf>) -> Result<(), String> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("convscope")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([900.0, 560.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "convscope",
+        options,
+        Box::new(move |cc| Ok(Box::new(App::new(cc, open)))),
+    )
+    .map_err(|e| e.to_string())
+}
