@@ -4,6 +4,7 @@
 //! Keras would say about it (shapes, parameters, rejections); the app and the CLI only
 //! present what those produce.
 
+pub mod app;
 pub mod cli;
 pub mod engine;
 pub mod io;

@@ -13,14 +13,12 @@ fn main() {
             std::process::exit(out.code);
         }
         None => {
-            // Until the window lands: the summary of the bundled example design.
-            let text = include_str!("../assets/stridednet.json");
-            match convscope::io::config::from_json_str(text) {
-                Ok(net) => print!("{}", cli::summary_table(&net, &net.analyze())),
-                Err(e) => {
-                    eprintln!("error: bundled example: {e}");
-                    std::process::exit(2);
-                }
+            // The window, on the last design (or the bundled example), or on a file given
+            // on the command line.
+            let open = args.files.first().cloned();
+            if let Err(e) = convscope::app::run(open) {
+                eprintln!("error: cannot open the window: {e}");
+                std::process::exit(2);
             }
         }
     }

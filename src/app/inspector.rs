@@ -15,10 +15,14 @@ fn tip(name: &str) -> &'static str {
         "filters" => "Number of output channels: how many kernels the layer learns.",
         "kernel_size" => "Height and width of each convolution window.",
         "strides" => "Step of the window in pixels; 2 halves the output size.",
-        "padding" => "valid: no padding, the output shrinks. same: zero-pad so that output = ceil(input / stride); the extra pixel goes bottom/right.",
+        "padding" => {
+            "valid: no padding, the output shrinks. same: zero-pad so that output = ceil(input / stride); the extra pixel goes bottom/right."
+        }
         "data_format" => "channels_last: (batch, H, W, C). channels_first: (batch, C, H, W).",
         "dilation_rate" => "Spacing between kernel taps: a 3×3 kernel with dilation 2 covers 5×5.",
-        "groups" => "Split input channels into groups convolved separately; filters and input channels must divide by it.",
+        "groups" => {
+            "Split input channels into groups convolved separately; filters and input channels must divide by it."
+        }
         "activation" => "Function applied to the output. linear means none.",
         "use_bias" => "Add a learned bias per output channel.",
         "depth_multiplier" => "Output channels per input channel in the depthwise step.",
@@ -31,7 +35,9 @@ fn tip(name: &str) -> &'static str {
         "center" => "Learn an offset (beta).",
         "scale" => "Learn a scale (gamma).",
         "keepdims" => "Keep the spatial axes as size 1.",
-        "output_padding" => "Extra rows/columns added to one side of the output; must be smaller than the stride.",
+        "output_padding" => {
+            "Extra rows/columns added to one side of the output; must be smaller than the stride."
+        }
         "size" => "Upsampling factors for rows and columns.",
         "interpolation" => "How new pixels are computed: nearest copies, bilinear blends.",
         "negative_slope" => "Slope for negative inputs.",
@@ -43,7 +49,9 @@ fn tip(name: &str) -> &'static str {
 
 fn int(ui: &mut egui::Ui, name: &str, v: &mut i64) {
     let l = ui.label(name).on_hover_text(tip(name));
-    ui.add(egui::DragValue::new(v).speed(0.1)).labelled_by(l.id).on_hover_text(tip(name));
+    ui.add(egui::DragValue::new(v).speed(0.1))
+        .labelled_by(l.id)
+        .on_hover_text(tip(name));
     ui.end_row();
 }
 
@@ -56,13 +64,15 @@ fn float(ui: &mut egui::Ui, name: &str, v: &mut f64) {
 }
 
 fn boolean(ui: &mut egui::Ui, name: &str, v: &mut bool) {
-    ui.label(name).on_hover_text(tip(name));
-    ui.checkbox(v, "").on_hover_text(tip(name));
+    let l = ui.label(name).on_hover_text(tip(name));
+    ui.checkbox(v, "")
+        .labelled_by(l.id)
+        .on_hover_text(tip(name));
     ui.end_row();
 }
 
 fn choice(ui: &mut egui::Ui, name: &str, v: &mut String, options: &[&str]) {
-    ui.label(name).on_hover_text(tip(name));
+    let l = ui.label(name).on_hover_text(tip(name));
     egui::ComboBox::from_id_salt(name)
         .selected_text(v.as_str())
         .show_ui(ui, |ui| {
@@ -71,6 +81,7 @@ fn choice(ui: &mut egui::Ui, name: &str, v: &mut String, options: &[&str]) {
             }
         })
         .response
+        .labelled_by(l.id)
         .on_hover_text(tip(name));
     ui.end_row();
 }
@@ -82,11 +93,13 @@ fn pair(ui: &mut egui::Ui, name: &str, p: &mut Pair, lock: &mut bool) {
             .add(egui::DragValue::new(&mut p.v[0]).speed(0.1))
             .labelled_by(l.id)
             .on_hover_text(format!("{} (rows)", tip(name)));
-        let lock_resp = ui.toggle_value(lock, if *lock { "⇔" } else { "≠" }).on_hover_text(
-            "Lock: keep both values equal (a square window).",
-        );
+        let lock_resp = ui
+            .toggle_value(lock, if *lock { "= lock" } else { "free" })
+            .on_hover_text("Lock: keep both values equal (a square window).");
+        let wl = ui.small("w");
         let w = ui
             .add(egui::DragValue::new(&mut p.v[1]).speed(0.1))
+            .labelled_by(wl.id)
             .on_hover_text(format!("{} (columns)", tip(name)));
         if *lock {
             if h.changed() || lock_resp.changed() {
@@ -107,14 +120,22 @@ fn activation(ui: &mut egui::Ui, v: &mut String) {
 }
 
 /// An initializer / regularizer / constraint: class drop-down and its own arguments.
-fn object(ui: &mut egui::Ui, name: &str, kind: ObjectKind, v: &mut Option<KerasObject>, optional: bool) {
-    ui.label(name).on_hover_text(match kind {
+fn object(
+    ui: &mut egui::Ui,
+    name: &str,
+    kind: ObjectKind,
+    v: &mut Option<KerasObject>,
+    optional: bool,
+) {
+    let label = ui.label(name).on_hover_text(match kind {
         ObjectKind::Initializer => "How the weights are drawn before training.",
         ObjectKind::Regularizer => "Penalty added to the loss during training.",
         ObjectKind::Constraint => "Projection applied to the weights after each update.",
     });
     ui.vertical(|ui| {
-        let current = v.as_ref().map_or("None".to_string(), |o| o.class_name.clone());
+        let current = v
+            .as_ref()
+            .map_or("None".to_string(), |o| o.class_name.clone());
         egui::ComboBox::from_id_salt(name)
             .selected_text(current)
             .show_ui(ui, |ui| {
@@ -127,32 +148,43 @@ fn object(ui: &mut egui::Ui, name: &str, kind: ObjectKind, v: &mut Option<KerasO
                         *v = KerasObject::new(kind, c);
                     }
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id);
         if let Some(o) = v.as_mut() {
             for (k, val) in o.config.iter_mut() {
                 ui.horizontal(|ui| {
-                    ui.label(RichText::new(k).small());
+                    let kl = ui.label(RichText::new(k).small());
                     match val {
                         Value::Number(n) => {
                             let mut f = n.as_f64().unwrap_or(0.0);
                             let is_int = n.is_i64();
-                            if ui.add(egui::DragValue::new(&mut f).speed(0.001).max_decimals(6)).changed() {
+                            if ui
+                                .add(egui::DragValue::new(&mut f).speed(0.001).max_decimals(6))
+                                .labelled_by(kl.id)
+                                .changed()
+                            {
                                 *val = if is_int && f.fract() == 0.0 {
                                     Value::from(f as i64)
                                 } else {
-                                    serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+                                    serde_json::Number::from_f64(f)
+                                        .map_or(Value::Null, Value::Number)
                                 };
                             }
                         }
                         Value::String(s) => {
                             let opts: &[&str] = match k.as_str() {
-                                "mode" if o.class_name == "OrthogonalRegularizer" => &["rows", "columns"],
+                                "mode" if o.class_name == "OrthogonalRegularizer" => {
+                                    &["rows", "columns"]
+                                }
                                 "mode" => &["fan_in", "fan_out", "fan_avg"],
-                                "distribution" => &["truncated_normal", "untruncated_normal", "uniform"],
+                                "distribution" => {
+                                    &["truncated_normal", "untruncated_normal", "uniform"]
+                                }
                                 _ => &[],
                             };
                             if opts.is_empty() {
-                                ui.text_edit_singleline(s);
+                                ui.text_edit_singleline(s).labelled_by(kl.id);
                             } else {
                                 egui::ComboBox::from_id_salt((name, k.as_str()))
                                     .selected_text(s.as_str())
@@ -160,7 +192,9 @@ fn object(ui: &mut egui::Ui, name: &str, kind: ObjectKind, v: &mut Option<KerasO
                                         for op in opts {
                                             ui.selectable_value(s, op.to_string(), *op);
                                         }
-                                    });
+                                    })
+                                    .response
+                                    .labelled_by(kl.id);
                             }
                         }
                         Value::Null if k == "seed" => {
@@ -180,9 +214,27 @@ fn object(ui: &mut egui::Ui, name: &str, kind: ObjectKind, v: &mut Option<KerasO
 }
 
 fn weights(ui: &mut egui::Ui, prefix: &str, w: &mut WeightArgs) {
-    object(ui, &format!("{prefix}_initializer"), ObjectKind::Initializer, &mut w.initializer, false);
-    object(ui, &format!("{prefix}_regularizer"), ObjectKind::Regularizer, &mut w.regularizer, true);
-    object(ui, &format!("{prefix}_constraint"), ObjectKind::Constraint, &mut w.constraint, true);
+    object(
+        ui,
+        &format!("{prefix}_initializer"),
+        ObjectKind::Initializer,
+        &mut w.initializer,
+        false,
+    );
+    object(
+        ui,
+        &format!("{prefix}_regularizer"),
+        ObjectKind::Regularizer,
+        &mut w.regularizer,
+        true,
+    );
+    object(
+        ui,
+        &format!("{prefix}_constraint"),
+        ObjectKind::Constraint,
+        &mut w.constraint,
+        true,
+    );
 }
 
 const PADDINGS: &[&str] = &["valid", "same"];
@@ -203,50 +255,57 @@ pub fn inspector_panel(d: &mut Designer, ui: &mut egui::Ui) {
             let mut edited = layer.clone();
             let mut lock = d.lock_square;
             ui.label(RichText::new(card_args(layer)).strong());
-            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-                egui::Grid::new("args").num_columns(2).spacing([10.0, 6.0]).show(ui, |ui| {
-                    ui.label("name");
-                    ui.text_edit_singleline(&mut edited.name);
-                    ui.end_row();
-                    edit_kind(ui, &mut edited.kind, &mut lock);
-                    if !matches!(edited.kind, LayerKind::Input(_)) {
-                        boolean(ui, "trainable", &mut edited.trainable);
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    egui::Grid::new("args")
+                        .num_columns(2)
+                        .spacing([10.0, 6.0])
+                        .show(ui, |ui| {
+                            let l = ui.label("name");
+                            ui.text_edit_singleline(&mut edited.name).labelled_by(l.id);
+                            ui.end_row();
+                            edit_kind(ui, &mut edited.kind, &mut lock);
+                            if !matches!(edited.kind, LayerKind::Input(_)) {
+                                boolean(ui, "trainable", &mut edited.trainable);
+                            }
+                        });
+                    let r = &d.analysis.layers[i];
+                    ui.separator();
+                    if let Some(e) = &r.error {
+                        ui.colored_label(RED, RichText::new(&e.message).monospace());
                     }
-                });
-                let r = &d.analysis.layers[i];
-                ui.separator();
-                if let Some(e) = &r.error {
-                    ui.colored_label(RED, RichText::new(&e.message).monospace());
-                }
-                for w in &r.warnings {
-                    ui.colored_label(AMBER, w);
-                }
-                if let Some(f) = formula(&d.network, i, &d.analysis) {
-                    ui.label(RichText::new("Output size").strong());
-                    ui.monospace(f);
-                }
-                if let Some([t, b, l, rr]) = r.same_padding {
-                    ui.monospace(format!("same padding: top {t}, bottom {b}, left {l}, right {rr}"));
-                }
-                if let Some(rf) = r.receptive_field {
-                    ui.monospace(format!(
-                        "receptive field {}×{}, jump {}×{}",
-                        rf.size[0], rf.size[1], rf.jump[0], rf.jump[1]
-                    ));
-                }
-                if !r.weights.is_empty() {
-                    ui.label(RichText::new("Weights").strong());
-                    for w in &r.weights {
+                    for w in &r.warnings {
+                        ui.colored_label(AMBER, w);
+                    }
+                    if let Some(f) = formula(&d.network, i, &d.analysis) {
+                        ui.label(RichText::new("Output size").strong());
+                        ui.monospace(f);
+                    }
+                    if let Some([t, b, l, rr]) = r.same_padding {
                         ui.monospace(format!(
-                            "{} {:?} = {}{}",
-                            w.name,
-                            w.shape,
-                            w.count(),
-                            if w.trainable { "" } else { " (non-trainable)" }
+                            "same padding: top {t}, bottom {b}, left {l}, right {rr}"
                         ));
                     }
-                }
-            });
+                    if let Some(rf) = r.receptive_field {
+                        ui.monospace(format!(
+                            "receptive field {}×{}, jump {}×{}",
+                            rf.size[0], rf.size[1], rf.jump[0], rf.jump[1]
+                        ));
+                    }
+                    if !r.weights.is_empty() {
+                        ui.label(RichText::new("Weights").strong());
+                        for w in &r.weights {
+                            ui.monospace(format!(
+                                "{} {:?} = {}{}",
+                                w.name,
+                                w.shape,
+                                w.count(),
+                                if w.trainable { "" } else { " (non-trainable)" }
+                            ));
+                        }
+                    }
+                });
             d.lock_square = lock;
             if edited != *layer {
                 edited.construct_error = None;
@@ -268,7 +327,11 @@ fn edit_kind(ui: &mut egui::Ui, kind: &mut LayerKind, lock: &mut bool) {
                 };
                 let mut v = dim.unwrap_or(0);
                 int(ui, name, &mut v);
-                *dim = if v == 0 && dim.is_none() { None } else { Some(v) };
+                *dim = if v == 0 && dim.is_none() {
+                    None
+                } else {
+                    Some(v)
+                };
             }
         }
         LayerKind::Conv2D(c) => {
@@ -283,14 +346,21 @@ fn edit_kind(ui: &mut egui::Ui, kind: &mut LayerKind, lock: &mut bool) {
             boolean(ui, "use_bias", &mut c.use_bias);
             weights(ui, "kernel", &mut c.kernel);
             weights(ui, "bias", &mut c.bias);
-            object(ui, "activity_regularizer", ObjectKind::Regularizer, &mut c.activity_regularizer, true);
+            object(
+                ui,
+                "activity_regularizer",
+                ObjectKind::Regularizer,
+                &mut c.activity_regularizer,
+                true,
+            );
         }
         LayerKind::Conv2DTranspose(c) => {
             int(ui, "filters", &mut c.filters);
             pair(ui, "kernel_size", &mut c.kernel_size, lock);
             pair(ui, "strides", &mut c.strides, lock);
             choice(ui, "padding", &mut c.padding, PADDINGS);
-            ui.label("output_padding").on_hover_text(tip("output_padding"));
+            ui.label("output_padding")
+                .on_hover_text(tip("output_padding"));
             let mut on = c.output_padding.is_some();
             ui.checkbox(&mut on, "set");
             ui.end_row();
@@ -356,14 +426,62 @@ fn edit_kind(ui: &mut egui::Ui, kind: &mut LayerKind, lock: &mut bool) {
             float(ui, "epsilon", &mut b.epsilon);
             boolean(ui, "center", &mut b.center);
             boolean(ui, "scale", &mut b.scale);
-            object(ui, "beta_initializer", ObjectKind::Initializer, &mut b.beta_initializer, false);
-            object(ui, "gamma_initializer", ObjectKind::Initializer, &mut b.gamma_initializer, false);
-            object(ui, "moving_mean_initializer", ObjectKind::Initializer, &mut b.moving_mean_initializer, false);
-            object(ui, "moving_variance_initializer", ObjectKind::Initializer, &mut b.moving_variance_initializer, false);
-            object(ui, "beta_regularizer", ObjectKind::Regularizer, &mut b.beta_regularizer, true);
-            object(ui, "gamma_regularizer", ObjectKind::Regularizer, &mut b.gamma_regularizer, true);
-            object(ui, "beta_constraint", ObjectKind::Constraint, &mut b.beta_constraint, true);
-            object(ui, "gamma_constraint", ObjectKind::Constraint, &mut b.gamma_constraint, true);
+            object(
+                ui,
+                "beta_initializer",
+                ObjectKind::Initializer,
+                &mut b.beta_initializer,
+                false,
+            );
+            object(
+                ui,
+                "gamma_initializer",
+                ObjectKind::Initializer,
+                &mut b.gamma_initializer,
+                false,
+            );
+            object(
+                ui,
+                "moving_mean_initializer",
+                ObjectKind::Initializer,
+                &mut b.moving_mean_initializer,
+                false,
+            );
+            object(
+                ui,
+                "moving_variance_initializer",
+                ObjectKind::Initializer,
+                &mut b.moving_variance_initializer,
+                false,
+            );
+            object(
+                ui,
+                "beta_regularizer",
+                ObjectKind::Regularizer,
+                &mut b.beta_regularizer,
+                true,
+            );
+            object(
+                ui,
+                "gamma_regularizer",
+                ObjectKind::Regularizer,
+                &mut b.gamma_regularizer,
+                true,
+            );
+            object(
+                ui,
+                "beta_constraint",
+                ObjectKind::Constraint,
+                &mut b.beta_constraint,
+                true,
+            );
+            object(
+                ui,
+                "gamma_constraint",
+                ObjectKind::Constraint,
+                &mut b.gamma_constraint,
+                true,
+            );
         }
         LayerKind::Activation { activation: a } => activation(ui, a),
         LayerKind::ReLU(r) => {
@@ -407,7 +525,12 @@ fn edit_kind(ui: &mut egui::Ui, kind: &mut LayerKind, lock: &mut bool) {
         }
         LayerKind::UpSampling2D(u) => {
             pair(ui, "size", &mut u.size, lock);
-            choice(ui, "interpolation", &mut u.interpolation, &["nearest", "bilinear"]);
+            choice(
+                ui,
+                "interpolation",
+                &mut u.interpolation,
+                &["nearest", "bilinear"],
+            );
             choice(ui, "data_format", &mut u.data_format, FORMATS);
         }
         LayerKind::Rescaling { scale, offset } => {
@@ -430,10 +553,30 @@ fn formula(net: &crate::model::Network, i: usize, a: &crate::model::Analysis) ->
     let cf = layer.kind.data_format() == Some("channels_first");
     let sp = if cf { [2, 3] } else { [1, 2] };
     let (k, s, d, padding) = match &layer.kind {
-        LayerKind::Conv2D(c) => (c.kernel_size, c.strides, c.dilation_rate, c.padding.to_lowercase()),
-        LayerKind::DepthwiseConv2D(c) => (c.kernel_size, c.strides, c.dilation_rate, c.padding.to_lowercase()),
-        LayerKind::SeparableConv2D(c) => (c.kernel_size, c.strides, c.dilation_rate, c.padding.to_lowercase()),
-        LayerKind::Pooling2D(p) => (p.pool_size, p.strides.unwrap_or(p.pool_size), Pair::square(1), p.padding.clone()),
+        LayerKind::Conv2D(c) => (
+            c.kernel_size,
+            c.strides,
+            c.dilation_rate,
+            c.padding.to_lowercase(),
+        ),
+        LayerKind::DepthwiseConv2D(c) => (
+            c.kernel_size,
+            c.strides,
+            c.dilation_rate,
+            c.padding.to_lowercase(),
+        ),
+        LayerKind::SeparableConv2D(c) => (
+            c.kernel_size,
+            c.strides,
+            c.dilation_rate,
+            c.padding.to_lowercase(),
+        ),
+        LayerKind::Pooling2D(p) => (
+            p.pool_size,
+            p.strides.unwrap_or(p.pool_size),
+            Pair::square(1),
+            p.padding.clone(),
+        ),
         _ => return None,
     };
     let mut lines = Vec::new();
@@ -448,11 +591,14 @@ fn formula(net: &crate::model::Network, i: usize, a: &crate::model::Analysis) ->
         } else if d > 1 {
             let keff = (k - 1) * d + 1;
             format!(
-                "{axis}: floor(({n} − ({k}−1)·{d} − 1) / {s}) + 1 = floor(({n} − {keff}) / {s}) + 1 = {}",
+                "{axis}: floor(({n} - ({k}-1)·{d} - 1) / {s}) + 1 = floor(({n} - {keff}) / {s}) + 1 = {}",
                 (n - keff).div_euclid(s) + 1
             )
         } else {
-            format!("{axis}: floor(({n} − {k}) / {s}) + 1 = {}", (n - k).div_euclid(s) + 1)
+            format!(
+                "{axis}: floor(({n} - {k}) / {s}) + 1 = {}",
+                (n - k).div_euclid(s) + 1
+            )
         };
         lines.push(line);
     }

@@ -21,7 +21,8 @@ const STORAGE_KEY: &str = "convscope.design.keras_json";
 
 /// The example network (falls back to an empty Sequential model, never panics).
 pub fn example_network() -> Network {
-    config::from_json_str(EXAMPLE_JSON).unwrap_or_else(|_| Network::sequential("sequential", &[96, 96, 3]))
+    config::from_json_str(EXAMPLE_JSON)
+        .unwrap_or_else(|_| Network::sequential("sequential", &[96, 96, 3]))
 }
 
 /// A message shown in the status bar.
@@ -66,7 +67,7 @@ pub struct Designer {
     gesture_open: bool,
     /// Path typed by hand when no file dialog is available.
     pub path_field: String,
-    /// Square lock for pair fields (kernel 3⇔3).
+    /// Square lock for pair fields (kernel 3x3 lock).
     pub lock_square: bool,
     pub dark: bool,
     pending: Vec<Command>,
@@ -102,14 +103,16 @@ impl Designer {
     pub fn restore(saved: Option<String>) -> Designer {
         match saved {
             None => Designer::default(),
-            Some(text) => match config::from_json_str(&text) {
-                Ok(net) => Designer::new(net),
-                Err(e) => {
-                    let mut d = Designer::default();
-                    d.notify(format!("The saved design could not be read ({e}); opened the example instead."), true);
-                    d
+            Some(text) => {
+                match config::from_json_str(&text) {
+                    Ok(net) => Designer::new(net),
+                    Err(e) => {
+                        let mut d = Designer::default();
+                        d.notify(format!("The saved design could not be read ({e}); opened the example instead."), true);
+                        d
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -147,7 +150,8 @@ impl Designer {
     }
 
     fn replace(&mut self, network: Network, path: Option<PathBuf>) {
-        self.undo.push(std::mem::replace(&mut self.network, network));
+        self.undo
+            .push(std::mem::replace(&mut self.network, network));
         self.redo.clear();
         self.path = path;
         self.selected = 1.min(self.network.layers.len().saturating_sub(1));
@@ -183,7 +187,7 @@ impl Designer {
             {
                 Some(p) => self.apply(Command::OpenPath(p)),
                 None => self.notify(
-                    "No file chosen. If no dialog appeared (no desktop portal), type a path in File ▸ Path and press Open path.",
+                    "No file chosen. If no dialog appeared (no desktop portal), type a path in File > Path and press Open path.",
                     false,
                 ),
             },
@@ -199,7 +203,7 @@ impl Designer {
             {
                 Some(p) => self.apply(Command::SaveTo(p)),
                 None => self.notify(
-                    "Not saved. If no dialog appeared (no desktop portal), type a path in File ▸ Path and press Save to path.",
+                    "Not saved. If no dialog appeared (no desktop portal), type a path in File > Path and press Save to path.",
                     false,
                 ),
             },
@@ -222,7 +226,7 @@ impl Designer {
                 .save_file()
             {
                 Some(p) => self.apply(Command::ExportPythonTo(p)),
-                None => self.notify("Not exported. Type a path in File ▸ Path and press Export Python to path.", false),
+                None => self.notify("Not exported. Type a path in File > Path and press Export Python to path.", false),
             },
             Command::ExportPythonTo(p) => {
                 let text = python::to_python(&self.network);
@@ -303,7 +307,9 @@ impl Designer {
 
     fn after_history(&mut self) {
         self.analysis = self.network.analyze();
-        self.selected = self.selected.min(self.network.layers.len().saturating_sub(1));
+        self.selected = self
+            .selected
+            .min(self.network.layers.len().saturating_sub(1));
     }
 
     fn open_path(&mut self, p: &Path) {
@@ -323,7 +329,13 @@ impl Designer {
                 let err = a.first_error.is_some();
                 self.notify(msg, err);
             }
-            Err(e) => self.notify(format!("Could not open {}: {e}. Your design is unchanged.", p.display()), true),
+            Err(e) => self.notify(
+                format!(
+                    "Could not open {}: {e}. Your design is unchanged.",
+                    p.display()
+                ),
+                true,
+            ),
         }
     }
 
@@ -334,6 +346,17 @@ impl Designer {
 
     /// Draws the whole window and applies commands.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
+        // Files dropped on the window open like File > Open.
+        let dropped: Vec<PathBuf> = ui.ctx().input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
+        for p in dropped {
+            self.command(Command::OpenPath(p));
+        }
         panels::shortcuts(self, ui);
         panels::menu_bar(self, ui);
         panels::status_bar(self, ui);
@@ -341,7 +364,8 @@ impl Designer {
         inspector::inspector_panel(self, ui);
         panels::summary_panel(self, ui);
         self.apply_pending();
-        let idle = ui.ctx().input(|i| !i.pointer.any_down()) && ui.ctx().memory(|m| m.focused().is_none());
+        let idle =
+            ui.ctx().input(|i| !i.pointer.any_down()) && ui.ctx().memory(|m| m.focused().is_none());
         if idle {
             self.end_gesture();
         }

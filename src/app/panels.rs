@@ -10,7 +10,7 @@ use egui::{Color32, RichText};
 pub const RED: Color32 = Color32::from_rgb(0xe0, 0x4f, 0x4f);
 pub const AMBER: Color32 = Color32::from_rgb(0xe0, 0xa0, 0x30);
 
-/// Keyboard shortcuts (listed in Help ▸ Shortcuts).
+/// Keyboard shortcuts (listed in Help > Shortcuts).
 pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+Z", "Undo"),
     ("Ctrl+Shift+Z / Ctrl+Y", "Redo"),
@@ -20,16 +20,20 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Ctrl+N", "New design"),
     ("Delete", "Delete the selected layer"),
     ("Ctrl+D", "Duplicate the selected layer"),
-    ("Alt+↑ / Alt+↓", "Move the selected layer"),
-    ("↑ / ↓", "Select the previous / next layer"),
+    ("Alt+Up / Alt+Down", "Move the selected layer"),
+    ("Up / Down", "Select the previous / next layer"),
     ("Tab", "Next field; Enter applies"),
 ];
 
 pub fn shortcuts(d: &mut Designer, ui: &mut egui::Ui) {
     use egui::{Key, KeyboardShortcut, Modifiers};
     let typing = ui.ctx().memory(|m| m.focused().is_some());
-    let mut pressed = |m: Modifiers, k: Key| ui.ctx().input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)));
-    if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z) || pressed(Modifiers::COMMAND, Key::Y) {
+    let pressed = |m: Modifiers, k: Key| {
+        ui.ctx()
+            .input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)))
+    };
+    if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z) || pressed(Modifiers::COMMAND, Key::Y)
+    {
         d.command(Command::Redo);
     } else if pressed(Modifiers::COMMAND, Key::Z) {
         d.command(Command::Undo);
@@ -88,26 +92,43 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                 }
                 ui.separator();
                 ui.label("Path (when no file dialog appears):");
-                ui.add(egui::TextEdit::singleline(&mut d.path_field).hint_text("/path/to/model.keras"));
+                ui.add(
+                    egui::TextEdit::singleline(&mut d.path_field).hint_text("/path/to/model.keras"),
+                );
                 ui.horizontal(|ui| {
                     let p = std::path::PathBuf::from(d.path_field.trim());
                     let has = !d.path_field.trim().is_empty();
-                    if ui.add_enabled(has, egui::Button::new("Open path")).clicked() {
+                    if ui
+                        .add_enabled(has, egui::Button::new("Open path"))
+                        .clicked()
+                    {
                         d.command(Command::OpenPath(p.clone()));
                     }
-                    if ui.add_enabled(has, egui::Button::new("Save to path")).clicked() {
+                    if ui
+                        .add_enabled(has, egui::Button::new("Save to path"))
+                        .clicked()
+                    {
                         d.command(Command::SaveTo(p.clone()));
                     }
-                    if ui.add_enabled(has, egui::Button::new("Export Python to path")).clicked() {
+                    if ui
+                        .add_enabled(has, egui::Button::new("Export Python to path"))
+                        .clicked()
+                    {
                         d.command(Command::ExportPythonTo(p));
                     }
                 });
             });
             ui.menu_button("Edit", |ui| {
-                if ui.add_enabled(d.can_undo(), egui::Button::new("Undo")).clicked() {
+                if ui
+                    .add_enabled(d.can_undo(), egui::Button::new("Undo"))
+                    .clicked()
+                {
                     d.command(Command::Undo);
                 }
-                if ui.add_enabled(d.can_redo(), egui::Button::new("Redo")).clicked() {
+                if ui
+                    .add_enabled(d.can_redo(), egui::Button::new("Redo"))
+                    .clicked()
+                {
                     d.command(Command::Redo);
                 }
                 ui.separator();
@@ -156,7 +177,12 @@ pub fn status_bar(d: &mut Designer, ui: &mut egui::Ui) {
             let a = &d.analysis;
             match a.first_error {
                 Some(i) => {
-                    let name = d.network.layers.get(i).map(|l| l.name.as_str()).unwrap_or("?");
+                    let name = d
+                        .network
+                        .layers
+                        .get(i)
+                        .map(|l| l.name.as_str())
+                        .unwrap_or("?");
                     ui.colored_label(RED, format!("Keras would reject layer '{name}'"));
                 }
                 None => {
@@ -200,7 +226,13 @@ pub fn shape_text(r: &LayerReport) -> String {
 
 /// The short description of a layer's arguments on its card.
 pub fn card_args(l: &Layer) -> String {
-    let act = |a: &str| if a == "linear" { String::new() } else { format!(" · {a}") };
+    let act = |a: &str| {
+        if a == "linear" {
+            String::new()
+        } else {
+            format!(" · {a}")
+        }
+    };
     let s = |p: &Pair| {
         if p.v == [1, 1] {
             String::new()
@@ -256,7 +288,9 @@ pub fn card_args(l: &Layer) -> String {
         LayerKind::Dropout(dr) => format!("Dropout {}", dr.rate),
         LayerKind::SpatialDropout2D(dr) => format!("SpatialDropout2D {}", dr.rate),
         LayerKind::LeakyReLU { negative_slope } => format!("LeakyReLU {negative_slope}"),
-        LayerKind::UpSampling2D(u) => format!("UpSampling2D {} · {}", pair(&u.size), u.interpolation),
+        LayerKind::UpSampling2D(u) => {
+            format!("UpSampling2D {} · {}", pair(&u.size), u.interpolation)
+        }
         LayerKind::ZeroPadding2D(p) | LayerKind::Cropping2D(p) => {
             format!("{} {:?}", l.class_name(), p.amounts)
         }
@@ -265,13 +299,13 @@ pub fn card_args(l: &Layer) -> String {
     }
 }
 
-/// The full card text: `Conv2D 32 · 3×3 · s2 · same · relu → 23×23×32 · 9,248 params`.
+/// The full card text: `Conv2D 32 · 3×3 · s2 · same · relu -> 23×23×32 · 9,248 params`.
 pub fn card_text(l: &Layer, r: &LayerReport) -> String {
     if matches!(l.kind, LayerKind::Input(_)) {
         return card_args(l);
     }
     format!(
-        "{} → {} · {} params",
+        "{} -> {} · {} params",
         card_args(l),
         shape_text(r),
         thousands(r.params())
@@ -286,7 +320,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
         .show(ui, |ui| {
             ui.heading("Stack");
             ui.horizontal_wrapped(|ui| {
-                ui.label("Add after selection:");
+                let l = ui.label("Add after selection:");
                 egui::ComboBox::from_id_salt("palette")
                     .selected_text("Layer…")
                     .show_ui(ui, |ui| {
@@ -295,13 +329,25 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                                 d.command(Command::Add(class));
                             }
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(l.id);
             });
             ui.horizontal_wrapped(|ui| {
-                for class in ["Conv2D", "MaxPooling2D", "BatchNormalization", "Activation", "Dropout", "Flatten", "Dense"] {
+                for class in [
+                    "Conv2D",
+                    "MaxPooling2D",
+                    "BatchNormalization",
+                    "Activation",
+                    "Dropout",
+                    "Flatten",
+                    "Dense",
+                ] {
                     if ui
                         .small_button(format!("+ {class}"))
-                        .on_hover_text(format!("Add a {class} with Keras's defaults after the selected layer"))
+                        .on_hover_text(format!(
+                            "Add a {class} with Keras's defaults after the selected layer"
+                        ))
                         .clicked()
                     {
                         d.command(Command::Add(class));
@@ -309,124 +355,140 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 }
             });
             ui.separator();
-            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-                let mut drop_target: Option<usize> = None;
-                let mut dragged: Option<usize> = None;
-                for i in 0..d.network.layers.len() {
-                    let l = &d.network.layers[i];
-                    let r = &d.analysis.layers[i];
-                    let text = card_text(l, r);
-                    let failed = r.error.is_some();
-                    let unknown = r.output_shape.is_none() && !failed;
-                    let mut rich = RichText::new(format!("{}  {}", l.name, text));
-                    if failed {
-                        rich = rich.color(RED);
-                    } else if unknown {
-                        rich = rich.weak();
-                    } else if !r.warnings.is_empty() {
-                        rich = rich.color(AMBER);
-                    }
-                    let selected = d.selected == i;
-                    let frame = egui::Frame::group(ui.style()).fill(if selected {
-                        ui.visuals().selection.bg_fill.gamma_multiply(0.35)
-                    } else {
-                        Color32::TRANSPARENT
-                    });
-                    let resp = frame
-                        .show(ui, |ui| {
-                            ui.set_width(ui.available_width());
-                            let card = ui.add(egui::Label::new(rich).sense(egui::Sense::click_and_drag()).wrap());
-                            if let Some(e) = &r.error {
-                                ui.colored_label(RED, &e.message);
-                            }
-                            for w in &r.warnings {
-                                ui.colored_label(AMBER, w);
-                            }
-                            card
-                        })
-                        .inner;
-                    if resp.clicked() {
-                        d.command(Command::Select(i));
-                    }
-                    if i >= 1 {
-                        resp.dnd_set_drag_payload(i);
-                        if resp.dragged() {
-                            dragged = Some(i);
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    let mut drop_target: Option<usize> = None;
+                    let mut dragged: Option<usize> = None;
+                    for i in 0..d.network.layers.len() {
+                        let l = &d.network.layers[i];
+                        let r = &d.analysis.layers[i];
+                        let text = card_text(l, r);
+                        let failed = r.error.is_some();
+                        let unknown = r.output_shape.is_none() && !failed;
+                        let mut rich = RichText::new(format!("{}  {}", l.name, text));
+                        if failed {
+                            rich = rich.color(RED);
+                        } else if unknown {
+                            rich = rich.weak();
+                        } else if !r.warnings.is_empty() {
+                            rich = rich.color(AMBER);
                         }
-                        if let Some(p) = resp.dnd_release_payload::<usize>() {
-                            drop_target = Some(i);
-                            dragged = Some(*p);
+                        let selected = d.selected == i;
+                        let frame = egui::Frame::group(ui.style()).fill(if selected {
+                            ui.visuals().selection.bg_fill.gamma_multiply(0.35)
+                        } else {
+                            Color32::TRANSPARENT
+                        });
+                        let resp = frame
+                            .show(ui, |ui| {
+                                ui.set_width(ui.available_width());
+                                let card = ui.add(
+                                    egui::Label::new(rich)
+                                        .sense(egui::Sense::click_and_drag())
+                                        .wrap(),
+                                );
+                                if let Some(e) = &r.error {
+                                    ui.colored_label(RED, &e.message);
+                                }
+                                for w in &r.warnings {
+                                    ui.colored_label(AMBER, w);
+                                }
+                                card
+                            })
+                            .inner;
+                        if resp.clicked() {
+                            d.command(Command::Select(i));
+                        }
+                        if i >= 1 {
+                            resp.dnd_set_drag_payload(i);
+                            if resp.dragged() {
+                                dragged = Some(i);
+                            }
+                            if let Some(p) = resp.dnd_release_payload::<usize>() {
+                                drop_target = Some(i);
+                                dragged = Some(*p);
+                            }
                         }
                     }
-                }
-                if let (Some(from), Some(to)) = (dragged, drop_target) {
-                    d.command(Command::Move { from, to });
-                }
-            });
+                    if let (Some(from), Some(to)) = (dragged, drop_target) {
+                        d.command(Command::Move { from, to });
+                    }
+                });
         });
 }
 
 pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
     egui::CentralPanel::default().show(ui, |ui| {
         ui.heading(format!("Summary — Model: \"{}\"", d.network.name));
-        egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
-            egui::Grid::new("summary")
-                .striped(true)
-                .num_columns(6)
-                .spacing([18.0, 4.0])
-                .show(ui, |ui| {
-                    for h in ["Layer (type)", "Output Shape", "Param #", "MACs", "Output memory", "Receptive field"] {
-                        ui.label(RichText::new(h).strong());
-                    }
-                    ui.end_row();
-                    for (i, l) in d.network.layers.iter().enumerate() {
-                        if matches!(l.kind, LayerKind::Input(_)) && !d.network.functional {
-                            continue;
+        egui::ScrollArea::both()
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                egui::Grid::new("summary")
+                    .striped(true)
+                    .num_columns(6)
+                    .spacing([18.0, 4.0])
+                    .show(ui, |ui| {
+                        for h in [
+                            "Layer (type)",
+                            "Output Shape",
+                            "Param #",
+                            "MACs",
+                            "Output memory",
+                            "Receptive field",
+                        ] {
+                            ui.label(RichText::new(h).strong());
                         }
-                        let r = &d.analysis.layers[i];
-                        let name = format!("{} ({})", l.name, l.class_name());
-                        if r.error.is_some() {
-                            ui.colored_label(RED, name);
-                        } else {
-                            ui.label(name);
-                        }
-                        ui.monospace(
-                            r.output_shape
-                                .as_ref()
-                                .map_or("?".to_string(), |s| pyfmt::tuple_opt(s)),
-                        );
-                        ui.monospace(thousands(r.params()));
-                        ui.monospace(short_count(r.macs));
-                        ui.monospace(human_bytes(r.output_bytes));
-                        ui.monospace(
-                            r.receptive_field
-                                .map_or("-".into(), |rf| format!("{}×{}", rf.size[0], rf.size[1])),
-                        );
                         ui.end_row();
-                    }
-                });
-            ui.separator();
-            let a = &d.analysis;
-            ui.label(format!(
-                "Total params: {} ({})",
-                thousands(a.total_params()),
-                readable_bytes(a.total_params())
-            ));
-            ui.label(format!(
-                "Trainable params: {} ({})",
-                thousands(a.trainable_params),
-                readable_bytes(a.trainable_params)
-            ));
-            ui.label(format!(
-                "Non-trainable params: {} ({})",
-                thousands(a.non_trainable_params),
-                readable_bytes(a.non_trainable_params)
-            ));
-            ui.label(format!("Total MACs per image: {}", thousands(a.macs)));
-            if let Some(msg) = a.error(&d.network) {
-                ui.colored_label(RED, msg);
-            }
-        });
+                        for (i, l) in d.network.layers.iter().enumerate() {
+                            if matches!(l.kind, LayerKind::Input(_)) && !d.network.functional {
+                                continue;
+                            }
+                            let r = &d.analysis.layers[i];
+                            let name = format!("{} ({})", l.name, l.class_name());
+                            if r.error.is_some() {
+                                ui.colored_label(RED, name);
+                            } else {
+                                ui.label(name);
+                            }
+                            ui.monospace(
+                                r.output_shape
+                                    .as_ref()
+                                    .map_or("?".to_string(), |s| pyfmt::tuple_opt(s)),
+                            );
+                            ui.monospace(thousands(r.params()));
+                            ui.monospace(short_count(r.macs));
+                            ui.monospace(human_bytes(r.output_bytes));
+                            ui.monospace(
+                                r.receptive_field.map_or("-".into(), |rf| {
+                                    format!("{}×{}", rf.size[0], rf.size[1])
+                                }),
+                            );
+                            ui.end_row();
+                        }
+                    });
+                ui.separator();
+                let a = &d.analysis;
+                ui.label(format!(
+                    "Total params: {} ({})",
+                    thousands(a.total_params()),
+                    readable_bytes(a.total_params())
+                ));
+                ui.label(format!(
+                    "Trainable params: {} ({})",
+                    thousands(a.trainable_params),
+                    readable_bytes(a.trainable_params)
+                ));
+                ui.label(format!(
+                    "Non-trainable params: {} ({})",
+                    thousands(a.non_trainable_params),
+                    readable_bytes(a.non_trainable_params)
+                ));
+                ui.label(format!("Total MACs per image: {}", thousands(a.macs)));
+                if let Some(msg) = a.error(&d.network) {
+                    ui.colored_label(RED, msg);
+                }
+            });
     });
 }
 

@@ -1,0 +1,172 @@
+//! The designer window, driven headless with egui_kittest by label: add a layer from the
+//! palette, type arguments, read the live shape and parameter readouts, make a layer
+//! invalid and find Keras's message, undo, and reorder by drag.
+
+use convscope::app::Designer;
+use egui::accesskit::Role;
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn harness() -> Harness<'static, Designer> {
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_ui_state(|ui, d: &mut Designer| d.ui(ui), Designer::default())
+}
+
+/// Focuses the number field labelled `label`, replaces its text and presses Enter.
+fn type_number(h: &mut Harness<'static, Designer>, label: &str, value: &str) {
+    h.get_by(|n| n.role() == Role::SpinButton && n.label().as_deref() == Some(label))
+        .focus();
+    h.run();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run();
+    // Text events go to the focused field (a DragValue edits as text while focused).
+    h.get_all_by(|n| n.is_focused())
+        .next()
+        .expect("a focused field")
+        .type_text(value);
+    h.run();
+    h.key_press(Key::Enter);
+    h.run();
+}
+
+fn has_text(h: &Harness<'static, Designer>, text: &str) -> bool {
+    h.query_all_by(|n| {
+        n.label().is_some_and(|l| l.contains(text)) || n.value().is_some_and(|v| v.contains(text))
+    })
+    .next()
+    .is_some()
+}
+
+#[test]
+fn add_conv_type_kernel_and_stride_and_read_the_readouts() {
+    let mut h = harness();
+    h.run();
+    // The example opens with StridedNet's first Conv2D selected.
+    assert!(has_text(
+        &h,
+        "Conv2D 16 · 7×7 · s2 · valid -> 45×45×16 · 2,368 params"
+    ));
+    h.get_by_label("+ Conv2D").click();
+    h.run();
+    assert_eq!(h.state().network.layers[2].name, "conv2d_7");
+    assert!(has_text(
+        &h,
+        "Conv2D 32 · 3×3 · valid -> 43×43×32 · 4,640 params"
+    ));
+    type_number(&mut h, "kernel_size", "5");
+    type_number(&mut h, "strides", "2");
+    // floor((45 - 5) / 2) + 1 = 21; 5·5·16·32 + 32 = 12,832 — on the card and in the summary.
+    assert!(has_text(
+        &h,
+        "Conv2D 32 · 5×5 · s2 · valid -> 21×21×32 · 12,832 params"
+    ));
+    assert!(has_text(&h, "(None, 21, 21, 32)"));
+    assert!(has_text(&h, "12,832"));
+    assert!(has_text(&h, "H: floor((45 - 5) / 2) + 1 = 21"));
+}
+
+#[test]
+fn invalid_argument_shows_keras_message_and_undo_restores() {
+    let mut h = harness();
+    h.run();
+    type_number(&mut h, "kernel_size", "99");
+    assert!(has_text(
+        &h,
+        "Computed output size would be zero or negative"
+    ));
+    assert!(has_text(&h, "Keras would reject layer 'conv2d'"));
+    // Later layers have no made-up shape.
+    assert!(h.state().analysis.layers[2].output_shape.is_none());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run();
+    assert!(!has_text(
+        &h,
+        "Computed output size would be zero or negative"
+    ));
+    assert!(has_text(&h, "-> 45×45×16 · 2,368 params"));
+    // Redo brings the error back.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+    h.run();
+    assert!(has_text(
+        &h,
+        "Computed output size would be zero or negative"
+    ));
+}
+
+#[test]
+fn reorder_two_layers_by_drag() {
+    let mut h = harness();
+    h.run();
+    let names = |h: &Harness<'static, Designer>| -> Vec<String> {
+        h.state()
+            .network
+            .layers
+            .iter()
+            .map(|l| l.name.clone())
+            .collect()
+    };
+    assert_eq!(
+        names(&h)[2..4],
+        ["conv2d_1".to_string(), "activation".to_string()]
+    );
+    let src = h
+        .get_by_label_contains("activation  Activation relu")
+        .rect()
+        .center();
+    let dst = h
+        .get_by_label_contains("conv2d_1  Conv2D 32")
+        .rect()
+        .center();
+    h.hover_at(src);
+    h.run();
+    h.drag_at(src);
+    h.run();
+    for k in 1..=10 {
+        let t = k as f32 / 10.0;
+        h.hover_at(src + (dst - src) * t);
+        h.run();
+    }
+    h.drop_at(dst);
+    h.run();
+    assert_eq!(
+        names(&h)[2..4],
+        ["activation".to_string(), "conv2d_1".to_string()]
+    );
+    // Shapes follow: the activation now sees conv2d's 45×45×16.
+    assert_eq!(
+        h.state().analysis.layers[2].output_shape,
+        Some(vec![None, Some(45), Some(45), Some(16)])
+    );
+}
+
+#[test]
+fn keyboard_duplicate_delete_and_move() {
+    let mut h = harness();
+    h.run();
+    let n = h.state().network.layers.len();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    h.run();
+    assert_eq!(h.state().network.layers.len(), n + 1);
+    assert_eq!(h.state().network.layers[2].class_name(), "Conv2D");
+    assert_eq!(h.state().selected, 2);
+    h.key_press(Key::Delete);
+    h.run();
+    assert_eq!(h.state().network.layers.len(), n);
+    assert_eq!(h.state().network.layers[2].name, "conv2d_1");
+    h.key_press_modifiers(Modifiers::ALT, Key::ArrowDown);
+    h.run();
+    assert_eq!(h.state().network.layers[3].name, "conv2d_1");
+    assert_eq!(h.state().selected, 3);
+}
+
+#[test]
+fn corrupt_saved_state_falls_back_to_the_example_with_a_notice() {
+    let d = Designer::restore(Some("{not json".into()));
+    assert_eq!(d.network.name, "stridednet");
+    assert!(d.notice.as_ref().is_some_and(|n| n.error));
+    let saved = Designer::default().saved_state();
+    let back = Designer::restore(Some(saved));
+    assert_eq!(back.network, Designer::default().network);
+}
