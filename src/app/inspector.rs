@@ -244,7 +244,7 @@ const FORMATS: &[&str] = &["channels_last", "channels_first"];
 pub fn inspector_panel(d: &mut Designer, ui: &mut egui::Ui) {
     egui::Panel::right("inspector")
         .resizable(true)
-        .default_size(360.0)
+        .default_size(330.0)
         .min_size(260.0)
         .show(ui, |ui| {
             ui.heading("Inspector");

@@ -315,8 +315,8 @@ pub fn card_text(l: &Layer, r: &LayerReport) -> String {
 pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
     egui::Panel::left("stack")
         .resizable(true)
-        .default_size(430.0)
-        .min_size(280.0)
+        .default_size(350.0)
+        .min_size(260.0)
         .show(ui, |ui| {
             ui.heading("Stack");
             ui.horizontal_wrapped(|ui| {
@@ -427,15 +427,15 @@ pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 egui::Grid::new("summary")
                     .striped(true)
                     .num_columns(6)
-                    .spacing([18.0, 4.0])
+                    .spacing([12.0, 4.0])
                     .show(ui, |ui| {
                         for h in [
                             "Layer (type)",
                             "Output Shape",
                             "Param #",
                             "MACs",
-                            "Output memory",
-                            "Receptive field",
+                            "Memory",
+                            "RF",
                         ] {
                             ui.label(RichText::new(h).strong());
                         }

@@ -159,6 +159,24 @@ fn slice_of(a: &ArrayD<f32>) -> Result<&[f32], String> {
         .ok_or_else(|| "weight array is not contiguous".to_string())
 }
 
+/// Keras's window geometry for a convolution-like layer on an NHWC input.
+fn conv_window(
+    x4: &Array4<f32>,
+    kernel: &Pair,
+    strides: &Pair,
+    dilation: &Pair,
+    padding: &str,
+) -> Window {
+    let (_, h, w, _) = x4.dim();
+    Window::keras(
+        [h, w],
+        dims(kernel),
+        dims(strides),
+        dims(dilation),
+        padding.eq_ignore_ascii_case("same"),
+    )
+}
+
 fn dims(p: &Pair) -> [usize; 2] {
     [p.v[0].max(1) as usize, p.v[1].max(1) as usize]
 }
@@ -176,12 +194,12 @@ pub fn layer_forward(
         LayerKind::Input(_) => x.as_ref().clone(),
         LayerKind::Conv2D(c) => {
             let x4 = to4(x, cf)?;
-            let win = Window::keras(
-                spatial(&x4),
-                dims(&c.kernel_size),
-                dims(&c.strides),
-                dims(&c.dilation_rate),
-                c.padding.eq_ignore_ascii_case("same"),
+            let win = conv_window(
+                &x4,
+                &c.kernel_size,
+                &c.strides,
+                &c.dilation_rate,
+                &c.padding,
             );
             let k = kernel4(weight(w, 0, "kernel")?)?;
             let bias = if c.use_bias {
@@ -194,12 +212,12 @@ pub fn layer_forward(
         }
         LayerKind::DepthwiseConv2D(c) => {
             let x4 = to4(x, cf)?;
-            let win = Window::keras(
-                spatial(&x4),
-                dims(&c.kernel_size),
-                dims(&c.strides),
-                dims(&c.dilation_rate),
-                c.padding.eq_ignore_ascii_case("same"),
+            let win = conv_window(
+                &x4,
+                &c.kernel_size,
+                &c.strides,
+                &c.dilation_rate,
+                &c.padding,
             );
             let k = kernel4(weight(w, 0, "kernel")?)?;
             let bias = if c.use_bias {
@@ -212,12 +230,12 @@ pub fn layer_forward(
         }
         LayerKind::SeparableConv2D(c) => {
             let x4 = to4(x, cf)?;
-            let win = Window::keras(
-                spatial(&x4),
-                dims(&c.kernel_size),
-                dims(&c.strides),
-                dims(&c.dilation_rate),
-                c.padding.eq_ignore_ascii_case("same"),
+            let win = conv_window(
+                &x4,
+                &c.kernel_size,
+                &c.strides,
+                &c.dilation_rate,
+                &c.padding,
             );
             let dk = kernel4(weight(w, 0, "depthwise_kernel")?)?;
             let pk = kernel4(weight(w, 1, "pointwise_kernel")?)?;

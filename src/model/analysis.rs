@@ -472,6 +472,25 @@ fn tuple_check(p: &Pair, name: &str, allow_zero: bool) -> R<()> {
     )))
 }
 
+/// The argument checks every convolution constructor runs first, in Keras's order;
+/// returns the normalised padding and data format.
+fn conv_args(
+    kernel: &Pair,
+    strides: &Pair,
+    dilation: &Pair,
+    padding: &str,
+    df: &str,
+    activation: &str,
+) -> R<(String, String)> {
+    tuple_check(kernel, "kernel_size", false)?;
+    tuple_check(strides, "strides", false)?;
+    tuple_check(dilation, "dilation_rate", false)?;
+    let padding = conv_padding(padding)?;
+    let df = data_format(df)?;
+    check_activation(activation)?;
+    Ok((padding, df))
+}
+
 fn conv_padding(p: &str) -> R<String> {
     let l = p.to_lowercase();
     if l == "valid" || l == "same" {
@@ -708,12 +727,14 @@ fn need_channels(ctx: &Ctx, df: &str, var: &str, shape: &[Option<i64>]) -> R<i64
 }
 
 fn conv2d(ctx: &Ctx, c: &Conv2D, report: &mut LayerReport, rf: ReceptiveField) -> R<Shape> {
-    tuple_check(&c.kernel_size, "kernel_size", false)?;
-    tuple_check(&c.strides, "strides", false)?;
-    tuple_check(&c.dilation_rate, "dilation_rate", false)?;
-    let padding = conv_padding(&c.padding)?;
-    let df = data_format(&c.data_format)?;
-    check_activation(&c.activation)?;
+    let (padding, df) = conv_args(
+        &c.kernel_size,
+        &c.strides,
+        &c.dilation_rate,
+        &c.padding,
+        &c.data_format,
+        &c.activation,
+    )?;
     positive("filters", c.filters)?;
     if c.groups <= 0 {
         return Err(KerasError::construct(format!(
@@ -902,12 +923,14 @@ fn depthwise(
     report: &mut LayerReport,
     rf: ReceptiveField,
 ) -> R<Shape> {
-    tuple_check(&c.kernel_size, "kernel_size", false)?;
-    tuple_check(&c.strides, "strides", false)?;
-    tuple_check(&c.dilation_rate, "dilation_rate", false)?;
-    let padding = conv_padding(&c.padding)?;
-    let df = data_format(&c.data_format)?;
-    check_activation(&c.activation)?;
+    let (padding, df) = conv_args(
+        &c.kernel_size,
+        &c.strides,
+        &c.dilation_rate,
+        &c.padding,
+        &c.data_format,
+        &c.activation,
+    )?;
     positive("depth_multiplier", c.depth_multiplier)?;
     ctx.min_ndim(4)?;
     let cin = ctx.channels(&df).ok_or_else(|| {
@@ -958,12 +981,14 @@ fn separable(
     report: &mut LayerReport,
     rf: ReceptiveField,
 ) -> R<Shape> {
-    tuple_check(&c.kernel_size, "kernel_size", false)?;
-    tuple_check(&c.strides, "strides", false)?;
-    tuple_check(&c.dilation_rate, "dilation_rate", false)?;
-    let padding = conv_padding(&c.padding)?;
-    let df = data_format(&c.data_format)?;
-    check_activation(&c.activation)?;
+    let (padding, df) = conv_args(
+        &c.kernel_size,
+        &c.strides,
+        &c.dilation_rate,
+        &c.padding,
+        &c.data_format,
+        &c.activation,
+    )?;
     positive("depth_multiplier", c.depth_multiplier)?;
     positive("filters", c.filters)?;
     ctx.min_ndim(4)?;
