@@ -8,6 +8,8 @@
 
 mod inspector;
 mod panels;
+pub mod viewer;
+pub mod worker;
 
 use crate::io::{self, config, python};
 use crate::model::{Analysis, Network};
@@ -54,8 +56,17 @@ pub enum Command {
     Move { from: usize, to: usize },
 }
 
+/// What the central area shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Summary,
+    FeatureMaps,
+}
+
 /// The designer's state.
 pub struct Designer {
+    pub viewer: viewer::Viewer,
+    pub tab: Tab,
     pub network: Network,
     pub analysis: Analysis,
     pub selected: usize,
@@ -83,6 +94,8 @@ impl Designer {
     pub fn new(network: Network) -> Designer {
         let analysis = network.analyze();
         Designer {
+            viewer: viewer::Viewer::default(),
+            tab: Tab::Summary,
             selected: 1.min(network.layers.len().saturating_sub(1)),
             network,
             analysis,
@@ -178,6 +191,7 @@ impl Designer {
         let n = self.network.layers.len();
         match c {
             Command::New => {
+                self.viewer.reset();
                 self.replace(Network::sequential("sequential", &[28, 28, 1]), None);
                 self.notify("New design: a 28×28×1 input. Add layers from the palette.", false);
             }
@@ -316,6 +330,21 @@ impl Designer {
         match io::load_model(p) {
             Ok(m) => {
                 let a = m.network.analyze();
+                // Keep the file's weights for the viewer when it has them.
+                use crate::engine::weights;
+                use crate::io::keras_file::FileKind;
+                let w = match m.kind {
+                    FileKind::Keras => Some(weights::from_keras(&m.bytes, &m.network, &a)),
+                    FileKind::H5 => Some(weights::from_h5(&m.bytes, &m.network, &a)),
+                    FileKind::Json => None,
+                };
+                self.viewer.reset();
+                let mut weight_note = String::new();
+                match w {
+                    Some(Ok(w)) => self.viewer.set_weights(w),
+                    Some(Err(e)) => weight_note = format!(" (weights not used: {e})"),
+                    None => {}
+                }
                 let msg = match a.error(&m.network) {
                     Some(e) => format!("Opened {} — Keras would reject it: {e}", p.display()),
                     None => format!("Opened {}", p.display()),
@@ -327,7 +356,7 @@ impl Designer {
                     self.path = None;
                 }
                 let err = a.first_error.is_some();
-                self.notify(msg, err);
+                self.notify(format!("{msg}{weight_note}"), err);
             }
             Err(e) => self.notify(
                 format!(
@@ -357,13 +386,25 @@ impl Designer {
         for p in dropped {
             self.command(Command::OpenPath(p));
         }
+        self.viewer.poll();
         panels::shortcuts(self, ui);
         panels::menu_bar(self, ui);
         panels::status_bar(self, ui);
         panels::stack_panel(self, ui);
         inspector::inspector_panel(self, ui);
-        panels::summary_panel(self, ui);
+        egui::CentralPanel::default().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut self.tab, Tab::Summary, "Summary");
+                ui.selectable_value(&mut self.tab, Tab::FeatureMaps, "Feature maps");
+            });
+            ui.separator();
+            match self.tab {
+                Tab::Summary => panels::summary_panel(self, ui),
+                Tab::FeatureMaps => viewer::feature_maps(self, ui),
+            }
+        });
         self.apply_pending();
+        self.viewer.schedule(&self.network, &self.analysis);
         let idle =
             ui.ctx().input(|i| !i.pointer.any_down()) && ui.ctx().memory(|m| m.focused().is_none());
         if idle {
@@ -381,6 +422,7 @@ impl App {
     pub fn new(cc: &eframe::CreationContext<'_>, open: Option<PathBuf>) -> App {
         let saved = cc.storage.and_then(|s| s.get_string(STORAGE_KEY));
         let mut designer = Designer::restore(saved);
+        designer.viewer.start_worker(&cc.egui_ctx);
         if let Some(p) = open {
             designer.apply(Command::OpenPath(p));
         }

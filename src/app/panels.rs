@@ -363,7 +363,10 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     for i in 0..d.network.layers.len() {
                         let l = &d.network.layers[i];
                         let r = &d.analysis.layers[i];
-                        let text = card_text(l, r);
+                        let mut text = card_text(l, r);
+                        if let Some(ms) = d.viewer.millis(i).filter(|_| i > 0) {
+                            text.push_str(&format!(" · {ms:.1} ms"));
+                        }
                         let failed = r.error.is_some();
                         let unknown = r.output_shape.is_none() && !failed;
                         let mut rich = RichText::new(format!("{}  {}", l.name, text));
@@ -419,7 +422,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
 }
 
 pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
-    egui::CentralPanel::default().show(ui, |ui| {
+    {
         ui.heading(format!("Summary — Model: \"{}\"", d.network.name));
         egui::ScrollArea::both()
             .auto_shrink([false, false])
@@ -489,7 +492,7 @@ pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     ui.colored_label(RED, msg);
                 }
             });
-    });
+    }
 }
 
 fn human_bytes(b: i64) -> String {
