@@ -242,7 +242,7 @@ const FORMATS: &[&str] = &["channels_last", "channels_first"];
 
 /// The Inspector panel.
 pub fn inspector_panel(d: &mut Designer, ui: &mut egui::Ui) {
-    egui::Panel::right("inspector")
+    let resp = egui::Panel::right("inspector")
         .resizable(true)
         .default_size(330.0)
         .min_size(260.0)
@@ -312,6 +312,7 @@ pub fn inspector_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 d.edit(|net| net.layers[i] = edited);
             }
         });
+    d.central_right = resp.response.rect.left();
 }
 
 fn edit_kind(ui: &mut egui::Ui, kind: &mut LayerKind, lock: &mut bool) {

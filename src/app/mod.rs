@@ -66,6 +66,8 @@ pub enum Tab {
 /// The designer's state.
 pub struct Designer {
     pub viewer: viewer::Viewer,
+    /// Left edge of the inspector: where the central area really ends.
+    pub central_right: f32,
     pub tab: Tab,
     pub network: Network,
     pub analysis: Analysis,
@@ -95,6 +97,7 @@ impl Designer {
         let analysis = network.analyze();
         Designer {
             viewer: viewer::Viewer::default(),
+            central_right: f32::INFINITY,
             tab: Tab::Summary,
             selected: 1.min(network.layers.len().saturating_sub(1)),
             network,

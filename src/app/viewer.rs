@@ -335,6 +335,9 @@ fn ranges(act: &ArrayD<f32>, channel_axis: usize, norm: Norm) -> Vec<(f32, f32)>
 
 /// The central "Feature maps" view.
 pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
+    // The visible width of the central area (tiles are laid out in as many columns as fit).
+    let visible = (ui.clip_rect().right().min(d.central_right) - ui.max_rect().left()).max(100.0);
+    ui.set_max_width(visible);
     let v = &mut d.viewer;
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("Image:");
@@ -359,6 +362,8 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
             })
             .response
             .labelled_by(l.id);
+    });
+    ui.horizontal_wrapped(|ui| {
         ui.radio_value(&mut v.norm, Norm::PerChannel, "per channel");
         ui.radio_value(&mut v.norm, Norm::PerLayer, "per layer");
         let l = ui.label("Tile:");
@@ -456,10 +461,11 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
         });
     });
     let tile = v.tile;
+    let columns = ((visible - 16.0) / (tile + 10.0)).floor().max(1.0) as usize;
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.horizontal_wrapped(|ui| {
+            egui::Grid::new("tiles").spacing([6.0, 6.0]).show(ui, |ui| {
                 for k in 0..c {
                     let tex = v.textures.entry((i, k)).or_insert_with(|| {
                         let (lo, hi) = rs[k];
@@ -490,6 +496,9 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
                         );
                         ui.small(format!("ch {k}"));
                     });
+                    if (k + 1) % columns == 0 {
+                        ui.end_row();
+                    }
                 }
             });
         });
