@@ -15,7 +15,7 @@ fn main() {
         None => {
             // The window, on the last design (or the bundled example), or on a file given
             // on the command line.
-            let open = args.files.first().cloned();
+            let open = args.files.clone();
             if let Err(e) = convscope::app::run(open) {
                 eprintln!("error: cannot open the window: {e}");
                 std::process::exit(2);

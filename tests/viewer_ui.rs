@@ -138,3 +138,25 @@ fn worker_job_resumes_and_keeps_unchanged_weights() {
         again.acts[18].as_ref().unwrap().output
     );
 }
+
+#[test]
+fn opening_an_image_sets_the_input_and_a_bad_file_leaves_the_design_intact() {
+    use convscope::app::{Command, Tab};
+    let mut d = Designer::default();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    d.apply(Command::OpenPath(root.join("assets/images/coffee.png")));
+    assert_eq!(d.viewer.image_name, "coffee.png");
+    assert_eq!(d.tab, Tab::FeatureMaps);
+    d.viewer.schedule(&d.network.clone(), &d.analysis.clone());
+    assert_eq!(
+        d.viewer.input.as_ref().map(|x| x.shape().to_vec()),
+        Some(vec![1, 96, 96, 3])
+    );
+    let before = d.network.clone();
+    let bad = std::env::temp_dir().join(format!("convscope-garbage-{}.keras", std::process::id()));
+    std::fs::write(&bad, b"garbage, not a model").unwrap();
+    d.apply(Command::OpenPath(bad.clone()));
+    assert!(d.notice.as_ref().is_some_and(|n| n.error));
+    assert_eq!(d.network, before);
+    std::fs::remove_file(bad).ok();
+}

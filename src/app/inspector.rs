@@ -43,6 +43,16 @@ fn tip(name: &str) -> &'static str {
         "negative_slope" => "Slope for negative inputs.",
         "max_value" => "Upper bound of the output (None: unbounded).",
         "threshold" => "Inputs below it use the negative slope.",
+        "trainable" => {
+            "Whether training updates this layer's weights (frozen weights count as non-trainable)."
+        }
+        "top" | "bottom" | "left" | "right" => {
+            "Rows or columns added (ZeroPadding2D) or removed (Cropping2D) on this side."
+        }
+        "height" | "width" => "Input size in pixels (the batch size is left free).",
+        "channels" => "Input channels: 3 for RGB images, 1 for grayscale.",
+        "dimension" => "One dimension of the input shape.",
+        "offset" => "Added after scaling: output = input × scale + offset.",
         _ => "A Keras argument of this layer.",
     }
 }

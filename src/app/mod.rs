@@ -200,6 +200,10 @@ impl Designer {
             }
             Command::Open => match rfd::FileDialog::new()
                 .add_filter("Keras model", &["keras", "h5", "json"])
+                .add_filter(
+                    "Image (viewer input)",
+                    &["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+                )
                 .pick_file()
             {
                 Some(p) => self.apply(Command::OpenPath(p)),
@@ -329,7 +333,24 @@ impl Designer {
             .min(self.network.layers.len().saturating_sub(1));
     }
 
+    /// Opens a model file, or uses an image file as the viewer's input (recognised by
+    /// its content).
     fn open_path(&mut self, p: &Path) {
+        if is_image_file(p) {
+            match std::fs::read(p) {
+                Ok(bytes) => {
+                    let name = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| p.display().to_string());
+                    self.viewer.set_image(name, bytes);
+                    self.tab = Tab::FeatureMaps;
+                    self.notify(format!("Input image: {}", p.display()), false);
+                }
+                Err(e) => self.notify(format!("Could not read {}: {e}", p.display()), true),
+            }
+            return;
+        }
         match io::load_model(p) {
             Ok(m) => {
                 let a = m.network.analyze();
@@ -416,17 +437,36 @@ impl Designer {
     }
 }
 
+/// Whether a file starts like an image the viewer can read (PNG, JPEG, GIF, BMP, WebP,
+/// TIFF), so that opening or dropping it sets the viewer's input.
+pub fn is_image_file(p: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    let n = std::fs::File::open(p)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    let h = &head[..n];
+    h.starts_with(b"\x89PNG")
+        || h.starts_with(&[0xff, 0xd8, 0xff])
+        || h.starts_with(b"GIF8")
+        || h.starts_with(b"BM")
+        || (h.starts_with(b"RIFF") && h.get(8..12) == Some(b"WEBP"))
+        || h.starts_with(b"II*\0")
+        || h.starts_with(b"MM\0*")
+}
+
 /// The eframe application: the designer plus persistence.
 pub struct App {
     pub designer: Designer,
 }
 
 impl App {
-    pub fn new(cc: &eframe::CreationContext<'_>, open: Option<PathBuf>) -> App {
+    pub fn new(cc: &eframe::CreationContext<'_>, open: Vec<PathBuf>) -> App {
         let saved = cc.storage.and_then(|s| s.get_string(STORAGE_KEY));
         let mut designer = Designer::restore(saved);
         designer.viewer.start_worker(&cc.egui_ctx);
-        if let Some(p) = open {
+        // `convscope MODEL`, `convscope IMAGE` or `convscope MODEL IMAGE`.
+        for p in open {
             designer.apply(Command::OpenPath(p));
         }
         cc.egui_ctx.set_visuals(if designer.dark {
@@ -453,7 +493,7 @@ impl eframe::App for App {
 }
 
 /// Opens the window (blocking until it closes).
-pub fn run(open: Option<PathBuf>) -> Result<(), String> {
+pub fn run(open: Vec<PathBuf>) -> Result<(), String> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("convscope")
