@@ -160,3 +160,23 @@ fn opening_an_image_sets_the_input_and_a_bad_file_leaves_the_design_intact() {
     assert_eq!(d.network, before);
     std::fs::remove_file(bad).ok();
 }
+
+#[test]
+fn preprocessing_and_reinitialise_rerun_the_stack() {
+    use convscope::io::image::Preprocess;
+    let mut d = Designer::default();
+    let (net, a) = (d.network.clone(), d.analysis.clone());
+    d.viewer.schedule(&net, &a);
+    let unit = d.viewer.acts[1].as_ref().unwrap().output.clone();
+    d.viewer.preprocess = Preprocess::Raw;
+    d.viewer.schedule(&net, &a);
+    let raw_in = d.viewer.input.as_ref().unwrap();
+    assert!(raw_in.iter().any(|v| *v > 1.5), "raw pixels go up to 255");
+    assert_eq!(d.viewer.last_evaluated.first(), Some(&1));
+    let raw = d.viewer.acts[1].as_ref().unwrap().output.clone();
+    assert_ne!(unit, raw);
+    // New weights from the next seed: the first layer's output changes again.
+    d.viewer.reinitialise();
+    d.viewer.schedule(&net, &a);
+    assert_ne!(d.viewer.acts[1].as_ref().unwrap().output, raw);
+}

@@ -95,6 +95,10 @@ pub struct Viewer {
     pub norm: Norm,
     pub tile: f32,
     pub seed: u64,
+    pub preprocess: Preprocess,
+    pub resize: ResizeMode,
+    prepared_with: Option<(Preprocess, ResizeMode)>,
+    thumb: Option<(usize, egui::TextureHandle)>,
     textures: HashMap<(usize, usize), egui::TextureHandle>,
     texture_key: Option<(u64, usize, Colormap, Norm)>,
     /// Set when the window has a worker thread; tests may run jobs inline.
@@ -121,6 +125,10 @@ impl Default for Viewer {
             norm: Norm::PerChannel,
             tile: 72.0,
             seed: 0,
+            preprocess: Preprocess::Unit,
+            resize: ResizeMode::Stretch,
+            prepared_with: None,
+            thumb: None,
             textures: HashMap::new(),
             texture_key: None,
             inline: true,
@@ -161,7 +169,8 @@ impl Viewer {
 
     fn prepare_input(&mut self, net: &Network) -> Result<(), String> {
         let shape = net.input_shape().cloned().unwrap_or_default();
-        if self.input.is_some() && shape == self.input_shape {
+        let with = Some((self.preprocess, self.resize));
+        if self.input.is_some() && shape == self.input_shape && self.prepared_with == with {
             return Ok(());
         }
         let bytes = self.image_bytes.as_ref().ok_or("no input image")?;
@@ -181,14 +190,8 @@ impl Viewer {
             _ => None,
         };
         let channels = c.unwrap_or(3).max(0) as usize;
-        let img = load_image(
-            bytes,
-            target,
-            channels,
-            Preprocess::Unit,
-            ResizeMode::Stretch,
-        )
-        .map_err(|e| format!("{}: {e}", self.image_name))?;
+        let img = load_image(bytes, target, channels, self.preprocess, self.resize)
+            .map_err(|e| format!("{}: {e}", self.image_name))?;
         let arr =
             ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
                 .map_err(|e| e.to_string())?;
@@ -201,6 +204,7 @@ impl Viewer {
         };
         self.input = Some(Arc::new(arr));
         self.input_shape = shape;
+        self.prepared_with = with;
         self.ran = None;
         Ok(())
     }
@@ -225,8 +229,10 @@ impl Viewer {
         if analysis.first_error.is_some() {
             return;
         }
-        if self.pending.as_ref() == Some(net)
-            || (self.pending.is_none() && self.ran.as_ref() == Some(net))
+        let input_current = self.prepared_with == Some((self.preprocess, self.resize));
+        if input_current
+            && (self.pending.as_ref() == Some(net)
+                || (self.pending.is_none() && self.ran.as_ref() == Some(net)))
         {
             return;
         }
@@ -310,6 +316,59 @@ impl Viewer {
         }
     }
 
+    /// Draws new initializer weights for every layer (a new seed).
+    pub fn reinitialise(&mut self) {
+        self.seed = self.seed.wrapping_add(1);
+        self.weights.clear();
+        self.ran = None;
+    }
+
+    /// A texture of the exact tensor the network receives (min–max scaled for display).
+    fn thumbnail(&mut self, ctx: &egui::Context, cf: bool) -> Option<egui::TextureHandle> {
+        let input = self.input.clone()?;
+        let key = Arc::as_ptr(&input) as usize;
+        if let Some((k, t)) = &self.thumb
+            && *k == key
+        {
+            return Some(t.clone());
+        }
+        let x = if cf {
+            input.view().permuted_axes(IxDyn(&[0, 2, 3, 1])).to_owned()
+        } else {
+            input.as_ref().clone()
+        };
+        if x.ndim() != 4 {
+            return None;
+        }
+        let (h, w, c) = (x.shape()[1], x.shape()[2], x.shape()[3]);
+        let (lo, hi) = x
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let span = (hi - lo).max(1e-12);
+        let px = |y: usize, xx: usize, ch: usize| {
+            (((x[[0, y, xx, ch.min(c - 1)]] - lo) / span) * 255.0) as u8
+        };
+        let mut pixels = Vec::with_capacity(h * w);
+        for y in 0..h {
+            for xx in 0..w {
+                pixels.push(egui::Color32::from_rgb(
+                    px(y, xx, 0),
+                    px(y, xx, 1),
+                    px(y, xx, 2),
+                ));
+            }
+        }
+        let tex = ctx.load_texture(
+            "input-thumb",
+            egui::ColorImage::new([w, h], pixels),
+            egui::TextureOptions::NEAREST,
+        );
+        self.thumb = Some((key, tex.clone()));
+        Some(tex)
+    }
+
     /// Milliseconds the last run spent in layer `i`, if it ran.
     pub fn millis(&self, i: usize) -> Option<f64> {
         self.acts.get(i)?.as_ref().map(|r| r.millis)
@@ -338,6 +397,7 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
     // The visible width of the central area (tiles are laid out in as many columns as fit).
     let visible = (ui.clip_rect().right().min(d.central_right) - ui.max_rect().left()).max(100.0);
     ui.set_max_width(visible);
+    let input_cf = crate::runner::input_channels_first(&d.network);
     let v = &mut d.viewer;
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("Image:");
@@ -362,6 +422,48 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
             })
             .response
             .labelled_by(l.id);
+    });
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("Preprocess:");
+        egui::ComboBox::from_id_salt("preprocess")
+            .selected_text(format!("{:?}", v.preprocess).to_lowercase())
+            .show_ui(ui, |ui| {
+                for (p, what) in [
+                    (Preprocess::Unit, "unit (÷255)"),
+                    (Preprocess::Raw, "raw (0-255)"),
+                    (Preprocess::Symmetric, "symmetric ([-1, 1])"),
+                    (Preprocess::Imagenet, "imagenet (mean/std)"),
+                ] {
+                    ui.selectable_value(&mut v.preprocess, p, what);
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        let l = ui.label("Resize:");
+        egui::ComboBox::from_id_salt("resize")
+            .selected_text(match v.resize {
+                ResizeMode::Stretch => "stretch",
+                ResizeMode::CenterCrop => "centre crop",
+                ResizeMode::Letterbox => "letterbox",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut v.resize, ResizeMode::Stretch, "stretch");
+                ui.selectable_value(&mut v.resize, ResizeMode::CenterCrop, "centre crop");
+                ui.selectable_value(&mut v.resize, ResizeMode::Letterbox, "letterbox");
+            })
+            .response
+            .labelled_by(l.id);
+        if ui
+            .button("Re-initialise weights")
+            .on_hover_text("Draw new weights for every layer from its initializer (next seed).")
+            .clicked()
+        {
+            v.reinitialise();
+        }
+        if let Some(t) = v.thumbnail(ui.ctx(), input_cf) {
+            ui.add(egui::Image::new(&t).fit_to_exact_size(egui::vec2(48.0, 48.0)))
+                .on_hover_text("The exact tensor the network receives (scaled for display).");
+        }
     });
     ui.horizontal_wrapped(|ui| {
         ui.radio_value(&mut v.norm, Norm::PerChannel, "per channel");
