@@ -125,9 +125,10 @@ pub fn compute(job: Job) -> Done {
             }
         }
     }
-    let plain: Vec<LayerWeights> = weights
+    // Shared, not copied: the run borrows each layer's arrays.
+    let plain: Vec<Arc<LayerWeights>> = weights
         .iter()
-        .map(|w| w.as_ref().map(|w| w.as_ref().clone()).unwrap_or_default())
+        .map(|w| w.clone().unwrap_or_default())
         .collect();
     cached.resize(network.layers.len(), None);
     cached[0] = Some(LayerRun {

@@ -39,11 +39,12 @@ pub struct LayerRun {
 
 /// Runs layers `from..` of `net`, reading earlier outputs from `acts` (index = layer
 /// index; `acts[0]` is the input) and writing new ones into it. `weights[i]` holds layer
-/// `i`'s arrays. Layers before `from` must already be present in `acts`.
-pub fn run_from(
+/// `i`'s arrays (owned or shared: anything that borrows as [`LayerWeights`]). Layers
+/// before `from` must already be present in `acts`.
+pub fn run_from<W: std::borrow::Borrow<LayerWeights>>(
     net: &Network,
     analysis: &Analysis,
-    weights: &[LayerWeights],
+    weights: &[W],
     acts: &mut Vec<Option<LayerRun>>,
     from: usize,
 ) -> Result<(), EngineError> {
@@ -68,7 +69,7 @@ pub fn run_from(
             .collect::<Result<_, _>>()?;
         let start = Instant::now();
         let empty = Vec::new();
-        let w = weights.get(i).unwrap_or(&empty);
+        let w = weights.get(i).map(|w| w.borrow()).unwrap_or(&empty);
         let out = layer_forward(layer, &inputs, w).map_err(|message| EngineError::Layer {
             layer: layer.name.clone(),
             message,
