@@ -47,6 +47,39 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
     },
+    /// Draw one layer's feature maps as a PNG grid (one tile per channel).
+    Render {
+        model: PathBuf,
+        /// A .npy array or an image.
+        #[arg(long)]
+        input: PathBuf,
+        /// The layer's name, as in `convscope summary`.
+        #[arg(long)]
+        layer: String,
+        /// The PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "viridis")]
+        colormap: ColormapArg,
+        /// Range of each tile: its own min-max, the layer's, or --min/--max.
+        #[arg(long, value_enum, default_value = "channel")]
+        norm: NormArg,
+        /// Fixed range (with --max); implies a fixed normalisation.
+        #[arg(long, requires = "max", allow_negative_numbers = true)]
+        min: Option<f32>,
+        #[arg(long, requires = "min", allow_negative_numbers = true)]
+        max: Option<f32>,
+        /// Channel order.
+        #[arg(long, value_enum, default_value = "index")]
+        sort: SortArg,
+        /// Pixel magnification (default: tiles at least 64 pixels across).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+        scale: Option<u16>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "unit")]
+        preprocess: PreprocessArg,
+    },
     /// Write the model as Keras config JSON or as Keras Python code.
     Export {
         model: PathBuf,
@@ -75,6 +108,41 @@ impl From<PreprocessArg> for crate::io::image::Preprocess {
             PreprocessArg::Imagenet => Preprocess::Imagenet,
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ColormapArg {
+    Viridis,
+    Magma,
+    #[value(alias = "grey")]
+    Gray,
+    /// Red-blue, symmetric around 0.
+    Diverging,
+}
+
+impl From<ColormapArg> for crate::viz::Colormap {
+    fn from(c: ColormapArg) -> Self {
+        use crate::viz::Colormap;
+        match c {
+            ColormapArg::Viridis => Colormap::Viridis,
+            ColormapArg::Magma => Colormap::Magma,
+            ColormapArg::Gray => Colormap::Gray,
+            ColormapArg::Diverging => Colormap::Diverging,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum NormArg {
+    Channel,
+    Layer,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum SortArg {
+    Index,
+    Mean,
+    Energy,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -141,6 +209,57 @@ pub fn run(cmd: &Command) -> Outcome {
             Err(crate::runner::RunError::Rejected(m)) => Outcome::fail(1, format!("error: {m}\n")),
             Err(e) => Outcome::fail(2, format!("error: {e}\n")),
         },
+        Command::Render {
+            model,
+            input,
+            layer,
+            out,
+            colormap,
+            norm,
+            min,
+            max,
+            sort,
+            scale,
+            seed,
+            preprocess,
+        } => {
+            use crate::viz::{Norm, Order};
+            let opts = crate::runner::RenderOptions {
+                colormap: (*colormap).into(),
+                norm: match (min, max, norm) {
+                    (Some(lo), Some(hi), _) => Norm::Fixed(*lo, *hi),
+                    (_, _, NormArg::Layer) => Norm::PerLayer,
+                    _ => Norm::PerChannel,
+                },
+                order: match sort {
+                    SortArg::Index => Order::Index,
+                    SortArg::Mean => Order::Mean,
+                    SortArg::Energy => Order::Energy,
+                },
+                scale: scale.map(usize::from),
+            };
+            let pic = crate::runner::run_model(model, input, *seed, (*preprocess).into())
+                .and_then(|(net, acts)| crate::runner::render_layer(&net, &acts, layer, opts));
+            let pic = match pic {
+                Ok(p) => p,
+                Err(crate::runner::RunError::Rejected(m)) => {
+                    return Outcome::fail(1, format!("error: {m}\n"));
+                }
+                Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
+            };
+            match pic
+                .to_png()
+                .and_then(|png| io::write_atomic(out, &png).map_err(|e| e.to_string()))
+            {
+                Ok(()) => Outcome::ok(format!(
+                    "wrote {}×{} grid of '{layer}' to {}\n",
+                    pic.width,
+                    pic.height,
+                    out.display()
+                )),
+                Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
+            }
+        }
         Command::Export { model, format, out } => {
             let loaded = match io::load_model(model) {
                 Ok(l) => l,

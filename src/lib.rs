@@ -2,7 +2,7 @@
 //!
 //! One-way data flow: [`io`] reads files into a [`model::Network`]; [`model`] says what
 //! Keras would say about it (shapes, parameters, rejections); the app and the CLI only
-//! present what those produce.
+//! present what those produce; [`viz`] turns activations into pictures for both.
 
 pub mod app;
 pub mod cli;
@@ -10,3 +10,4 @@ pub mod engine;
 pub mod io;
 pub mod model;
 pub mod runner;
+pub mod viz;

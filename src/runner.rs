@@ -64,6 +64,22 @@ pub fn input_channels_first(net: &Network) -> bool {
         .is_some_and(|df| df == "channels_first")
 }
 
+/// Whether layer `i`'s output is laid out channels_first: the nearest layer at or before
+/// it (along its first input) that has a `data_format` says so; else the model's input.
+pub fn output_channels_first(net: &Network, i: usize) -> bool {
+    let mut at = Some(i);
+    while let Some(k) = at {
+        if let Some(df) = net.layers.get(k).and_then(|l| l.kind.data_format()) {
+            return df == "channels_first";
+        }
+        at = net
+            .inbound_indices(k)
+            .and_then(|v| v.first().copied())
+            .filter(|&j| j < k);
+    }
+    input_channels_first(net)
+}
+
 /// Reads an input file: a `.npy` array (the model's full input shape) or an image,
 /// converted and resized to the model's input.
 pub fn read_input(net: &Network, path: &Path, pre: Preprocess) -> Result<ArrayD<f32>, RunError> {
@@ -109,6 +125,59 @@ pub fn read_input(net: &Network, path: &Path, pre: Preprocess) -> Result<ArrayD<
     })
 }
 
+/// Loads a model and an input and runs every layer: the network and its activations.
+pub fn run_model(
+    model: &Path,
+    input: &Path,
+    seed: u64,
+    pre: Preprocess,
+) -> Result<(Network, Vec<Option<engine::LayerRun>>), RunError> {
+    let p = prepare(model, seed)?;
+    let x = read_input(&p.network, input, pre)?;
+    let acts =
+        engine::run(&p.network, &p.weights, x).map_err(|e| RunError::Engine(e.to_string()))?;
+    Ok((p.network, acts))
+}
+
+/// How `render` draws a layer.
+#[derive(Clone, Copy, Debug)]
+pub struct RenderOptions {
+    pub colormap: crate::viz::Colormap,
+    pub norm: crate::viz::Norm,
+    pub order: crate::viz::Order,
+    /// Pixel magnification; `None`: [`crate::viz::default_scale`].
+    pub scale: Option<usize>,
+}
+
+/// The tile grid of one layer's output (see [`crate::viz`] for values → pixels).
+pub fn render_layer(
+    net: &Network,
+    acts: &[Option<engine::LayerRun>],
+    layer: &str,
+    opts: RenderOptions,
+) -> Result<crate::viz::Picture, RunError> {
+    use crate::viz;
+    let Some(i) = net.layers.iter().position(|l| l.name == layer) else {
+        let names: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
+        return Err(RunError::Input(format!(
+            "no layer named '{layer}'; the model has: {}",
+            names.join(", ")
+        )));
+    };
+    let run = acts
+        .get(i)
+        .and_then(|a| a.as_ref())
+        .ok_or_else(|| RunError::Engine(format!("layer '{layer}' produced no output")))?;
+    let maps = viz::channel_maps(&run.output, output_channels_first(net, i));
+    let stats = viz::channel_stats(&maps);
+    let channels = viz::order(&stats, opts.order, false);
+    let ranges = viz::ranges(&maps, opts.norm, opts.colormap);
+    let scale = opts
+        .scale
+        .unwrap_or_else(|| viz::default_scale(maps.shape()[1], maps.shape()[2]));
+    viz::grid(&maps, &channels, &ranges, opts.colormap, scale).map_err(RunError::Input)
+}
+
 /// `convscope run`: writes `<layer>.npy` for every layer after the input and
 /// `index.json`, all or nothing. Returns the number of layers written.
 pub fn run_to_dir(
@@ -118,10 +187,7 @@ pub fn run_to_dir(
     seed: u64,
     pre: Preprocess,
 ) -> Result<usize, RunError> {
-    let p = prepare(model, seed)?;
-    let x = read_input(&p.network, input, pre)?;
-    let acts =
-        engine::run(&p.network, &p.weights, x).map_err(|e| RunError::Engine(e.to_string()))?;
+    let (network, acts) = run_model(model, input, seed, pre)?;
     let werr = |path: &Path, e: std::io::Error| RunError::Write {
         path: path.display().to_string(),
         message: e.to_string(),
@@ -133,7 +199,7 @@ pub fn run_to_dir(
     let result = (|| {
         let mut index = Vec::new();
         let mut files = Vec::new();
-        for (i, layer) in p.network.layers.iter().enumerate() {
+        for (i, layer) in network.layers.iter().enumerate() {
             if matches!(layer.kind, LayerKind::Input(_)) {
                 continue;
             }
