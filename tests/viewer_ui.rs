@@ -1,16 +1,20 @@
 //! The activation viewer, headless: the bundled photo runs through the example design,
 //! a layer's tiles appear, an edit re-runs only from the edited layer, and colormap and
-//! normalisation switch. (Here the engine runs inline; the window uses its worker.)
+//! normalisation switch; a clicked tile magnifies and the value under the pointer is the
+//! activation's; hovering shows the receptive field; presets, per-layer re-initialise,
+//! statistics, kernels, softmax top-5 and exports. (Here the engine runs inline; the
+//! window uses its worker.)
 
+use convscope::app::Command;
 use convscope::app::Designer;
-use convscope::app::viewer::{Colormap, Norm};
+use convscope::app::viewer::{Colormap, Norm, Pane};
 use convscope::app::worker::{Job, compute};
 use convscope::model::LayerKind;
 use egui::Key;
 use egui::Modifiers;
 use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 fn harness() -> Harness<'static, Designer> {
     Harness::builder()
@@ -104,7 +108,8 @@ fn worker_job_resumes_and_keeps_unchanged_weights() {
         input: input.clone(),
         cached: Vec::new(),
         from: 1,
-        seed: 3,
+        seeds: vec![3; 30],
+        presets: Vec::new(),
     });
     assert!(full.error.is_none(), "{:?}", full.error);
     let mut edited = net.clone();
@@ -120,7 +125,8 @@ fn worker_job_resumes_and_keeps_unchanged_weights() {
         input,
         cached: full.acts.iter().take(19).cloned().collect(),
         from: 19,
-        seed: 3,
+        seeds: vec![3; 30],
+        presets: Vec::new(),
     });
     assert!(again.error.is_none());
     assert_eq!(again.evaluated.first(), Some(&19));
@@ -179,4 +185,291 @@ fn preprocessing_and_reinitialise_rerun_the_stack() {
     d.viewer.reinitialise();
     d.viewer.schedule(&net, &a);
     assert_ne!(d.viewer.acts[1].as_ref().unwrap().output, raw);
+}
+
+/// The readout label: (row, col, channel, value).
+fn readout(h: &Harness<'static, Designer>) -> Option<(usize, usize, usize, f32)> {
+    let node = h
+        .query_all_by(|n| {
+            n.label().is_some_and(|l| l.starts_with("row "))
+                || n.value().is_some_and(|l| l.starts_with("row "))
+        })
+        .next()?
+        .accesskit_node();
+    let text = node.label().or_else(|| node.value())?;
+    // "row 22, col 22, ch 3: 0.123456"
+    let (pos, value) = text.split_once(": ")?;
+    let nums: Vec<usize> = pos
+        .split(", ")
+        .map(|p| p.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    Some((nums[0], nums[1], nums[2], value.parse().ok()?))
+}
+
+fn activation(d: &Designer, layer: usize, row: usize, col: usize, ch: usize) -> f32 {
+    d.viewer.acts[layer].as_ref().unwrap().output[[0, row, col, ch]]
+}
+
+#[test]
+fn a_clicked_tile_magnifies_and_the_hover_readout_is_the_activation_value() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Feature maps").click();
+    h.run();
+    h.get_by_label("feature map ch 3").click();
+    h.run();
+    assert_eq!(h.state().viewer.focus, Some(3));
+    let view = h.get_by_label("magnified ch 3").rect();
+    // At "fit" the 45×45 map is centred: the view's centre is pixel (22, 22).
+    h.hover_at(view.center());
+    h.run();
+    let (row, col, ch, value) = readout(&h).expect("a readout under the pointer");
+    assert_eq!((row, col, ch), (22, 22, 3));
+    let want = activation(h.state(), 1, row, col, ch);
+    assert!(
+        (value - want).abs() <= 5e-7 * (1.0 + want.abs()),
+        "{value} vs {want}"
+    );
+    // Another pixel: a quarter of the map up and left of the centre.
+    let fit = view.width().min(view.height()) / 45.0;
+    h.hover_at(view.center() - egui::vec2(11.0 * fit, 11.0 * fit));
+    h.run();
+    let (row, col, _, value) = readout(&h).unwrap();
+    assert_eq!((row, col), (11, 11));
+    assert_eq!(
+        format!("{value:.6}"),
+        format!("{:.6}", activation(h.state(), 1, 11, 11, 3))
+    );
+    // Zoom 2× about the pointer: the same pixel stays under it, the view shows less.
+    h.event(egui::Event::Zoom(2.0));
+    h.run();
+    assert!(
+        (h.state().viewer.zoom - 2.0).abs() < 1e-3,
+        "{}",
+        h.state().viewer.zoom
+    );
+    let (row2, col2, _, _) = readout(&h).unwrap();
+    assert_eq!((row2, col2), (11, 11));
+    h.hover_at(view.center());
+    h.run();
+    let (row3, col3, _, _) = readout(&h).unwrap();
+    assert!(
+        (16..=17).contains(&row3) && (16..=17).contains(&col3),
+        "{row3},{col3}"
+    );
+    // Next channel, then back to the grid.
+    h.get_by_label("Next").click();
+    h.run();
+    assert_eq!(h.state().viewer.focus, Some(4));
+    h.get_by_label("Back to all channels").click();
+    h.run();
+    assert_eq!(h.state().viewer.focus, None);
+    assert!(has_text(&h, "feature map ch 15"));
+}
+
+#[test]
+fn hovering_a_tile_reads_the_value_and_outlines_the_receptive_field() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Feature maps").click();
+    h.run();
+    let tile = h.get_by_label("feature map ch 0").rect();
+    // Pixel (0, 0) of conv2d (7×7, stride 2, valid): input rows 0..6, cols 0..6.
+    h.hover_at(tile.min + egui::vec2(0.5, 0.5));
+    h.run();
+    h.run();
+    let (row, col, ch, value) = readout(&h).unwrap();
+    assert_eq!((row, col, ch), (0, 0, 0));
+    let want = activation(h.state(), 1, 0, 0, 0);
+    assert!((value - want).abs() <= 5e-7 * (1.0 + want.abs()));
+    assert!(has_text(
+        &h,
+        "receptive field: rows 0..6, cols 0..6 (7×7 input pixels)"
+    ));
+    // The last pixel (44, 44) sees rows 88..94.
+    h.hover_at(tile.max - egui::vec2(0.5, 0.5));
+    h.run();
+    h.run();
+    assert_eq!(readout(&h).unwrap().0, 44);
+    assert!(has_text(&h, "rows 88..94, cols 88..94"));
+}
+
+#[test]
+fn a_sobel_preset_and_per_layer_reinitialise_rerun_from_their_layer() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Feature maps").click();
+    h.run();
+    h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some("Filter preset:"))
+        .click();
+    h.run();
+    h.get_by_label("Sobel x (vertical edges)").click();
+    h.run();
+    h.run();
+    let d = h.state();
+    assert_eq!(d.viewer.last_evaluated.first(), Some(&1));
+    // conv2d is 7×7 on RGB: every filter is the 7×7 derivative-of-Gaussian on luminance.
+    let k = &d.viewer.weights[1].as_ref().unwrap()[0];
+    assert_eq!(k.shape(), &[7, 7, 3, 16]);
+    let want = convscope::engine::presets::kernel2d(
+        convscope::engine::presets::Preset::SobelX,
+        0,
+        16,
+        7,
+        7,
+    );
+    for (c, lum) in [0.299f32, 0.587, 0.114].into_iter().enumerate() {
+        for f in [0, 15] {
+            assert!((k[[3, 6, c, f]] - want[[3, 6]] * lum).abs() < 1e-6);
+        }
+    }
+    assert!(
+        d.viewer.weights[1].as_ref().unwrap()[1]
+            .iter()
+            .all(|b| *b == 0.0)
+    );
+    // A preset follows the kernel size: 3×3 gives the textbook Sobel.
+    h.state_mut().edit(|net| {
+        if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+            c.kernel_size = convscope::model::Pair::square(3);
+        }
+    });
+    h.run();
+    h.run();
+    let k = h.state().viewer.weights[1].as_ref().unwrap()[0].clone();
+    assert_eq!(k.shape(), &[3, 3, 3, 16]);
+    assert!((k[[1, 2, 1, 0]] - 2.0 * 0.587).abs() < 1e-6);
+
+    // Re-initialise conv2d_6 alone: it and later layers re-run, earlier weights stay.
+    h.state_mut().apply(Command::Select(19));
+    h.run();
+    let before19 = h.state().viewer.weights[19].clone().unwrap();
+    let before1 = h.state().viewer.weights[1].clone().unwrap();
+    h.get_by_label("Re-initialise conv2d_6").click();
+    h.run();
+    h.run();
+    let d = h.state();
+    assert_eq!(d.viewer.last_evaluated.first(), Some(&19));
+    assert_ne!(d.viewer.weights[19].as_ref().unwrap()[0], before19[0]);
+    assert!(std::sync::Arc::ptr_eq(
+        d.viewer.weights[1].as_ref().unwrap(),
+        &before1
+    ));
+}
+
+#[test]
+fn sort_dead_filter_statistics_kernels_and_softmax_top5() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Feature maps").click();
+    h.run();
+    // activation (ReLU) after conv2d_1: show only its dead channels.
+    h.state_mut().apply(Command::Select(3));
+    h.run();
+    h.get_by_label("dead only").click();
+    h.run();
+    let d = h.state_mut();
+    let net = d.network.clone();
+    let stats = d.viewer.prepared(&net, 3).unwrap().stats.clone();
+    let dead: Vec<usize> = (0..stats.len()).filter(|&k| stats[k].dead).collect();
+    for k in 0..stats.len() {
+        assert_eq!(
+            h.query_all_by(|n| n.label().as_deref() == Some(&format!("feature map ch {k}")))
+                .next()
+                .is_some(),
+            dead.contains(&k),
+            "channel {k}"
+        );
+    }
+    h.get_by_label("dead only").click();
+    h.run();
+    // Sorted by energy: the first tile is the most energetic channel.
+    h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some("Sort:"))
+        .click();
+    h.run();
+    h.get_by_label("energy (largest first)").click();
+    h.run();
+    let top = (0..stats.len())
+        .max_by(|&a, &b| stats[a].energy.total_cmp(&stats[b].energy))
+        .unwrap();
+    let first = h
+        .query_all_by(|n| n.label().is_some_and(|l| l.starts_with("feature map ch ")))
+        .next()
+        .unwrap()
+        .accesskit_node()
+        .label()
+        .unwrap();
+    assert_eq!(first, format!("feature map ch {top}"));
+
+    h.get_by_label("Statistics").click();
+    h.run();
+    assert_eq!(h.state().viewer.pane, Pane::Statistics);
+    assert!(has_text(&h, "Histogram of the layer's values"));
+    assert!(has_text(&h, &format!("{} of 32 channels dead", dead.len())));
+
+    h.state_mut().apply(Command::Select(1));
+    h.run();
+    h.get_by_label("Kernels").click();
+    h.run();
+    assert!(has_text(&h, "Kernel [7, 7, 3, 16]"));
+    assert!(has_text(&h, "filter 15"));
+
+    h.get_by_label("Maps").click();
+    h.state_mut().apply(Command::Select(29));
+    h.run();
+    assert!(has_text(&h, "Top 5 (softmax)"));
+    let d = h.state();
+    let probs: Vec<f32> = d.viewer.acts[29]
+        .as_ref()
+        .unwrap()
+        .output
+        .iter()
+        .copied()
+        .collect();
+    let best = (0..probs.len())
+        .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
+        .unwrap();
+    assert!(has_text(&h, &format!("1. class {best}: ")));
+}
+
+#[test]
+fn exports_write_the_grid_the_map_and_the_activations() {
+    let mut d = Designer::default();
+    let (net, a) = (d.network.clone(), d.analysis.clone());
+    d.viewer.schedule(&net, &a);
+    let dir = std::env::temp_dir().join(format!("convscope-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    d.apply(Command::ExportGrid(Some(dir.join("grid.png"))));
+    assert!(
+        d.notice.as_ref().is_some_and(|n| !n.error),
+        "{:?}",
+        d.notice
+    );
+    let img = image::open(dir.join("grid.png")).unwrap().to_rgb8();
+    let want = d.viewer.grid_picture(&net, 1).unwrap();
+    assert_eq!(
+        (img.width() as usize, img.height() as usize),
+        (want.width, want.height)
+    );
+    assert_eq!(img.into_raw(), want.data);
+    // No magnified channel: the map export says so and writes nothing.
+    d.apply(Command::ExportMap(Some(dir.join("map.png"))));
+    assert!(d.notice.as_ref().is_some_and(|n| n.error));
+    assert!(!dir.join("map.png").exists());
+    d.viewer.focus = Some(2);
+    d.apply(Command::ExportMap(Some(dir.join("map.png"))));
+    let img = image::open(dir.join("map.png")).unwrap().to_rgb8();
+    assert!(img.width() >= 256);
+    d.apply(Command::ExportNpy(Some(dir.join("conv2d.npy"))));
+    let arr =
+        convscope::io::npy::read_npy(&std::fs::read(dir.join("conv2d.npy")).unwrap()).unwrap();
+    let act = d.viewer.acts[1].as_ref().unwrap().output.clone();
+    assert_eq!(arr.shape, act.shape());
+    assert_eq!(arr.data, act.iter().copied().collect::<Vec<_>>());
+    // An unwritable place: a message, and the design is untouched.
+    let before = d.network.clone();
+    d.apply(Command::ExportNpy(Some(dir.join("missing/dir/x.npy"))));
+    assert!(d.notice.as_ref().is_some_and(|n| n.error));
+    assert_eq!(d.network, before);
+    std::fs::remove_dir_all(dir).ok();
 }

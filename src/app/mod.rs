@@ -45,6 +45,14 @@ pub enum Command {
     SaveTo(PathBuf),
     ExportPython,
     ExportPythonTo(PathBuf),
+    /// Choose an image as the viewer's input.
+    OpenImage,
+    /// The viewer's tile grid as PNG (`None`: ask where).
+    ExportGrid(Option<PathBuf>),
+    /// The magnified channel as PNG.
+    ExportMap(Option<PathBuf>),
+    /// The selected layer's activations as `.npy`.
+    ExportNpy(Option<PathBuf>),
     Undo,
     Redo,
     Delete,
@@ -53,7 +61,10 @@ pub enum Command {
     MoveDown,
     Add(&'static str),
     Select(usize),
-    Move { from: usize, to: usize },
+    Move {
+        from: usize,
+        to: usize,
+    },
 }
 
 /// What the central area shows.
@@ -256,6 +267,31 @@ impl Designer {
                     Err(e) => self.notify(format!("Could not write {}: {e}", p.display()), true),
                 }
             }
+            Command::OpenImage => match rfd::FileDialog::new()
+                .add_filter(
+                    "Image",
+                    &["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
+                )
+                .pick_file()
+            {
+                Some(p) => self.apply(Command::OpenPath(p)),
+                None => self.notify(
+                    "No image chosen. If no dialog appeared, type its path in File > Path and press Open path.",
+                    false,
+                ),
+            },
+            Command::ExportGrid(p) => self.export(p, "png", "grid", |d| {
+                let i = d.selected;
+                d.viewer.grid_picture(&d.network, i)?.to_png()
+            }),
+            Command::ExportMap(p) => self.export(p, "png", "map", |d| {
+                let i = d.selected;
+                let k = d.viewer.focus.ok_or("click a tile first: no channel is magnified")?;
+                d.viewer.map_picture(&d.network, i, k)?.to_png()
+            }),
+            Command::ExportNpy(p) => {
+                self.export(p, "npy", "activations", |d| d.viewer.activations_npy(d.selected))
+            }
             Command::Undo => {
                 if let Some(prev) = self.undo.pop() {
                     self.redo.push(std::mem::replace(&mut self.network, prev));
@@ -331,6 +367,56 @@ impl Designer {
         self.selected = self
             .selected
             .min(self.network.layers.len().saturating_sub(1));
+    }
+
+    /// Writes what `make` produces to `path` (asking with a save dialog when `None`).
+    fn export(
+        &mut self,
+        path: Option<PathBuf>,
+        ext: &str,
+        what: &str,
+        make: impl FnOnce(&mut Designer) -> Result<Vec<u8>, String>,
+    ) {
+        let layer = self
+            .network
+            .layers
+            .get(self.selected)
+            .map_or("layer".to_string(), |l| l.name.clone());
+        let path = match path {
+            Some(p) => p,
+            None => {
+                let suffix = match (what, self.viewer.focus) {
+                    ("map", Some(k)) => format!("_ch{k}"),
+                    ("activations", _) => String::new(),
+                    _ => "_grid".into(),
+                };
+                match rfd::FileDialog::new()
+                    .add_filter(ext.to_uppercase(), &[ext])
+                    .set_file_name(format!("{layer}{suffix}.{ext}"))
+                    .save_file()
+                {
+                    Some(p) => p,
+                    None => {
+                        return self.notify(
+                            format!("Not exported. If no dialog appeared, type a path in File > Path and press Export {what} to path."),
+                            false,
+                        );
+                    }
+                }
+            }
+        };
+        match make(self)
+            .and_then(|bytes| io::write_atomic(&path, &bytes).map_err(|e| e.to_string()))
+        {
+            Ok(()) => self.notify(
+                format!("Exported {layer} {what} to {}", path.display()),
+                false,
+            ),
+            Err(e) => self.notify(
+                format!("Could not export the {what} to {}: {e}", path.display()),
+                true,
+            ),
+        }
     }
 
     /// Opens a model file, or uses an image file as the viewer's input (recognised by

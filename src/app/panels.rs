@@ -114,7 +114,20 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                         .add_enabled(has, egui::Button::new("Export Python to path"))
                         .clicked()
                     {
-                        d.command(Command::ExportPythonTo(p));
+                        d.command(Command::ExportPythonTo(p.clone()));
+                    }
+                });
+                ui.horizontal(|ui| {
+                    let p = std::path::PathBuf::from(d.path_field.trim());
+                    let has = !d.path_field.trim().is_empty();
+                    for (label, c) in [
+                        ("Export grid to path", Command::ExportGrid(Some(p.clone()))),
+                        ("Export map to path", Command::ExportMap(Some(p.clone()))),
+                        ("Export activations to path", Command::ExportNpy(Some(p))),
+                    ] {
+                        if ui.add_enabled(has, egui::Button::new(label)).clicked() {
+                            d.command(c);
+                        }
                     }
                 });
             });

@@ -4,6 +4,7 @@
 //! caught and reported as an error, never taking the window down.
 
 use crate::engine::forward::{LayerRun, LayerWeights, run_from};
+use crate::engine::presets::{Preset, preset_weights};
 use crate::engine::weights::initialize_layer;
 use crate::model::{Analysis, Network};
 use ndarray::ArrayD;
@@ -21,7 +22,10 @@ pub struct Job {
     /// Activations to keep (index < `from`).
     pub cached: Vec<Option<LayerRun>>,
     pub from: usize,
-    pub seed: u64,
+    /// Per layer: the seed its initializers draw with.
+    pub seeds: Vec<u64>,
+    /// Per layer: hand-made filters instead of the initializers.
+    pub presets: Vec<Option<Preset>>,
 }
 
 /// What came back.
@@ -95,7 +99,8 @@ pub fn compute(job: Job) -> Done {
         input,
         mut cached,
         from,
-        seed,
+        seeds,
+        presets,
     } = job;
     let fail = |e: String, weights, acts| Done {
         generation,
@@ -119,9 +124,17 @@ pub fn compute(job: Job) -> Done {
                 })
         });
         if !fits {
-            match initialize_layer(layer, &report.weights, seed) {
+            let drawn = match presets.get(i).copied().flatten() {
+                Some(p) => preset_weights(p, layer, &report.weights)
+                    .map_err(|e| format!("layer '{}': {e}", layer.name)),
+                None => {
+                    initialize_layer(layer, &report.weights, seeds.get(i).copied().unwrap_or(0))
+                        .map_err(|e| e.to_string())
+                }
+            };
+            match drawn {
                 Ok(w) => weights[i] = Some(Arc::new(w)),
-                Err(e) => return fail(e.to_string(), weights, Vec::new()),
+                Err(e) => return fail(e, weights, Vec::new()),
             }
         }
     }

@@ -74,6 +74,17 @@ impl ReceptiveField {
         jump: [1.0; 2],
         start: [0.0; 2],
     };
+
+    /// Input pixels (first and last row, first and last column, inclusive) that output
+    /// pixel (`row`, `col`) sees; may reach beyond the input where padding was added.
+    pub fn window(&self, row: usize, col: usize) -> [[f64; 2]; 2] {
+        let axis = |a: usize, i: usize| {
+            let centre = self.start[a] + i as f64 * self.jump[a];
+            let half = (self.size[a] - 1.0) / 2.0;
+            [centre - half, centre + half]
+        };
+        [axis(0, row), axis(1, col)]
+    }
 }
 
 /// Everything known about one layer after analysis.
@@ -1457,6 +1468,11 @@ mod tests {
         assert_eq!(rf.size, [4.0, 4.0]);
         assert_eq!(rf.jump, [2.0, 2.0]);
         assert_eq!(rf.start, [0.5, 0.5]);
+        // Same padding (1 before): the first output pixel reaches one row into it.
+        let same = rf_window(ReceptiveField::INPUT, [3, 3], [1, 1], [1, 1], [1, 1]);
+        assert_eq!(same.window(0, 4), [[-1.0, 1.0], [3.0, 5.0]]);
+        // Then a 2×2 pool of stride 2: output (1, 0) sees rows 1..4 of the input.
+        assert_eq!(rf.window(1, 0), [[1.0, 4.0], [-1.0, 2.0]]);
     }
 }
 

@@ -1,0 +1,574 @@
+//! The activation viewer's state: the input image, the weights in use (file, seeded
+//! initializers or filter presets), the cached activations, and how they are shown.
+//! Runs the stack through the [`worker`](super::worker), re-running only from the first
+//! layer that changed; [`view`] draws it, [`plots`] the egui_plot statistics and
+//! [`kernels`] the convolution weights. Pixels come from [`crate::viz`], the same code
+//! behind `convscope render`.
+
+mod kernels;
+mod plots;
+pub mod view;
+
+pub use crate::viz::{Colormap, Norm, Order};
+pub use view::feature_maps;
+
+use super::worker::{Job, Worker};
+use crate::engine::forward::{LayerRun, LayerWeights};
+use crate::engine::presets::Preset;
+use crate::io::image::{Preprocess, ResizeMode, load_image};
+use crate::model::Network;
+use crate::viz::{self, ChannelStats};
+use ndarray::{Array3, ArrayD, IxDyn};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// Bundled sample photos (see `assets/images/LICENSES.md`).
+pub const SAMPLES: &[(&str, &[u8])] = &[
+    (
+        "chelsea (cat)",
+        include_bytes!("../../../assets/images/chelsea.png"),
+    ),
+    (
+        "coffee",
+        include_bytes!("../../../assets/images/coffee.png"),
+    ),
+    (
+        "astronaut",
+        include_bytes!("../../../assets/images/astronaut.png"),
+    ),
+];
+
+/// What the feature-map area shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Maps,
+    Statistics,
+    Kernels,
+}
+
+/// The feature-map pixel under the pointer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hover {
+    pub layer: usize,
+    pub channel: usize,
+    pub row: usize,
+    pub col: usize,
+    pub value: f32,
+}
+
+/// One layer's output prepared for display: maps (C, H, W) and per-channel statistics.
+pub struct Prepared {
+    pub key: (u64, usize),
+    pub maps: Arc<Array3<f32>>,
+    pub stats: Vec<ChannelStats>,
+    /// Whether the output was a (1, H, W, C)/(1, C, H, W) image-like tensor.
+    pub spatial: bool,
+}
+
+/// The viewer's state.
+pub struct Viewer {
+    pub image_name: String,
+    image_bytes: Option<Vec<u8>>,
+    pub input: Option<Arc<ArrayD<f32>>>,
+    input_shape: Vec<Option<i64>>,
+    pub weights: Vec<Option<Arc<LayerWeights>>>,
+    pub acts: Vec<Option<LayerRun>>,
+    /// The network the activations belong to.
+    ran: Option<Network>,
+    /// The network of the job in flight.
+    pending: Option<Network>,
+    generation: u64,
+    /// Bumped whenever new activations arrive (keys the textures).
+    pub version: u64,
+    worker: Option<Worker>,
+    pub running: bool,
+    pub error: Option<String>,
+    /// Layers evaluated by the last completed job (for tests and the timing readout).
+    pub last_evaluated: Vec<usize>,
+    pub colormap: Colormap,
+    pub norm: Norm,
+    /// The range used by the fixed normalisation (kept while another one is chosen).
+    pub fixed: (f32, f32),
+    pub order: Order,
+    pub dead_only: bool,
+    pub tile: f32,
+    pub pane: Pane,
+    /// The channel shown magnified, if any.
+    pub focus: Option<usize>,
+    /// Magnified view: zoom (1 = fit) and the map point at the view's centre.
+    pub zoom: f32,
+    pub center: Option<egui::Vec2>,
+    pub hover: Option<Hover>,
+    pub seed: u64,
+    /// Per-layer seed offsets (Re-initialise this layer).
+    seed_bump: HashMap<String, u64>,
+    /// Filter presets by layer name.
+    pub presets: HashMap<String, Preset>,
+    /// Layers whose weights are re-drawn by the next run.
+    forget: HashSet<String>,
+    pub preprocess: Preprocess,
+    pub resize: ResizeMode,
+    prepared_with: Option<(Preprocess, ResizeMode)>,
+    thumb: Option<(usize, egui::TextureHandle)>,
+    textures: HashMap<(usize, usize), egui::TextureHandle>,
+    texture_key: Option<(u64, usize, Colormap, [u32; 2], u8)>,
+    pub(crate) kernel_textures: Option<((u64, usize, Colormap), Vec<egui::TextureHandle>)>,
+    prepared: Option<Prepared>,
+    /// Set when the window has a worker thread; tests may run jobs inline.
+    pub inline: bool,
+}
+
+impl Default for Viewer {
+    fn default() -> Self {
+        Viewer {
+            image_name: SAMPLES[0].0.to_string(),
+            image_bytes: Some(SAMPLES[0].1.to_vec()),
+            input: None,
+            input_shape: Vec::new(),
+            weights: Vec::new(),
+            acts: Vec::new(),
+            ran: None,
+            pending: None,
+            generation: 0,
+            version: 0,
+            worker: None,
+            running: false,
+            error: None,
+            last_evaluated: Vec::new(),
+            colormap: Colormap::Viridis,
+            norm: Norm::PerChannel,
+            fixed: (0.0, 1.0),
+            order: Order::Index,
+            dead_only: false,
+            tile: 72.0,
+            pane: Pane::Maps,
+            focus: None,
+            zoom: 1.0,
+            center: None,
+            hover: None,
+            seed: 0,
+            seed_bump: HashMap::new(),
+            presets: HashMap::new(),
+            forget: HashSet::new(),
+            preprocess: Preprocess::Unit,
+            resize: ResizeMode::Stretch,
+            prepared_with: None,
+            thumb: None,
+            textures: HashMap::new(),
+            texture_key: None,
+            kernel_textures: None,
+            prepared: None,
+            inline: true,
+        }
+    }
+}
+
+impl Viewer {
+    /// Starts the background worker (the window does; tests run jobs inline).
+    pub fn start_worker(&mut self, ctx: &egui::Context) {
+        let ctx = ctx.clone();
+        self.worker = Worker::start(move || ctx.request_repaint());
+        self.inline = self.worker.is_none();
+    }
+
+    /// Uses image bytes (any supported format) as the input.
+    pub fn set_image(&mut self, name: impl Into<String>, bytes: Vec<u8>) {
+        self.image_name = name.into();
+        self.image_bytes = Some(bytes);
+        self.input = None;
+        self.input_shape.clear();
+    }
+
+    /// Keeps weights loaded from a file (index = layer index).
+    pub fn set_weights(&mut self, weights: Vec<LayerWeights>) {
+        self.weights = weights.into_iter().map(|w| Some(Arc::new(w))).collect();
+        self.ran = None;
+    }
+
+    /// Forgets weights and activations (a new design).
+    pub fn reset(&mut self) {
+        self.weights.clear();
+        self.acts.clear();
+        self.ran = None;
+        self.presets.clear();
+        self.seed_bump.clear();
+        self.forget.clear();
+        self.focus = None;
+        self.hover = None;
+        self.textures.clear();
+        self.texture_key = None;
+        self.prepared = None;
+    }
+
+    fn prepare_input(&mut self, net: &Network) -> Result<(), String> {
+        let shape = net.input_shape().cloned().unwrap_or_default();
+        let with = Some((self.preprocess, self.resize));
+        if self.input.is_some() && shape == self.input_shape && self.prepared_with == with {
+            return Ok(());
+        }
+        let bytes = self.image_bytes.as_ref().ok_or("no input image")?;
+        if shape.len() != 4 {
+            return Err(format!(
+                "images need a rank-4 input; this model's input is {shape:?}"
+            ));
+        }
+        let cf = crate::runner::input_channels_first(net);
+        let (h, w, c) = if cf {
+            (shape[2], shape[3], shape[1])
+        } else {
+            (shape[1], shape[2], shape[3])
+        };
+        let target = match (h, w) {
+            (Some(h), Some(w)) => Some((h.max(1) as usize, w.max(1) as usize)),
+            _ => None,
+        };
+        let channels = c.unwrap_or(3).max(0) as usize;
+        let img = load_image(bytes, target, channels, self.preprocess, self.resize)
+            .map_err(|e| format!("{}: {e}", self.image_name))?;
+        let arr =
+            ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
+                .map_err(|e| e.to_string())?;
+        let arr = if cf {
+            arr.permuted_axes(IxDyn(&[0, 3, 1, 2]))
+                .as_standard_layout()
+                .into_owned()
+        } else {
+            arr
+        };
+        self.input = Some(Arc::new(arr));
+        self.input_shape = shape;
+        self.prepared_with = with;
+        self.ran = None;
+        Ok(())
+    }
+
+    /// First layer whose result may differ from the last run.
+    fn first_changed(&self, net: &Network) -> usize {
+        let Some(old) = &self.ran else { return 1 };
+        let n = old.layers.len().min(net.layers.len());
+        let by_net = (1..n)
+            .find(|&i| {
+                old.layers[i] != net.layers[i] || self.acts.get(i).is_none_or(|a| a.is_none())
+            })
+            .unwrap_or(n);
+        let by_weights = net
+            .layers
+            .iter()
+            .position(|l| self.forget.contains(&l.name))
+            .unwrap_or(usize::MAX);
+        by_net.min(by_weights).max(1)
+    }
+
+    /// Submits a run when the network, the input or some weights changed since the last one.
+    pub fn schedule(&mut self, net: &Network, analysis: &crate::model::Analysis) {
+        if analysis.first_error.is_some() {
+            return;
+        }
+        let input_current = self.prepared_with == Some((self.preprocess, self.resize));
+        if input_current
+            && self.forget.is_empty()
+            && (self.pending.as_ref() == Some(net)
+                || (self.pending.is_none() && self.ran.as_ref() == Some(net)))
+        {
+            return;
+        }
+        if let Err(e) = self.prepare_input(net) {
+            self.error = Some(e);
+            return;
+        }
+        let Some(input) = self.input.clone() else {
+            return;
+        };
+        let from = self.first_changed(net).min(net.layers.len());
+        // Weights follow their layer by name (layers may have moved); an edited layer
+        // keeps them unless their shapes changed (the worker checks shapes).
+        let forget = std::mem::take(&mut self.forget);
+        let weights: Vec<Option<Arc<LayerWeights>>> = match &self.ran {
+            Some(old) => net
+                .layers
+                .iter()
+                .map(|l| {
+                    old.layers
+                        .iter()
+                        .position(|o| o.name == l.name)
+                        .and_then(|j| self.weights.get(j).cloned().flatten())
+                })
+                .collect(),
+            None => {
+                let mut w = self.weights.clone();
+                w.resize(net.layers.len(), None);
+                w
+            }
+        };
+        let weights = weights
+            .into_iter()
+            .zip(&net.layers)
+            .map(|(w, l)| w.filter(|_| !forget.contains(&l.name)))
+            .collect();
+        let seeds = net
+            .layers
+            .iter()
+            .map(|l| {
+                let bump = self.seed_bump.get(&l.name).copied().unwrap_or(0);
+                self.seed
+                    .wrapping_add(bump.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            })
+            .collect();
+        let presets = net
+            .layers
+            .iter()
+            .map(|l| self.presets.get(&l.name).copied())
+            .collect();
+        self.generation += 1;
+        let job = Job {
+            generation: self.generation,
+            network: net.clone(),
+            analysis: analysis.clone(),
+            weights,
+            input,
+            cached: self.acts.iter().take(from).cloned().collect(),
+            from,
+            seeds,
+            presets,
+        };
+        self.pending = Some(net.clone());
+        self.running = true;
+        match &self.worker {
+            Some(w) if !self.inline => {
+                w.submit(job);
+            }
+            _ => {
+                let done = super::worker::compute(job);
+                self.accept(done);
+            }
+        }
+    }
+
+    /// Takes finished results (dropping stale generations).
+    pub fn poll(&mut self) {
+        let mut latest = None;
+        if let Some(w) = &self.worker {
+            while let Ok(done) = w.results.try_recv() {
+                latest = Some(done);
+            }
+        }
+        if let Some(done) = latest {
+            self.accept(done);
+        }
+    }
+
+    fn accept(&mut self, done: super::worker::Done) {
+        if done.generation != self.generation {
+            return;
+        }
+        self.running = false;
+        let net = self.pending.take();
+        self.error = done.error;
+        if self.error.is_none() {
+            self.weights = done.weights;
+            self.acts = done.acts;
+            self.ran = net;
+            self.last_evaluated = done.evaluated;
+            self.version += 1;
+            self.texture_key = None;
+            self.prepared = None;
+            if let Some(h) = &self.hover
+                && self.acts.get(h.layer).is_none_or(|a| a.is_none())
+            {
+                self.hover = None;
+            }
+        }
+    }
+
+    /// Draws new initializer weights for every layer (a new seed; presets are dropped).
+    pub fn reinitialise(&mut self) {
+        self.seed = self.seed.wrapping_add(1);
+        self.weights.clear();
+        self.presets.clear();
+        self.ran = None;
+    }
+
+    /// Draws new initializer weights for one layer (dropping its preset).
+    pub fn reinitialise_layer(&mut self, name: &str) {
+        *self.seed_bump.entry(name.to_string()).or_insert(0) += 1;
+        self.presets.remove(name);
+        self.forget.insert(name.to_string());
+    }
+
+    /// Gives a convolution hand-made filters (re-drawn whenever its kernel shape changes).
+    pub fn set_preset(&mut self, name: &str, preset: Preset) {
+        self.presets.insert(name.to_string(), preset);
+        self.forget.insert(name.to_string());
+    }
+
+    /// Weights the last run used for layer `i`.
+    pub fn layer_weights(&self, i: usize) -> Option<&LayerWeights> {
+        self.weights.get(i)?.as_deref()
+    }
+
+    /// The selected layer's output as maps and statistics (cached per result).
+    pub fn prepared(&mut self, net: &Network, i: usize) -> Option<&Prepared> {
+        let key = (self.version, i);
+        if self.prepared.as_ref().is_none_or(|p| p.key != key) {
+            let cf = crate::runner::output_channels_first(self.ran.as_ref().unwrap_or(net), i);
+            let run = self.acts.get(i)?.as_ref()?;
+            let spatial = run.output.ndim() == 4;
+            let maps = viz::channel_maps(&run.output, cf);
+            let stats = viz::channel_stats(&maps);
+            self.prepared = Some(Prepared {
+                key,
+                maps: Arc::new(maps),
+                stats,
+                spatial,
+            });
+        }
+        self.prepared.as_ref()
+    }
+
+    /// The channels the grid shows, in order.
+    pub fn visible_channels(&self, stats: &[ChannelStats]) -> Vec<usize> {
+        viz::order(stats, self.order, self.dead_only)
+    }
+
+    /// The tile grid as it is on screen (order, filter, colormap, normalisation), at a
+    /// magnification that makes tiles at least 64 pixels across.
+    pub fn grid_picture(&mut self, net: &Network, i: usize) -> Result<viz::Picture, String> {
+        let (colormap, norm) = (self.colormap, self.norm);
+        let order = self.order;
+        let dead_only = self.dead_only;
+        let p = self
+            .prepared(net, i)
+            .ok_or("the selected layer has no activations yet")?;
+        let channels = viz::order(&p.stats, order, dead_only);
+        if channels.is_empty() {
+            return Err("no channel is shown (the dead-channel filter hides them all)".into());
+        }
+        let ranges = viz::ranges(&p.maps, norm, colormap);
+        let (h, w) = (p.maps.shape()[1], p.maps.shape()[2]);
+        viz::grid(
+            &p.maps,
+            &channels,
+            &ranges,
+            colormap,
+            viz::default_scale(h, w),
+        )
+    }
+
+    /// One channel, magnified so its longer side is at least 256 pixels.
+    pub fn map_picture(
+        &mut self,
+        net: &Network,
+        i: usize,
+        channel: usize,
+    ) -> Result<viz::Picture, String> {
+        let (colormap, norm) = (self.colormap, self.norm);
+        let p = self
+            .prepared(net, i)
+            .ok_or("the selected layer has no activations yet")?;
+        let ranges = viz::ranges(&p.maps, norm, colormap);
+        let (h, w) = (p.maps.shape()[1], p.maps.shape()[2]);
+        let scale = 256usize.div_ceil(h.max(w).max(1)).clamp(1, 64);
+        viz::grid(&p.maps, &[channel], &ranges, colormap, scale)
+    }
+
+    /// The selected layer's activations as `.npy` bytes (the layer's own layout).
+    pub fn activations_npy(&self, i: usize) -> Result<Vec<u8>, String> {
+        let run = self
+            .acts
+            .get(i)
+            .and_then(|a| a.as_ref())
+            .ok_or("the selected layer has no activations yet")?;
+        let a = run.output.as_standard_layout();
+        Ok(crate::io::npy::write_npy(
+            a.shape(),
+            a.as_slice().unwrap_or(&[]),
+        ))
+    }
+
+    /// A texture of the exact tensor the network receives (min–max scaled for display).
+    fn thumbnail(&mut self, ctx: &egui::Context, cf: bool) -> Option<egui::TextureHandle> {
+        let input = self.input.clone()?;
+        let key = Arc::as_ptr(&input) as usize;
+        if let Some((k, t)) = &self.thumb
+            && *k == key
+        {
+            return Some(t.clone());
+        }
+        let x = if cf {
+            input.view().permuted_axes(IxDyn(&[0, 2, 3, 1])).to_owned()
+        } else {
+            input.as_ref().clone()
+        };
+        if x.ndim() != 4 || x.shape()[3] == 0 {
+            return None;
+        }
+        let (h, w, c) = (x.shape()[1], x.shape()[2], x.shape()[3]);
+        let (lo, hi) = viz::min_max(x.iter());
+        let span = (hi - lo).max(1e-12);
+        let px = |y: usize, xx: usize, ch: usize| {
+            (((x[[0, y, xx, ch.min(c - 1)]] - lo) / span) * 255.0) as u8
+        };
+        let mut pixels = Vec::with_capacity(h * w);
+        for y in 0..h {
+            for xx in 0..w {
+                pixels.push(egui::Color32::from_rgb(
+                    px(y, xx, 0),
+                    px(y, xx, 1),
+                    px(y, xx, 2),
+                ));
+            }
+        }
+        let tex = ctx.load_texture(
+            "input-thumb",
+            egui::ColorImage::new([w, h], pixels),
+            egui::TextureOptions::NEAREST,
+        );
+        self.thumb = Some((key, tex.clone()));
+        Some(tex)
+    }
+
+    /// Texture of channel `k` of the prepared layer `i`.
+    fn tile_texture(
+        &mut self,
+        ctx: &egui::Context,
+        i: usize,
+        k: usize,
+    ) -> Option<egui::TextureHandle> {
+        let norm_key = match self.norm {
+            Norm::PerChannel => ([0, 0], 0),
+            Norm::PerLayer => ([0, 0], 1),
+            Norm::Fixed(a, b) => ([a.to_bits(), b.to_bits()], 2),
+        };
+        let key = (self.version, i, self.colormap, norm_key.0, norm_key.1);
+        if self.texture_key != Some(key) {
+            self.textures.clear();
+            self.texture_key = Some(key);
+        }
+        if let Some(t) = self.textures.get(&(i, k)) {
+            return Some(t.clone());
+        }
+        let p = self
+            .prepared
+            .as_ref()
+            .filter(|p| p.key == (self.version, i))?;
+        let ranges = viz::ranges(&p.maps, self.norm, self.colormap);
+        let map = p.maps.index_axis(ndarray::Axis(0), k);
+        let (h, w) = (map.shape()[0], map.shape()[1]);
+        let pixels = viz::colorize(map, ranges[k], self.colormap)
+            .into_iter()
+            .map(|[r, g, b]| egui::Color32::from_rgb(r, g, b))
+            .collect();
+        let tex = ctx.load_texture(
+            format!("fm-{i}-{k}"),
+            egui::ColorImage::new([w, h], pixels),
+            egui::TextureOptions::NEAREST,
+        );
+        self.textures.insert((i, k), tex.clone());
+        Some(tex)
+    }
+
+    /// Milliseconds the last run spent in layer `i`, if it ran.
+    pub fn millis(&self, i: usize) -> Option<f64> {
+        self.acts.get(i)?.as_ref().map(|r| r.millis)
+    }
+}
