@@ -37,11 +37,20 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
     header(d, ui, i, &layer);
     ui.separator();
     let v = &mut d.viewer;
-    match v.pane {
+    // The central panel's rect reaches under the inspector: keep panes to what is visible.
+    let avail = ui.available_rect_before_wrap();
+    let rect = Rect::from_min_max(
+        avail.min,
+        pos2(
+            (avail.left() + visible - 8.0).max(avail.left() + 50.0),
+            avail.bottom(),
+        ),
+    );
+    ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| match v.pane {
         Pane::Maps => maps_pane(v, &d.network, ui, i, &layer, visible),
         Pane::Statistics => super::plots::statistics(v, &d.network, ui, i, &layer),
         Pane::Kernels => super::kernels::kernels(v, ui, i, &layer),
-    }
+    });
 }
 
 fn combo<T: PartialEq + Copy>(
