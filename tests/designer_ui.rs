@@ -43,6 +43,9 @@ fn has_text(h: &Harness<'static, Designer>, text: &str) -> bool {
 fn add_conv_type_kernel_and_stride_and_read_the_readouts() {
     let mut h = harness();
     h.run();
+    // The window opens on the feature maps; the summary is one click away.
+    h.get_by_label("Summary").click();
+    h.run();
     // The example opens with StridedNet's first Conv2D selected.
     assert!(has_text(
         &h,

@@ -71,6 +71,50 @@ fn bundled_photo_runs_and_tiles_appear_then_an_edit_reruns_from_that_layer() {
     assert!(has_text(&h, "ch 127"));
 }
 
+fn type_number(h: &mut Harness<'static, Designer>, label: &str, value: &str) {
+    h.get_by(|n| n.role() == Role::SpinButton && n.label().as_deref() == Some(label))
+        .focus();
+    h.run();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run();
+    h.get_all_by(|n| n.is_focused())
+        .next()
+        .unwrap()
+        .type_text(value);
+    h.run();
+    h.key_press(Key::Enter);
+    h.run();
+    h.run();
+}
+
+#[test]
+fn another_bundled_photo_and_a_kernel_size_edit_recompute_the_maps() {
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Feature maps").click();
+    h.run();
+    let cat = h.state().viewer.acts[1].as_ref().unwrap().output.clone();
+    h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some("Image:"))
+        .click();
+    h.run();
+    h.get_by_label("coffee").click();
+    h.run();
+    h.run();
+    assert_eq!(h.state().viewer.image_name, "coffee");
+    let coffee = h.state().viewer.acts[1].as_ref().unwrap().output.clone();
+    assert_eq!(coffee.shape(), cat.shape());
+    assert_ne!(coffee, cat);
+    // conv2d: kernel 7 -> 5 (stride 2, valid): 45×45 maps become 46×46.
+    type_number(&mut h, "kernel_size", "5");
+    assert!(has_text(&h, "output [1, 46, 46, 16]"));
+    assert_eq!(h.state().viewer.last_evaluated.first(), Some(&1));
+    assert_eq!(
+        h.state().viewer.weights[1].as_ref().unwrap()[0].shape(),
+        &[5, 5, 3, 16]
+    );
+    assert!(has_text(&h, "feature map ch 15"));
+}
+
 #[test]
 fn colormap_and_normalisation_switch() {
     let mut h = harness();
@@ -87,6 +131,12 @@ fn colormap_and_normalisation_switch() {
     h.run();
     assert_eq!(h.state().viewer.colormap, Colormap::Magma);
     assert!(has_text(&h, "ch 0"));
+    h.get_by_label("fixed").click();
+    h.run();
+    assert_eq!(h.state().viewer.norm, Norm::Fixed(0.0, 1.0));
+    type_number(&mut h, "max", "2.5");
+    assert_eq!(h.state().viewer.norm, Norm::Fixed(0.0, 2.5));
+    assert!(has_text(&h, "fixed range; values beyond it are clamped"));
 }
 
 /// The engine behind the viewer re-uses cached activations: resuming gives the same

@@ -109,7 +109,7 @@ impl Designer {
         Designer {
             viewer: viewer::Viewer::default(),
             central_right: f32::INFINITY,
-            tab: Tab::Summary,
+            tab: Tab::FeatureMaps,
             selected: 1.min(network.layers.len().saturating_sub(1)),
             network,
             analysis,
@@ -483,6 +483,19 @@ impl Designer {
         config::to_json_string(&self.network)
     }
 
+    /// The central tabs.
+    fn central(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut self.tab, Tab::Summary, "Summary");
+            ui.selectable_value(&mut self.tab, Tab::FeatureMaps, "Feature maps");
+        });
+        ui.separator();
+        match self.tab {
+            Tab::Summary => panels::summary_panel(self, ui),
+            Tab::FeatureMaps => viewer::feature_maps(self, ui),
+        }
+    }
+
     /// Draws the whole window and applies commands.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         // Files dropped on the window open like File > Open.
@@ -502,16 +515,16 @@ impl Designer {
         panels::status_bar(self, ui);
         panels::stack_panel(self, ui);
         inspector::inspector_panel(self, ui);
+        let central_right = self.central_right;
         egui::CentralPanel::default().show(ui, |ui| {
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.tab, Tab::Summary, "Summary");
-                ui.selectable_value(&mut self.tab, Tab::FeatureMaps, "Feature maps");
-            });
-            ui.separator();
-            match self.tab {
-                Tab::Summary => panels::summary_panel(self, ui),
-                Tab::FeatureMaps => viewer::feature_maps(self, ui),
-            }
+            // The central panel's rect reaches under the inspector: keep to what is visible.
+            let full = ui.max_rect();
+            let right = full
+                .right()
+                .min(central_right - 8.0)
+                .max(full.left() + 100.0);
+            let rect = egui::Rect::from_min_max(full.min, egui::pos2(right, full.bottom()));
+            ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| self.central(ui));
         });
         self.apply_pending();
         self.viewer.schedule(&self.network, &self.analysis);

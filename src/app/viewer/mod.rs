@@ -177,6 +177,8 @@ impl Viewer {
         self.image_bytes = Some(bytes);
         self.input = None;
         self.input_shape.clear();
+        // Forces the next schedule to prepare the new input and re-run everything.
+        self.prepared_with = None;
     }
 
     /// Keeps weights loaded from a file (index = layer index).
