@@ -80,6 +80,24 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
     },
+    /// Time full forward passes (all activations kept): median/min/max and per layer.
+    Bench {
+        model: PathBuf,
+        /// A .npy array or an image (default: pseudo-random values of the input shape).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Timed runs (after one warm-up).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100000))]
+        runs: u32,
+        /// Threads (default: the machine's cores).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        threads: Option<u16>,
+        /// Print {"median_ms", "min_ms", "max_ms", "layers": [{"name", "ms"}]}.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, value_enum, default_value = "unit")]
+        preprocess: PreprocessArg,
+    },
     /// Write the model as Keras config JSON or as Keras Python code.
     Export {
         model: PathBuf,
@@ -259,6 +277,70 @@ pub fn run(cmd: &Command) -> Outcome {
                 )),
                 Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
             }
+        }
+        Command::Bench {
+            model,
+            input,
+            runs,
+            threads,
+            json,
+            preprocess,
+        } => {
+            let threads = threads
+                .map(usize::from)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let r = match crate::runner::bench(
+                model,
+                input.as_deref(),
+                *runs as usize,
+                threads,
+                (*preprocess).into(),
+            ) {
+                Ok(r) => r,
+                Err(crate::runner::RunError::Rejected(m)) => {
+                    return Outcome::fail(1, format!("error: {m}\n"));
+                }
+                Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
+            };
+            if *json {
+                let v = json!({
+                    "median_ms": r.median_ms,
+                    "min_ms": r.min_ms,
+                    "max_ms": r.max_ms,
+                    "runs": r.runs,
+                    "threads": r.threads,
+                    "layers": r.layers,
+                });
+                return Outcome::ok(format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&v).unwrap_or_default()
+                ));
+            }
+            let mut s = format!(
+                "{}: {} runs on {} thread{}: median {:.3} ms, min {:.3} ms, max {:.3} ms\n",
+                model.display(),
+                r.runs,
+                r.threads,
+                if r.threads == 1 { "" } else { "s" },
+                r.median_ms,
+                r.min_ms,
+                r.max_ms
+            );
+            let width = r
+                .layers
+                .iter()
+                .map(|l| l.name.chars().count())
+                .max()
+                .unwrap_or(5);
+            for l in &r.layers {
+                let share = if r.median_ms > 0.0 {
+                    l.ms / r.median_ms * 100.0
+                } else {
+                    0.0
+                };
+                s += &format!("  {:<width$}  {:>9.3} ms  {:>5.1} %\n", l.name, l.ms, share);
+            }
+            Outcome::ok(s)
         }
         Command::Export { model, format, out } => {
             let loaded = match io::load_model(model) {

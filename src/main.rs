@@ -4,6 +4,7 @@ use clap::Parser;
 use convscope::cli::{self, Cli};
 
 fn main() {
+    convscope::engine::keep_freed_memory();
     let args = Cli::parse();
     match &args.command {
         Some(cmd) => {

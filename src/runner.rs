@@ -237,3 +237,125 @@ pub fn run_to_dir(
     let _ = std::fs::remove_dir_all(&stage);
     result
 }
+
+/// Timings of repeated forward passes (`convscope bench`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchReport {
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub runs: usize,
+    pub threads: usize,
+    /// Per layer after the input: the median of its time over the runs.
+    pub layers: Vec<LayerTime>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LayerTime {
+    pub name: String,
+    pub ms: f64,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// An input for timing when none is given: the model's input shape (batch 1), values
+/// from a fixed pseudo-random sequence in [0, 1).
+pub fn synthetic_input(net: &Network) -> Result<ArrayD<f32>, RunError> {
+    let shape = net.input_shape().cloned().unwrap_or_default();
+    let dims: Option<Vec<usize>> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, d)| match d {
+            None if i == 0 => Some(1),
+            Some(d) if *d > 0 => Some(*d as usize),
+            _ => None,
+        })
+        .collect();
+    let dims = dims.filter(|d| !d.is_empty()).ok_or_else(|| {
+        RunError::Input(format!(
+            "the model's input shape {shape:?} has free dimensions: give --input"
+        ))
+    })?;
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let n: usize = dims.iter().product();
+    let data = (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&dims), data).map_err(|e| RunError::Input(e.to_string()))
+}
+
+/// Times `runs` full forward passes (after one warm-up) on `threads` threads.
+pub fn bench(
+    model: &Path,
+    input: Option<&Path>,
+    runs: usize,
+    threads: usize,
+    pre: Preprocess,
+) -> Result<BenchReport, RunError> {
+    let p = prepare(model, 0)?;
+    let x = match input {
+        Some(path) => read_input(&p.network, path, pre)?,
+        None => synthetic_input(&p.network)?,
+    };
+    engine::forward::check_input(&p.network, x.shape())
+        .map_err(|e| RunError::Input(e.to_string()))?;
+    let threads = threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| RunError::Engine(format!("cannot start {threads} threads: {e}")))?;
+    let runs = runs.max(1);
+    let mut totals = Vec::with_capacity(runs);
+    let mut per_layer: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); p.network.layers.len()];
+    pool.install(|| -> Result<(), RunError> {
+        for r in 0..=runs {
+            let t = std::time::Instant::now();
+            let acts = engine::run(&p.network, &p.weights, x.clone())
+                .map_err(|e| RunError::Engine(e.to_string()))?;
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            if r == 0 {
+                continue; // warm-up
+            }
+            totals.push(ms);
+            for (i, a) in acts.iter().enumerate() {
+                if let Some(a) = a {
+                    per_layer[i].push(a.millis);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let min_ms = totals.iter().copied().fold(f64::INFINITY, f64::min);
+    let max_ms = totals.iter().copied().fold(0.0, f64::max);
+    let layers = p
+        .network
+        .layers
+        .iter()
+        .zip(per_layer.iter_mut())
+        .filter(|(l, _)| !matches!(l.kind, LayerKind::Input(_)))
+        .map(|(l, t)| LayerTime {
+            name: l.name.clone(),
+            ms: median(t),
+        })
+        .collect();
+    Ok(BenchReport {
+        median_ms: median(&mut totals),
+        min_ms,
+        max_ms,
+        runs,
+        threads,
+        layers,
+    })
+}

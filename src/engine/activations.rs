@@ -8,8 +8,20 @@ use ndarray::{ArrayD, Axis, IxDyn};
 /// (for `glu`, which halves the last axis). Errors name what Keras would say.
 pub fn apply(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
     let mut x = x;
-    let elementwise: Option<fn(f32) -> f32> = match name {
-        "linear" => return Ok(x),
+    if name == "linear" {
+        return Ok(x);
+    }
+    if let Some(f) = elementwise(name) {
+        x.mapv_inplace(f);
+        return Ok(x);
+    }
+    apply_axis(name, x)
+}
+
+/// The element-wise function of activation `name` (`None` for linear and for those that
+/// work along an axis, like softmax).
+pub fn elementwise(name: &str) -> Option<fn(f32) -> f32> {
+    match name {
         "relu" => Some(|v| v.max(0.0)),
         "relu6" => Some(|v| v.clamp(0.0, 6.0)),
         "leaky_relu" => Some(|v| if v >= 0.0 { v } else { 0.2 * v }),
@@ -66,11 +78,11 @@ pub fn apply(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
             }
         }),
         _ => None,
-    };
-    if let Some(f) = elementwise {
-        x.mapv_inplace(f);
-        return Ok(x);
     }
+}
+
+fn apply_axis(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
+    let mut x = x;
     let last = x.ndim().saturating_sub(1);
     match name {
         "softmax" => {

@@ -9,7 +9,7 @@ use super::ops::{self, Window};
 use crate::model::analysis::Analysis;
 use crate::model::layer::*;
 use crate::model::network::Network;
-use ndarray::{Array4, ArrayD, Axis, Ix4, IxDyn};
+use ndarray::{Array4, ArrayD, ArrayView4, Axis, CowArray, Ix4, IxDyn};
 use std::sync::Arc;
 use std::time::Instant;
 use thiserror::Error;
@@ -119,17 +119,22 @@ pub fn check_input(net: &Network, shape: &[usize]) -> Result<(), EngineError> {
     }
 }
 
-fn to4(x: &ArrayD<f32>, channels_first: bool) -> Result<Array4<f32>, String> {
+fn to4(x: &ArrayD<f32>, channels_first: bool) -> Result<CowArray<'_, f32, Ix4>, String> {
     let v = x
         .view()
         .into_dimensionality::<Ix4>()
         .map_err(|_| format!("expected a rank-4 input, got shape {:?}", x.shape()))?;
     Ok(if channels_first {
-        v.permuted_axes([0, 2, 3, 1])
-            .as_standard_layout()
-            .into_owned()
+        CowArray::from(
+            v.permuted_axes([0, 2, 3, 1])
+                .as_standard_layout()
+                .into_owned(),
+        )
+    } else if v.is_standard_layout() {
+        // Borrowed when already contiguous (the usual case): no copy per layer.
+        CowArray::from(v)
     } else {
-        v.as_standard_layout().into_owned()
+        CowArray::from(v.as_standard_layout().into_owned())
     })
 }
 
@@ -162,7 +167,7 @@ fn slice_of(a: &ArrayD<f32>) -> Result<&[f32], String> {
 
 /// Keras's window geometry for a convolution-like layer on an NHWC input.
 fn conv_window(
-    x4: &Array4<f32>,
+    x4: &ArrayView4<f32>,
     kernel: &Pair,
     strides: &Pair,
     dilation: &Pair,
@@ -190,13 +195,13 @@ pub fn layer_forward(
 ) -> Result<ArrayD<f32>, String> {
     let x = inputs.first().ok_or("layer has no input")?;
     let cf = layer.kind.data_format() == Some("channels_first");
-    let spatial = |x4: &Array4<f32>| [x4.dim().1, x4.dim().2];
+    let spatial = |x4: &CowArray<f32, Ix4>| [x4.dim().1, x4.dim().2];
     let out = match &layer.kind {
         LayerKind::Input(_) => x.as_ref().clone(),
         LayerKind::Conv2D(c) => {
             let x4 = to4(x, cf)?;
             let win = conv_window(
-                &x4,
+                &x4.view(),
                 &c.kernel_size,
                 &c.strides,
                 &c.dilation_rate,
@@ -208,13 +213,26 @@ pub fn layer_forward(
             } else {
                 None
             };
-            let y = ops::conv2d(x4.view(), k, bias, &win, c.groups.max(1) as usize);
-            activations::apply(&c.activation, from4(y, cf))?
+            let ep = ops::Epilogue::for_activation(&c.activation);
+            let groups = c.groups.max(1) as usize;
+            let y = ops::conv2d(
+                x4.view(),
+                k,
+                bias,
+                &win,
+                groups,
+                ep.unwrap_or(ops::Epilogue::Linear),
+            );
+            if ep.is_some() {
+                from4(y, cf)
+            } else {
+                activations::apply(&c.activation, from4(y, cf))?
+            }
         }
         LayerKind::DepthwiseConv2D(c) => {
             let x4 = to4(x, cf)?;
             let win = conv_window(
-                &x4,
+                &x4.view(),
                 &c.kernel_size,
                 &c.strides,
                 &c.dilation_rate,
@@ -232,7 +250,7 @@ pub fn layer_forward(
         LayerKind::SeparableConv2D(c) => {
             let x4 = to4(x, cf)?;
             let win = conv_window(
-                &x4,
+                &x4.view(),
                 &c.kernel_size,
                 &c.strides,
                 &c.dilation_rate,
@@ -248,8 +266,20 @@ pub fn layer_forward(
             let mid = ops::depthwise(x4.view(), dk, None, &win);
             let (_, mh, mw, _) = mid.dim();
             let pw = Window::keras([mh, mw], [1, 1], [1, 1], [1, 1], false);
-            let y = ops::conv2d(mid.view(), pk, bias, &pw, 1);
-            activations::apply(&c.activation, from4(y, cf))?
+            let ep = ops::Epilogue::for_activation(&c.activation);
+            let y = ops::conv2d(
+                mid.view(),
+                pk,
+                bias,
+                &pw,
+                1,
+                ep.unwrap_or(ops::Epilogue::Linear),
+            );
+            if ep.is_some() {
+                from4(y, cf)
+            } else {
+                activations::apply(&c.activation, from4(y, cf))?
+            }
         }
         LayerKind::Conv2DTranspose(c) => {
             let x4 = to4(x, cf)?;
@@ -311,6 +341,7 @@ pub fn layer_forward(
             let x4 = to4(x, cf)?;
             let (n, h, wd, c) = x4.dim();
             let flat = x4
+                .into_owned()
                 .into_shape_with_order((n, h * wd, c))
                 .map_err(|e| e.to_string())?;
             let red = match p.mode {
@@ -356,14 +387,24 @@ pub fn layer_forward(
             let shift: Vec<f32> = (0..c)
                 .map(|i| beta.map_or(0.0, |bt| bt[i]) - mean[i] * scale[i])
                 .collect();
-            let mut y = x.as_ref().clone();
-            for (i, mut lane) in y.axis_iter_mut(Axis(ax)).enumerate() {
-                let (sc, sh) = (scale[i], shift[i]);
-                lane.mapv_inplace(|v| v * sc + sh);
+            if ax + 1 == x.ndim() {
+                ops::scale_shift_last(x, &scale, &shift)
+            } else {
+                let mut y = x.as_ref().clone();
+                for (i, mut lane) in y.axis_iter_mut(Axis(ax)).enumerate() {
+                    let (sc, sh) = (scale[i], shift[i]);
+                    lane.mapv_inplace(|v| v * sc + sh);
+                }
+                y
             }
-            y
         }
-        LayerKind::Activation { activation } => activations::apply(activation, x.as_ref().clone())?,
+        LayerKind::Activation { activation } => match activation.as_str() {
+            "relu" => ops::map(x, |v| v.max(0.0)),
+            a => match activations::elementwise(a) {
+                Some(f) => ops::map(x, f),
+                None => activations::apply(a, x.as_ref().clone())?,
+            },
+        },
         LayerKind::ReLU(r) => {
             let max = r.max_value.map(|m| m as f32);
             let slope = r.negative_slope as f32;
@@ -408,27 +449,41 @@ pub fn layer_forward(
             let cin = k.dim().0;
             let xs = x.as_standard_layout();
             let rows = x.len() / cin.max(1);
-            let x2 = xs
-                .view()
-                .into_shape_with_order((rows, cin))
-                .map_err(|e| e.to_string())?;
-            let mut y = x2.dot(&k);
-            if d.use_bias {
-                let b = slice_of(weight(w, 1, "bias")?)?;
-                for mut row in y.rows_mut() {
-                    for (v, bv) in row.iter_mut().zip(b) {
-                        *v += bv;
-                    }
-                }
-            }
+            let units = k.dim().1;
+            let ks = k.as_standard_layout();
+            let xsl = xs.as_slice().ok_or("input is not contiguous")?;
+            let ksl = ks.as_slice().ok_or("kernel is not contiguous")?;
+            let mut y = vec![0f32; rows * units];
+            crate::engine::gemm::sgemm(
+                rows,
+                units,
+                cin,
+                xsl,
+                cin,
+                ksl,
+                units,
+                &mut y,
+                units,
+                rayon::current_num_threads(),
+            );
+            let bias = if d.use_bias {
+                Some(slice_of(weight(w, 1, "bias")?)?)
+            } else {
+                None
+            };
+            let ep = ops::Epilogue::for_activation(&d.activation);
+            ep.unwrap_or(ops::Epilogue::Linear)
+                .apply(&mut y, units, bias);
             let mut shape = x.shape().to_vec();
             if let Some(last) = shape.last_mut() {
-                *last = d.units as usize;
+                *last = units;
             }
-            let y = y
-                .into_shape_with_order(IxDyn(&shape))
-                .map_err(|e| e.to_string())?;
-            activations::apply(&d.activation, y)?
+            let y = ArrayD::from_shape_vec(IxDyn(&shape), y).map_err(|e| e.to_string())?;
+            if ep.is_some() {
+                y
+            } else {
+                activations::apply(&d.activation, y)?
+            }
         }
         LayerKind::ZeroPadding2D(p) => {
             let x4 = to4(x, cf)?;

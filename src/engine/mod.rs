@@ -1,6 +1,7 @@
 //! The engine: turns a [`crate::model::Network`] plus weights into activations.
 //!
 //! - [`ops`]: numeric kernels (im2col + GEMM convolution, pooling, resizing) on NHWC;
+//! - [`gemm`]: the safe wrapper over the `gemm` crate every matrix product goes through;
 //! - [`activations`]: Keras's activation functions;
 //! - [`forward`]: per-layer semantics and the (resumable) forward pass;
 //! - [`weights`]: weights from `.keras`/`.h5`/`.npz` or seeded Keras initializers;
@@ -11,9 +12,32 @@
 
 pub mod activations;
 pub mod forward;
+pub mod gemm;
 pub mod init;
 pub mod ops;
 pub mod presets;
 pub mod weights;
 
 pub use forward::{EngineError, LayerRun, LayerWeights, run, run_from};
+
+/// Keeps freed activation memory in the process for the next forward pass.
+///
+/// glibc serves large allocations with fresh `mmap`s and returns them on free, so every
+/// run page-faulted all of its activations again (measured: a third of a VGG block's
+/// time was the kernel zeroing pages). Raising the mmap and trim thresholds keeps that
+/// memory in the heap, where the next run reuses it (the heap keeps its peak size). Call once at start-up; elsewhere
+/// (other allocators, other systems) this does nothing.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning parameters; it is called before
+    // the engine allocates and has no memory-safety preconditions.
+    unsafe {
+        // No mmap for large blocks (its threshold cannot exceed 32 MiB, and one
+        // 512×512×32 activation is 33 MiB), and no trimming of the heap's top.
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        // One arena: a worker thread's arena is a 64 MiB mmap'd heap that is unmapped
+        // again when freed; the main heap is reused.
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}

@@ -1,0 +1,164 @@
+//! The one place the engine multiplies matrices: a safe wrapper over the `gemm` crate
+//! (pure Rust, AVX2/AVX-512 kernels chosen at run time; `../shared/notes/gemm-options.md`
+//! measured it 1.3–4× faster than matrixmultiply on convolution shapes here).
+
+use gemm::Parallelism;
+use std::mem::MaybeUninit;
+
+/// Multiply-accumulates below which a GEMM runs on one thread.
+const PARALLEL_MACS: usize = 1 << 20;
+
+/// `c = a × b` for row-major matrices: `a` is m×k with row stride `lda`, `b` is k×n with
+/// row stride `ldb`, `c` is m×n with row stride `ldc` (only its m×n part is written).
+/// `threads > 1` lets the GEMM split itself over rayon's pool (when large enough).
+///
+/// # Panics
+/// When a slice is too short for its shape and stride, or a stride is smaller than the
+/// row it must hold (an engine bug, never a user input: callers derive both from one
+/// shape).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    threads: usize,
+) {
+    // SAFETY: `sgemm_into` only ever writes initialised values into `c`.
+    let c = unsafe { &mut *(c as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    sgemm_into(m, n, k, a, lda, b, ldb, c, ldc, threads);
+}
+
+/// [`sgemm`] into memory that may be uninitialised: afterwards the m×n part of `c` is
+/// initialised (the rest of each row is left as it was).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_into(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [MaybeUninit<f32>],
+    ldc: usize,
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        ldc >= n && c.len() >= (m - 1) * ldc + n,
+        "gemm: output too small"
+    );
+    if k == 0 {
+        for row in c.chunks_mut(ldc).take(m) {
+            for v in &mut row[..n] {
+                v.write(0.0);
+            }
+        }
+        return;
+    }
+    assert!(
+        lda >= k && a.len() >= (m - 1) * lda + k,
+        "gemm: lhs too small"
+    );
+    assert!(
+        ldb >= n && b.len() >= (k - 1) * ldb + n,
+        "gemm: rhs too small"
+    );
+    let par = if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: the asserts above keep every element the GEMM reads or writes inside the
+    // slices (rows of `c` do not overlap since ldc >= n); `c` is borrowed mutably, so it
+    // aliases neither input. read_dst = false: `c` is only written, never read, so it
+    // may start uninitialised.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr() as *mut f32,
+            1,
+            ldc as isize,
+            false,
+            a.as_ptr(),
+            1,
+            lda as isize,
+            b.as_ptr(),
+            1,
+            ldb as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: &[f32],
+        lda: usize,
+        b: &[f32],
+        ldb: usize,
+    ) -> Vec<f32> {
+        let mut c = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                let mut s = 0f64;
+                for p in 0..k {
+                    s += a[i * lda + p] as f64 * b[p * ldb + j] as f64;
+                }
+                c[i * n + j] = s as f32;
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn strided_products_match_a_naive_loop() {
+        for (m, n, k, lda, ldb, ldc, threads) in [
+            (1, 1, 1, 1, 1, 1, 1),
+            (7, 5, 3, 4, 9, 6, 1),
+            (300, 64, 27, 27, 64, 64, 2),
+            (33, 130, 600, 601, 131, 140, 2),
+            (4, 3, 0, 1, 3, 3, 1),
+        ] {
+            let a: Vec<f32> = (0..m * lda)
+                .map(|i| ((i * 7919) % 13) as f32 - 6.0)
+                .collect();
+            let b: Vec<f32> = (0..k.max(1) * ldb)
+                .map(|i| ((i * 104729) % 11) as f32 * 0.25 - 1.0)
+                .collect();
+            let mut c = vec![f32::NAN; (m - 1) * ldc + n];
+            sgemm(m, n, k, &a, lda, &b, ldb, &mut c, ldc, threads);
+            let want = naive(m, n, k, &a, lda, &b, ldb);
+            for i in 0..m {
+                for j in 0..n {
+                    let (g, w) = (c[i * ldc + j], want[i * n + j]);
+                    assert!(
+                        (g - w).abs() <= 1e-3 * (1.0 + w.abs()),
+                        "{m}x{n}x{k} ({i},{j}): {g} vs {w}"
+                    );
+                }
+            }
+        }
+    }
+}
