@@ -1,5 +1,8 @@
 //! Forward-pass timings of the three benchmark models in `../shared/bench/` (StridedNet
-//! 96×96, a VGG block 224×224, one Conv2D on 512×512), all activations kept.
+//! 96×96, a VGG block 224×224, one Conv2D on 512×512), all activations kept, on
+//! rayon's default pool (the machine's cores); and the edit latency: StridedNet's last
+//! Conv2D gets a 5×5 kernel, the worker job the window submits re-draws that layer's
+//! weights and re-runs it and the layers after it.
 //! `cargo bench --bench forward`; compare with `../shared/bench/bench_keras.py`
 //! (see BENCHMARKS.md and scripts/bench-vs-keras.sh).
 
@@ -10,6 +13,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 fn bench(c: &mut Criterion) {
+    convscope::engine::keep_freed_memory();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench");
     let mut group = c.benchmark_group("forward");
     group.sample_size(20);
@@ -44,5 +48,76 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn edit_latency(c: &mut Criterion) {
+    use convscope::app::worker::{Job, compute};
+    use convscope::model::{LayerKind, Pair};
+    use std::sync::Arc;
+    convscope::engine::keep_freed_memory();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/stridednet");
+    let Ok(p) = runner::prepare(&dir.join("model.keras"), 0) else {
+        eprintln!("skipping edit latency: {} not found", dir.display());
+        return;
+    };
+    let Ok(x) = runner::read_input(
+        &p.network,
+        &dir.join("input.npy"),
+        convscope::io::image::Preprocess::Unit,
+    ) else {
+        return;
+    };
+    let net = p.network.clone();
+    let n = net.layers.len();
+    let weights: Vec<Option<Arc<engine::LayerWeights>>> = p
+        .weights
+        .iter()
+        .cloned()
+        .map(|w| Some(Arc::new(w)))
+        .collect();
+    let full = compute(Job {
+        generation: 0,
+        network: net.clone(),
+        analysis: net.analyze(),
+        weights: weights.clone(),
+        input: Arc::new(x),
+        cached: Vec::new(),
+        from: 1,
+        seeds: vec![0; n],
+        presets: Vec::new(),
+    });
+    let last_conv = (0..n)
+        .rev()
+        .find(|&i| matches!(net.layers[i].kind, LayerKind::Conv2D(_)))
+        .unwrap_or(1);
+    let mut edited = net.clone();
+    if let LayerKind::Conv2D(conv) = &mut edited.layers[last_conv].kind {
+        conv.kernel_size = Pair::square(5);
+    }
+    c.bench_function("edit_latency/stridednet_last_conv_kernel_5x5", |b| {
+        b.iter(|| {
+            // What the window does on that keystroke: analyse, then the worker re-draws
+            // the changed layer's weights and runs it and everything after it.
+            let analysis = edited.analyze();
+            let mut w = weights.clone();
+            w[last_conv] = None;
+            let done = compute(Job {
+                generation: 1,
+                network: edited.clone(),
+                analysis,
+                weights: w,
+                input: full.acts[0]
+                    .as_ref()
+                    .map(|a| a.output.clone())
+                    .unwrap_or_default(),
+                cached: full.acts[..last_conv].to_vec(),
+                from: last_conv,
+                seeds: vec![0; n],
+                presets: Vec::new(),
+            });
+            assert_eq!(done.evaluated.first(), Some(&last_conv));
+            black_box(done)
+        })
+    });
+}
+
+criterion_group!(benches, bench, edit_latency);
 criterion_main!(benches);

@@ -6,7 +6,9 @@
 //! - `while_worker_runs`: every frame, if the worker is idle it gets a new job
 //!   (re-initialise all weights of StridedNet), so frames overlap with the engine;
 //! - `accepting_a_result`: the frame that takes a finished result and builds every tile
-//!   texture of the selected layer (the most expensive frame there is).
+//!   texture of the selected layer (the most expensive frame there is);
+//! - `edit_to_screen`: from an edit of the last Conv2D's kernel size (3 ↔ 5) to the end
+//!   of the frame that shows its new feature maps (worker run + that frame).
 
 use convscope::app::{Designer, Tab};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -25,6 +27,7 @@ fn harness() -> Harness<'static, Designer> {
 }
 
 fn bench(c: &mut Criterion) {
+    convscope::engine::keep_freed_memory();
     let mut group = c.benchmark_group("frame");
     group.sample_size(30);
     let mut h = harness();
@@ -50,6 +53,35 @@ fn bench(c: &mut Criterion) {
                     h.step(); // polls; when done, accepts and builds the textures
                     total += t.elapsed();
                 }
+            }
+            total
+        })
+    });
+    let mut h = harness();
+    h.state_mut().apply(convscope::app::Command::Select(19));
+    h.step();
+    while h.state().viewer.running {
+        h.step();
+    }
+    let mut k = 3;
+    group.bench_function("edit_to_screen", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                k = if k == 3 { 5 } else { 3 };
+                let before = h.state().viewer.version;
+                let t = Instant::now();
+                h.state_mut().edit(|net| {
+                    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[19].kind {
+                        c.kernel_size = convscope::model::Pair::square(k);
+                    }
+                });
+                h.step(); // the edit's frame: analysis, job submitted
+                while h.state().viewer.version == before {
+                    std::thread::sleep(Duration::from_micros(200));
+                    h.step(); // polls; the frame that accepts draws the new maps
+                }
+                total += t.elapsed();
             }
             total
         })
