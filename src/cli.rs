@@ -310,6 +310,9 @@ pub fn run(cmd: &Command) -> Outcome {
                     "runs": r.runs,
                     "threads": r.threads,
                     "layers": r.layers,
+                    "activation_bytes": r.activation_bytes,
+                    "weight_bytes": r.weight_bytes,
+                    "peak_rss_bytes": r.peak_rss_bytes,
                 });
                 return Outcome::ok(format!(
                     "{}\n",
@@ -325,6 +328,16 @@ pub fn run(cmd: &Command) -> Outcome {
                 r.median_ms,
                 r.min_ms,
                 r.max_ms
+            );
+            let mb = |b: f64| b / (1024.0 * 1024.0);
+            s += &format!(
+                "activations {:.1} MiB, weights {:.1} MiB{}\n",
+                mb(r.activation_bytes as f64),
+                mb(r.weight_bytes as f64),
+                r.peak_rss_bytes.map_or(String::new(), |p| format!(
+                    ", process peak {:.1} MiB",
+                    mb(p as f64)
+                ))
             );
             let width = r
                 .layers

@@ -248,6 +248,19 @@ pub struct BenchReport {
     pub threads: usize,
     /// Per layer after the input: the median of its time over the runs.
     pub layers: Vec<LayerTime>,
+    /// Bytes of all layer outputs of one run (input included) and of the weights.
+    pub activation_bytes: usize,
+    pub weight_bytes: usize,
+    /// The process's peak resident memory (Linux), bytes.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// The process's peak resident set size (`VmHWM` in /proc/self/status), when known.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -319,6 +332,7 @@ pub fn bench(
     let runs = runs.max(1);
     let mut totals = Vec::with_capacity(runs);
     let mut per_layer: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); p.network.layers.len()];
+    let mut activation_bytes = 0;
     pool.install(|| -> Result<(), RunError> {
         for r in 0..=runs {
             let t = std::time::Instant::now();
@@ -326,6 +340,7 @@ pub fn bench(
                 .map_err(|e| RunError::Engine(e.to_string()))?;
             let ms = t.elapsed().as_secs_f64() * 1e3;
             if r == 0 {
+                activation_bytes = acts.iter().flatten().map(|a| a.output.len() * 4).sum();
                 continue; // warm-up
             }
             totals.push(ms);
@@ -357,5 +372,8 @@ pub fn bench(
         runs,
         threads,
         layers,
+        activation_bytes,
+        weight_bytes: p.weights.iter().flatten().map(|w| w.len() * 4).sum(),
+        peak_rss_bytes: peak_rss_bytes(),
     })
 }

@@ -592,8 +592,14 @@ mod tests {
     fn parallel_draws_do_not_depend_on_the_thread_count() {
         let o = init("HeNormal");
         let shape = [5, 5, 128, 64]; // 204,800 values: 13 streams
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let two = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
         let a = one.install(|| draw(&o, &shape, 7).unwrap());
         let b = two.install(|| draw(&o, &shape, 7).unwrap());
         assert_eq!(a, b);
