@@ -1,8 +1,9 @@
-//! The one place the engine multiplies matrices: a safe wrapper over the `gemm` crate
-//! (pure Rust, AVX2/AVX-512 kernels chosen at run time; `../shared/notes/gemm-options.md`
-//! measured it 1.3–4× faster than matrixmultiply on convolution shapes here).
+//! The one place the engine multiplies matrices: a safe wrapper over the f32 kernels of
+//! the `gemm` crates (pure Rust, AVX2/AVX-512 kernels chosen at run time;
+//! `../shared/notes/gemm-options.md` measured them 1.3–4× faster than matrixmultiply on
+//! convolution shapes here).
 
-use gemm::Parallelism;
+use gemm_common::Parallelism;
 use std::mem::MaybeUninit;
 
 /// Multiply-accumulates below which a GEMM runs on one thread.
@@ -82,20 +83,22 @@ pub fn sgemm_into(
     // aliases neither input. read_dst = false: `c` is only written, never read, so it
     // may start uninitialised.
     unsafe {
-        gemm::gemm(
-            m,
+        // The kernels want a column-major destination: compute cᵀ = bᵀ × aᵀ, which has
+        // the same memory (what the `gemm` facade does for a row-major destination).
+        gemm_f32::gemm::f32::get_gemm_fn()(
             n,
+            m,
             k,
             c.as_mut_ptr() as *mut f32,
-            1,
             ldc as isize,
+            1,
             false,
-            a.as_ptr(),
-            1,
-            lda as isize,
             b.as_ptr(),
-            1,
             ldb as isize,
+            1,
+            a.as_ptr(),
+            lda as isize,
+            1,
             0.0,
             1.0,
             false,
