@@ -25,11 +25,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -f "$bench_dir/bench_keras.py" ] || { echo "no $bench_dir/bench_keras.py" >&2; exit 2; }
-if [ ! -x "$venv/bin/python" ]; then
-  echo "creating $venv (tensorflow-cpu, keras)…" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q tensorflow-cpu keras
-fi
+# shellcheck source=keras-venv.sh
+. "$here/scripts/keras-venv.sh"
+ensure_keras_venv "$venv"
 (cd "$here" && cargo build --release -q)
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -37,7 +37,8 @@ pub enum Command {
         /// A .npy array (the model's full input shape, batch included) or an image.
         #[arg(long)]
         input: PathBuf,
-        /// Output folder: <layer>.npy per layer and index.json.
+        /// Output folder (<layer>.npy per layer and index.json), or a .npz file with
+        /// every layer's output keyed by layer name.
         #[arg(long)]
         out: PathBuf,
         /// Seed for initializer weights (models without weights).
@@ -101,10 +102,15 @@ pub enum Command {
     /// Write the model as Keras config JSON or as Keras Python code.
     Export {
         model: PathBuf,
+        /// keras-json: config JSON; python: Keras code; keras: a .keras archive with weights
+        /// (the file's own, or drawn from the initializers with --seed).
         #[arg(long, value_enum)]
         format: ExportFormat,
         #[arg(long)]
         out: PathBuf,
+        /// Seed for initializer weights (--format keras, models without weights).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -163,10 +169,11 @@ pub enum SortArg {
     Energy,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ExportFormat {
     KerasJson,
     Python,
+    Keras,
 }
 
 /// Outcome of a command: what to print and the exit status.
@@ -355,16 +362,38 @@ pub fn run(cmd: &Command) -> Outcome {
             }
             Outcome::ok(s)
         }
-        Command::Export { model, format, out } => {
-            let loaded = match io::load_model(model) {
-                Ok(l) => l,
-                Err(e) => return Outcome::fail(2, format!("error: {}: {e}\n", model.display())),
+        Command::Export {
+            model,
+            format,
+            out,
+            seed,
+        } => {
+            let bytes = if *format == ExportFormat::Keras {
+                let p = match crate::runner::prepare(model, *seed) {
+                    Ok(p) => p,
+                    Err(crate::runner::RunError::Rejected(m)) => {
+                        return Outcome::fail(1, format!("error: {m}\n"));
+                    }
+                    Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
+                };
+                match io::keras_write::write_keras(&p.network, &p.weights) {
+                    Ok(b) => b,
+                    Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
+                }
+            } else {
+                let loaded = match io::load_model(model) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        return Outcome::fail(2, format!("error: {}: {e}\n", model.display()));
+                    }
+                };
+                match format {
+                    ExportFormat::Python => python::to_python(&loaded.network),
+                    _ => config::to_json_string(&loaded.network),
+                }
+                .into_bytes()
             };
-            let text = match format {
-                ExportFormat::KerasJson => config::to_json_string(&loaded.network),
-                ExportFormat::Python => python::to_python(&loaded.network),
-            };
-            match io::write_atomic(out, text.as_bytes()) {
+            match io::write_atomic(out, &bytes) {
                 Ok(()) => Outcome::ok(String::new()),
                 Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
             }

@@ -178,8 +178,33 @@ pub fn render_layer(
     viz::grid(&maps, &channels, &ranges, opts.colormap, scale).map_err(RunError::Input)
 }
 
+/// Every layer's output after the input, keyed by layer name (`numpy.load` gives
+/// `npz["conv2d"]`), as `.npz` bytes.
+pub fn activations_npz(
+    net: &Network,
+    acts: &[Option<engine::LayerRun>],
+) -> Result<Vec<u8>, String> {
+    let arrays: Vec<(String, npy::NpyArray)> = net
+        .layers
+        .iter()
+        .zip(acts)
+        .filter(|(l, _)| !matches!(l.kind, LayerKind::Input(_)))
+        .filter_map(|(l, a)| {
+            let a = a.as_ref()?.output.as_standard_layout();
+            Some((
+                l.name.replace(['/', '\\'], "_"),
+                npy::NpyArray {
+                    shape: a.shape().to_vec(),
+                    data: a.iter().copied().collect(),
+                },
+            ))
+        })
+        .collect();
+    npy::write_npz(&arrays).map_err(|e| e.to_string())
+}
+
 /// `convscope run`: writes `<layer>.npy` for every layer after the input and
-/// `index.json`, all or nothing. Returns the number of layers written.
+/// `index.json`, all or nothing; or, when `out` ends in `.npz`, one archive of them. Returns the number of layers written.
 pub fn run_to_dir(
     model: &Path,
     input: &Path,
@@ -188,6 +213,18 @@ pub fn run_to_dir(
     pre: Preprocess,
 ) -> Result<usize, RunError> {
     let (network, acts) = run_model(model, input, seed, pre)?;
+    if out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
+    {
+        // One archive with every layer, written atomically.
+        let bytes = activations_npz(&network, &acts).map_err(RunError::Engine)?;
+        io::write_atomic(out, &bytes).map_err(|e| RunError::Write {
+            path: out.display().to_string(),
+            message: e.to_string(),
+        })?;
+        return Ok(network.layers.len().saturating_sub(1));
+    }
     let werr = |path: &Path, e: std::io::Error| RunError::Write {
         path: path.display().to_string(),
         message: e.to_string(),

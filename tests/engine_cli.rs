@@ -69,6 +69,50 @@ fn run_writes_every_layer_and_an_index() {
 }
 
 #[test]
+fn run_to_an_npz_writes_every_layer_keyed_by_name() {
+    let case = fixtures().join("stack_conv_bn_act");
+    let dir = tmp("run-npz");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("acts.npz");
+    let (code, err) = run(&[
+        "run",
+        case.join("model.keras").to_str().unwrap(),
+        "--input",
+        case.join("input.npy").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let arrays = npy::read_npz(&std::fs::read(&out).unwrap()).unwrap();
+    let mut expected: Vec<String> = std::fs::read_dir(case.join("expected"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".npy")
+                .to_string()
+        })
+        .collect();
+    expected.sort();
+    let mut names: Vec<String> = arrays.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    assert_eq!(names, expected);
+    for (name, a) in &arrays {
+        let (shape, want) = npy_values(&case.join("expected").join(format!("{name}.npy")));
+        assert_eq!(a.shape, shape, "{name}");
+        let worst = a
+            .data
+            .iter()
+            .zip(&want)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-4, "{name}: {worst}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn run_on_an_image_matches_keras() {
     for name in ["img_chelsea_32", "img_coffee_48x64"] {
         let case = fixtures().join(name);

@@ -516,10 +516,61 @@ fn exports_write_the_grid_the_map_and_the_activations() {
     let act = d.viewer.acts[1].as_ref().unwrap().output.clone();
     assert_eq!(arr.shape, act.shape());
     assert_eq!(arr.data, act.iter().copied().collect::<Vec<_>>());
+    d.apply(Command::ExportAllNpz(Some(dir.join("all.npz"))));
+    let all = convscope::io::npy::read_npz(&std::fs::read(dir.join("all.npz")).unwrap()).unwrap();
+    assert_eq!(all.len(), d.network.layers.len() - 1);
+    assert_eq!(all[0].0, "conv2d");
+    assert_eq!(all[0].1.data, act.iter().copied().collect::<Vec<_>>());
     // An unwritable place: a message, and the design is untouched.
     let before = d.network.clone();
     d.apply(Command::ExportNpy(Some(dir.join("missing/dir/x.npy"))));
     assert!(d.notice.as_ref().is_some_and(|n| n.error));
     assert_eq!(d.network, before);
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_design_with_file_weights_saves_as_keras_with_them() {
+    use convscope::engine::weights;
+    use convscope::io::load_model;
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden/stack_mini_vgg/model.keras");
+    let mut d = Designer::default();
+    d.apply(Command::OpenPath(src.clone()));
+    assert!(d.viewer.from_file);
+    assert_eq!(d.path.as_deref(), Some(src.as_path()));
+    let out = std::env::temp_dir().join(format!("convscope-save-{}.keras", std::process::id()));
+    // Saved before any run: the file's weights are used as they are.
+    d.apply(Command::SaveTo(out.clone()));
+    assert!(
+        d.notice.as_ref().is_some_and(|n| !n.error),
+        "{:?}",
+        d.notice
+    );
+    assert_eq!(d.path.as_deref(), Some(out.as_path()));
+    let orig = load_model(&src).unwrap();
+    let a = orig.network.analyze();
+    let want = weights::from_keras(&orig.bytes, &orig.network, &a).unwrap();
+    let back = load_model(&out).unwrap();
+    assert_eq!(back.network, orig.network);
+    assert_eq!(
+        weights::from_keras(&back.bytes, &back.network, &a).unwrap(),
+        want
+    );
+    // After a run and an edit that changes one kernel, Save keeps every other layer's
+    // weights and draws the edited layer's anew.
+    let (net, an) = (d.network.clone(), d.analysis.clone());
+    d.viewer.schedule(&net, &an);
+    d.edit(|net| {
+        if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+            c.filters += 1;
+        }
+    });
+    d.apply(Command::Save);
+    let back = load_model(&out).unwrap();
+    let a2 = back.network.analyze();
+    let got = weights::from_keras(&back.bytes, &back.network, &a2).unwrap();
+    assert_eq!(got[1][0].shape()[3], want[1][0].shape()[3] + 1);
+    assert_eq!(got.last(), want.last());
+    std::fs::remove_file(out).ok();
 }

@@ -53,6 +53,8 @@ pub enum Command {
     ExportMap(Option<PathBuf>),
     /// The selected layer's activations as `.npy`.
     ExportNpy(Option<PathBuf>),
+    /// Every layer's activations as one `.npz`.
+    ExportAllNpz(Option<PathBuf>),
     Undo,
     Redo,
     Delete,
@@ -225,23 +227,45 @@ impl Designer {
             },
             Command::OpenPath(p) => self.open_path(&p),
             Command::Save => match self.path.clone() {
-                Some(p) if p.extension().is_some_and(|e| e == "json") => self.apply(Command::SaveTo(p)),
+                Some(p) if has_ext(&p, "json") || has_ext(&p, "keras") => {
+                    self.apply(Command::SaveTo(p))
+                }
                 _ => self.apply(Command::SaveAs),
             },
-            Command::SaveAs => match rfd::FileDialog::new()
-                .add_filter("Keras config JSON", &["json"])
-                .set_file_name(format!("{}.json", self.network.name))
-                .save_file()
-            {
-                Some(p) => self.apply(Command::SaveTo(p)),
-                None => self.notify(
-                    "Not saved. If no dialog appeared (no desktop portal), type a path in File > Path and press Save to path.",
-                    false,
-                ),
-            },
+            Command::SaveAs => {
+                // A design with weights from a file saves as .keras (weights included).
+                let keras_first = self.viewer.from_file;
+                let dialog = rfd::FileDialog::new();
+                let dialog = if keras_first {
+                    dialog
+                        .add_filter("Keras model with weights", &["keras"])
+                        .add_filter("Keras config JSON", &["json"])
+                } else {
+                    dialog
+                        .add_filter("Keras config JSON", &["json"])
+                        .add_filter("Keras model with weights", &["keras"])
+                };
+                let ext = if keras_first { "keras" } else { "json" };
+                match dialog
+                    .set_file_name(format!("{}.{ext}", self.network.name))
+                    .save_file()
+                {
+                    Some(p) => self.apply(Command::SaveTo(p)),
+                    None => self.notify(
+                        "Not saved. If no dialog appeared (no desktop portal), type a path in File > Path and press Save to path.",
+                        false,
+                    ),
+                }
+            }
             Command::SaveTo(p) => {
-                let text = config::to_json_string(&self.network);
-                match io::write_atomic(&p, text.as_bytes()) {
+                let bytes = if has_ext(&p, "keras") {
+                    self.viewer
+                        .weights_for(&self.network, &self.analysis)
+                        .and_then(|w| io::keras_write::write_keras(&self.network, &w))
+                } else {
+                    Ok(config::to_json_string(&self.network).into_bytes())
+                };
+                match bytes.and_then(|b| io::write_atomic(&p, &b).map_err(|e| e.to_string())) {
                     Ok(()) => {
                         self.notify(format!("Saved {}", p.display()), false);
                         self.path = Some(p);
@@ -288,6 +312,9 @@ impl Designer {
                 let i = d.selected;
                 let k = d.viewer.focus.ok_or("click a tile first: no channel is magnified")?;
                 d.viewer.map_picture(&d.network, i, k)?.to_png()
+            }),
+            Command::ExportAllNpz(p) => self.export(p, "npz", "all activations", |d| {
+                d.viewer.all_activations_npz(&d.network)
             }),
             Command::ExportNpy(p) => {
                 self.export(p, "npy", "activations", |d| d.viewer.activations_npy(d.selected))
@@ -388,11 +415,16 @@ impl Designer {
                 let suffix = match (what, self.viewer.focus) {
                     ("map", Some(k)) => format!("_ch{k}"),
                     ("activations", _) => String::new(),
+                    ("all activations", _) => "_activations".into(),
                     _ => "_grid".into(),
                 };
                 match rfd::FileDialog::new()
                     .add_filter(ext.to_uppercase(), &[ext])
-                    .set_file_name(format!("{layer}{suffix}.{ext}"))
+                    .set_file_name(if what == "all activations" {
+                        format!("{}{suffix}.{ext}", self.network.name)
+                    } else {
+                        format!("{layer}{suffix}.{ext}")
+                    })
                     .save_file()
                 {
                     Some(p) => p,
@@ -459,10 +491,10 @@ impl Designer {
                     Some(e) => format!("Opened {} — Keras would reject it: {e}", p.display()),
                     None => format!("Opened {}", p.display()),
                 };
-                let is_json = p.extension().is_some_and(|e| e == "json");
+                let saveable = has_ext(p, "json") || has_ext(p, "keras");
                 self.replace(m.network, Some(p.to_path_buf()));
-                if !is_json {
-                    // .keras/.h5 files are not overwritten by Save (weights would be lost).
+                if !saveable {
+                    // Legacy .h5 files are not overwritten by Save (convscope writes .keras).
                     self.path = None;
                 }
                 let err = a.first_error.is_some();
@@ -534,6 +566,11 @@ impl Designer {
             self.end_gesture();
         }
     }
+}
+
+/// Whether `p` ends in `.ext` (any case).
+fn has_ext(p: &Path, ext: &str) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
 /// Whether a file starts like an image the viewer can read (PNG, JPEG, GIF, BMP, WebP,

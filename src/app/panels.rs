@@ -123,7 +123,14 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                     for (label, c) in [
                         ("Export grid to path", Command::ExportGrid(Some(p.clone()))),
                         ("Export map to path", Command::ExportMap(Some(p.clone()))),
-                        ("Export activations to path", Command::ExportNpy(Some(p))),
+                        (
+                            "Export activations to path",
+                            Command::ExportNpy(Some(p.clone())),
+                        ),
+                        (
+                            "Export all layers .npz to path",
+                            Command::ExportAllNpz(Some(p)),
+                        ),
                     ] {
                         if ui.add_enabled(has, egui::Button::new(label)).clicked() {
                             d.command(c);

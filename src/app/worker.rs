@@ -89,6 +89,17 @@ impl Worker {
     }
 }
 
+/// Whether `w` has exactly the arrays `specs` asks for.
+pub fn fits(w: &LayerWeights, specs: &[crate::model::analysis::WeightSpec]) -> bool {
+    w.len() == specs.len()
+        && w.iter().zip(specs).all(|(a, s)| {
+            a.shape()
+                .iter()
+                .map(|&d| d as i64)
+                .eq(s.shape.iter().copied())
+        })
+}
+
 /// Runs one job (also used directly by tests).
 pub fn compute(job: Job) -> Done {
     let Job {
@@ -114,15 +125,9 @@ pub fn compute(job: Job) -> Done {
     }
     weights.resize(network.layers.len(), None);
     for (i, (layer, report)) in network.layers.iter().zip(&analysis.layers).enumerate() {
-        let fits = weights[i].as_ref().is_some_and(|w| {
-            w.len() == report.weights.len()
-                && w.iter().zip(&report.weights).all(|(a, s)| {
-                    a.shape()
-                        .iter()
-                        .map(|&d| d as i64)
-                        .eq(s.shape.iter().copied())
-                })
-        });
+        let fits = weights[i]
+            .as_ref()
+            .is_some_and(|w| fits(w, &report.weights));
         if !fits {
             let drawn = match presets.get(i).copied().flatten() {
                 Some(p) => preset_weights(p, layer, &report.weights)

@@ -11,7 +11,7 @@ use crate::io::npy;
 use crate::model::analysis::{Analysis, WeightSpec};
 use crate::model::layer::{Layer, LayerKind};
 use crate::model::network::Network;
-use crate::model::objects::{KerasObject, ObjectKind, to_snake_case};
+use crate::model::objects::{KerasObject, ObjectKind};
 use ndarray::{ArrayD, IxDyn};
 use std::collections::HashMap;
 use thiserror::Error;
@@ -117,20 +117,7 @@ fn read_dataset(file: &hdf5_pure::File, path: &str) -> Result<(Vec<usize>, Vec<f
 /// `_1`, `_2` suffixes per class, in `model.layers` order (a Sequential model's
 /// InputLayer is not in `model.layers`).
 pub fn keras_group_keys(net: &Network) -> Vec<Option<String>> {
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    net.layers
-        .iter()
-        .map(|l| {
-            if matches!(l.kind, LayerKind::Input(_)) && !net.functional {
-                return None;
-            }
-            let base = to_snake_case(l.class_name());
-            let k = counts.entry(base.clone()).or_insert(0);
-            let key = if *k == 0 { base } else { format!("{base}_{k}") };
-            *k += 1;
-            Some(key)
-        })
-        .collect()
+    net.keras_weight_keys()
 }
 
 /// Weights from a `.keras` archive.

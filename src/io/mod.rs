@@ -1,10 +1,11 @@
 //! Files in and out: Keras config JSON (all dialects), `.keras` archives, legacy `.h5`
-//! model files, Python code export. Readers never panic on bad input: they return
+//! model files, `.keras` writing (config + weights), Python code export. Readers never panic on bad input: they return
 //! [`LoadError`] with a message that names the file part that is wrong.
 
 pub mod config;
 pub mod image;
 pub mod keras_file;
+pub mod keras_write;
 pub mod npy;
 pub mod python;
 

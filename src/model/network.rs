@@ -74,6 +74,26 @@ impl Network {
         })
     }
 
+    /// Keras's `model.weights.h5` group key for each layer: the snake-cased class name
+    /// with `_1`, `_2` suffixes per class, in `model.layers` order (`None` for a
+    /// Sequential model's InputLayer, which is not in `model.layers`).
+    pub fn keras_weight_keys(&self) -> Vec<Option<String>> {
+        let mut counts: std::collections::HashMap<String, usize> = Default::default();
+        self.layers
+            .iter()
+            .map(|l| {
+                if matches!(l.kind, LayerKind::Input(_)) && !self.functional {
+                    return None;
+                }
+                let base = to_snake_case(l.class_name());
+                let k = counts.entry(base.clone()).or_insert(0);
+                let key = if *k == 0 { base } else { format!("{base}_{k}") };
+                *k += 1;
+                Some(key)
+            })
+            .collect()
+    }
+
     /// A fresh Keras-style name for a new layer of `class_name`: `conv2d`, `conv2d_1`, ...
     pub fn unique_name(&self, class_name: &str) -> String {
         let base = to_snake_case(class_name);

@@ -72,6 +72,8 @@ pub struct Viewer {
     pub input: Option<Arc<ArrayD<f32>>>,
     input_shape: Vec<Option<i64>>,
     pub weights: Vec<Option<Arc<LayerWeights>>>,
+    /// The weights came from the opened `.keras`/`.h5` (Save then writes `.keras`).
+    pub from_file: bool,
     pub acts: Vec<Option<LayerRun>>,
     /// The network the activations belong to.
     ran: Option<Network>,
@@ -126,6 +128,7 @@ impl Default for Viewer {
             input: None,
             input_shape: Vec::new(),
             weights: Vec::new(),
+            from_file: false,
             acts: Vec::new(),
             ran: None,
             pending: None,
@@ -184,12 +187,14 @@ impl Viewer {
     /// Keeps weights loaded from a file (index = layer index).
     pub fn set_weights(&mut self, weights: Vec<LayerWeights>) {
         self.weights = weights.into_iter().map(|w| Some(Arc::new(w))).collect();
+        self.from_file = true;
         self.ran = None;
     }
 
     /// Forgets weights and activations (a new design).
     pub fn reset(&mut self) {
         self.weights.clear();
+        self.from_file = false;
         self.acts.clear();
         self.ran = None;
         self.presets.clear();
@@ -403,6 +408,44 @@ impl Viewer {
         self.forget.insert(name.to_string());
     }
 
+    /// Weights for every layer of `net` as they would run now: the ones in use (file,
+    /// preset or drawn, followed by layer name) where their shapes still fit, new draws
+    /// from the initializers (or the preset) elsewhere. What Save writes into `.keras`.
+    pub fn weights_for(
+        &self,
+        net: &Network,
+        analysis: &crate::model::Analysis,
+    ) -> Result<Vec<LayerWeights>, String> {
+        if let Some(e) = analysis.error(net) {
+            return Err(format!("Keras would reject this design: {e}"));
+        }
+        net.layers
+            .iter()
+            .zip(&analysis.layers)
+            .enumerate()
+            .map(|(i, (layer, report))| {
+                let current = match &self.ran {
+                    Some(old) => old
+                        .layers
+                        .iter()
+                        .position(|o| o.name == layer.name)
+                        .and_then(|j| self.weights.get(j).cloned().flatten()),
+                    None => self.weights.get(i).cloned().flatten(),
+                };
+                if let Some(w) = current.filter(|w| super::worker::fits(w, &report.weights)) {
+                    return Ok(w.as_ref().clone());
+                }
+                match self.presets.get(&layer.name) {
+                    Some(p) => crate::engine::presets::preset_weights(*p, layer, &report.weights),
+                    None => {
+                        crate::engine::weights::initialize_layer(layer, &report.weights, self.seed)
+                            .map_err(|e| e.to_string())
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// Weights the last run used for layer `i`.
     pub fn layer_weights(&self, i: usize) -> Option<&LayerWeights> {
         self.weights.get(i)?.as_deref()
@@ -485,6 +528,15 @@ impl Viewer {
             a.shape(),
             a.as_slice().unwrap_or(&[]),
         ))
+    }
+
+    /// Every layer's activations of the last run as `.npz` (keyed by layer name).
+    pub fn all_activations_npz(&self, net: &Network) -> Result<Vec<u8>, String> {
+        let ran = self.ran.as_ref().unwrap_or(net);
+        if self.acts.iter().skip(1).all(|a| a.is_none()) {
+            return Err("no activations yet".into());
+        }
+        crate::runner::activations_npz(ran, &self.acts)
     }
 
     /// A texture of the exact tensor the network receives (min–max scaled for display).

@@ -245,6 +245,13 @@ fn export_bar(d: &mut Designer, ui: &mut egui::Ui) {
         {
             d.command(Command::ExportNpy(None));
         }
+        if ui
+            .button("All layers .npz…")
+            .on_hover_text("Every layer's output in one archive, keyed by layer name (numpy.load).")
+            .clicked()
+        {
+            d.command(Command::ExportAllNpz(None));
+        }
     });
 }
 
