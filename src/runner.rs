@@ -43,6 +43,7 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     if let Some(msg) = analysis.error(&net) {
         return Err(RunError::Rejected(msg));
     }
+    engine::forward::check_memory(&analysis, 1).map_err(|e| RunError::Engine(e.to_string()))?;
     let weights = match loaded.kind {
         FileKind::Keras => weights::from_keras(&loaded.bytes, &net, &analysis),
         FileKind::H5 => weights::from_h5(&loaded.bytes, &net, &analysis),

@@ -289,3 +289,36 @@ fn a_run_can_resume_from_any_layer() {
         }
     }
 }
+
+/// A design Keras accepts but this machine cannot hold (a 20000×20000 image through 64
+/// filters: ~100 GB of activations) is refused with the estimate, before any allocation.
+#[test]
+fn runs_too_large_for_memory_are_refused_with_the_estimate() {
+    use convscope::model::Network;
+    let mut net = Network::sequential("huge", &[20000, 20000, 3]);
+    let i = net.insert_new(0, "Conv2D").unwrap();
+    if let LayerKind::Conv2D(c) = &mut net.layers[i].kind {
+        c.filters = 64;
+        c.padding = "same".into();
+    }
+    let a = net.analyze();
+    assert!(a.first_error.is_none());
+    let err = convscope::engine::forward::check_memory(&a, 1).unwrap_err().to_string();
+    assert!(err.contains("needs about") && err.contains("GiB") && err.contains("limit"), "{err}");
+    // The CLI says so (exit 2) before reading the input or drawing weights.
+    let dir = tmp("huge");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("huge.json");
+    std::fs::write(&model, convscope::io::config::to_json_string(&net)).unwrap();
+    let (code, err) = run(&[
+        "run",
+        model.to_str().unwrap(),
+        "--input",
+        model.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("needs about"), "{err}");
+    std::fs::remove_dir_all(dir).ok();
+}

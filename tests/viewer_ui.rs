@@ -574,3 +574,30 @@ fn a_design_with_file_weights_saves_as_keras_with_them() {
     assert_eq!(got.last(), want.last());
     std::fs::remove_file(out).ok();
 }
+
+#[test]
+fn a_design_too_large_for_memory_shows_a_message_and_stays_editable() {
+    use convscope::model::Network;
+    let mut net = Network::sequential("huge", &[20000, 20000, 3]);
+    let i = net.insert_new(0, "Conv2D").unwrap();
+    if let LayerKind::Conv2D(c) = &mut net.layers[i].kind {
+        c.filters = 64;
+    }
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .build_ui_state(|ui, d: &mut Designer| d.ui(ui), Designer::new(net));
+    h.run();
+    assert!(has_text(&h, "needs about"));
+    assert!(h.state().viewer.input.is_none(), "no 4.8 GB input was prepared");
+    // Shrinking the input makes it run.
+    h.state_mut().edit(|net| {
+        if let LayerKind::Input(inp) = &mut net.layers[0].kind {
+            inp.batch_shape = vec![None, Some(32), Some(32), Some(3)];
+        }
+    });
+    h.run();
+    h.run();
+    assert!(h.state().viewer.error.is_none(), "{:?}", h.state().viewer.error);
+    assert!(h.state().viewer.acts[1].is_some(), "{:?}", h.state().viewer.last_evaluated);
+    assert!(has_text(&h, "feature map ch 63"));
+}

@@ -123,6 +123,12 @@ pub fn compute(job: Job) -> Done {
     if let Some(e) = analysis.error(&network) {
         return fail(e, weights, Vec::new());
     }
+    // Before drawing weights or running: a design too large for this machine is refused.
+    if let Err(e) =
+        crate::engine::forward::check_memory(&analysis, input.shape().first().copied().unwrap_or(1))
+    {
+        return fail(e.to_string(), weights, Vec::new());
+    }
     weights.resize(network.layers.len(), None);
     for (i, (layer, report)) in network.layers.iter().zip(&analysis.layers).enumerate() {
         let fits = weights[i]

@@ -25,6 +25,68 @@ pub enum EngineError {
         got: Vec<usize>,
         want: Vec<Option<i64>>,
     },
+    #[error(
+        "this run needs about {} for its activations and weights, more than the limit of {} \
+         (half of this machine's memory); use a smaller input, fewer filters or larger strides",
+        gib(*needed),
+        gib(*limit)
+    )]
+    TooLarge { needed: u64, limit: u64 },
+}
+
+fn gib(bytes: u64) -> String {
+    let g = bytes as f64 / (1u64 << 30) as f64;
+    if g >= 0.1 {
+        format!("{g:.1} GiB")
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    }
+}
+
+/// Bytes a run of `batch` samples needs: every layer's output (all are kept), the
+/// weights, and the per-thread im2col scratch. From the analysis, before allocating.
+pub fn estimate_bytes(analysis: &Analysis, batch: usize) -> u64 {
+    let outputs = analysis
+        .layers
+        .iter()
+        .map(|r| r.output_bytes.max(0) as u64)
+        .fold(0u64, u64::saturating_add)
+        .saturating_mul(batch.max(1) as u64);
+    let weights = analysis
+        .layers
+        .iter()
+        .flat_map(|r| &r.weights)
+        .map(|w| (w.count().max(0) as u64).saturating_mul(4))
+        .fold(0u64, u64::saturating_add);
+    let scratch = (rayon::current_num_threads() as u64) << 22;
+    outputs.saturating_add(weights).saturating_add(scratch)
+}
+
+/// The most a run may need: `CONVSCOPE_MEMORY_LIMIT` (bytes) when set, else half of the
+/// machine's memory (`MemTotal`; 8 GiB when unknown).
+pub fn memory_limit() -> u64 {
+    if let Some(v) = std::env::var("CONVSCOPE_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return v;
+    }
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    });
+    total.map_or(8 << 30, |kb| kb * 1024 / 2)
+}
+
+/// Refuses a run whose [`estimate_bytes`] exceeds [`memory_limit`], with both in the
+/// message, instead of letting the allocator abort the process.
+pub fn check_memory(analysis: &Analysis, batch: usize) -> Result<(), EngineError> {
+    let (needed, limit) = (estimate_bytes(analysis, batch), memory_limit());
+    if needed > limit {
+        Err(EngineError::TooLarge { needed, limit })
+    } else {
+        Ok(())
+    }
 }
 
 /// One layer's weights, in Keras's `get_weights()` order.
@@ -51,6 +113,12 @@ pub fn run_from<W: std::borrow::Borrow<LayerWeights>>(
     if let Some(msg) = analysis.error(net) {
         return Err(EngineError::Invalid(msg));
     }
+    let batch = acts
+        .first()
+        .and_then(|a| a.as_ref())
+        .and_then(|a| a.output.shape().first().copied())
+        .unwrap_or(1);
+    check_memory(analysis, batch)?;
     acts.resize(net.layers.len(), None);
     for i in from.max(1)..net.layers.len() {
         let layer = &net.layers[i];

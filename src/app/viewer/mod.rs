@@ -279,6 +279,12 @@ impl Viewer {
         {
             return;
         }
+        // Refuse a design too large for this machine before preparing its input.
+        if let Err(e) = crate::engine::forward::check_memory(analysis, 1) {
+            self.error = Some(e.to_string());
+            self.ran = None;
+            return;
+        }
         if let Err(e) = self.prepare_input(net) {
             self.error = Some(e);
             return;
