@@ -103,7 +103,7 @@ pub enum Command {
     Export {
         model: PathBuf,
         /// keras-json: config JSON; python: Keras code; keras: a .keras archive with weights
-        /// (the file's own, or drawn from the initializers with --seed).
+        /// (the file's own, or drawn from the initializers with --seed); svg: a diagram.
         #[arg(long, value_enum)]
         format: ExportFormat,
         #[arg(long)]
@@ -174,6 +174,8 @@ pub enum ExportFormat {
     KerasJson,
     Python,
     Keras,
+    /// The architecture diagram (boxes with output shapes and parameters).
+    Svg,
 }
 
 /// Outcome of a command: what to print and the exit status.
@@ -389,6 +391,9 @@ pub fn run(cmd: &Command) -> Outcome {
                 };
                 match format {
                     ExportFormat::Python => python::to_python(&loaded.network),
+                    ExportFormat::Svg => {
+                        io::diagram::to_svg(&loaded.network, &loaded.network.analyze())
+                    }
                     _ => config::to_json_string(&loaded.network),
                 }
                 .into_bytes()
@@ -469,15 +474,7 @@ pub fn readable_bytes(params: i64) -> String {
 
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: i64) -> String {
-    let s = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
+    pyfmt::thousands(n)
 }
 
 /// A compact MAC count: `52.3M`.

@@ -303,8 +303,13 @@ fn runs_too_large_for_memory_are_refused_with_the_estimate() {
     }
     let a = net.analyze();
     assert!(a.first_error.is_none());
-    let err = convscope::engine::forward::check_memory(&a, 1).unwrap_err().to_string();
-    assert!(err.contains("needs about") && err.contains("GiB") && err.contains("limit"), "{err}");
+    let err = convscope::engine::forward::check_memory(&a, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("needs about") && err.contains("GiB") && err.contains("limit"),
+        "{err}"
+    );
     // The CLI says so (exit 2) before reading the input or drawing weights.
     let dir = tmp("huge");
     std::fs::create_dir_all(&dir).unwrap();

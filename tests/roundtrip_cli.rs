@@ -253,3 +253,65 @@ fn cli_export_contract() {
     assert_eq!(back, load_model(&case).unwrap().network);
     std::fs::remove_file(&out).ok();
 }
+
+/// `export --format svg`: one box per layer with its name, class, Keras's output shape
+/// and parameter count; markup in names is escaped; a rejected layer shows Keras's message.
+#[test]
+fn svg_diagram_lists_every_layer_as_keras_summarises_it() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden/stack_mini_vgg");
+    let out = std::env::temp_dir().join(format!("convscope-diagram-{}.svg", std::process::id()));
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_convscope"))
+        .args([
+            "export",
+            case.join("model.keras").to_str().unwrap(),
+            "--format",
+            "svg",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let svg = std::fs::read_to_string(&out).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("summary.json")).unwrap()).unwrap();
+    for l in summary["layers"].as_array().unwrap() {
+        let shape: Vec<String> = l["output_shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                if d.is_null() {
+                    "None".into()
+                } else {
+                    d.to_string()
+                }
+            })
+            .collect();
+        let shape = if shape.len() == 1 {
+            format!("({},)", shape[0])
+        } else {
+            format!("({})", shape.join(", "))
+        };
+        let params = convscope::cli::thousands(l["params"].as_i64().unwrap());
+        let line = format!("output {shape} · {params} params");
+        assert!(svg.contains(&line), "missing {line}");
+        assert!(svg.contains(&format!(
+            ">{} <tspan font-weight=\"normal\" fill=\"#333\">({})</tspan>",
+            l["name"].as_str().unwrap(),
+            l["class_name"].as_str().unwrap()
+        )));
+    }
+    assert_eq!(svg.matches("<g class=\"layer\"").count(), 15); // 14 layers + the input
+    std::fs::remove_file(&out).ok();
+    // Names with markup are escaped; a rejected layer carries Keras's message.
+    let mut net = convscope::model::Network::sequential("a<b>&c", &[8, 8, 3]);
+    let i = net.insert_new(0, "Conv2D").unwrap();
+    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[i].kind {
+        c.kernel_size = convscope::model::Pair::square(99);
+    }
+    let a = net.analyze();
+    let svg = convscope::io::diagram::to_svg(&net, &a);
+    assert!(svg.contains("a&lt;b&gt;&amp;c") && !svg.contains("a<b>"));
+    assert!(svg.contains("#d63031"));
+}

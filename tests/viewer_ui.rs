@@ -588,7 +588,10 @@ fn a_design_too_large_for_memory_shows_a_message_and_stays_editable() {
         .build_ui_state(|ui, d: &mut Designer| d.ui(ui), Designer::new(net));
     h.run();
     assert!(has_text(&h, "needs about"));
-    assert!(h.state().viewer.input.is_none(), "no 4.8 GB input was prepared");
+    assert!(
+        h.state().viewer.input.is_none(),
+        "no 4.8 GB input was prepared"
+    );
     // Shrinking the input makes it run.
     h.state_mut().edit(|net| {
         if let LayerKind::Input(inp) = &mut net.layers[0].kind {
@@ -597,7 +600,15 @@ fn a_design_too_large_for_memory_shows_a_message_and_stays_editable() {
     });
     h.run();
     h.run();
-    assert!(h.state().viewer.error.is_none(), "{:?}", h.state().viewer.error);
-    assert!(h.state().viewer.acts[1].is_some(), "{:?}", h.state().viewer.last_evaluated);
+    assert!(
+        h.state().viewer.error.is_none(),
+        "{:?}",
+        h.state().viewer.error
+    );
+    assert!(
+        h.state().viewer.acts[1].is_some(),
+        "{:?}",
+        h.state().viewer.last_evaluated
+    );
     assert!(has_text(&h, "feature map ch 63"));
 }

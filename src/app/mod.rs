@@ -55,6 +55,8 @@ pub enum Command {
     ExportNpy(Option<PathBuf>),
     /// Every layer's activations as one `.npz`.
     ExportAllNpz(Option<PathBuf>),
+    /// The architecture diagram as SVG.
+    ExportDiagram(Option<PathBuf>),
     Undo,
     Redo,
     Delete,
@@ -313,6 +315,9 @@ impl Designer {
                 let k = d.viewer.focus.ok_or("click a tile first: no channel is magnified")?;
                 d.viewer.map_picture(&d.network, i, k)?.to_png()
             }),
+            Command::ExportDiagram(p) => self.export(p, "svg", "diagram", |d| {
+                Ok(io::diagram::to_svg(&d.network, &d.analysis).into_bytes())
+            }),
             Command::ExportAllNpz(p) => self.export(p, "npz", "all activations", |d| {
                 d.viewer.all_activations_npz(&d.network)
             }),
@@ -416,11 +421,12 @@ impl Designer {
                     ("map", Some(k)) => format!("_ch{k}"),
                     ("activations", _) => String::new(),
                     ("all activations", _) => "_activations".into(),
+                    ("diagram", _) => String::new(),
                     _ => "_grid".into(),
                 };
                 match rfd::FileDialog::new()
                     .add_filter(ext.to_uppercase(), &[ext])
-                    .set_file_name(if what == "all activations" {
+                    .set_file_name(if what == "all activations" || what == "diagram" {
                         format!("{}{suffix}.{ext}", self.network.name)
                     } else {
                         format!("{layer}{suffix}.{ext}")
@@ -440,6 +446,9 @@ impl Designer {
         match make(self)
             .and_then(|bytes| io::write_atomic(&path, &bytes).map_err(|e| e.to_string()))
         {
+            Ok(()) if what == "diagram" => {
+                self.notify(format!("Exported the diagram to {}", path.display()), false)
+            }
             Ok(()) => self.notify(
                 format!("Exported {layer} {what} to {}", path.display()),
                 false,

@@ -90,6 +90,9 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                 if ui.button("Export Python…").clicked() {
                     d.command(Command::ExportPython);
                 }
+                if ui.button("Export diagram (SVG)…").clicked() {
+                    d.command(Command::ExportDiagram(None));
+                }
                 ui.separator();
                 ui.label("Path (when no file dialog appears):");
                 ui.add(

@@ -1,8 +1,9 @@
 //! Files in and out: Keras config JSON (all dialects), `.keras` archives, legacy `.h5`
-//! model files, `.keras` writing (config + weights), Python code export. Readers never panic on bad input: they return
+//! model files, `.keras` writing (config + weights), Python code and SVG diagram export. Readers never panic on bad input: they return
 //! [`LoadError`] with a message that names the file part that is wrong.
 
 pub mod config;
+pub mod diagram;
 pub mod image;
 pub mod keras_file;
 pub mod keras_write;

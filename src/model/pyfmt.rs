@@ -132,6 +132,19 @@ pub fn boolean(b: bool) -> &'static str {
     if b { "True" } else { "False" }
 }
 
+/// `1234567` → `1,234,567` (Keras's summary style).
+pub fn thousands(n: i64) -> String {
+    let s = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
