@@ -63,6 +63,8 @@ pub struct Prepared {
     pub stats: Vec<ChannelStats>,
     /// Whether the output was a (1, H, W, C)/(1, C, H, W) image-like tensor.
     pub spatial: bool,
+    /// The layer's finite minimum and maximum.
+    pub range: (f32, f32),
 }
 
 /// The viewer's state.
@@ -114,6 +116,8 @@ pub struct Viewer {
     thumb: Option<(usize, egui::TextureHandle)>,
     textures: HashMap<(usize, usize), egui::TextureHandle>,
     texture_key: Option<(u64, usize, Colormap, [u32; 2], u8)>,
+    /// Each channel's display range under `texture_key` (one scan of the layer per key).
+    tile_ranges: Vec<(f32, f32)>,
     pub(crate) kernel_textures: Option<((u64, usize, Colormap), Vec<egui::TextureHandle>)>,
     prepared: Option<Prepared>,
     /// Set when the window has a worker thread; tests may run jobs inline.
@@ -159,6 +163,7 @@ impl Default for Viewer {
             thumb: None,
             textures: HashMap::new(),
             texture_key: None,
+            tile_ranges: Vec::new(),
             kernel_textures: None,
             prepared: None,
             inline: true,
@@ -466,19 +471,16 @@ impl Viewer {
             let spatial = run.output.ndim() == 4;
             let maps = viz::channel_maps(&run.output, cf);
             let stats = viz::channel_stats(&maps);
+            let range = viz::min_max(maps.iter());
             self.prepared = Some(Prepared {
                 key,
                 maps: Arc::new(maps),
                 stats,
                 spatial,
+                range,
             });
         }
         self.prepared.as_ref()
-    }
-
-    /// The channels the grid shows, in order.
-    pub fn visible_channels(&self, stats: &[ChannelStats]) -> Vec<usize> {
-        viz::order(stats, self.order, self.dead_only)
     }
 
     /// The tile grid as it is on screen (order, filter, colormap, normalisation), at a
@@ -587,6 +589,27 @@ impl Viewer {
         Some(tex)
     }
 
+    /// Each channel's display range for the prepared layer `i`, computed once per
+    /// (result, layer, colormap, normalisation) together with the texture cache.
+    pub(crate) fn tile_ranges(&mut self, i: usize) -> Option<&[(f32, f32)]> {
+        let norm_key = match self.norm {
+            Norm::PerChannel => ([0, 0], 0),
+            Norm::PerLayer => ([0, 0], 1),
+            Norm::Fixed(a, b) => ([a.to_bits(), b.to_bits()], 2),
+        };
+        let key = (self.version, i, self.colormap, norm_key.0, norm_key.1);
+        let p = self
+            .prepared
+            .as_ref()
+            .filter(|p| p.key == (self.version, i))?;
+        if self.texture_key != Some(key) {
+            self.textures.clear();
+            self.tile_ranges = viz::ranges(&p.maps, self.norm, self.colormap);
+            self.texture_key = Some(key);
+        }
+        Some(&self.tile_ranges)
+    }
+
     /// Texture of channel `k` of the prepared layer `i`.
     fn tile_texture(
         &mut self,
@@ -594,27 +617,14 @@ impl Viewer {
         i: usize,
         k: usize,
     ) -> Option<egui::TextureHandle> {
-        let norm_key = match self.norm {
-            Norm::PerChannel => ([0, 0], 0),
-            Norm::PerLayer => ([0, 0], 1),
-            Norm::Fixed(a, b) => ([a.to_bits(), b.to_bits()], 2),
-        };
-        let key = (self.version, i, self.colormap, norm_key.0, norm_key.1);
-        if self.texture_key != Some(key) {
-            self.textures.clear();
-            self.texture_key = Some(key);
-        }
+        let range = *self.tile_ranges(i)?.get(k)?;
         if let Some(t) = self.textures.get(&(i, k)) {
             return Some(t.clone());
         }
-        let p = self
-            .prepared
-            .as_ref()
-            .filter(|p| p.key == (self.version, i))?;
-        let ranges = viz::ranges(&p.maps, self.norm, self.colormap);
+        let p = self.prepared.as_ref()?;
         let map = p.maps.index_axis(ndarray::Axis(0), k);
         let (h, w) = (map.shape()[0], map.shape()[1]);
-        let pixels = viz::colorize(map, ranges[k], self.colormap)
+        let pixels = viz::colorize(map, range, self.colormap)
             .into_iter()
             .map(|[r, g, b]| egui::Color32::from_rgb(r, g, b))
             .collect();

@@ -333,7 +333,7 @@ fn header(d: &mut Designer, ui: &mut egui::Ui, i: usize, layer: &Layer) {
                 .map(|s| s.zero_share * (total / n.max(1)) as f32)
                 .sum::<f32>()
                 / total as f32;
-            let (lo, hi) = crate::viz::min_max(p.maps.iter());
+            let (lo, hi) = p.range;
             ui.label(format!(
                 "{n} channel{} · {dead} dead (all ≤ 0) · {:.1} % zeros · values {lo:.4} to {hi:.4}",
                 if n == 1 { "" } else { "s" },
@@ -391,10 +391,9 @@ fn rf_text([[r0, r1], [c0, c1]]: [[f64; 2]; 2], h: usize, w: usize) -> String {
 
 fn colour_bar(v: &mut Viewer, ui: &mut egui::Ui, i: usize) {
     let (cmap, norm) = (v.colormap, v.norm);
-    let Some(p) = v.prepared.as_ref().filter(|p| p.key.1 == i) else {
+    let Some(rs) = v.tile_ranges(i) else {
         return;
     };
-    let rs = crate::viz::ranges(&p.maps, norm, cmap);
     let (lo, hi) = rs
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), r| {
