@@ -4,6 +4,7 @@
 //! Keras would say about it (shapes, parameters, rejections); the app and the CLI only
 //! present what those produce; [`viz`] turns activations into pictures for both.
 
+#[cfg(feature = "gui")]
 pub mod app;
 pub mod cli;
 pub mod engine;

@@ -16,9 +16,16 @@ fn main() {
         None => {
             // The window, on the last design (or the bundled example), or on a file given
             // on the command line.
-            let open = args.files.clone();
-            if let Err(e) = convscope::app::run(open) {
+            #[cfg(feature = "gui")]
+            if let Err(e) = convscope::app::run(args.files.clone()) {
                 eprintln!("error: cannot open the window: {e}");
+                std::process::exit(2);
+            }
+            #[cfg(not(feature = "gui"))]
+            {
+                eprintln!(
+                    "error: this build has no window (built without the `gui` feature); see `convscope --help`"
+                );
                 std::process::exit(2);
             }
         }

@@ -129,6 +129,17 @@ pub fn from_keras(
     valid(net, analysis)?;
     let h5bytes =
         zip_entry(bytes, "model.weights.h5").map_err(|e| WeightError::File(e.to_string()))?;
+    from_weights_h5(h5bytes, net, analysis)
+}
+
+/// Weights from the `model.weights.h5` inside a `.keras` archive (Keras 3's layout:
+/// `layers/<key>/vars/<n>`).
+pub fn from_weights_h5(
+    h5bytes: Vec<u8>,
+    net: &Network,
+    analysis: &Analysis,
+) -> Result<Vec<LayerWeights>, WeightError> {
+    valid(net, analysis)?;
     let file = h5(h5bytes)?;
     let keys = keras_group_keys(net);
     let mut out = Vec::with_capacity(net.layers.len());
