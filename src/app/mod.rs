@@ -6,6 +6,7 @@
 //! Panels never mutate the network directly from deep inside widgets without going
 //! through [`Designer::edit`], which records undo history.
 
+pub mod autosave;
 mod inspector;
 mod panels;
 pub mod viewer;
@@ -99,6 +100,8 @@ pub struct Designer {
     pub lock_square: bool,
     pub dark: bool,
     pending: Vec<Command>,
+    /// Writes the design to disk after every change (off unless the app enables it).
+    pub autosave: autosave::Autosave,
 }
 
 impl Default for Designer {
@@ -126,6 +129,7 @@ impl Designer {
             lock_square: true,
             dark: true,
             pending: Vec::new(),
+            autosave: autosave::Autosave::new(None),
         }
     }
 
@@ -215,10 +219,7 @@ impl Designer {
             }
             Command::Open => match rfd::FileDialog::new()
                 .add_filter("Keras model", &["keras", "h5", "json"])
-                .add_filter(
-                    "Image (viewer input)",
-                    &["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
-                )
+                .add_filter("Image (viewer input)", &IMAGE_EXTENSIONS)
                 .pick_file()
             {
                 Some(p) => self.apply(Command::OpenPath(p)),
@@ -267,7 +268,7 @@ impl Designer {
                 } else {
                     Ok(config::to_json_string(&self.network).into_bytes())
                 };
-                match bytes.and_then(|b| io::write_atomic(&p, &b).map_err(|e| e.to_string())) {
+                match bytes.and_then(|b| io::write_atomic(&p, &b).map_err(|e| io::describe_io_error(&e))) {
                     Ok(()) => {
                         self.notify(format!("Saved {}", p.display()), false);
                         self.path = Some(p);
@@ -290,14 +291,14 @@ impl Designer {
                 let text = python::to_python(&self.network);
                 match io::write_atomic(&p, text.as_bytes()) {
                     Ok(()) => self.notify(format!("Exported {}", p.display()), false),
-                    Err(e) => self.notify(format!("Could not write {}: {e}", p.display()), true),
+                    Err(e) => self.notify(
+                        format!("Could not write {}: {}", p.display(), io::describe_io_error(&e)),
+                        true,
+                    ),
                 }
             }
             Command::OpenImage => match rfd::FileDialog::new()
-                .add_filter(
-                    "Image",
-                    &["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"],
-                )
+                .add_filter("Image", &IMAGE_EXTENSIONS)
                 .pick_file()
             {
                 Some(p) => self.apply(Command::OpenPath(p)),
@@ -443,9 +444,9 @@ impl Designer {
                 }
             }
         };
-        match make(self)
-            .and_then(|bytes| io::write_atomic(&path, &bytes).map_err(|e| e.to_string()))
-        {
+        match make(self).and_then(|bytes| {
+            io::write_atomic(&path, &bytes).map_err(|e| io::describe_io_error(&e))
+        }) {
             Ok(()) if what == "diagram" => {
                 self.notify(format!("Exported the diagram to {}", path.display()), false)
             }
@@ -463,8 +464,9 @@ impl Designer {
     /// Opens a model file, or uses an image file as the viewer's input (recognised by
     /// its content).
     fn open_path(&mut self, p: &Path) {
+        let image_name = IMAGE_EXTENSIONS.iter().any(|e| has_ext(p, e));
         if is_image_file(p) {
-            match std::fs::read(p) {
+            match read_limited(p, MAX_IMAGE_FILE_BYTES) {
                 Ok(bytes) => {
                     let name = p
                         .file_name()
@@ -472,11 +474,46 @@ impl Designer {
                         .unwrap_or_else(|| p.display().to_string());
                     self.viewer.set_image(name, bytes);
                     self.tab = Tab::FeatureMaps;
-                    self.notify(format!("Input image: {}", p.display()), false);
+                    // Decoded now (once): a broken image is reported at once and the
+                    // previous input stays.
+                    let checked = if self.analysis.first_error.is_none() {
+                        self.viewer.prepare_now(&self.network)
+                    } else {
+                        Ok(())
+                    };
+                    match checked {
+                        Ok(()) => self.notify(format!("Input image: {}", p.display()), false),
+                        Err(e) => self.notify(format!("Could not use {}: {e}", p.display()), true),
+                    }
                 }
                 Err(e) => self.notify(format!("Could not read {}: {e}", p.display()), true),
             }
             return;
+        }
+        if image_name {
+            // Named like an image but not one: say that, not "not a Keras model".
+            let e = read_limited(p, 64)
+                .map_err(|e| e.to_string())
+                .and_then(|b| {
+                    crate::io::image::load_image(
+                        &b,
+                        None,
+                        3,
+                        Default::default(),
+                        Default::default(),
+                    )
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+                })
+                .err()
+                .unwrap_or_else(|| "not an image".into());
+            return self.notify(
+                format!(
+                    "Could not open {}: {e}. Your design and input are unchanged.",
+                    p.display()
+                ),
+                true,
+            );
         }
         match io::load_model(p) {
             Ok(m) => {
@@ -506,7 +543,7 @@ impl Designer {
                     // Legacy .h5 files are not overwritten by Save (convscope writes .keras).
                     self.path = None;
                 }
-                let err = a.first_error.is_some();
+                let err = a.first_error.is_some() || !weight_note.is_empty();
                 self.notify(format!("{msg}{weight_note}"), err);
             }
             Err(e) => self.notify(
@@ -517,6 +554,42 @@ impl Designer {
                 true,
             ),
         }
+    }
+
+    /// Opens the autosaved design from `file` (falling back to `saved`, eframe's copy,
+    /// then the example) and keeps autosaving there. An unreadable autosave is kept
+    /// beside as `<name>.unreadable` and reported.
+    pub fn with_autosave(file: Option<PathBuf>, saved: Option<String>) -> Designer {
+        let restored = file.as_deref().map(autosave::read);
+        let mut d = match restored {
+            Some(Ok(Some(r))) => {
+                let mut d = Designer::new(r.network);
+                d.path = r.path;
+                d
+            }
+            Some(Err(e)) => {
+                let mut d = Designer::restore(saved);
+                let f = file.clone().unwrap_or_default();
+                let kept = f.with_extension("json.unreadable");
+                let _ = std::fs::rename(&f, &kept);
+                d.notify(
+                    format!(
+                        "The autosaved design could not be read ({e}); it is kept as {}.",
+                        kept.display()
+                    ),
+                    true,
+                );
+                d
+            }
+            _ => Designer::restore(saved),
+        };
+        d.autosave = autosave::Autosave::new(file);
+        if d.notice.is_none() {
+            let net = d.network.clone();
+            let path = d.path.clone();
+            d.autosave.mark_written(&net, path.as_deref());
+        }
+        d
     }
 
     /// The design as Keras JSON, for persistence.
@@ -569,12 +642,41 @@ impl Designer {
         });
         self.apply_pending();
         self.viewer.schedule(&self.network, &self.analysis);
+        let now = std::time::Instant::now();
+        if let Some(wait) = self.autosave.tick(&self.network, self.path.as_deref(), now) {
+            ui.ctx().request_repaint_after(wait);
+        }
+        if let Some(e) = self.autosave.error.take() {
+            self.notify(e, true);
+        }
         let idle =
             ui.ctx().input(|i| !i.pointer.any_down()) && ui.ctx().memory(|m| m.focused().is_none());
         if idle {
             self.end_gesture();
         }
     }
+}
+
+/// File name endings offered for images.
+const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"];
+
+/// Image files larger than this are refused before reading (a 100 M pixel photo as
+/// uncompressed 16-bit TIFF is 600 MB).
+const MAX_IMAGE_FILE_BYTES: u64 = 1 << 30;
+
+/// Reads at most `limit` bytes of `p`; a larger file is an error naming its size.
+fn read_limited(p: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(p).map_err(|e| crate::io::describe_io_error(&e))?;
+    let mut bytes = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| crate::io::describe_io_error(&e))?;
+    if bytes.len() as u64 > limit && limit >= 1 << 20 {
+        return Err(format!("the file is larger than {} MB", limit >> 20));
+    }
+    bytes.truncate(limit as usize);
+    Ok(bytes)
 }
 
 /// Whether `p` ends in `.ext` (any case).
@@ -608,7 +710,7 @@ pub struct App {
 impl App {
     pub fn new(cc: &eframe::CreationContext<'_>, open: Vec<PathBuf>) -> App {
         let saved = cc.storage.and_then(|s| s.get_string(STORAGE_KEY));
-        let mut designer = Designer::restore(saved);
+        let mut designer = Designer::with_autosave(autosave::default_location(), saved);
         designer.viewer.start_worker(&cc.egui_ctx);
         // `convscope MODEL`, `convscope IMAGE` or `convscope MODEL IMAGE`.
         for p in open {

@@ -48,6 +48,14 @@ impl Worker {
     /// Starts the thread; `wake` is called when a result is ready (the app passes
     /// `egui::Context::request_repaint`).
     pub fn start(wake: impl Fn() + Send + 'static) -> Option<Worker> {
+        Worker::start_with(wake, compute)
+    }
+
+    /// Starts the thread with another job runner (tests use one that panics).
+    pub fn start_with(
+        wake: impl Fn() + Send + 'static,
+        compute: impl Fn(Job) -> Done + Send + 'static,
+    ) -> Option<Worker> {
         let (jobs, job_rx) = channel::<Job>();
         let (done_tx, results) = channel::<Done>();
         std::thread::Builder::new()

@@ -12,6 +12,25 @@ pub mod python;
 
 pub use keras_file::{LoadError, LoadedModel, load_model, load_model_bytes};
 
+/// Says what an I/O error means for the person saving or opening a file: a full disk,
+/// a read-only disk or folder, a missing folder; the system's wording follows.
+pub fn describe_io_error(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let what = match e.kind() {
+        K::StorageFull => "the disk is full",
+        K::QuotaExceeded => "the disk quota is exceeded",
+        K::ReadOnlyFilesystem => "the disk is read-only",
+        K::PermissionDenied => {
+            "permission denied: the file or its folder is not writable (or not readable) for you"
+        }
+        K::NotFound => "no such file or folder",
+        K::IsADirectory => "that is a folder, not a file",
+        K::NotADirectory => "a part of the path is a file, not a folder",
+        _ => return e.to_string(),
+    };
+    format!("{what} ({e})")
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a
 /// rename, so a failed save never destroys the previous file.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -67,6 +67,15 @@ pub struct Prepared {
     pub range: (f32, f32),
 }
 
+/// An input image kept while a newly opened one is tried.
+struct PreviousImage {
+    name: String,
+    bytes: Vec<u8>,
+    input: Option<Arc<ArrayD<f32>>>,
+    input_shape: Vec<Option<i64>>,
+    prepared_with: Option<(Preprocess, ResizeMode)>,
+}
+
 /// The viewer's state.
 pub struct Viewer {
     pub image_name: String,
@@ -79,6 +88,8 @@ pub struct Viewer {
     pub acts: Vec<Option<LayerRun>>,
     /// The network the activations belong to.
     ran: Option<Network>,
+    /// The network whose last run failed (not retried until something changes).
+    failed: Option<Network>,
     /// The network of the job in flight.
     pending: Option<Network>,
     generation: u64,
@@ -120,6 +131,8 @@ pub struct Viewer {
     tile_ranges: Vec<(f32, f32)>,
     pub(crate) kernel_textures: Option<((u64, usize, Colormap), Vec<egui::TextureHandle>)>,
     prepared: Option<Prepared>,
+    /// The input in use before `set_image`, until the new image is prepared.
+    previous_image: Option<PreviousImage>,
     /// Set when the window has a worker thread; tests may run jobs inline.
     pub inline: bool,
 }
@@ -166,6 +179,8 @@ impl Default for Viewer {
             tile_ranges: Vec::new(),
             kernel_textures: None,
             prepared: None,
+            previous_image: None,
+            failed: None,
             inline: true,
         }
     }
@@ -179,8 +194,27 @@ impl Viewer {
         self.inline = self.worker.is_none();
     }
 
+    /// Runs jobs on `worker` (tests install one with another job runner).
+    pub fn use_worker(&mut self, worker: Worker) {
+        self.worker = Some(worker);
+        self.inline = false;
+    }
+
     /// Uses image bytes (any supported format) as the input.
     pub fn set_image(&mut self, name: impl Into<String>, bytes: Vec<u8>) {
+        // The input in use is kept until the new one has been prepared: an image that
+        // cannot be used gives a message, not an empty viewer.
+        if self.previous_image.is_none()
+            && let Some(old) = self.image_bytes.take()
+        {
+            self.previous_image = Some(PreviousImage {
+                name: std::mem::take(&mut self.image_name),
+                bytes: old,
+                input: self.input.take(),
+                input_shape: std::mem::take(&mut self.input_shape),
+                prepared_with: self.prepared_with,
+            });
+        }
         self.image_name = name.into();
         self.image_bytes = Some(bytes);
         self.input = None;
@@ -189,11 +223,40 @@ impl Viewer {
         self.prepared_with = None;
     }
 
+    /// Prepares the input image for `net` now (when a file is opened, so that an image
+    /// that cannot be used is reported at once). On failure the previous image, if any,
+    /// is restored and the error names both.
+    pub fn prepare_now(&mut self, net: &Network) -> Result<(), String> {
+        match self.prepare_input(net) {
+            Ok(()) => {
+                self.previous_image = None;
+                Ok(())
+            }
+            Err(e) => Err(match self.previous_image.take() {
+                Some(p) => {
+                    let kept = p.name.clone();
+                    self.image_name = p.name;
+                    self.image_bytes = Some(p.bytes);
+                    self.input = p.input;
+                    self.input_shape = p.input_shape;
+                    self.prepared_with = p.prepared_with;
+                    format!("{e}. The viewer keeps its previous input, {kept}.")
+                }
+                None => {
+                    // Not tried again every frame: a new image or design is needed.
+                    self.image_bytes = None;
+                    e
+                }
+            }),
+        }
+    }
+
     /// Keeps weights loaded from a file (index = layer index).
     pub fn set_weights(&mut self, weights: Vec<LayerWeights>) {
         self.weights = weights.into_iter().map(|w| Some(Arc::new(w))).collect();
         self.from_file = true;
         self.ran = None;
+        self.failed = None;
     }
 
     /// Forgets weights and activations (a new design).
@@ -202,6 +265,7 @@ impl Viewer {
         self.from_file = false;
         self.acts.clear();
         self.ran = None;
+        self.failed = None;
         self.presets.clear();
         self.seed_bump.clear();
         self.forget.clear();
@@ -251,6 +315,7 @@ impl Viewer {
         self.input_shape = shape;
         self.prepared_with = with;
         self.ran = None;
+        self.failed = None;
         Ok(())
     }
 
@@ -280,7 +345,8 @@ impl Viewer {
         if input_current
             && self.forget.is_empty()
             && (self.pending.as_ref() == Some(net)
-                || (self.pending.is_none() && self.ran.as_ref() == Some(net)))
+                || (self.pending.is_none()
+                    && (self.ran.as_ref() == Some(net) || self.failed.as_ref() == Some(net))))
         {
             return;
         }
@@ -288,9 +354,13 @@ impl Viewer {
         if let Err(e) = crate::engine::forward::check_memory(analysis, 1) {
             self.error = Some(e.to_string());
             self.ran = None;
+            self.failed = None;
             return;
         }
-        if let Err(e) = self.prepare_input(net) {
+        if self.image_bytes.is_none() && self.input.is_none() {
+            return; // the image could not be used; its error stays on screen
+        }
+        if let Err(e) = self.prepare_now(net) {
             self.error = Some(e);
             return;
         }
@@ -382,7 +452,10 @@ impl Viewer {
         self.running = false;
         let net = self.pending.take();
         self.error = done.error;
-        if self.error.is_none() {
+        if self.error.is_some() {
+            self.failed = net;
+        } else {
+            self.failed = None;
             self.weights = done.weights;
             self.acts = done.acts;
             self.ran = net;
@@ -404,6 +477,7 @@ impl Viewer {
         self.weights.clear();
         self.presets.clear();
         self.ran = None;
+        self.failed = None;
     }
 
     /// Draws new initializer weights for one layer (dropping its preset).
