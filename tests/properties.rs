@@ -147,3 +147,66 @@ proptest! {
         }
     }
 }
+
+/// Small rank-4 inputs (batch, H, W, C or C, H, W), so that every accepted design runs.
+fn small_input() -> impl Strategy<Value = Vec<i64>> {
+    proptest::collection::vec(1i64..9, 3)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Whatever the arguments, the engine either refuses the design (analysis error, or
+    /// a memory estimate over the limit, with the estimate) or runs it and produces
+    /// exactly the shapes the analysis promised. Never a panic, a hang, an overflow or an
+    /// allocation failure. (Found: a 10^18-wide pooling window looped over every tap.)
+    #[test]
+    fn engine_never_panics(shape in small_input(), kinds in proptest::collection::vec(layer(), 1..4), seed in any::<u64>()) {
+        use convscope::engine::forward::{check_memory, estimate_bytes, memory_limit, run};
+        let mut net = Network::sequential("p", &shape);
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let mut l = Layer::new("Dropout", format!("l{i}")).unwrap();
+            l.kind = kind;
+            net.layers.push(l);
+        }
+        let a = net.analyze();
+        if a.first_error.is_some() {
+            // Refused by analysis; the engine's weight drawing refuses it too.
+            prop_assert!(convscope::engine::weights::initialize(&net, &a, seed).is_err());
+            return Ok(());
+        }
+        let needed = estimate_bytes(&a, 1);
+        if needed > memory_limit() {
+            let e = check_memory(&a, 1).unwrap_err().to_string();
+            prop_assert!(e.contains("GiB") && e.contains("needs about"), "{}", e);
+            return Ok(());
+        }
+        if needed > 256 << 20 {
+            return Ok(()); // allowed here, but too slow for a property test
+        }
+        let weights = convscope::engine::weights::initialize(&net, &a, seed).unwrap();
+        let dims: Vec<usize> = std::iter::once(1).chain(shape.iter().map(|&d| d as usize)).collect();
+        let n: usize = dims.iter().product();
+        let input = ndarray::ArrayD::from_shape_vec(
+            ndarray::IxDyn(&dims),
+            (0..n).map(|i| (i % 7) as f32 - 3.0).collect(),
+        )
+        .unwrap();
+        match run(&net, &weights, input) {
+            Ok(acts) => {
+                for (i, (act, r)) in acts.iter().zip(&a.layers).enumerate().skip(1) {
+                    let got = act.as_ref().unwrap().output.shape().to_vec();
+                    let want: Vec<usize> = r
+                        .output_shape
+                        .as_ref()
+                        .unwrap()
+                        .iter()
+                        .map(|d| d.unwrap_or(1) as usize)
+                        .collect();
+                    prop_assert_eq!(got, want, "layer {}", i);
+                }
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+}

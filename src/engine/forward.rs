@@ -360,20 +360,27 @@ pub fn layer_forward(
             let mut pad = [0usize; 2];
             for a in 0..2 {
                 let n = [h, wd][a];
-                let keff = (k[a] - 1) * d[a] + 1;
+                // Saturating: the analysis accepted the output size, but the window
+                // itself may be wider than anything (dilation 2^62).
+                let keff = k[a]
+                    .saturating_sub(1)
+                    .saturating_mul(d[a])
+                    .saturating_add(1);
+                let span = n.saturating_sub(1).saturating_mul(s[a]);
                 let op = c.output_padding.map(|p| p.v[a].max(0) as usize);
                 out[a] = if same {
                     match op {
-                        None => n * s[a],
-                        Some(op) => (n - 1) * s[a] + keff % 2 + op,
+                        None => n.saturating_mul(s[a]),
+                        Some(op) => span.saturating_add(keff % 2).saturating_add(op),
                     }
                 } else {
-                    (n - 1) * s[a] + keff + op.unwrap_or(keff.max(s[a]) - keff)
+                    span.saturating_add(keff)
+                        .saturating_add(op.unwrap_or(keff.max(s[a]) - keff))
                 };
                 // The forward convolution that maps `out` back onto `n` pads this much
                 // before; the transpose crops the same amount.
                 if same {
-                    let total = ((n - 1) * s[a] + keff).saturating_sub(out[a]);
+                    let total = span.saturating_add(keff).saturating_sub(out[a]);
                     pad[a] = total / 2;
                 }
             }

@@ -32,11 +32,18 @@ impl Window {
         let mut out = [0; 2];
         let mut pad_before = [0; 2];
         for a in 0..2 {
-            let keff = (kernel[a] - 1) * dilation[a] + 1;
+            // Saturating: a window larger than any input (pool_size 10^18) is legal Keras.
+            let keff = kernel[a]
+                .saturating_sub(1)
+                .saturating_mul(dilation[a])
+                .saturating_add(1);
             if same {
-                out[a] = input[a].div_ceil(strides[a]);
-                let total =
-                    ((out[a].saturating_sub(1)) * strides[a] + keff).saturating_sub(input[a]);
+                out[a] = input[a].div_ceil(strides[a].max(1));
+                let total = out[a]
+                    .saturating_sub(1)
+                    .saturating_mul(strides[a])
+                    .saturating_add(keff)
+                    .saturating_sub(input[a]);
                 pad_before[a] = total / 2;
             } else {
                 out[a] = if input[a] >= keff {
@@ -55,10 +62,33 @@ impl Window {
         }
     }
 
+    /// The taps `t` of output `o` along axis `a` that land inside an input of `len`
+    /// pixels (all others read padding), computed without visiting the outside ones.
+    fn inside(&self, a: usize, o: usize, len: usize) -> std::ops::Range<usize> {
+        let (s, d, p) = (
+            self.strides[a] as i128,
+            self.dilation[a].max(1) as i128,
+            self.pad_before[a] as i128,
+        );
+        // coord = o*s + t*d - p must lie in [0, len).
+        let base = o as i128 * s - p;
+        let first = if base >= 0 { 0 } else { (-base + d - 1) / d };
+        let end = if len == 0 || base > len as i128 - 1 {
+            0
+        } else {
+            (len as i128 - 1 - base) / d + 1
+        };
+        let end = end.min(self.kernel[a] as i128);
+        (first.min(end) as usize)..(end.max(0) as usize)
+    }
+
     /// Input coordinate of output `o`, tap `t` along axis `a` (may be outside the input).
     #[inline]
     fn coord(&self, a: usize, o: usize, t: usize) -> isize {
-        (o * self.strides[a] + t * self.dilation[a]) as isize - self.pad_before[a] as isize
+        // Wide arithmetic: strides or dilations near 2^63 are legal Keras arguments.
+        let v = o as i128 * self.strides[a] as i128 + t as i128 * self.dilation[a] as i128
+            - self.pad_before[a] as i128;
+        v.clamp(isize::MIN as i128, isize::MAX as i128) as isize
     }
 }
 
@@ -644,14 +674,13 @@ pub fn conv_transpose(
             let (ky, kx) = (t / kw, t % kw);
             let contrib = matmul(x2, kt.view());
             for iy in 0..h {
-                let oy = (iy * win.strides[0] + ky * win.dilation[0]) as isize
-                    - win.pad_before[0] as isize;
+                // The forward mapping read backwards: input pixel → output pixel.
+                let oy = win.coord(0, iy, ky);
                 if oy < 0 || oy >= oh as isize {
                     continue;
                 }
                 for ix in 0..w {
-                    let ox = (ix * win.strides[1] + kx * win.dilation[1]) as isize
-                        - win.pad_before[1] as isize;
+                    let ox = win.coord(1, ix, kx);
                     if ox < 0 || ox >= ow as isize {
                         continue;
                     }
@@ -738,16 +767,10 @@ pub fn pool(x: ArrayView4<f32>, win: &Window, max: bool) -> Array4<f32> {
         let (b, oy) = (row_i / oh.max(1), row_i % oh.max(1));
         for (ox, acc) in row.chunks_exact_mut(c.max(1)).enumerate() {
             let mut count = 0usize;
-            for ky in 0..win.kernel[0] {
+            for ky in win.inside(0, oy, h) {
                 let iy = win.coord(0, oy, ky);
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                for kx in 0..win.kernel[1] {
+                for kx in win.inside(1, ox, w) {
                     let ix = win.coord(1, ox, kx);
-                    if ix < 0 || ix >= w as isize {
-                        continue;
-                    }
                     let o = ((b * h + iy as usize) * w + ix as usize) * c;
                     let px = &xs[o..o + c];
                     if count == 0 {
@@ -889,6 +912,44 @@ mod tests {
                 ((v >> 8) % 2000) as f32 / 1000.0 - 1.0
             })
             .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The taps `inside` yields are exactly those whose coordinate is in the input.
+        #[test]
+        fn inside_is_the_in_range_taps(
+            len in 0usize..12, k in 1usize..9, s in 1usize..5, d in 1usize..4,
+            pad in 0usize..10, o in 0usize..8,
+        ) {
+            let win = Window {
+                kernel: [k, 1],
+                strides: [s, 1],
+                dilation: [d, 1],
+                pad_before: [pad, 0],
+                out: [8, 1],
+            };
+            let want: Vec<usize> = (0..k)
+                .filter(|&t| (0..len as isize).contains(&win.coord(0, o, t)))
+                .collect();
+            let got: Vec<usize> = win.inside(0, o, len).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn a_pool_window_larger_than_any_input_is_instant() {
+        let x = Array4::from_shape_fn((1, 6, 5, 2), |(_, y, x, c)| (y * 5 + x + c) as f32);
+        let win = Window::keras(
+            [6, 5],
+            [usize::MAX / 2, 3 << 60],
+            [usize::MAX / 2, 3 << 60],
+            [1, 1],
+            true,
+        );
+        let y = pool(x.view(), &win, true);
+        assert_eq!(y.dim(), (1, 1, 1, 2));
+        assert_eq!(y[[0, 0, 0, 0]], 29.0);
     }
 
     proptest! {
