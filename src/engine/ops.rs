@@ -72,14 +72,20 @@ impl Window {
         );
         // coord = o*s + t*d - p must lie in [0, len).
         let base = o as i128 * s - p;
-        let first = if base >= 0 { 0 } else { (-base + d - 1) / d };
-        let end = if len == 0 || base > len as i128 - 1 {
-            0
+        let (first, end) = if d == 1 {
+            (0.max(-base), len as i128 - base) // pooling: no division
         } else {
-            (len as i128 - 1 - base) / d + 1
+            (
+                if base >= 0 { 0 } else { (-base + d - 1) / d },
+                if len == 0 || base > len as i128 - 1 {
+                    0
+                } else {
+                    (len as i128 - 1 - base) / d + 1
+                },
+            )
         };
-        let end = end.min(self.kernel[a] as i128);
-        (first.min(end) as usize)..(end.max(0) as usize)
+        let end = end.clamp(0, self.kernel[a] as i128);
+        (first.min(end) as usize)..(end as usize)
     }
 
     /// Input coordinate of output `o`, tap `t` along axis `a` (may be outside the input).
@@ -765,9 +771,10 @@ pub fn pool(x: ArrayView4<f32>, win: &Window, max: bool) -> Array4<f32> {
     let mut out = vec![0f32; n * oh * ow * c];
     for_chunks(&mut out, ow * c, |row_i, row| {
         let (b, oy) = (row_i / oh.max(1), row_i % oh.max(1));
+        let rows = win.inside(0, oy, h);
         for (ox, acc) in row.chunks_exact_mut(c.max(1)).enumerate() {
             let mut count = 0usize;
-            for ky in win.inside(0, oy, h) {
+            for ky in rows.clone() {
                 let iy = win.coord(0, oy, ky);
                 for kx in win.inside(1, ox, w) {
                     let ix = win.coord(1, ox, kx);
