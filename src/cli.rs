@@ -176,6 +176,9 @@ pub enum ExportFormat {
     Keras,
     /// The architecture diagram (boxes with output shapes and parameters).
     Svg,
+    /// PyTorch code (an nn.Module computing the same function) to OUT, and its weights
+    /// (the file's own, or drawn with --seed) to OUT with the extension .npz.
+    Pytorch,
 }
 
 /// Outcome of a command: what to print and the exit status.
@@ -370,6 +373,9 @@ pub fn run(cmd: &Command) -> Outcome {
             out,
             seed,
         } => {
+            if *format == ExportFormat::Pytorch {
+                return export_pytorch(model, out, *seed);
+            }
             let bytes = if *format == ExportFormat::Keras {
                 let p = match crate::runner::prepare(model, *seed) {
                     Ok(p) => p,
@@ -403,6 +409,37 @@ pub fn run(cmd: &Command) -> Outcome {
                 Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
             }
         }
+    }
+}
+
+/// `export --format pytorch`: the code to `out`, the weights beside it as `.npz`.
+fn export_pytorch(model: &std::path::Path, out: &std::path::Path, seed: u64) -> Outcome {
+    let p = match crate::runner::prepare(model, seed) {
+        Ok(p) => p,
+        Err(crate::runner::RunError::Rejected(m)) => {
+            return Outcome::fail(1, format!("error: {m}\n"));
+        }
+        Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
+    };
+    let code = match io::pytorch::to_pytorch(&p.network, &p.network.analyze()) {
+        Ok(c) => c,
+        Err(e) => return Outcome::fail(1, format!("error: {e}\n")),
+    };
+    let weights_path = out.with_extension("npz");
+    let written = io::pytorch::weights_npz(&p.network, &p.weights)
+        .and_then(|npz| {
+            io::write_atomic(&weights_path, &npz).map_err(|e| io::describe_io_error(&e))
+        })
+        .and_then(|()| {
+            io::write_atomic(out, code.as_bytes()).map_err(|e| io::describe_io_error(&e))
+        });
+    match written {
+        Ok(()) => Outcome::ok(format!(
+            "wrote {} and its weights {}\n",
+            out.display(),
+            weights_path.display()
+        )),
+        Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
     }
 }
 

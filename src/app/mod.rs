@@ -58,6 +58,8 @@ pub enum Command {
     ExportAllNpz(Option<PathBuf>),
     /// The architecture diagram as SVG.
     ExportDiagram(Option<PathBuf>),
+    /// PyTorch code to the path, the weights in use beside it as `.npz`.
+    ExportPytorch(Option<PathBuf>),
     Undo,
     Redo,
     Delete,
@@ -319,6 +321,7 @@ impl Designer {
             Command::ExportDiagram(p) => self.export(p, "svg", "diagram", |d| {
                 Ok(io::diagram::to_svg(&d.network, &d.analysis).into_bytes())
             }),
+            Command::ExportPytorch(p) => self.export_pytorch(p),
             Command::ExportAllNpz(p) => self.export(p, "npz", "all activations", |d| {
                 d.viewer.all_activations_npz(&d.network)
             }),
@@ -456,6 +459,46 @@ impl Designer {
             ),
             Err(e) => self.notify(
                 format!("Could not export the {what} to {}: {e}", path.display()),
+                true,
+            ),
+        }
+    }
+
+    /// PyTorch code to `path` (a save dialog when `None`) and the weights in use (from
+    /// the file or the initializers) beside it as `.npz`.
+    fn export_pytorch(&mut self, path: Option<PathBuf>) {
+        let path = match path.or_else(|| {
+            rfd::FileDialog::new()
+                .add_filter("Python (PyTorch)", &["py"])
+                .set_file_name(format!("{}_torch.py", self.network.name))
+                .save_file()
+        }) {
+            Some(p) => p,
+            None => {
+                return self.notify(
+                    "Not exported. If no dialog appeared, type a path in File > Path and press Export PyTorch to path.",
+                    false,
+                );
+            }
+        };
+        let npz_path = path.with_extension("npz");
+        let result = io::pytorch::to_pytorch(&self.network, &self.analysis).and_then(|code| {
+            let w = self.viewer.weights_for(&self.network, &self.analysis)?;
+            let npz = io::pytorch::weights_npz(&self.network, &w)?;
+            io::write_atomic(&npz_path, &npz).map_err(|e| io::describe_io_error(&e))?;
+            io::write_atomic(&path, code.as_bytes()).map_err(|e| io::describe_io_error(&e))
+        });
+        match result {
+            Ok(()) => self.notify(
+                format!(
+                    "Exported PyTorch code to {} and its weights to {}",
+                    path.display(),
+                    npz_path.display()
+                ),
+                false,
+            ),
+            Err(e) => self.notify(
+                format!("Could not export PyTorch code to {}: {e}", path.display()),
                 true,
             ),
         }

@@ -90,6 +90,9 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                 if ui.button("Export Python…").clicked() {
                     d.command(Command::ExportPython);
                 }
+                if ui.button("Export PyTorch…").clicked() {
+                    d.command(Command::ExportPytorch(None));
+                }
                 if ui.button("Export diagram (SVG)…").clicked() {
                     d.command(Command::ExportDiagram(None));
                 }
@@ -118,6 +121,12 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                         .clicked()
                     {
                         d.command(Command::ExportPythonTo(p.clone()));
+                    }
+                    if ui
+                        .add_enabled(has, egui::Button::new("Export PyTorch to path"))
+                        .clicked()
+                    {
+                        d.command(Command::ExportPytorch(Some(p.clone())));
                     }
                 });
                 ui.horizontal(|ui| {

@@ -1,5 +1,5 @@
 //! Files in and out: Keras config JSON (all dialects), `.keras` archives, legacy `.h5`
-//! model files, `.keras` writing (config + weights), Python code and SVG diagram export. Readers never panic on bad input: they return
+//! model files, `.keras` writing (config + weights), Python code, PyTorch code and SVG diagram export. Readers never panic on bad input: they return
 //! [`LoadError`] with a message that names the file part that is wrong.
 
 pub mod config;
@@ -9,6 +9,7 @@ pub mod keras_file;
 pub mod keras_write;
 pub mod npy;
 pub mod python;
+pub mod pytorch;
 
 pub use keras_file::{LoadError, LoadedModel, load_model, load_model_bytes};
 
