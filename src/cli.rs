@@ -103,7 +103,8 @@ pub enum Command {
     Export {
         model: PathBuf,
         /// keras-json: config JSON; python: Keras code; keras: a .keras archive with weights
-        /// (the file's own, or drawn from the initializers with --seed); svg: a diagram.
+        /// (the file's own, or drawn from the initializers with --seed); svg/png: a diagram;
+        /// pytorch: PyTorch code plus its weights as .npz.
         #[arg(long, value_enum)]
         format: ExportFormat,
         #[arg(long)]
@@ -176,6 +177,8 @@ pub enum ExportFormat {
     Keras,
     /// The architecture diagram (boxes with output shapes and parameters).
     Svg,
+    /// The same diagram as a PNG (twice the SVG's size).
+    Png,
     /// PyTorch code (an nn.Module computing the same function) to OUT, and its weights
     /// (the file's own, or drawn with --seed) to OUT with the extension .npz.
     Pytorch,
@@ -399,6 +402,20 @@ pub fn run(cmd: &Command) -> Outcome {
                     ExportFormat::Python => python::to_python(&loaded.network),
                     ExportFormat::Svg => {
                         io::diagram::to_svg(&loaded.network, &loaded.network.analyze())
+                    }
+                    ExportFormat::Png => {
+                        match io::diagram::to_png(&loaded.network, &loaded.network.analyze(), 2.0) {
+                            Ok(png) => {
+                                return match io::write_atomic(out, &png) {
+                                    Ok(()) => Outcome::ok(String::new()),
+                                    Err(e) => Outcome::fail(
+                                        2,
+                                        format!("error: cannot write {}: {e}\n", out.display()),
+                                    ),
+                                };
+                            }
+                            Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
+                        }
                     }
                     _ => config::to_json_string(&loaded.network),
                 }

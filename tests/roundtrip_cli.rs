@@ -315,3 +315,58 @@ fn svg_diagram_lists_every_layer_as_keras_summarises_it() {
     assert!(svg.contains("a&lt;b&gt;&amp;c") && !svg.contains("a<b>"));
     assert!(svg.contains("#d63031"));
 }
+
+/// `export --format png`: the same layout drawn to pixels at twice the SVG's size: every
+/// layer's box in its kind's colour with dark text on it, arrows between the boxes, a
+/// rejected layer outlined in red.
+#[test]
+fn png_diagram_draws_every_box_with_text() {
+    let case = fixtures().join("golden/stack_mini_vgg");
+    let out = std::env::temp_dir().join(format!("convscope-diagram-{}.png", std::process::id()));
+    let (code, _, err) = convscope(&[
+        "export",
+        case.join("model.keras").to_str().unwrap(),
+        "--format",
+        "png",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let img = image::open(&out).unwrap().to_rgba8();
+    std::fs::remove_file(&out).ok();
+    // 15 boxes: 56 header + 20 margin + 15 × (46 + 22), 460 wide, at 2×.
+    assert_eq!(img.dimensions(), (920, 2 * (56 + 20 + 15 * 68)));
+    let px = |x: u32, y: u32| img.get_pixel(x, y).0;
+    for i in 0..15u32 {
+        let top = 2 * (76 + i * 68);
+        // Inside the box, right of any text: the fill colour (conv boxes are blue).
+        let fill = px(2 * 400, top + 2 * 23);
+        assert!(
+            fill[0] > 180 && fill[1] > 180 && fill[2] > 180,
+            "box {i}: {fill:?}"
+        );
+        if i == 1 {
+            assert_eq!(fill, [0xcf, 0xe3, 0xfa, 255], "conv2d is blue");
+        }
+        // The name line has dark (text) pixels; the gap below the box has an arrow.
+        let dark = (2 * 30..2 * 200)
+            .flat_map(|x| (top + 2 * 8..top + 2 * 22).map(move |y| (x, y)))
+            .filter(|&(x, y)| px(x, y)[0] < 90)
+            .count();
+        assert!(dark > 100, "box {i}: {dark} text pixels");
+        if i < 14 {
+            let arrow = px(2 * 230, top + 2 * 55);
+            assert!(arrow[0] < 120, "arrow under box {i}: {arrow:?}");
+        }
+    }
+    // A rejected layer: red outline.
+    let mut net = convscope::model::Network::sequential("bad", &[8, 8, 3]);
+    let i = net.insert_new(0, "Conv2D").unwrap();
+    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[i].kind {
+        c.kernel_size = convscope::model::Pair::square(99);
+    }
+    let png = convscope::io::diagram::to_png(&net, &net.analyze(), 1.0).unwrap();
+    let img = image::load_from_memory(&png).unwrap().to_rgba8();
+    let edge = img.get_pixel(20, 76 + 68 + 23).0;
+    assert!(edge[0] > 180 && edge[1] < 90, "red outline: {edge:?}");
+}

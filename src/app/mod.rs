@@ -58,6 +58,7 @@ pub enum Command {
     ExportAllNpz(Option<PathBuf>),
     /// The architecture diagram as SVG.
     ExportDiagram(Option<PathBuf>),
+    ExportDiagramPng(Option<PathBuf>),
     /// PyTorch code to the path, the weights in use beside it as `.npz`.
     ExportPytorch(Option<PathBuf>),
     Undo,
@@ -320,6 +321,9 @@ impl Designer {
             }),
             Command::ExportDiagram(p) => self.export(p, "svg", "diagram", |d| {
                 Ok(io::diagram::to_svg(&d.network, &d.analysis).into_bytes())
+            }),
+            Command::ExportDiagramPng(p) => self.export(p, "png", "diagram", |d| {
+                io::diagram::to_png(&d.network, &d.analysis, 2.0)
             }),
             Command::ExportPytorch(p) => self.export_pytorch(p),
             Command::ExportAllNpz(p) => self.export(p, "npz", "all activations", |d| {

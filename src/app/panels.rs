@@ -96,6 +96,9 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                 if ui.button("Export diagram (SVG)…").clicked() {
                     d.command(Command::ExportDiagram(None));
                 }
+                if ui.button("Export diagram (PNG)…").clicked() {
+                    d.command(Command::ExportDiagramPng(None));
+                }
                 ui.separator();
                 ui.label("Path (when no file dialog appears):");
                 ui.add(
@@ -127,6 +130,18 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                         .clicked()
                     {
                         d.command(Command::ExportPytorch(Some(p.clone())));
+                    }
+                    if ui
+                        .add_enabled(has, egui::Button::new("Export diagram to path"))
+                        .on_hover_text("PNG when the path ends in .png, SVG otherwise")
+                        .clicked()
+                    {
+                        let png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+                        d.command(if png {
+                            Command::ExportDiagramPng(Some(p.clone()))
+                        } else {
+                            Command::ExportDiagram(Some(p.clone()))
+                        });
                     }
                 });
                 ui.horizontal(|ui| {

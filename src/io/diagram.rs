@@ -1,8 +1,9 @@
-//! The architecture diagram as SVG: one box per layer, top to bottom in model order,
+//! The architecture diagram: one box per layer, top to bottom in model order,
 //! coloured by kind, with the layer's name and class, its output shape as Keras prints
 //! it, and its parameter count; arrows between consecutive layers, and "from …" for a
-//! Functional layer fed by other layers; Keras's message on a rejected layer. No
-//! graphviz, no fonts embedded: any browser or vector editor renders it.
+//! Functional layer fed by other layers; Keras's message on a rejected layer. One layout,
+//! two renderings: SVG (no fonts embedded: any browser or vector editor shows it) and
+//! PNG (drawn with vello_cpu and the Ubuntu font egui ships; no graphviz, no Python).
 
 use crate::model::{Analysis, LayerKind, Network, pyfmt};
 
@@ -58,49 +59,108 @@ fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// The diagram of `net` as an SVG document.
-pub fn to_svg(net: &Network, analysis: &Analysis) -> String {
+/// One piece of text: spans that share a baseline.
+struct Text {
+    x: f64,
+    y: f64,
+    size: f64,
+    /// (text, bold, colour)
+    spans: Vec<(String, bool, &'static str)>,
+    /// Right-aligned at `x` instead of starting there.
+    end: bool,
+}
+
+/// What the diagram is made of (rendered to SVG or to pixels).
+enum Item {
+    Rect {
+        x: f64,
+        y: f64,
+        w: f64,
+        h: f64,
+        fill: &'static str,
+        stroke: &'static str,
+        stroke_w: f64,
+    },
+    Text(Text),
+    /// A vertical arrow from `y1` down to `y2` at `x`.
+    Arrow {
+        x: f64,
+        y1: f64,
+        y2: f64,
+    },
+}
+
+struct Layout {
+    width: f64,
+    height: f64,
+    /// One group of items per layer (the header is group 0's prefix in `header`).
+    header: Vec<Item>,
+    layers: Vec<Vec<Item>>,
+    arrows: Vec<Item>,
+}
+
+fn layout(net: &Network, analysis: &Analysis) -> Layout {
     let n = net.layers.len();
     let height = HEADER + MARGIN + n as f64 * (BOX_H + GAP);
-    let total_w = WIDTH + 2.0 * MARGIN;
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{total_w}\" height=\"{height}\" \
-         viewBox=\"0 0 {total_w} {height}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n\
-         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
-         markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    );
-    s += &format!(
-        "<text x=\"{MARGIN}\" y=\"28\" font-size=\"17\" font-weight=\"bold\">{}</text>\n\
-         <text x=\"{MARGIN}\" y=\"47\" font-size=\"12\" fill=\"#444\">{} layers · {} params \
-         ({} trainable) · {} MACs</text>\n",
-        escape(&net.name),
-        n,
-        pyfmt::thousands(analysis.total_params()),
-        pyfmt::thousands(analysis.trainable_params),
-        pyfmt::thousands(analysis.macs)
-    );
+    let width = WIDTH + 2.0 * MARGIN;
+    let header = vec![
+        Item::Text(Text {
+            x: MARGIN,
+            y: 28.0,
+            size: 17.0,
+            spans: vec![(net.name.clone(), true, "#000")],
+            end: false,
+        }),
+        Item::Text(Text {
+            x: MARGIN,
+            y: 47.0,
+            size: 12.0,
+            spans: vec![(
+                format!(
+                    "{} layers · {} params ({} trainable) · {} MACs",
+                    n,
+                    pyfmt::thousands(analysis.total_params()),
+                    pyfmt::thousands(analysis.trainable_params),
+                    pyfmt::thousands(analysis.macs)
+                ),
+                false,
+                "#444",
+            )],
+            end: false,
+        }),
+    ];
+    let mut layers = Vec::with_capacity(n);
+    let mut arrows = Vec::new();
     for (i, layer) in net.layers.iter().enumerate() {
         let y = HEADER + MARGIN + i as f64 * (BOX_H + GAP);
         let report = analysis.layers.get(i);
         let error = report.and_then(|r| r.error.as_ref());
-        let (stroke, width) = if error.is_some() {
+        let (stroke, stroke_w) = if error.is_some() {
             ("#d63031", 2.0)
         } else {
             ("#555", 1.0)
         };
-        s += &format!(
-            "<g class=\"layer\" id=\"layer-{i}\"><rect x=\"{MARGIN}\" y=\"{y}\" width=\"{WIDTH}\" \
-             height=\"{BOX_H}\" rx=\"6\" fill=\"{}\" stroke=\"{stroke}\" stroke-width=\"{width}\"/>\n",
-            colour(&layer.kind)
-        );
-        s += &format!(
-            "<text x=\"{}\" y=\"{}\" font-size=\"13\" font-weight=\"bold\">{} <tspan font-weight=\"normal\" fill=\"#333\">({})</tspan></text>\n",
-            MARGIN + 10.0,
-            y + 18.0,
-            escape(&clip(&layer.name, 40)),
-            layer.class_name()
-        );
+        let mut items = vec![
+            Item::Rect {
+                x: MARGIN,
+                y,
+                w: WIDTH,
+                h: BOX_H,
+                fill: colour(&layer.kind),
+                stroke,
+                stroke_w,
+            },
+            Item::Text(Text {
+                x: MARGIN + 10.0,
+                y: y + 18.0,
+                size: 13.0,
+                spans: vec![
+                    (clip(&layer.name, 40), true, "#000"),
+                    (format!(" ({})", layer.class_name()), false, "#333"),
+                ],
+                end: false,
+            }),
+        ];
         let detail = match (error, report) {
             (Some(e), _) => clip(&e.message, 64),
             (None, Some(r)) => {
@@ -112,13 +172,17 @@ pub fn to_svg(net: &Network, analysis: &Analysis) -> String {
             }
             (None, None) => String::new(),
         };
-        s += &format!(
-            "<text x=\"{}\" y=\"{}\" font-size=\"12\" fill=\"{}\">{}</text>\n",
-            MARGIN + 10.0,
-            y + 36.0,
-            if error.is_some() { "#d63031" } else { "#222" },
-            escape(&detail)
-        );
+        items.push(Item::Text(Text {
+            x: MARGIN + 10.0,
+            y: y + 36.0,
+            size: 12.0,
+            spans: vec![(
+                detail,
+                false,
+                if error.is_some() { "#d63031" } else { "#222" },
+            )],
+            end: false,
+        }));
         // A Functional layer fed by other than the layer above names its inputs.
         let inbound = net.inbound_indices(i).unwrap_or_default();
         if net.functional && !inbound.is_empty() && inbound != [i.saturating_sub(1)] {
@@ -126,25 +190,308 @@ pub fn to_svg(net: &Network, analysis: &Analysis) -> String {
                 .iter()
                 .filter_map(|&j| net.layers.get(j).map(|l| l.name.as_str()))
                 .collect();
-            s += &format!(
-                "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#555\" text-anchor=\"end\">from {}</text>\n",
-                MARGIN + WIDTH - 8.0,
-                y + 18.0,
-                escape(&clip(&names.join(", "), 36))
+            items.push(Item::Text(Text {
+                x: MARGIN + WIDTH - 8.0,
+                y: y + 18.0,
+                size: 11.0,
+                spans: vec![(
+                    format!("from {}", clip(&names.join(", "), 36)),
+                    false,
+                    "#555",
+                )],
+                end: true,
+            }));
+        }
+        layers.push(items);
+        if i + 1 < n {
+            arrows.push(Item::Arrow {
+                x: MARGIN + WIDTH / 2.0,
+                y1: y + BOX_H,
+                y2: y + BOX_H + GAP - 1.0,
+            });
+        }
+    }
+    Layout {
+        width,
+        height,
+        header,
+        layers,
+        arrows,
+    }
+}
+
+fn svg_item(s: &mut String, item: &Item) {
+    match item {
+        Item::Rect {
+            x,
+            y,
+            w,
+            h,
+            fill,
+            stroke,
+            stroke_w,
+        } => {
+            *s += &format!(
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"6\" fill=\"{fill}\" \
+                 stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"/>\n"
+            )
+        }
+        Item::Text(t) => {
+            let (first, rest) = t
+                .spans
+                .split_first()
+                .map_or((None, &[][..]), |(f, r)| (Some(f), r));
+            let mut attrs = format!("x=\"{}\" y=\"{}\" font-size=\"{}\"", t.x, t.y, t.size);
+            if let Some((_, bold, colour)) = first {
+                if *bold {
+                    attrs += " font-weight=\"bold\"";
+                }
+                if *colour != "#000" {
+                    attrs += &format!(" fill=\"{colour}\"");
+                }
+            }
+            if t.end {
+                attrs += " text-anchor=\"end\"";
+            }
+            *s += &format!(
+                "<text {attrs}>{}",
+                first.map_or(String::new(), |f| escape(&f.0))
             );
+            for (text, bold, colour) in rest {
+                // A leading space stays outside the tspan (SVG collapses it inside).
+                let trimmed = text.trim_start();
+                if trimmed.len() < text.len() {
+                    s.push(' ');
+                }
+                *s += &format!(
+                    "<tspan font-weight=\"{}\" fill=\"{colour}\">{}</tspan>",
+                    if *bold { "bold" } else { "normal" },
+                    escape(trimmed)
+                );
+            }
+            *s += "</text>\n";
+        }
+        Item::Arrow { x, y1, y2 } => {
+            *s += &format!(
+                "<line x1=\"{x}\" y1=\"{y1}\" x2=\"{x}\" y2=\"{y2}\" stroke=\"#555\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>\n"
+            )
+        }
+    }
+}
+
+/// The diagram of `net` as an SVG document.
+pub fn to_svg(net: &Network, analysis: &Analysis) -> String {
+    let l = layout(net, analysis);
+    let (total_w, height) = (l.width, l.height);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{total_w}\" height=\"{height}\" \
+         viewBox=\"0 0 {total_w} {height}\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n\
+         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
+         markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for item in &l.header {
+        svg_item(&mut s, item);
+    }
+    let mut arrows = l.arrows.iter();
+    for (i, items) in l.layers.iter().enumerate() {
+        s += &format!("<g class=\"layer\" id=\"layer-{i}\">");
+        for item in items {
+            svg_item(&mut s, item);
         }
         s += "</g>\n";
-        if i + 1 < n {
-            let x = MARGIN + WIDTH / 2.0;
-            s += &format!(
-                "<line x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\" stroke=\"#555\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>\n",
-                y + BOX_H,
-                y + BOX_H + GAP - 1.0
-            );
+        if let Some(a) = arrows.next() {
+            svg_item(&mut s, a);
         }
     }
     s += "</svg>\n";
     s
+}
+
+/// Largest PNG side: a diagram of thousands of layers is cut off there.
+const MAX_PNG_SIDE: f64 = 16_000.0;
+
+/// The diagram of `net` as a PNG at `scale` × the SVG's size (2 gives a sharp picture
+/// on a high-DPI screen). The text is drawn with the Ubuntu font egui ships.
+pub fn to_png(net: &Network, analysis: &Analysis, scale: f64) -> Result<Vec<u8>, String> {
+    use vello_cpu::kurbo::{Affine, BezPath, Rect, RoundedRect, Shape, Stroke};
+    use vello_cpu::{Pixmap, RenderContext, Resources};
+    let l = layout(net, analysis);
+    let scale = if scale.is_finite() {
+        scale.clamp(0.25, 8.0)
+    } else {
+        1.0
+    };
+    let w = (l.width * scale).ceil().min(MAX_PNG_SIDE) as u16;
+    let h = (l.height * scale).ceil().min(MAX_PNG_SIDE) as u16;
+    let mut ctx = RenderContext::new(w, h);
+    let mut res = Resources::new();
+    ctx.set_transform(Affine::scale(scale));
+    ctx.set_paint(colour_of("#ffffff"));
+    ctx.fill_rect(&Rect::new(0.0, 0.0, l.width, l.height));
+    let font = Font::ubuntu()?;
+    let items = l
+        .header
+        .iter()
+        .chain(l.layers.iter().flatten())
+        .chain(l.arrows.iter());
+    for item in items {
+        match item {
+            Item::Rect {
+                x,
+                y,
+                w,
+                h,
+                fill,
+                stroke,
+                stroke_w,
+            } => {
+                let r = RoundedRect::new(*x, *y, x + w, y + h, 6.0);
+                ctx.set_paint(colour_of(fill));
+                ctx.fill_path(&r.to_path(0.1));
+                ctx.set_paint(colour_of(stroke));
+                ctx.set_stroke(Stroke::new(*stroke_w));
+                ctx.stroke_path(&r.to_path(0.1));
+            }
+            Item::Arrow { x, y1, y2 } => {
+                ctx.set_paint(colour_of("#555555"));
+                ctx.set_stroke(Stroke::new(1.5));
+                let mut line = BezPath::new();
+                line.move_to((*x, *y1));
+                line.line_to((*x, y2 - 5.0));
+                ctx.stroke_path(&line);
+                let mut head = BezPath::new();
+                head.move_to((x - 4.5, y2 - 7.0));
+                head.line_to((*x, *y2));
+                head.line_to((x + 4.5, y2 - 7.0));
+                head.close_path();
+                ctx.fill_path(&head);
+            }
+            Item::Text(t) => {
+                let width: f64 = t
+                    .spans
+                    .iter()
+                    .map(|(s, _, _)| font.advance(s, t.size))
+                    .sum();
+                let mut pen = if t.end { t.x - width } else { t.x };
+                for (text, bold, colour) in &t.spans {
+                    let glyphs = font.glyphs(text, t.size, pen, t.y);
+                    ctx.set_paint(colour_of(colour));
+                    // Ubuntu Light has no bold face: a second pass a fraction of a pixel
+                    // to the right thickens the strokes.
+                    let passes: &[f64] = if *bold { &[0.0, 0.45] } else { &[0.0] };
+                    for dx in passes {
+                        ctx.glyph_run(&mut res, &font.data)
+                            .font_size(t.size as f32)
+                            .hint(false)
+                            .fill_glyphs(glyphs.iter().map(|g| vello_cpu::Glyph {
+                                id: g.id,
+                                x: g.x + *dx as f32,
+                                y: g.y,
+                            }));
+                    }
+                    pen += font.advance(text, t.size);
+                }
+            }
+        }
+    }
+    let mut pixmap = Pixmap::new(w, h);
+    ctx.render(&mut pixmap, &mut res);
+    // Opaque white background: premultiplied equals straight RGBA.
+    let rgba = pixmap.data_as_u8_slice().to_vec();
+    let img = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
+        .ok_or("the rendered diagram has the wrong size")?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| format!("cannot encode the PNG: {e}"))?;
+    Ok(out.into_inner())
+}
+
+/// `#rrggbb` (or `#rgb`) as an opaque colour.
+fn colour_of(hex: &str) -> vello_cpu::color::AlphaColor<vello_cpu::color::Srgb> {
+    let h = hex.trim_start_matches('#');
+    let v = |i: usize, n: usize| {
+        u8::from_str_radix(h.get(i..i + n).unwrap_or("0"), 16).unwrap_or(0)
+            * if n == 1 { 17 } else { 1 }
+    };
+    let (r, g, b) = if h.len() == 3 {
+        (v(0, 1), v(1, 1), v(2, 1))
+    } else {
+        (v(0, 2), v(2, 2), v(4, 2))
+    };
+    vello_cpu::color::AlphaColor::from_rgba8(r, g, b, 255)
+}
+
+/// A font for the PNG: glyph ids and advances from skrifa, outlines drawn by vello_cpu.
+struct Font {
+    data: vello_cpu::peniko::FontData,
+    bytes: &'static [u8],
+}
+
+struct Placed {
+    id: u32,
+    x: f32,
+    y: f32,
+}
+
+impl Font {
+    fn ubuntu() -> Result<Font, String> {
+        let bytes = epaint_default_fonts::UBUNTU_LIGHT;
+        skrifa::FontRef::new(bytes).map_err(|e| format!("the bundled font is unreadable: {e}"))?;
+        Ok(Font {
+            data: vello_cpu::peniko::FontData::new(
+                vello_cpu::peniko::Blob::new(std::sync::Arc::new(bytes)),
+                0,
+            ),
+            bytes,
+        })
+    }
+
+    fn font(&self) -> Option<skrifa::FontRef<'static>> {
+        skrifa::FontRef::new(self.bytes).ok()
+    }
+
+    /// Glyph ids and advances of `text` at `size` px (no kerning, no shaping: labels are
+    /// plain text).
+    fn layout(&self, text: &str, size: f64) -> Vec<(u32, f64)> {
+        use skrifa::MetadataProvider;
+        let Some(f) = self.font() else {
+            return Vec::new();
+        };
+        let charmap = f.charmap();
+        let metrics = f.glyph_metrics(
+            skrifa::instance::Size::new(size as f32),
+            skrifa::instance::LocationRef::default(),
+        );
+        let fallback = charmap.map('?').unwrap_or_default();
+        text.chars()
+            .map(|c| {
+                let id = charmap.map(c).unwrap_or(fallback);
+                let adv = metrics.advance_width(id).unwrap_or(size as f32 * 0.5) as f64;
+                (id.to_u32(), adv)
+            })
+            .collect()
+    }
+
+    fn advance(&self, text: &str, size: f64) -> f64 {
+        self.layout(text, size).iter().map(|g| g.1).sum()
+    }
+
+    fn glyphs(&self, text: &str, size: f64, x: f64, y: f64) -> Vec<Placed> {
+        let mut pen = x;
+        self.layout(text, size)
+            .into_iter()
+            .map(|(id, adv)| {
+                let g = Placed {
+                    id,
+                    x: pen as f32,
+                    y: y as f32,
+                };
+                pen += adv;
+                g
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
