@@ -210,3 +210,69 @@ proptest! {
         }
     }
 }
+
+/// The designs the engine property found, kept as plain tests: each must run (or be
+/// refused) at once, without a hang or an overflow panic.
+#[test]
+fn regressions_found_by_the_engine_property() {
+    use convscope::engine::forward::run;
+    let cases: Vec<(Vec<i64>, LayerKind)> = vec![
+        // A 10^18-wide `same` pooling window looped over every tap (a hang).
+        (vec![6, 5, 5], {
+            let mut k = LayerKind::default_for("MaxPooling2D").unwrap();
+            if let LayerKind::Pooling2D(p) = &mut k {
+                p.pool_size = Pair::new(8423283778338249317, 3003309082160940488);
+                p.strides = Some(p.pool_size);
+                p.padding = "same".into();
+                p.data_format = "channels_first".into();
+            }
+            k
+        }),
+        // A dilation of 2^62: the tap coordinate overflowed.
+        (vec![1, 1, 1], {
+            let mut k = LayerKind::default_for("DepthwiseConv2D").unwrap();
+            if let LayerKind::DepthwiseConv2D(c) = &mut k {
+                c.kernel_size = Pair::new(3, 1);
+                c.padding = "same".into();
+                c.dilation_rate = Pair::new(1 << 62, 1);
+            }
+            k
+        }),
+        // The same in a transposed convolution's output-size arithmetic.
+        (vec![2, 2, 1], {
+            let mut k = LayerKind::default_for("Conv2DTranspose").unwrap();
+            if let LayerKind::Conv2DTranspose(c) = &mut k {
+                c.filters = 2;
+                c.kernel_size = Pair::new(2, 1);
+                c.padding = "same".into();
+                c.dilation_rate = Pair::new(1 << 62, 1);
+            }
+            k
+        }),
+    ];
+    for (shape, kind) in cases {
+        let mut net = Network::sequential("r", &shape);
+        let mut l = Layer::new("Dropout", "l0").unwrap();
+        l.kind = kind;
+        net.layers.push(l);
+        let a = net.analyze();
+        let t = std::time::Instant::now();
+        assert!(a.first_error.is_none(), "{:?}", a.error(&net));
+        let w = convscope::engine::weights::initialize(&net, &a, 1).unwrap();
+        let dims: Vec<usize> = std::iter::once(1)
+            .chain(shape.iter().map(|&d| d as usize))
+            .collect();
+        let x = ndarray::ArrayD::from_elem(ndarray::IxDyn(&dims), 1.0f32);
+        let acts = run(&net, &w, x).unwrap();
+        let got = acts[1].as_ref().unwrap().output.shape().to_vec();
+        let want: Vec<usize> = a.layers[1]
+            .output_shape
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|d| d.unwrap_or(1) as usize)
+            .collect();
+        assert_eq!(got, want);
+        assert!(t.elapsed().as_secs_f64() < 1.0, "{:?}", net.layers[1].kind);
+    }
+}
