@@ -410,25 +410,15 @@ fn emit_layer(
                 c.groups,
                 py_bool(c.use_bias)
             );
-            if is_same(&c.padding) && !symmetric {
-                let _ = writeln!(
-                    fwd,
-                    "        x = self.{m}(pad_same(x, {}, {}, {}))",
-                    pair(k),
-                    pair(s),
-                    pair(d)
-                );
-            } else {
-                let _ = writeln!(fwd, "        x = self.{m}(x)");
-            }
+            call(fwd, &m, is_same(&c.padding) && !symmetric, k, s, d);
             emit_act(fwd, &c.activation, flow)?;
-            let _ = writeln!(
+            copy(
                 load,
-                "        model.{m}.weight.copy_({}.permute(3, 2, 0, 1))",
-                key(0)
+                &format!("{m}.weight"),
+                &format!("{}.permute(3, 2, 0, 1)", key(0)),
             );
             if c.use_bias {
-                let _ = writeln!(load, "        model.{m}.bias.copy_({})", key(1));
+                copy(load, &format!("{m}.bias"), &key(1));
             }
         }
         LayerKind::DepthwiseConv2D(c) => {
@@ -448,15 +438,18 @@ fn emit_layer(
                 c.use_bias,
             );
             emit_act(fwd, &c.activation, flow)?;
-            let _ = writeln!(
+            copy(
                 load,
-                "        model.{m}.weight.copy_({}.reshape({}, {}, -1).permute(2, 0, 1).unsqueeze(1))",
-                key(0),
-                k[0],
-                k[1]
+                &format!("{m}.weight"),
+                &format!(
+                    "{}.reshape({}, {}, -1).permute(2, 0, 1).unsqueeze(1)",
+                    key(0),
+                    k[0],
+                    k[1]
+                ),
             );
             if c.use_bias {
-                let _ = writeln!(load, "        model.{m}.bias.copy_({})", key(1));
+                copy(load, &format!("{m}.bias"), &key(1));
             }
         }
         LayerKind::SeparableConv2D(c) => {
@@ -485,20 +478,23 @@ fn emit_layer(
             );
             let _ = writeln!(fwd, "        x = self.{m}_pointwise(x)");
             emit_act(fwd, &c.activation, flow)?;
-            let _ = writeln!(
+            copy(
                 load,
-                "        model.{dw}.weight.copy_({}.reshape({}, {}, -1).permute(2, 0, 1).unsqueeze(1))",
-                key(0),
-                k[0],
-                k[1]
+                &format!("{dw}.weight"),
+                &format!(
+                    "{}.reshape({}, {}, -1).permute(2, 0, 1).unsqueeze(1)",
+                    key(0),
+                    k[0],
+                    k[1]
+                ),
             );
-            let _ = writeln!(
+            copy(
                 load,
-                "        model.{m}_pointwise.weight.copy_({}.permute(3, 2, 0, 1))",
-                key(1)
+                &format!("{m}_pointwise.weight"),
+                &format!("{}.permute(3, 2, 0, 1)", key(1)),
             );
             if c.use_bias {
-                let _ = writeln!(load, "        model.{m}_pointwise.bias.copy_({})", key(2));
+                copy(load, &format!("{m}_pointwise.bias"), &key(2));
             }
         }
         LayerKind::Conv2DTranspose(c) => {
@@ -537,13 +533,13 @@ fn emit_layer(
                 let _ = writeln!(fwd, "        x = x + self.{m}_bias.view(1, -1, 1, 1)");
             }
             emit_act(fwd, &c.activation, flow)?;
-            let _ = writeln!(
+            copy(
                 load,
-                "        model.{m}.weight.copy_({}.permute(3, 2, 0, 1))",
-                key(0)
+                &format!("{m}.weight"),
+                &format!("{}.permute(3, 2, 0, 1)", key(0)),
             );
             if c.use_bias {
-                let _ = writeln!(load, "        model.{m}_bias.copy_({})", key(1));
+                copy(load, &format!("{m}_bias"), &key(1));
             }
         }
         LayerKind::Pooling2D(p) => {
@@ -618,19 +614,15 @@ fn emit_layer(
             let _ = writeln!(fwd, "        x = self.{m}(x)");
             let mut idx = 0;
             if b.scale {
-                let _ = writeln!(load, "        model.{m}.weight.copy_({})", key(idx));
+                copy(load, &format!("{m}.weight"), &key(idx));
                 idx += 1;
             }
             if b.center {
-                let _ = writeln!(load, "        model.{m}.bias.copy_({})", key(idx));
+                copy(load, &format!("{m}.bias"), &key(idx));
                 idx += 1;
             }
-            let _ = writeln!(load, "        model.{m}.running_mean.copy_({})", key(idx));
-            let _ = writeln!(
-                load,
-                "        model.{m}.running_var.copy_({})",
-                key(idx + 1)
-            );
+            copy(load, &format!("{m}.running_mean"), &key(idx));
+            copy(load, &format!("{m}.running_var"), &key(idx + 1));
         }
         LayerKind::Activation { activation: a } => emit_act(fwd, a, flow)?,
         LayerKind::ReLU(r) => {
@@ -701,9 +693,9 @@ fn emit_layer(
             );
             let _ = writeln!(fwd, "        x = self.{m}(x)");
             emit_act(fwd, &dn.activation, flow)?;
-            let _ = writeln!(load, "        model.{m}.weight.copy_({}.T)", key(0));
+            copy(load, &format!("{m}.weight"), &format!("{}.T", key(0)));
             if dn.use_bias {
-                let _ = writeln!(load, "        model.{m}.bias.copy_({})", key(1));
+                copy(load, &format!("{m}.bias"), &key(1));
             }
         }
         LayerKind::ZeroPadding2D(p) | LayerKind::Cropping2D(p) => {
@@ -778,7 +770,17 @@ fn depthwise(
         pair(d),
         py_bool(bias)
     );
-    if padding.eq_ignore_ascii_case("same") {
+    call(fwd, m, padding.eq_ignore_ascii_case("same"), k, s, d);
+}
+
+/// `model.<dst>.copy_(<src>)` in the weight loader.
+fn copy(load: &mut String, dst: &str, src: &str) {
+    let _ = writeln!(load, "        model.{dst}.copy_({src})");
+}
+
+/// `x = self.<m>(x)`, through Keras's `same` padding first when `same`.
+fn call(fwd: &mut String, m: &str, same: bool, k: [i64; 2], s: [i64; 2], d: [i64; 2]) {
+    if same {
         let _ = writeln!(
             fwd,
             "        x = self.{m}(pad_same(x, {}, {}, {}))",
