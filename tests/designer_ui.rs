@@ -2,41 +2,16 @@
 //! palette, type arguments, read the live shape and parameter readouts, make a layer
 //! invalid and find Keras's message, undo, and reorder by drag.
 
+mod common;
+
+use common::{harness_with, has_text, type_number};
 use convscope::app::Designer;
-use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 fn harness() -> Harness<'static, Designer> {
-    Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_ui_state(|ui, d: &mut Designer| d.ui(ui), Designer::default())
-}
-
-/// Focuses the number field labelled `label`, replaces its text and presses Enter.
-fn type_number(h: &mut Harness<'static, Designer>, label: &str, value: &str) {
-    h.get_by(|n| n.role() == Role::SpinButton && n.label().as_deref() == Some(label))
-        .focus();
-    h.run();
-    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    h.run();
-    // Text events go to the focused field (a DragValue edits as text while focused).
-    h.get_all_by(|n| n.is_focused())
-        .next()
-        .expect("a focused field")
-        .type_text(value);
-    h.run();
-    h.key_press(Key::Enter);
-    h.run();
-}
-
-fn has_text(h: &Harness<'static, Designer>, text: &str) -> bool {
-    h.query_all_by(|n| {
-        n.label().is_some_and(|l| l.contains(text)) || n.value().is_some_and(|v| v.contains(text))
-    })
-    .next()
-    .is_some()
+    harness_with(Designer::default())
 }
 
 #[test]

@@ -5,6 +5,9 @@
 //! statistics, kernels, softmax top-5 and exports. (Here the engine runs inline; the
 //! window uses its worker.)
 
+mod common;
+
+use common::{harness_with, has_text, type_number};
 use convscope::app::Command;
 use convscope::app::Designer;
 use convscope::app::viewer::{Colormap, Norm, Pane};
@@ -17,17 +20,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 
 fn harness() -> Harness<'static, Designer> {
-    Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_ui_state(|ui, d: &mut Designer| d.ui(ui), Designer::default())
-}
-
-fn has_text(h: &Harness<'static, Designer>, text: &str) -> bool {
-    h.query_all_by(|n| {
-        n.label().is_some_and(|l| l.contains(text)) || n.value().is_some_and(|v| v.contains(text))
-    })
-    .next()
-    .is_some()
+    harness_with(Designer::default())
 }
 
 #[test]
@@ -69,22 +62,6 @@ fn bundled_photo_runs_and_tiles_appear_then_an_edit_reruns_from_that_layer() {
     assert_eq!(h.state().viewer.last_evaluated.first(), Some(&19));
     assert!(has_text(&h, "output [1, 12, 12, 128]"));
     assert!(has_text(&h, "ch 127"));
-}
-
-fn type_number(h: &mut Harness<'static, Designer>, label: &str, value: &str) {
-    h.get_by(|n| n.role() == Role::SpinButton && n.label().as_deref() == Some(label))
-        .focus();
-    h.run();
-    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
-    h.run();
-    h.get_all_by(|n| n.is_focused())
-        .next()
-        .unwrap()
-        .type_text(value);
-    h.run();
-    h.key_press(Key::Enter);
-    h.run();
-    h.run();
 }
 
 #[test]
