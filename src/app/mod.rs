@@ -288,7 +288,7 @@ impl Designer {
                 .save_file()
             {
                 Some(p) => self.apply(Command::ExportPythonTo(p)),
-                None => self.notify("Not exported. Type a path in File > Path and press Export Python to path.", false),
+                None => self.notify("Not exported. Type a path in File > Path and press Export Keras Python to path.", false),
             },
             Command::ExportPythonTo(p) => {
                 let text = python::to_python(&self.network);

@@ -87,7 +87,7 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                 if ui.button("Save As…").clicked() {
                     d.command(Command::SaveAs);
                 }
-                if ui.button("Export Python…").clicked() {
+                if ui.button("Export Keras Python…").clicked() {
                     d.command(Command::ExportPython);
                 }
                 if ui.button("Export PyTorch…").clicked() {
@@ -120,7 +120,7 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                         d.command(Command::SaveTo(p.clone()));
                     }
                     if ui
-                        .add_enabled(has, egui::Button::new("Export Python to path"))
+                        .add_enabled(has, egui::Button::new("Export Keras Python to path"))
                         .clicked()
                     {
                         d.command(Command::ExportPythonTo(p.clone()));
