@@ -313,9 +313,11 @@ pub fn conv2d_gemm(
 /// im2col + GEMM: there a GEMM's K is too short to run well and im2col costs as much
 /// as the product.
 pub const DIRECT_MAX_TAPS: usize = 160;
-/// Filters up to which the direct path wins (measured: StridedNet's 7×7×3→16 runs in
-/// 0.25 ms directly vs 0.35 ms with GEMM; at 32–64 filters GEMM is faster).
-pub const DIRECT_MAX_FILTERS: usize = 32;
+/// Filters up to which the direct path is used. Measured on one thread with the AVX2
+/// intrinsics tile: StridedNet's 7×7×3→16 0.25 ms vs 0.35 ms with GEMM; conv512's
+/// 3×3×3→32 8 ms vs 12.5 ms (with streaming stores); the VGG block's 3×3×3→64 4.0 ms vs
+/// 6.0 ms. (The portable tile, which spills accumulators, lost to GEMM above 16.)
+pub const DIRECT_MAX_FILTERS: usize = 64;
 
 /// Outputs larger than this are written with streaming stores by the direct kernel.
 const STREAM_MIN_BYTES: usize = 24 << 20;
