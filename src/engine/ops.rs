@@ -175,7 +175,7 @@ const BLOCK_FLOATS: usize = 1 << 18;
 
 /// Convolution of NHWC `x` with an HWIO kernel `(kh, kw, cin/groups, cout)`, with the
 /// bias and activation fused into the pass that writes each block. Layers with few
-/// taps and filters (kh·kw·cin ≤ [`DIRECT_MAX_TAPS`], cout ≤ [`DIRECT_MAX_FILTERS`]) use
+/// taps and filters (see [`direct_wins`]) use
 /// [`conv2d_direct`]; the rest im2col + GEMM:
 ///
 /// Output pixels are cut into blocks; each block's patches are gathered (im2col, whole
@@ -193,7 +193,7 @@ pub fn conv2d(
     epilogue: Epilogue,
 ) -> Array4<f32> {
     let (kh, kw, cin_g, cout) = kernel.dim();
-    if groups <= 1 && kh * kw * cin_g <= DIRECT_MAX_TAPS && cout <= DIRECT_MAX_FILTERS {
+    if groups <= 1 && direct_wins(kh * kw * cin_g, cout) {
         conv2d_direct(x, kernel, bias, win, epilogue)
     } else {
         conv2d_gemm(x, kernel, bias, win, groups, epilogue)
@@ -313,11 +313,18 @@ pub fn conv2d_gemm(
 /// im2col + GEMM: there a GEMM's K is too short to run well and im2col costs as much
 /// as the product.
 pub const DIRECT_MAX_TAPS: usize = 160;
-/// Filters up to which the direct path is used. Measured on one thread with the AVX2
-/// intrinsics tile: StridedNet's 7×7×3→16 0.25 ms vs 0.35 ms with GEMM; conv512's
-/// 3×3×3→32 8 ms vs 12.5 ms (with streaming stores); the VGG block's 3×3×3→64 4.0 ms vs
-/// 6.0 ms. (The portable tile, which spills accumulators, lost to GEMM above 16.)
+/// Filters up to which the direct path is used.
 pub const DIRECT_MAX_FILTERS: usize = 64;
+
+/// Whether the direct kernel beats im2col + GEMM for `taps` = kh·kw·cin and `cout`
+/// filters. Measured on one thread with the AVX2 intrinsics tile: StridedNet's
+/// 7×7×3→16 (147 taps) 0.25 ms vs 0.35 ms with GEMM; conv512's 3×3×3→32 (27 taps)
+/// 8 ms vs 12.5 ms (with streaming stores); the VGG block's 3×3×3→64 4.0 ms vs 6.0 ms;
+/// but StridedNet's 3×3×16→32 (144 taps) 0.54 ms vs 0.40 ms: GEMM's packing pays off
+/// once there are many taps and more than one 16-filter tile.
+pub fn direct_wins(taps: usize, cout: usize) -> bool {
+    (cout <= 16 && taps <= DIRECT_MAX_TAPS) || (taps <= 32 && cout <= DIRECT_MAX_FILTERS)
+}
 
 /// Outputs larger than this are written with streaming stores by the direct kernel.
 const STREAM_MIN_BYTES: usize = 24 << 20;
