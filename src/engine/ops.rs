@@ -385,6 +385,8 @@ pub fn conv2d_direct(
     #[cfg(target_arch = "x86_64")]
     let fast =
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(target_arch = "x86_64")]
+    let fast512 = fast && std::arch::is_x86_feature_detected!("avx512f");
     // Every element is written exactly once below (interior tiles cover every channel
     // of their pixels, border pixels all of theirs), so the output starts uninitialised
     // instead of being zeroed first: a 512×512×32 output is 33 MB.
@@ -396,12 +398,18 @@ pub fn conv2d_direct(
             let (b, oy) = (row_i / oh, row_i % oh);
             let image = &xs[b * h * w * cin..(b + 1) * h * w * cin];
             #[cfg(target_arch = "x86_64")]
+            if fast512 {
+                // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
+                unsafe { direct_row_avx512(image, &wp, &bp, &offsets, ks, win, &geo, oy, row) };
+                return;
+            }
+            #[cfg(target_arch = "x86_64")]
             if fast {
                 // SAFETY: the CPU has AVX2 and FMA (checked above).
                 unsafe { direct_row_avx2(image, &wp, &bp, &offsets, ks, win, &geo, oy, row) };
                 return;
             }
-            direct_row::<false>(image, &wp, &bp, &offsets, ks, win, &geo, oy, row);
+            direct_row::<0>(image, &wp, &bp, &offsets, ks, win, &geo, oy, row);
         },
     );
     // SAFETY: all `len` elements were initialised by the rows above.
@@ -444,7 +452,7 @@ unsafe fn direct_row_avx2(
     oy: usize,
     row: &mut [std::mem::MaybeUninit<f32>],
 ) {
-    direct_row::<true>(image, wp, bp, offsets, ks, win, g, oy, row);
+    direct_row::<1>(image, wp, bp, offsets, ks, win, g, oy, row);
     if g.stream {
         // Streaming stores are weakly ordered: make them visible before the row is
         // handed back to the thread that assembles the output.
@@ -452,12 +460,32 @@ unsafe fn direct_row_avx2(
     }
 }
 
-/// One output row of [`conv2d_direct`]: writes every element of `row`. `AVX`: called
-/// from a function compiled for AVX2+FMA (the CPU has them), so the intrinsics tile
-/// may be used.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn direct_row_avx512(
+    image: &[f32],
+    wp: &[f32],
+    bp: &[f32],
+    offsets: &[usize],
+    ks: &[f32],
+    win: &Window,
+    g: &DirectGeometry,
+    oy: usize,
+    row: &mut [std::mem::MaybeUninit<f32>],
+) {
+    direct_row::<2>(image, wp, bp, offsets, ks, win, g, oy, row);
+    if g.stream {
+        std::arch::x86_64::_mm_sfence();
+    }
+}
+
+/// One output row of [`conv2d_direct`]: writes every element of `row`. `LEVEL`: 0
+/// portable; 1 called from a function compiled for AVX2+FMA (the CPU has them), so the
+/// AVX2 intrinsics tile may be used; 2 the same with AVX-512F (8-pixel tiles).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn direct_row<const AVX: bool>(
+fn direct_row<const LEVEL: u8>(
     image: &[f32],
     wp: &[f32],
     bp: &[f32],
@@ -477,6 +505,40 @@ fn direct_row<const AVX: bool>(
     };
     let mut ox = 0;
     while ox < g.ow {
+        // With AVX-512: pixels whose whole window lies inside the image in groups of 8.
+        #[cfg(target_arch = "x86_64")]
+        if LEVEL >= 2 && ox + 8 <= g.ow && inside(ox) && inside(ox + 7) {
+            let windows: [&[f32]; 8] = std::array::from_fn(|p| {
+                let b = (iy0 as usize * g.w + win.coord(1, ox + p, 0) as usize) * g.cin;
+                &image[b..b + g.span]
+            });
+            let out = &mut row[ox * g.cout..(ox + 8) * g.cout];
+            let mut f0 = 0;
+            while f0 < g.cpad {
+                let left = g.cpad - f0;
+                // SAFETY: AVX-512F, AVX2 and FMA are available (`LEVEL` 2); the windows
+                // hold `span` elements and every offset is below it; `wp`/`bp` hold
+                // `cpad` channels per tap from `f0`; `out` holds 8 pixels × `cout`.
+                unsafe {
+                    if left >= 32 {
+                        tile_avx512::<2>(&windows, offsets, wp, bp, g, f0, out);
+                        f0 += 32;
+                    } else if left >= 16 {
+                        tile_avx512::<1>(&windows, offsets, wp, bp, g, f0, out);
+                        f0 += 16;
+                    } else {
+                        let (a, b) = out.split_at_mut(4 * g.cout);
+                        let wa: [&[f32]; 4] = std::array::from_fn(|p| windows[p]);
+                        let wb: [&[f32]; 4] = std::array::from_fn(|p| windows[4 + p]);
+                        tile_avx2::<1>(&wa, offsets, wp, bp, g, f0, a);
+                        tile_avx2::<1>(&wb, offsets, wp, bp, g, f0, b);
+                        f0 += 8;
+                    }
+                }
+            }
+            ox += 8;
+            continue;
+        }
         // Pixels whose whole window lies inside the image run in groups of 4.
         if ox + 4 <= g.ow && inside(ox) && inside(ox + 3) {
             let windows: [&[f32]; 4] = std::array::from_fn(|p| {
@@ -488,8 +550,8 @@ fn direct_row<const AVX: bool>(
             while f0 < g.cpad {
                 let wide = g.cpad - f0 >= 16;
                 #[cfg(target_arch = "x86_64")]
-                if AVX {
-                    // SAFETY: AVX2+FMA are available (`AVX`); the windows hold `span`
+                if LEVEL >= 1 {
+                    // SAFETY: AVX2+FMA are available (`LEVEL` ≥ 1); the windows hold `span`
                     // elements and every offset is below it; `wp`/`bp` hold `cpad`
                     // channels per tap from `f0`; `out` holds 4 pixels × `cout`.
                     unsafe {
@@ -629,6 +691,85 @@ unsafe fn tile_avx2<const V: usize>(
             }
             for (d, x) in dst.iter_mut().zip(tmp) {
                 d.write(x);
+            }
+        }
+    }
+}
+
+/// [`tile_avx2`] with AVX-512: 8 pixels × `V`·16 channels, 8·`V` zmm accumulators.
+///
+/// # Safety
+/// The CPU has AVX-512F; every `windows[p]` is at least `g.span` long and every offset
+/// is below `g.span`; `wp` and `bp` hold `g.cpad` ≥ `f0 + 16V` channels per tap; `out`
+/// holds 8 × `g.cout` elements.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn tile_avx512<const V: usize>(
+    windows: &[&[f32]; 8],
+    offsets: &[usize],
+    wp: &[f32],
+    bp: &[f32],
+    g: &DirectGeometry,
+    f0: usize,
+    out: &mut [std::mem::MaybeUninit<f32>],
+) {
+    use std::arch::x86_64::*;
+    debug_assert!(f0 + 16 * V <= g.cpad && wp.len() >= offsets.len() * g.cpad);
+    debug_assert!(windows.iter().all(|w| w.len() >= g.span));
+    debug_assert!(offsets.iter().all(|&o| o < g.span));
+    let xp: [*const f32; 8] = std::array::from_fn(|p| windows[p].as_ptr());
+    let bias: [__m512; V] =
+        std::array::from_fn(|v| unsafe { _mm512_loadu_ps(bp.as_ptr().add(f0 + 16 * v)) });
+    let mut acc = [bias; 8];
+    let mut w = unsafe { wp.as_ptr().add(f0) };
+    for &off in offsets {
+        let wv: [__m512; V] = std::array::from_fn(|v| unsafe { _mm512_loadu_ps(w.add(16 * v)) });
+        for p in 0..8 {
+            let x = _mm512_set1_ps(unsafe { *xp[p].add(off) });
+            for v in 0..V {
+                acc[p][v] = _mm512_fmadd_ps(x, wv[v], acc[p][v]);
+            }
+        }
+        w = unsafe { w.add(g.cpad) };
+    }
+    if g.relu {
+        let zero = _mm512_setzero_ps();
+        for a in acc.iter_mut() {
+            for v in a.iter_mut() {
+                *v = _mm512_max_ps(*v, zero);
+            }
+        }
+    }
+    let n = (16 * V).min(g.cout.saturating_sub(f0));
+    for (p, a) in acc.iter().enumerate() {
+        let dst = &mut out[p * g.cout + f0..p * g.cout + f0 + n];
+        let d = dst.as_mut_ptr().cast::<f32>();
+        if n == 16 * V {
+            for (v, vec) in a.iter().enumerate() {
+                // SAFETY: `dst` holds 16·V floats; MaybeUninit<f32> has f32's layout.
+                // Streaming stores are ordered by the sfence at the end of the row.
+                unsafe {
+                    let d = d.add(16 * v);
+                    if g.stream && (d as usize).is_multiple_of(64) {
+                        _mm512_stream_ps(d, *vec);
+                    } else if g.stream && (d as usize).is_multiple_of(16) {
+                        _mm_stream_ps(d, _mm512_extractf32x4_ps::<0>(*vec));
+                        _mm_stream_ps(d.add(4), _mm512_extractf32x4_ps::<1>(*vec));
+                        _mm_stream_ps(d.add(8), _mm512_extractf32x4_ps::<2>(*vec));
+                        _mm_stream_ps(d.add(12), _mm512_extractf32x4_ps::<3>(*vec));
+                    } else {
+                        _mm512_storeu_ps(d, *vec);
+                    }
+                }
+            }
+        } else {
+            let mut tmp = [0f32; 32];
+            for (v, vec) in a.iter().enumerate() {
+                unsafe { _mm512_storeu_ps(tmp.as_mut_ptr().add(16 * v), *vec) };
+            }
+            for (dd, x) in dst.iter_mut().zip(tmp) {
+                dd.write(x);
             }
         }
     }
