@@ -276,6 +276,42 @@ fn fuzz_regression_a_very_wide_jpeg_is_shrunk_by_blocks() {
     }
 }
 
+/// Also found by the `image` target: an 809-byte progressive JPEG declaring 255×7456
+/// gray pixels whose scans each walk the whole image. It is honest decoder work (0.1 s
+/// in a release build, over 1 s under AddressSanitizer), so the fuzz target's pixel
+/// budget was lowered to 1 M; here it decodes with the app's limit and is refused by
+/// the fuzz budget with the size in the message.
+#[test]
+fn fuzz_regression_a_progressive_jpeg_decodes_or_is_refused_by_size() {
+    use convscope::io::image::load_image_within;
+    let bytes = std::fs::read(fixtures().join("hostile/progressive-255x7456.jpg")).unwrap();
+    let img = load_image(
+        &bytes,
+        Some((96, 96)),
+        3,
+        Preprocess::Unit,
+        ResizeMode::Stretch,
+    );
+    match img {
+        Ok(img) => assert_eq!(img.data.len(), 96 * 96 * 3),
+        Err(e) => assert!(e.to_string().contains("JPEG"), "{e}"),
+    }
+    let e = load_image_within(
+        &bytes,
+        Some((96, 96)),
+        3,
+        Preprocess::Unit,
+        ResizeMode::Stretch,
+        1_000_000,
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "image is 7456×255 = 1.9 M pixels; the limit is 1 M pixels"
+    );
+}
+
 fn crc32(bytes: &[u8]) -> u32 {
     let mut c = 0xffff_ffffu32;
     for &b in bytes {

@@ -1,7 +1,7 @@
 //! Image decoding and preprocessing, as the viewer and `convscope run --input` do it:
 //! to a 96×96 RGB input (StridedNet's), stretched or centre-cropped, and gray.
 //!
-//! The pixel limit is 4 M here instead of the app's 100 M: decoding a 100 M pixel image
+//! The pixel limit is 1 M here instead of the app's 100 M: decoding a 100 M pixel image
 //! honestly takes seconds (more under AddressSanitizer), and the one-second hang limit
 //! is meant to catch stuck code. The 100 M limit itself is tested in
 //! `tests/hostile_files.rs` and `src/io/image.rs`.
@@ -9,7 +9,7 @@
 use convscope::io::image::{Preprocess, ResizeMode, load_image_within};
 use libfuzzer_sys::fuzz_target;
 
-const FUZZ_MAX_PIXELS: u64 = 4_000_000;
+const FUZZ_MAX_PIXELS: u64 = 1_000_000;
 
 fuzz_target!(|data: &[u8]| {
     let mode = if data.len() % 2 == 0 {
