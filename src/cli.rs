@@ -376,82 +376,63 @@ pub fn run(cmd: &Command) -> Outcome {
             out,
             seed,
         } => {
-            if *format == ExportFormat::Pytorch {
-                return export_pytorch(model, out, *seed);
-            }
-            let bytes = if *format == ExportFormat::Keras {
-                let p = match crate::runner::prepare(model, *seed) {
-                    Ok(p) => p,
-                    Err(crate::runner::RunError::Rejected(m)) => {
-                        return Outcome::fail(1, format!("error: {m}\n"));
-                    }
-                    Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
-                };
-                match io::keras_write::write_keras(&p.network, &p.weights) {
-                    Ok(b) => b,
-                    Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
-                }
-            } else {
-                let loaded = match io::load_model(model) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        return Outcome::fail(2, format!("error: {}: {e}\n", model.display()));
-                    }
-                };
-                match format {
-                    ExportFormat::Python => python::to_python(&loaded.network),
-                    ExportFormat::Svg => {
-                        io::diagram::to_svg(&loaded.network, &loaded.network.analyze())
-                    }
-                    ExportFormat::Png => {
-                        match io::diagram::to_png(&loaded.network, &loaded.network.analyze(), 2.0) {
-                            Ok(png) => {
-                                return match io::write_atomic(out, &png) {
-                                    Ok(()) => Outcome::ok(String::new()),
-                                    Err(e) => Outcome::fail(
-                                        2,
-                                        format!("error: cannot write {}: {e}\n", out.display()),
-                                    ),
-                                };
+            // What to write, or the outcome that says why not.
+            let bytes = match format {
+                ExportFormat::Pytorch => return export_pytorch(model, out, *seed),
+                ExportFormat::Keras => prepare_or_fail(model, *seed).and_then(|p| {
+                    io::keras_write::write_keras(&p.network, &p.weights)
+                        .map_err(|e| Outcome::fail(2, format!("error: {e}\n")))
+                }),
+                _ => io::load_model(model)
+                    .map_err(|e| Outcome::fail(2, format!("error: {}: {e}\n", model.display())))
+                    .and_then(|loaded| {
+                        let net = &loaded.network;
+                        match format {
+                            ExportFormat::Python => Ok(python::to_python(net).into_bytes()),
+                            ExportFormat::Svg => {
+                                Ok(io::diagram::to_svg(net, &net.analyze()).into_bytes())
                             }
-                            Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
+                            ExportFormat::Png => io::diagram::to_png(net, &net.analyze(), 2.0)
+                                .map_err(|e| Outcome::fail(2, format!("error: {e}\n"))),
+                            _ => Ok(config::to_json_string(net).into_bytes()),
                         }
-                    }
-                    _ => config::to_json_string(&loaded.network),
-                }
-                .into_bytes()
+                    }),
             };
-            match io::write_atomic(out, &bytes) {
-                Ok(()) => Outcome::ok(String::new()),
-                Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
+            match bytes {
+                Err(outcome) => outcome,
+                Ok(bytes) => match io::write_atomic(out, &bytes) {
+                    Ok(()) => Outcome::ok(String::new()),
+                    Err(e) => {
+                        Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display()))
+                    }
+                },
             }
         }
     }
 }
 
+/// The model and its weights, or the failing outcome (1: Keras would reject it, 2: the
+/// file cannot be used).
+fn prepare_or_fail(model: &std::path::Path, seed: u64) -> Result<crate::runner::Prepared, Outcome> {
+    crate::runner::prepare(model, seed).map_err(|e| match e {
+        crate::runner::RunError::Rejected(m) => Outcome::fail(1, format!("error: {m}\n")),
+        e => Outcome::fail(2, format!("error: {e}\n")),
+    })
+}
+
 /// `export --format pytorch`: the code to `out`, the weights beside it as `.npz`.
 fn export_pytorch(model: &std::path::Path, out: &std::path::Path, seed: u64) -> Outcome {
-    let p = match crate::runner::prepare(model, seed) {
+    let p = match prepare_or_fail(model, seed) {
         Ok(p) => p,
-        Err(crate::runner::RunError::Rejected(m)) => {
-            return Outcome::fail(1, format!("error: {m}\n"));
-        }
-        Err(e) => return Outcome::fail(2, format!("error: {e}\n")),
+        Err(outcome) => return outcome,
     };
+    // A design PyTorch cannot express is the model's problem (1), not the file's.
     let code = match io::pytorch::to_pytorch(&p.network, &p.network.analyze()) {
         Ok(c) => c,
         Err(e) => return Outcome::fail(1, format!("error: {e}\n")),
     };
-    let weights_path = out.with_extension("npz");
-    let written = io::pytorch::weights_npz(&p.network, &p.weights)
-        .and_then(|npz| {
-            io::write_atomic(&weights_path, &npz).map_err(|e| io::describe_io_error(&e))
-        })
-        .and_then(|()| {
-            io::write_atomic(out, code.as_bytes()).map_err(|e| io::describe_io_error(&e))
-        });
-    match written {
-        Ok(()) => Outcome::ok(format!(
+    match io::pytorch::write_export(out, &code, &p.network, &p.weights) {
+        Ok(weights_path) => Outcome::ok(format!(
             "wrote {} and its weights {}\n",
             out.display(),
             weights_path.display()

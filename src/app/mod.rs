@@ -485,15 +485,12 @@ impl Designer {
                 );
             }
         };
-        let npz_path = path.with_extension("npz");
         let result = io::pytorch::to_pytorch(&self.network, &self.analysis).and_then(|code| {
             let w = self.viewer.weights_for(&self.network, &self.analysis)?;
-            let npz = io::pytorch::weights_npz(&self.network, &w)?;
-            io::write_atomic(&npz_path, &npz).map_err(|e| io::describe_io_error(&e))?;
-            io::write_atomic(&path, code.as_bytes()).map_err(|e| io::describe_io_error(&e))
+            io::pytorch::write_export(&path, &code, &self.network, &w)
         });
         match result {
-            Ok(()) => self.notify(
+            Ok(npz_path) => self.notify(
                 format!(
                     "Exported PyTorch code to {} and its weights to {}",
                     path.display(),

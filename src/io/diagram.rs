@@ -368,29 +368,34 @@ pub fn to_png(net: &Network, analysis: &Analysis, scale: f64) -> Result<Vec<u8>,
                 ctx.fill_path(&head);
             }
             Item::Text(t) => {
-                let width: f64 = t
+                // Each span laid out once: its glyphs with their advances.
+                let runs: Vec<Vec<(u32, f64)>> = t
                     .spans
                     .iter()
-                    .map(|(s, _, _)| font.advance(s, t.size))
-                    .sum();
+                    .map(|(s, _, _)| font.layout(s, t.size))
+                    .collect();
+                let width: f64 = runs.iter().flatten().map(|g| g.1).sum();
                 let mut pen = if t.end { t.x - width } else { t.x };
-                for (text, bold, colour) in &t.spans {
-                    let glyphs = font.glyphs(text, t.size, pen, t.y);
+                for ((_, bold, colour), run) in t.spans.iter().zip(&runs) {
+                    let mut glyphs = Vec::with_capacity(run.len());
+                    for &(id, adv) in run {
+                        glyphs.push((id, pen as f32));
+                        pen += adv;
+                    }
                     ctx.set_paint(colour_of(colour));
                     // Ubuntu Light has no bold face: a second pass a fraction of a pixel
                     // to the right thickens the strokes.
-                    let passes: &[f64] = if *bold { &[0.0, 0.45] } else { &[0.0] };
+                    let passes: &[f32] = if *bold { &[0.0, 0.45] } else { &[0.0] };
                     for dx in passes {
                         ctx.glyph_run(&mut res, &font.data)
                             .font_size(t.size as f32)
                             .hint(false)
-                            .fill_glyphs(glyphs.iter().map(|g| vello_cpu::Glyph {
-                                id: g.id,
-                                x: g.x + *dx as f32,
-                                y: g.y,
+                            .fill_glyphs(glyphs.iter().map(|&(id, x)| vello_cpu::Glyph {
+                                id,
+                                x: x + dx,
+                                y: t.y as f32,
                             }));
                     }
-                    pen += font.advance(text, t.size);
                 }
             }
         }
@@ -428,12 +433,6 @@ struct Font {
     bytes: &'static [u8],
 }
 
-struct Placed {
-    id: u32,
-    x: f32,
-    y: f32,
-}
-
 impl Font {
     fn ubuntu() -> Result<Font, String> {
         let bytes = epaint_default_fonts::UBUNTU_LIGHT;
@@ -469,26 +468,6 @@ impl Font {
                 let id = charmap.map(c).unwrap_or(fallback);
                 let adv = metrics.advance_width(id).unwrap_or(size as f32 * 0.5) as f64;
                 (id.to_u32(), adv)
-            })
-            .collect()
-    }
-
-    fn advance(&self, text: &str, size: f64) -> f64 {
-        self.layout(text, size).iter().map(|g| g.1).sum()
-    }
-
-    fn glyphs(&self, text: &str, size: f64, x: f64, y: f64) -> Vec<Placed> {
-        let mut pen = x;
-        self.layout(text, size)
-            .into_iter()
-            .map(|(id, adv)| {
-                let g = Placed {
-                    id,
-                    x: pen as f32,
-                    y: y as f32,
-                };
-                pen += adv;
-                g
             })
             .collect()
     }

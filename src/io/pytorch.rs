@@ -314,6 +314,23 @@ pub fn weights_npz(
     super::npy::write_npz(&arrays).map_err(|e| e.to_string())
 }
 
+/// Writes `code` (from [`to_pytorch`]) to `path` and `weights` beside it (`path` with
+/// `.npz`), the weights first so that the code never refers to a missing file. Returns
+/// the weights' path; errors are worded for the person saving (full disk, read-only, …).
+pub fn write_export(
+    path: &std::path::Path,
+    code: &str,
+    net: &Network,
+    weights: &[crate::engine::forward::LayerWeights],
+) -> Result<std::path::PathBuf, String> {
+    let npz = weights_npz(net, weights)?;
+    let npz_path = path.with_extension("npz");
+    let io_err = |e: std::io::Error| super::describe_io_error(&e);
+    super::write_atomic(&npz_path, &npz).map_err(io_err)?;
+    super::write_atomic(path, code.as_bytes()).map_err(io_err)?;
+    Ok(npz_path)
+}
+
 #[derive(Default)]
 struct Uses {
     avg_same: bool,
