@@ -156,11 +156,20 @@ pub fn run(
     weights: &[LayerWeights],
     input: ArrayD<f32>,
 ) -> Result<Vec<Option<LayerRun>>, EngineError> {
+    run_shared(net, weights, Arc::new(input))
+}
+
+/// [`run`] on an input shared with the caller (no copy of it is made).
+pub fn run_shared(
+    net: &Network,
+    weights: &[LayerWeights],
+    input: Arc<ArrayD<f32>>,
+) -> Result<Vec<Option<LayerRun>>, EngineError> {
     let analysis = net.analyze();
     check_input(net, input.shape())?;
     let mut acts: Vec<Option<LayerRun>> = vec![None; net.layers.len()];
     acts[0] = Some(LayerRun {
-        output: Arc::new(input),
+        output: input,
         millis: 0.0,
     });
     run_from(net, &analysis, weights, &mut acts, 1)?;

@@ -2,6 +2,7 @@
 //!
 //! - [`ops`]: numeric kernels (im2col + GEMM convolution, pooling, resizing) on NHWC;
 //! - [`gemm`]: the safe wrapper over the `gemm` crate every matrix product goes through;
+//! - [`winograd`]: Winograd F(4×4, 3×3) / F(2×2, 3×3) for wide 3×3 stride-1 convolutions;
 //! - [`activations`]: Keras's activation functions;
 //! - [`forward`]: per-layer semantics and the (resumable) forward pass;
 //! - [`weights`]: weights from `.keras`/`.h5`/`.npz` or seeded Keras initializers;
@@ -17,6 +18,7 @@ pub mod init;
 pub mod ops;
 pub mod presets;
 pub mod weights;
+pub mod winograd;
 
 pub use forward::{EngineError, LayerRun, LayerWeights, run, run_from};
 

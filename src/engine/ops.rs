@@ -174,9 +174,9 @@ impl Epilogue {
 const BLOCK_FLOATS: usize = 1 << 18;
 
 /// Convolution of NHWC `x` with an HWIO kernel `(kh, kw, cin/groups, cout)`, with the
-/// bias and activation fused into the pass that writes each block. Layers with few
-/// taps and filters (see [`direct_wins`]) use
-/// [`conv2d_direct`]; the rest im2col + GEMM:
+/// bias and activation fused into the pass that writes each block. Wide 3×3 stride-1
+/// layers use Winograd ([`super::winograd::choose`]), layers with few taps and filters
+/// (see [`direct_wins`]) [`conv2d_direct`]; the rest im2col + GEMM:
 ///
 /// Output pixels are cut into blocks; each block's patches are gathered (im2col, whole
 /// kernel rows at once when they lie inside the input) into a per-thread buffer that
@@ -193,6 +193,9 @@ pub fn conv2d(
     epilogue: Epilogue,
 ) -> Array4<f32> {
     let (kh, kw, cin_g, cout) = kernel.dim();
+    if let Some(v) = super::winograd::choose([kh, kw], win, groups, cin_g, cout) {
+        return super::winograd::conv(v, x, kernel, bias, win, epilogue);
+    }
     if groups <= 1 && direct_wins(kh * kw * cin_g, cout) {
         conv2d_direct(x, kernel, bias, win, epilogue)
     } else {
@@ -1281,6 +1284,34 @@ mod tests {
                 for (a, b) in direct.iter().zip(slow.iter()) {
                     prop_assert!((a - b).abs() < 1e-4, "direct {} vs {}", a, b);
                 }
+            }
+        }
+
+        /// Both Winograd variants, for any channel count, padding and batch (the path
+        /// itself only takes wide layers, but must be right for all).
+        #[test]
+        fn winograd_equals_naive(
+            n in 1usize..3, h in 1usize..14, w in 1usize..14, cin in 1usize..24,
+            cout in 1usize..24, same in any::<bool>(), four in any::<bool>(),
+            relu in any::<bool>(), block in 0usize..12, seed in 0u32..1000,
+        ) {
+            use super::super::winograd::{conv_blocks, Variant};
+            let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], same);
+            prop_assume!(win.out[0] > 0 && win.out[1] > 0);
+            let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, seed)).unwrap();
+            let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, seed + 7)).unwrap();
+            let bias: Vec<f32> = values(cout, seed + 5);
+            let ep = if relu { Epilogue::Relu } else { Epilogue::Linear };
+            let variant = if four { Variant::F4 } else { Variant::F2 };
+            // block 0: the default size; else blocks of 1..11 tiles (ending mid-row).
+            let block = (block > 0).then_some(block);
+            let fast = conv_blocks(variant, x.view(), k.view(), Some(&bias), &win, ep, block);
+            let mut slow = naive_conv(x.view(), k.view(), &win, 1);
+            ep.apply(slow.as_slice_mut().unwrap(), cout, Some(&bias));
+            prop_assert_eq!(fast.dim(), slow.dim());
+            let tol = if four { 5e-4 } else { 1e-4 };
+            for (a, b) in fast.iter().zip(slow.iter()) {
+                prop_assert!((a - b).abs() <= tol * b.abs().max(1.0), "{:?} {} vs {}", variant, a, b);
             }
         }
 

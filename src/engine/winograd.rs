@@ -1,0 +1,712 @@
+//! Winograd convolution for 3×3, stride-1, undilated, ungrouped Conv2D layers (the VGG
+//! kind), F(m×m, 3×3) after Lavin & Gray, "Fast Algorithms for Convolutional Neural
+//! Networks" (2016).
+//!
+//! The output is cut into m×m tiles. Each tile's (m+2)×(m+2) input patch is transformed
+//! (`V = Bᵀ d B`), the kernel once per call (`U = G g Gᵀ`); then for each of the
+//! (m+2)² transformed positions one GEMM multiplies the tiles' channel vectors by that
+//! position's cin×cout matrix, and each tile's result is transformed back
+//! (`Y = Aᵀ M A`). F(2×2, 3×3) does 16 multiplications per 2×2 outputs and input
+//! channel where the direct product does 36 (2.25× fewer); F(4×4, 3×3) does 36 per
+//! 16 (4× fewer) at a larger rounding error.
+//!
+//! Everything runs on bands of whole tile rows: a band's tiles are transformed into
+//! per-thread buffers, multiplied, and written straight into that band's output rows,
+//! with the bias and activation applied while they are in cache. Bands run in parallel
+//! on rayon's pool. The one-axis transforms are loops over NHWC's contiguous channels,
+//! compiled for AVX-512 or AVX2 when the CPU has them (checked at run time).
+
+use super::gemm::sgemm;
+use super::ops::{Epilogue, Window};
+use ndarray::{Array4, ArrayView4};
+use std::mem::MaybeUninit;
+
+/// `A` channel vectors of length `n`, the k-th at `base[k·stride..]`.
+#[derive(Clone, Copy)]
+pub struct Lanes<'a> {
+    base: &'a [f32],
+    stride: usize,
+}
+
+/// `A` mutable channel vectors of length `n`, the k-th at `base[k·stride..]`.
+pub struct LanesMut<'a> {
+    base: &'a mut [f32],
+    stride: usize,
+}
+
+impl<'a> Lanes<'a> {
+    #[inline(always)]
+    fn split<const A: usize>(self, n: usize) -> [&'a [f32]; A] {
+        let mut out: [&[f32]; A] = [&[]; A];
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = &self.base[k * self.stride..k * self.stride + n];
+        }
+        out
+    }
+}
+
+impl<'a> LanesMut<'a> {
+    #[inline(always)]
+    fn split<const A: usize>(self, n: usize) -> [&'a mut [f32]; A] {
+        let mut out: [&mut [f32]; A] = std::array::from_fn(|_| &mut [][..]);
+        let mut rest = self.base;
+        for (k, o) in out.iter_mut().enumerate() {
+            let (head, tail) =
+                std::mem::take(&mut rest).split_at_mut(if k + 1 < A { self.stride } else { n });
+            *o = &mut head[..n];
+            rest = tail;
+        }
+        out
+    }
+}
+
+/// The transforms of F(m×m, 3×3) for an `A`×`A` input tile (A = m + 2) and `M` = m
+/// outputs per side, written out as the few additions they are (the matrices are mostly
+/// zeros and ±1). Each one-axis transform maps `A` channel vectors of length `n` to
+/// `A` (input) or `M` (output) others, channel by channel.
+pub trait Tile<const A: usize, const M: usize>: Sync {
+    /// G: 3 kernel taps → `A` transformed taps.
+    const G: [[f32; 3]; A];
+    /// `dst[r] = Σ_k Bᵀ[r][k] · src[k]`.
+    fn input(src: Lanes, dst: LanesMut, n: usize);
+    /// `dst[r] = Σ_k Aᵀ[r][k] · src[k]`.
+    fn output(src: Lanes, dst: LanesMut, n: usize);
+}
+
+/// F(2×2, 3×3), interpolation points 0, ±1, ∞.
+pub struct F2;
+
+impl Tile<4, 2> for F2 {
+    const G: [[f32; 3]; 4] = [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+    ];
+
+    /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
+    #[inline(always)]
+    fn input(src: Lanes, dst: LanesMut, n: usize) {
+        let [d0, d1, d2, d3] = src.split::<4>(n);
+        let [o0, o1, o2, o3] = dst.split::<4>(n);
+        for c in 0..n {
+            let (d0, d1, d2, d3) = (d0[c], d1[c], d2[c], d3[c]);
+            o0[c] = d0 - d2;
+            o1[c] = d1 + d2;
+            o2[c] = d2 - d1;
+            o3[c] = d1 - d3;
+        }
+    }
+
+    /// Aᵀ = [1 1 1 0; 0 1 −1 −1].
+    #[inline(always)]
+    fn output(src: Lanes, dst: LanesMut, n: usize) {
+        let [m0, m1, m2, m3] = src.split::<4>(n);
+        let [o0, o1] = dst.split::<2>(n);
+        for c in 0..n {
+            let (m0, m1, m2, m3) = (m0[c], m1[c], m2[c], m3[c]);
+            o0[c] = m0 + m1 + m2;
+            o1[c] = m1 - m2 - m3;
+        }
+    }
+}
+
+/// F(4×4, 3×3), interpolation points 0, ±1, ±2, ∞.
+pub struct F4;
+
+impl Tile<6, 4> for F4 {
+    const G: [[f32; 3]; 6] = [
+        [1.0 / 4.0, 0.0, 0.0],
+        [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+        [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+        [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+        [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+        [0.0, 0.0, 1.0],
+    ];
+
+    /// Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0;
+    ///       0 2 −1 −2 1 0; 0 4 0 −5 0 1].
+    #[inline(always)]
+    fn input(src: Lanes, dst: LanesMut, n: usize) {
+        let [d0, d1, d2, d3, d4, d5] = src.split::<6>(n);
+        let [o0, o1, o2, o3, o4, o5] = dst.split::<6>(n);
+        for c in 0..n {
+            let (d0, d1, d2, d3, d4, d5) = (d0[c], d1[c], d2[c], d3[c], d4[c], d5[c]);
+            let t0 = d4 - 4.0 * d2;
+            let t1 = d3 - 4.0 * d1;
+            let t2 = d4 - d2;
+            let t3 = 2.0 * (d3 - d1);
+            o0[c] = 4.0 * d0 - 5.0 * d2 + d4;
+            o1[c] = t0 + t1;
+            o2[c] = t0 - t1;
+            o3[c] = t2 + t3;
+            o4[c] = t2 - t3;
+            o5[c] = 4.0 * d1 - 5.0 * d3 + d5;
+        }
+    }
+
+    /// Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
+    #[inline(always)]
+    fn output(src: Lanes, dst: LanesMut, n: usize) {
+        let [m0, m1, m2, m3, m4, m5] = src.split::<6>(n);
+        let [o0, o1, o2, o3] = dst.split::<4>(n);
+        for c in 0..n {
+            let (m0, m1, m2, m3, m4, m5) = (m0[c], m1[c], m2[c], m3[c], m4[c], m5[c]);
+            let (a, b) = (m1 + m2, m1 - m2);
+            let (s, d) = (m3 + m4, m3 - m4);
+            o0[c] = m0 + a + s;
+            o1[c] = b + 2.0 * d;
+            o2[c] = a + 4.0 * s;
+            o3[c] = b + 8.0 * d + m5;
+        }
+    }
+}
+
+/// Which Winograd variant computes a convolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    F2,
+    F4,
+}
+
+/// Input channels up to which F(4×4, 3×3) is used; wider layers use F(2×2, 3×3).
+/// F(4×4)'s rounding error grows with the number of products summed: against Keras
+/// (float32, TensorFlow) a 512→512 layer on N(0, 1) inputs measured 0.21 of the golden
+/// tolerance (1e-4 × max|expected|), 256→256 0.13, 64→64 below 0.09, a whole VGG16
+/// 0.05; F(2×2) stays at the GEMM path's 0.03.
+pub const F4_MAX_CHANNELS: usize = 512;
+
+/// Output pixels (per batch) below which the kernel transform (A²·cin·cout values per
+/// call) costs more than the multiplications it saves (StridedNet's 12×12 layers).
+pub const MIN_PIXELS: usize = 24 * 24;
+
+/// The Winograd variant for this convolution, if any: a 3×3 kernel, stride 1, dilation
+/// 1, one group, at least 16 channels both ways (thinner GEMMs run badly) and a large
+/// enough output.
+pub fn choose(
+    kernel: [usize; 2],
+    win: &Window,
+    groups: usize,
+    cin: usize,
+    cout: usize,
+) -> Option<Variant> {
+    let fits = kernel == [3, 3]
+        && win.strides == [1, 1]
+        && win.dilation == [1, 1]
+        && groups <= 1
+        && cin >= 16
+        && cout >= 16
+        && win.out[0] >= 2
+        && win.out[1] >= 2
+        && win.out[0] * win.out[1] >= MIN_PIXELS;
+    match fits {
+        false => None,
+        true if cin <= F4_MAX_CHANNELS => Some(Variant::F4),
+        true => Some(Variant::F2),
+    }
+}
+
+/// [`conv3x3`] with the given variant.
+pub fn conv(
+    variant: Variant,
+    x: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    bias: Option<&[f32]>,
+    win: &Window,
+    epilogue: Epilogue,
+) -> Array4<f32> {
+    conv_blocks(variant, x, kernel, bias, win, epilogue, None)
+}
+
+/// [`conv`] with `block` tiles per block instead of the cache-sized default (tests
+/// use tiny blocks to cover blocks that end mid-row on small inputs).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_blocks(
+    variant: Variant,
+    x: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    bias: Option<&[f32]>,
+    win: &Window,
+    epilogue: Epilogue,
+    block: Option<usize>,
+) -> Array4<f32> {
+    match variant {
+        Variant::F2 => conv3x3::<4, 2, F2>(x, kernel, bias, win, epilogue, block),
+        Variant::F4 => conv3x3::<6, 4, F4>(x, kernel, bias, win, epilogue, block),
+    }
+}
+
+/// Bytes of transformed input and products (A²·tiles·(cin + cout) floats) one block of
+/// tiles may take: most of it stays in L2 and the rest in L3 while its GEMMs run.
+const BLOCK_BYTES: usize = 3 << 20;
+
+/// Tiles per block for channel counts `cin`, `cout` (at least 16, so GEMMs stay wide).
+fn block_tiles(a: usize, cin: usize, cout: usize) -> usize {
+    let per_tile = a * a * (cin + cout) * 4;
+    (BLOCK_BYTES / per_tile.max(1)).max(16)
+}
+
+/// Per-thread buffers of one band.
+#[derive(Default)]
+struct Scratch {
+    /// Transformed input: A² planes of tiles × cin.
+    v: Vec<f32>,
+    /// Products: A² planes of tiles × cout.
+    m: Vec<f32>,
+    /// One tile after its first one-axis transform: A × A × channels.
+    half: Vec<f32>,
+    /// A border tile's input patch with its zero padding: A × A × cin.
+    patch: Vec<f32>,
+    /// One tile's outputs: M × M × cout.
+    tile: Vec<f32>,
+}
+
+/// Winograd F(m×m, 3×3) convolution of NHWC `x` with the HWIO kernel `(3, 3, cin,
+/// cout)`; `win` must satisfy [`applies`] (stride 1, dilation 1). Bias and activation
+/// are fused as in [`super::ops::conv2d`]; `block` overrides the tiles per block.
+fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
+    x: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    bias: Option<&[f32]>,
+    win: &Window,
+    epilogue: Epilogue,
+    block: Option<usize>,
+) -> Array4<f32> {
+    use rayon::prelude::*;
+    let (n, h, w, cin) = x.dim();
+    let cout = kernel.dim().3;
+    let [oh, ow] = win.out;
+    let len = n * oh * ow * cout;
+    if len == 0 || cin == 0 {
+        return Array4::zeros((n, oh, ow, cout));
+    }
+    let xs = x.as_standard_layout();
+    let xs = xs.as_slice().expect("standard layout is contiguous");
+    let u = transform_kernel::<A, M, T>(kernel);
+    let (tiles_y, tiles_x) = (oh.div_ceil(M), ow.div_ceil(M));
+    let threads = rayon::current_num_threads().max(1);
+    // Bands of whole tile rows, about one block of tiles each, and enough of them for
+    // every thread to get several.
+    let block = block.unwrap_or_else(|| block_tiles(A, cin, cout)).max(1);
+    let mut band_rows = (block / tiles_x).clamp(1, tiles_y);
+    while band_rows > 1 && n * tiles_y.div_ceil(band_rows) < 4 * threads {
+        band_rows -= 1;
+    }
+    let geo = Geometry {
+        h,
+        w,
+        cin,
+        cout,
+        ow,
+        tiles_x,
+        pad: win.pad_before,
+    };
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    let image_len = oh * ow * cout;
+    let band_len = band_rows * M * ow * cout;
+    let bands_per_image = tiles_y.div_ceil(band_rows);
+    let band = |scratch: &mut Scratch, (i, chunk): (usize, &mut [MaybeUninit<f32>])| {
+        let (b, bi) = (i / bands_per_image, i % bands_per_image);
+        let image = &xs[b * h * w * cin..(b + 1) * h * w * cin];
+        let ty0 = bi * band_rows;
+        let rows = band_rows.min(tiles_y - ty0);
+        run_band_dispatch::<A, M, T>(image, &u, &geo, ty0, rows, block, scratch, chunk);
+        // SAFETY: run_band wrote every element of `chunk` (its tiles cover the band).
+        let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
+        epilogue.apply(chunk, cout, bias);
+    };
+    // Bands never straddle two images: chunk each image's output separately.
+    let spare = &mut out.spare_capacity_mut()[..len];
+    let bands: Vec<(usize, &mut [MaybeUninit<f32>])> = spare
+        .chunks_mut(image_len)
+        .flat_map(|img| img.chunks_mut(band_len))
+        .enumerate()
+        .collect();
+    if threads > 1 && bands.len() > 1 {
+        bands.into_par_iter().for_each_init(Scratch::default, band);
+    } else {
+        let mut scratch = Scratch::default();
+        for item in bands {
+            band(&mut scratch, item);
+        }
+    }
+    // SAFETY: the bands cover all `len` elements and each wrote all of its own.
+    unsafe { out.set_len(len) };
+    Array4::from_shape_vec((n, oh, ow, cout), out).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
+}
+
+#[derive(Clone, Copy)]
+struct Geometry {
+    h: usize,
+    w: usize,
+    cin: usize,
+    cout: usize,
+    ow: usize,
+    tiles_x: usize,
+    pad: [usize; 2],
+}
+
+/// `U = G g Gᵀ` for every (cin, cout) pair, laid out as A² matrices of cin × cout
+/// (row-major): position `e` = r·A + s is `u[e·cin·cout..]`.
+fn transform_kernel<const A: usize, const M: usize, T: Tile<A, M>>(
+    kernel: ArrayView4<f32>,
+) -> Vec<f32> {
+    let (_, _, cin, cout) = kernel.dim();
+    let k = kernel.as_standard_layout();
+    let k = k.as_slice().expect("standard layout is contiguous");
+    let plane = cin * cout;
+    let mut u = vec![0f32; A * A * plane];
+    let mut tmp = vec![0f32; 3 * cout];
+    // g[ky][kx] is the cout-long row k[((ky·3 + kx)·cin + ci)·cout..].
+    for ci in 0..cin {
+        let g = |ky: usize, kx: usize| &k[((ky * 3 + kx) * cin + ci) * cout..][..cout];
+        for r in 0..A {
+            // tmp[kx] = Σ_ky G[r][ky] · g[ky][kx]
+            tmp.fill(0.0);
+            for (kx, row) in tmp.chunks_exact_mut(cout).enumerate() {
+                for ky in 0..3 {
+                    let c = T::G[r][ky];
+                    if c != 0.0 {
+                        for (v, x) in row.iter_mut().zip(g(ky, kx)) {
+                            *v += c * x;
+                        }
+                    }
+                }
+            }
+            for s in 0..A {
+                let dst = &mut u[(r * A + s) * plane + ci * cout..][..cout];
+                for (kx, row) in tmp.chunks_exact(cout).enumerate() {
+                    let c = T::G[s][kx];
+                    if c != 0.0 {
+                        for (v, x) in dst.iter_mut().zip(row) {
+                            *v += c * x;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    u
+}
+
+/// One band: tile rows `ty0..ty0 + rows` of one image into `chunk`, that band's output
+/// rows (before bias and activation).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn run_band<const A: usize, const M: usize, T: Tile<A, M>>(
+    image: &[f32],
+    u: &[f32],
+    geo: &Geometry,
+    ty0: usize,
+    rows: usize,
+    block: usize,
+    s: &mut Scratch,
+    chunk: &mut [MaybeUninit<f32>],
+) {
+    let band_tiles = rows * geo.tiles_x;
+    let mut first = 0;
+    while first < band_tiles {
+        let tiles = block.min(band_tiles - first);
+        run_block::<A, M, T>(image, u, geo, ty0, first, tiles, s, chunk);
+        first += tiles;
+    }
+}
+
+/// Tiles `first..first + tiles` (row-major) of the band starting at tile row `ty0`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn run_block<const A: usize, const M: usize, T: Tile<A, M>>(
+    image: &[f32],
+    u: &[f32],
+    geo: &Geometry,
+    ty0: usize,
+    first: usize,
+    tiles: usize,
+    s: &mut Scratch,
+    chunk: &mut [MaybeUninit<f32>],
+) {
+    let Geometry {
+        cin, cout, tiles_x, ..
+    } = *geo;
+    // Planes one cache line longer than they need: with power-of-two strides the A²
+    // streams each tile touches would all map to the same cache sets.
+    let (vs, ms) = (tiles * cin + 16, tiles * cout + 16);
+    s.v.resize(A * A * vs, 0.0);
+    s.m.resize(A * A * ms, 0.0);
+    s.half.resize(A * A * cin.max(cout), 0.0);
+    s.patch.resize(A * A * cin, 0.0);
+    s.tile.resize(M * M * cout, 0.0);
+    for ti in 0..tiles {
+        let (r, tx) = ((first + ti) / tiles_x, (first + ti) % tiles_x);
+        input_tile::<A, M, T>(image, geo, ty0 + r, tx, ti, vs, s);
+    }
+    for e in 0..A * A {
+        sgemm(
+            tiles,
+            cout,
+            cin,
+            &s.v[e * vs..],
+            cin,
+            &u[e * cin * cout..],
+            cout,
+            &mut s.m[e * ms..],
+            cout,
+            1,
+        );
+    }
+    for ti in 0..tiles {
+        let (r, tx) = ((first + ti) / tiles_x, (first + ti) % tiles_x);
+        output_tile::<A, M, T>(geo, r, tx, ti, ms, s, chunk);
+    }
+}
+
+/// [`run_band`] compiled for the widest vectors the CPU has (checked at run time).
+#[allow(clippy::too_many_arguments)]
+fn run_band_dispatch<const A: usize, const M: usize, T: Tile<A, M>>(
+    image: &[f32],
+    u: &[f32],
+    geo: &Geometry,
+    ty0: usize,
+    rows: usize,
+    block: usize,
+    s: &mut Scratch,
+    chunk: &mut [MaybeUninit<f32>],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn wide<const A: usize, const M: usize, T: Tile<A, M>>(
+            image: &[f32],
+            u: &[f32],
+            geo: &Geometry,
+            ty0: usize,
+            rows: usize,
+            block: usize,
+            s: &mut Scratch,
+            chunk: &mut [MaybeUninit<f32>],
+        ) {
+            run_band::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn avx2<const A: usize, const M: usize, T: Tile<A, M>>(
+            image: &[f32],
+            u: &[f32],
+            geo: &Geometry,
+            ty0: usize,
+            rows: usize,
+            block: usize,
+            s: &mut Scratch,
+            chunk: &mut [MaybeUninit<f32>],
+        ) {
+            run_band::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk)
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked just above.
+            return unsafe { wide::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has AVX2 and FMA, checked just above.
+            return unsafe { avx2::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk) };
+        }
+    }
+    run_band::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk)
+}
+
+/// Transforms the input patch of tile (ty, tx) into row `ti` of the A² planes of
+/// `s.v` (each `tiles` × cin, `vs` apart).
+#[inline(always)]
+fn input_tile<const A: usize, const M: usize, T: Tile<A, M>>(
+    image: &[f32],
+    geo: &Geometry,
+    ty: usize,
+    tx: usize,
+    ti: usize,
+    vs: usize,
+    s: &mut Scratch,
+) {
+    let Geometry { h, w, cin, pad, .. } = *geo;
+    let y0 = (ty * M) as isize - pad[0] as isize;
+    let x0 = (tx * M) as isize - pad[1] as isize;
+    let inside = y0 >= 0 && x0 >= 0 && y0 as usize + A <= h && x0 as usize + A <= w;
+    // The patch's rows: in place inside the image, else copied with zero padding.
+    let (src, row_stride) = if inside {
+        (&image[(y0 as usize * w + x0 as usize) * cin..], w * cin)
+    } else {
+        s.patch.fill(0.0);
+        for i in 0..A {
+            let iy = y0 + i as isize;
+            if iy < 0 || iy >= h as isize {
+                continue;
+            }
+            // Columns of this row inside the image.
+            let j0 = (-x0).max(0) as usize;
+            let j1 = (w as isize - x0).clamp(0, A as isize) as usize;
+            if j0 < j1 {
+                let from = (iy as usize * w + (x0 + j0 as isize) as usize) * cin;
+                s.patch[(i * A + j0) * cin..(i * A + j1) * cin]
+                    .copy_from_slice(&image[from..from + (j1 - j0) * cin]);
+            }
+        }
+        (&s.patch[..], A * cin)
+    };
+    // half[r][j] = Σ_i Bᵀ[r][i] · d[i][j]   (down each column j)
+    for j in 0..A {
+        T::input(
+            Lanes {
+                base: &src[j * cin..],
+                stride: row_stride,
+            },
+            LanesMut {
+                base: &mut s.half[j * cin..],
+                stride: A * cin,
+            },
+            cin,
+        );
+    }
+    // v[r·A + q][ti] = Σ_j half[r][j] · B[j][q]   (along each row r)
+    for r in 0..A {
+        T::input(
+            Lanes {
+                base: &s.half[r * A * cin..],
+                stride: cin,
+            },
+            LanesMut {
+                base: &mut s.v[r * A * vs + ti * cin..],
+                stride: vs,
+            },
+            cin,
+        );
+    }
+}
+
+/// Transforms row `ti` of the A² product planes of `s.m` (`ms` apart) back into the
+/// M×M outputs of tile (band row `r`, tx), written into `chunk` (the band's output
+/// rows) where they lie inside the output.
+#[inline(always)]
+fn output_tile<const A: usize, const M: usize, T: Tile<A, M>>(
+    geo: &Geometry,
+    r: usize,
+    tx: usize,
+    ti: usize,
+    ms: usize,
+    s: &mut Scratch,
+    chunk: &mut [MaybeUninit<f32>],
+) {
+    let Geometry { cout, ow, .. } = *geo;
+    // half[i][q] = Σ_j Aᵀ[i][j] · m[j][q]   (down each column q)
+    for q in 0..A {
+        T::output(
+            Lanes {
+                base: &s.m[q * ms + ti * cout..],
+                stride: A * ms,
+            },
+            LanesMut {
+                base: &mut s.half[q * cout..],
+                stride: A * cout,
+            },
+            cout,
+        );
+    }
+    // tile[i][k] = Σ_q half[i][q] · A[q][k]   (along each row i)
+    for i in 0..M {
+        T::output(
+            Lanes {
+                base: &s.half[i * A * cout..],
+                stride: cout,
+            },
+            LanesMut {
+                base: &mut s.tile[i * M * cout..],
+                stride: cout,
+            },
+            cout,
+        );
+    }
+    let band_rows_out = chunk.len() / (ow * cout);
+    let (oy0, ox0) = (r * M, tx * M);
+    let ylim = M.min(band_rows_out.saturating_sub(oy0));
+    let xlim = M.min(ow - ox0);
+    for i in 0..ylim {
+        let at = ((oy0 + i) * ow + ox0) * cout;
+        for (o, v) in chunk[at..at + xlim * cout]
+            .iter_mut()
+            .zip(&s.tile[i * M * cout..])
+        {
+            o.write(*v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct definition (f64 accumulation) of a 3×3 stride-1 convolution.
+    fn naive(x: ArrayView4<f32>, k: ArrayView4<f32>, win: &Window) -> Array4<f32> {
+        let (n, h, w, cin) = x.dim();
+        let cout = k.dim().3;
+        Array4::from_shape_fn((n, win.out[0], win.out[1], cout), |(b, oy, ox, co)| {
+            let mut acc = 0f64;
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    let iy = (oy + ky) as isize - win.pad_before[0] as isize;
+                    let ix = (ox + kx) as isize - win.pad_before[1] as isize;
+                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                        continue;
+                    }
+                    for ci in 0..cin {
+                        acc += x[[b, iy as usize, ix as usize, ci]] as f64
+                            * k[[ky, kx, ci, co]] as f64;
+                    }
+                }
+            }
+            acc as f32
+        })
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                let v = (i as u32)
+                    .wrapping_mul(2654435761)
+                    .wrapping_add(seed.wrapping_mul(40503));
+                ((v >> 8) % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn check(variant: Variant, tol: f32) {
+        for (n, h, w, cin, cout, same) in [
+            (1, 7, 9, 16, 16, true),
+            (2, 6, 5, 17, 33, false),
+            (1, 3, 3, 20, 16, false),
+            (1, 13, 2, 16, 40, true),
+            (1, 40, 37, 32, 48, true),
+        ] {
+            let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], same);
+            let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, 3)).unwrap();
+            let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
+            let want = naive(x.view(), k.view(), &win);
+            let got = conv(variant, x.view(), k.view(), None, &win, Epilogue::Linear);
+            assert_eq!(got.dim(), want.dim());
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!(
+                    (a - b).abs() <= tol,
+                    "{n}x{h}x{w}x{cin}->{cout}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn f2_equals_the_definition() {
+        check(Variant::F2, 1e-4);
+    }
+
+    #[test]
+    fn f4_equals_the_definition() {
+        check(Variant::F4, 1e-3);
+    }
+}
