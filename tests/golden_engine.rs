@@ -106,3 +106,32 @@ fn every_golden_layer_matches_keras() {
         "only {cases} case files compared ({layers} layers)"
     );
 }
+
+/// Cases made by Keras 3.15.1 for the Winograd path (`tests/fixtures/winograd`): every
+/// layer is within the golden tolerance, and every one of them really takes the
+/// variant its case is named after.
+#[test]
+fn winograd_layers_match_keras() {
+    use convscope::engine::ops::Window;
+    use convscope::engine::winograd::{Variant, choose};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/winograd");
+    // (case, [(input side, cin, cout, same)], variant)
+    let cases: [(&str, &[(usize, usize, usize, bool)], Variant); 3] = [
+        (
+            "f4_stack_normal",
+            &[(30, 16, 32, true), (30, 32, 48, false), (28, 48, 16, true)],
+            Variant::F4,
+        ),
+        ("f4_raw_pixels_batch2", &[(26, 24, 24, true)], Variant::F4),
+        ("f2_wide_520ch", &[(24, 520, 16, true)], Variant::F2),
+    ];
+    for (case, convs, variant) in cases {
+        for &(side, cin, cout, same) in convs {
+            let win = Window::keras([side, side], [3, 3], [1, 1], [1, 1], same);
+            assert_eq!(choose([3, 3], &win, 1, cin, cout), Some(variant), "{case}");
+        }
+        let n =
+            check_case(&root.join(case), "model.keras").unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(n, convs.len(), "{case}");
+    }
+}
