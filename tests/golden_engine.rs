@@ -116,7 +116,8 @@ fn winograd_layers_match_keras() {
     use convscope::engine::winograd::{Variant, choose};
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/winograd");
     // (case, [(input side, cin, cout, same)], variant)
-    let cases: [(&str, &[(usize, usize, usize, bool)], Variant); 3] = [
+    type Conv = (usize, usize, usize, bool);
+    let cases: [(&str, &[Conv], Variant); 3] = [
         (
             "f4_stack_normal",
             &[(30, 16, 32, true), (30, 32, 48, false), (28, 48, 16, true)],

@@ -1242,6 +1242,36 @@ mod tests {
         }
     }
 
+    /// Both Winograd variants on wider layers than the property test draws (several
+    /// 16-channel slices, channel counts off the slice size, batch 2, valid and same).
+    #[test]
+    fn winograd_on_wide_layers_equals_naive() {
+        use super::super::winograd::{Variant, conv};
+        for (variant, tol) in [(Variant::F2, 1e-4), (Variant::F4, 1e-3)] {
+            for (n, h, w, cin, cout, same) in [
+                (1, 7, 9, 16, 16, true),
+                (2, 6, 5, 17, 33, false),
+                (1, 3, 3, 20, 16, false),
+                (1, 13, 2, 16, 40, true),
+                (1, 40, 37, 32, 48, true),
+            ] {
+                let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], same);
+                let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, 3)).unwrap();
+                let k =
+                    Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
+                let want = naive_conv(x.view(), k.view(), &win, 1);
+                let got = conv(variant, x.view(), k.view(), None, &win, Epilogue::Linear);
+                assert_eq!(got.dim(), want.dim());
+                for (a, b) in got.iter().zip(want.iter()) {
+                    assert!(
+                        (a - b).abs() <= tol,
+                        "{variant:?} {n}x{h}x{w}x{cin}->{cout}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_pool_window_larger_than_any_input_is_instant() {
         let x = Array4::from_shape_fn((1, 6, 5, 2), |(_, y, x, c)| (y * 5 + x + c) as f32);

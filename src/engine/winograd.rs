@@ -474,34 +474,27 @@ fn run_band_dispatch<const A: usize, const M: usize, T: Tile<A, M>>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn wide<const A: usize, const M: usize, T: Tile<A, M>>(
-            image: &[f32],
-            u: &[f32],
-            geo: &Geometry,
-            ty0: usize,
-            rows: usize,
-            block: usize,
-            s: &mut Scratch,
-            chunk: &mut [MaybeUninit<f32>],
-        ) {
-            run_band::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk)
+        /// `run_band` compiled with the given target features.
+        macro_rules! with_features {
+            ($name:ident, $features:literal) => {
+                #[target_feature(enable = $features)]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn $name<const A: usize, const M: usize, T: Tile<A, M>>(
+                    image: &[f32],
+                    u: &[f32],
+                    geo: &Geometry,
+                    ty0: usize,
+                    rows: usize,
+                    block: usize,
+                    s: &mut Scratch,
+                    chunk: &mut [MaybeUninit<f32>],
+                ) {
+                    run_band::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk)
+                }
+            };
         }
-        #[target_feature(enable = "avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn avx2<const A: usize, const M: usize, T: Tile<A, M>>(
-            image: &[f32],
-            u: &[f32],
-            geo: &Geometry,
-            ty0: usize,
-            rows: usize,
-            block: usize,
-            s: &mut Scratch,
-            chunk: &mut [MaybeUninit<f32>],
-        ) {
-            run_band::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk)
-        }
+        with_features!(wide, "avx512f,avx2,fma");
+        with_features!(avx2, "avx2,fma");
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked just above.
             return unsafe { wide::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk) };
@@ -636,77 +629,5 @@ fn output_tile<const A: usize, const M: usize, T: Tile<A, M>>(
         {
             o.write(*v);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Direct definition (f64 accumulation) of a 3×3 stride-1 convolution.
-    fn naive(x: ArrayView4<f32>, k: ArrayView4<f32>, win: &Window) -> Array4<f32> {
-        let (n, h, w, cin) = x.dim();
-        let cout = k.dim().3;
-        Array4::from_shape_fn((n, win.out[0], win.out[1], cout), |(b, oy, ox, co)| {
-            let mut acc = 0f64;
-            for ky in 0..3 {
-                for kx in 0..3 {
-                    let iy = (oy + ky) as isize - win.pad_before[0] as isize;
-                    let ix = (ox + kx) as isize - win.pad_before[1] as isize;
-                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
-                        continue;
-                    }
-                    for ci in 0..cin {
-                        acc += x[[b, iy as usize, ix as usize, ci]] as f64
-                            * k[[ky, kx, ci, co]] as f64;
-                    }
-                }
-            }
-            acc as f32
-        })
-    }
-
-    fn values(len: usize, seed: u32) -> Vec<f32> {
-        (0..len)
-            .map(|i| {
-                let v = (i as u32)
-                    .wrapping_mul(2654435761)
-                    .wrapping_add(seed.wrapping_mul(40503));
-                ((v >> 8) % 2000) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
-
-    fn check(variant: Variant, tol: f32) {
-        for (n, h, w, cin, cout, same) in [
-            (1, 7, 9, 16, 16, true),
-            (2, 6, 5, 17, 33, false),
-            (1, 3, 3, 20, 16, false),
-            (1, 13, 2, 16, 40, true),
-            (1, 40, 37, 32, 48, true),
-        ] {
-            let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], same);
-            let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, 3)).unwrap();
-            let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
-            let want = naive(x.view(), k.view(), &win);
-            let got = conv(variant, x.view(), k.view(), None, &win, Epilogue::Linear);
-            assert_eq!(got.dim(), want.dim());
-            for (a, b) in got.iter().zip(want.iter()) {
-                assert!(
-                    (a - b).abs() <= tol,
-                    "{n}x{h}x{w}x{cin}->{cout}: {a} vs {b}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn f2_equals_the_definition() {
-        check(Variant::F2, 1e-4);
-    }
-
-    #[test]
-    fn f4_equals_the_definition() {
-        check(Variant::F4, 1e-3);
     }
 }
