@@ -175,7 +175,8 @@ const BLOCK_FLOATS: usize = 1 << 18;
 
 /// Convolution of NHWC `x` with an HWIO kernel `(kh, kw, cin/groups, cout)`, with the
 /// bias and activation fused into the pass that writes each block. Wide 3×3 stride-1
-/// layers use Winograd ([`super::winograd::choose`]), layers with few taps and filters
+/// layers use Winograd ([`super::winograd::choose`]) when input and kernel are
+/// [`super::winograd::tame`] (finite, below 1e20), layers with few taps and filters
 /// (see [`direct_wins`]) [`conv2d_direct`]; the rest im2col + GEMM:
 ///
 /// Output pixels are cut into blocks; each block's patches are gathered (im2col, whole
@@ -193,7 +194,10 @@ pub fn conv2d(
     epilogue: Epilogue,
 ) -> Array4<f32> {
     let (kh, kw, cin_g, cout) = kernel.dim();
-    if let Some(v) = super::winograd::choose([kh, kw], win, groups, cin_g, cout) {
+    if let Some(v) = super::winograd::choose([kh, kw], win, groups, cin_g, cout)
+        && super::winograd::tame(x)
+        && super::winograd::tame(kernel)
+    {
         return super::winograd::conv(v, x, kernel, bias, win, epilogue);
     }
     if groups <= 1 && direct_wins(kh * kw * cin_g, cout) {
@@ -1269,6 +1273,34 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// NaN, ±∞ and huge inputs leave the Winograd path (its transforms would spread a
+    /// NaN over whole tiles and overflow): the result is exactly the GEMM path's.
+    #[test]
+    fn non_finite_inputs_take_the_exact_path() {
+        // 32 filters × 144 taps: not a direct-kernel layer, so the fallback is GEMM.
+        let (h, w, cin, cout) = (30, 30, 16, 32);
+        assert!(!direct_wins(9 * cin, cout));
+        let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], true);
+        assert!(super::super::winograd::choose([3, 3], &win, 1, cin, cout).is_some());
+        let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3e37] {
+            let mut x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, 3)).unwrap();
+            x[[0, 13, 17, 5]] = bad;
+            let got = conv2d(x.view(), k.view(), None, &win, 1, Epilogue::Linear);
+            let want = conv2d_gemm(x.view(), k.view(), None, &win, 1, Epilogue::Linear);
+            assert_eq!(got.dim(), want.dim());
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!(a == b || (a.is_nan() && b.is_nan()), "{bad}: {a} vs {b}");
+            }
+            // Only the 3×3 neighbourhood of the bad pixel is touched.
+            let touched = got
+                .iter()
+                .filter(|v| !v.is_finite() || v.abs() > 1e30)
+                .count();
+            assert!(touched <= 9 * cout, "{bad}: {touched}");
         }
     }
 

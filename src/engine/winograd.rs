@@ -206,6 +206,28 @@ pub fn choose(
     }
 }
 
+/// Magnitude below which every value of a tensor must lie for [`conv`] to be used: the
+/// transforms scale values by up to 25 and sum 36 of them on each side of the GEMM, so
+/// larger (or infinite) values could overflow where the direct product does not, and
+/// a NaN would spread over whole tiles instead of its own 3×3 neighbourhood.
+const TAME: f32 = 1e20;
+
+/// Whether every value of `x` is finite and below [`TAME`] in magnitude (a branch-free
+/// scan on the bit patterns, in parallel for large tensors).
+pub fn tame(x: ArrayView4<f32>) -> bool {
+    use rayon::prelude::*;
+    let limit = TAME.to_bits();
+    let chunk_ok = |c: &[f32]| {
+        c.iter()
+            .fold(true, |ok, v| ok & ((v.to_bits() & 0x7fff_ffff) < limit))
+    };
+    match x.as_slice() {
+        Some(s) if s.len() >= 1 << 18 => s.par_chunks(1 << 16).all(chunk_ok),
+        Some(s) => chunk_ok(s),
+        None => x.iter().all(|v| (v.to_bits() & 0x7fff_ffff) < limit),
+    }
+}
+
 /// [`conv3x3`] with the given variant.
 pub fn conv(
     variant: Variant,
