@@ -283,6 +283,11 @@ struct Scratch {
     tile: Vec<f32>,
 }
 
+thread_local! {
+    /// This thread's [`Scratch`], reused by every band it computes.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// Winograd F(m×m, 3×3) convolution of NHWC `x` with the HWIO kernel `(3, 3, cin,
 /// cout)`; `win` must satisfy [`applies`] (stride 1, dilation 1). Bias and activation
 /// are fused as in [`super::ops::conv2d`]; `block` overrides the tiles per block.
@@ -344,13 +349,18 @@ fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
         .flat_map(|img| img.chunks_mut(band_len))
         .enumerate()
         .collect();
+    // Each thread keeps its buffers from call to call (a few MiB): allocating and
+    // zeroing them per call cost more than small layers' whole convolution.
+    let with_scratch = |item| {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => band(&mut scratch, item),
+            Err(_) => band(&mut Scratch::default(), item),
+        })
+    };
     if threads > 1 && bands.len() > 1 {
-        bands.into_par_iter().for_each_init(Scratch::default, band);
+        bands.into_par_iter().for_each(with_scratch);
     } else {
-        let mut scratch = Scratch::default();
-        for item in bands {
-            band(&mut scratch, item);
-        }
+        bands.into_iter().for_each(with_scratch);
     }
     // SAFETY: the bands cover all `len` elements and each wrote all of its own.
     unsafe { out.set_len(len) };
@@ -453,11 +463,19 @@ fn run_block<const A: usize, const M: usize, T: Tile<A, M>>(
     // Planes one cache line longer than they need: with power-of-two strides the A²
     // streams each tile touches would all map to the same cache sets.
     let (vs, ms) = (tiles * cin + 16, tiles * cout + 16);
-    s.v.resize(A * A * vs, 0.0);
-    s.m.resize(A * A * ms, 0.0);
-    s.half.resize(A * A * cin.max(cout), 0.0);
-    s.patch.resize(A * A * cin, 0.0);
-    s.tile.resize(M * M * cout, 0.0);
+    // Grown, never shrunk: no zeroing once a thread has seen its largest layer (every
+    // element read below is written first).
+    for (buf, need) in [
+        (&mut s.v, A * A * vs),
+        (&mut s.m, A * A * ms),
+        (&mut s.half, A * A * cin.max(cout)),
+        (&mut s.patch, A * A * cin),
+        (&mut s.tile, M * M * cout),
+    ] {
+        if buf.len() < need {
+            buf.resize(need, 0.0);
+        }
+    }
     for ti in 0..tiles {
         let (r, tx) = ((first + ti) / tiles_x, (first + ti) % tiles_x);
         input_tile::<A, M, T>(image, geo, ty0 + r, tx, ti, vs, s);
@@ -550,7 +568,7 @@ fn input_tile<const A: usize, const M: usize, T: Tile<A, M>>(
     let (src, row_stride) = if inside {
         (&image[(y0 as usize * w + x0 as usize) * cin..], w * cin)
     } else {
-        s.patch.fill(0.0);
+        s.patch[..A * A * cin].fill(0.0);
         for i in 0..A {
             let iy = y0 + i as isize;
             if iy < 0 || iy >= h as isize {
