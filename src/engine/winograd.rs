@@ -337,7 +337,15 @@ fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
         let image = &xs[b * h * w * cin..(b + 1) * h * w * cin];
         let ty0 = bi * band_rows;
         let rows = band_rows.min(tiles_y - ty0);
-        run_band_dispatch::<A, M, T>(image, &u, &geo, ty0, rows, block, scratch, chunk);
+        let job = Band {
+            image,
+            u: &u,
+            geo: &geo,
+            ty0,
+            rows,
+            block,
+        };
+        run_band_dispatch::<A, M, T>(job, scratch, chunk);
         // SAFETY: run_band wrote every element of `chunk` (its tiles cover the band).
         let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
         epilogue.apply(chunk, cout, bias);
@@ -365,6 +373,18 @@ fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
     // SAFETY: the bands cover all `len` elements and each wrote all of its own.
     unsafe { out.set_len(len) };
     Array4::from_shape_vec((n, oh, ow, cout), out).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
+}
+
+/// One band's work: tile rows `ty0..ty0 + rows` of `image`, in blocks of `block` tiles,
+/// with the transformed kernel `u`.
+#[derive(Clone, Copy)]
+struct Band<'a> {
+    image: &'a [f32],
+    u: &'a [f32],
+    geo: &'a Geometry,
+    ty0: usize,
+    rows: usize,
+    block: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -423,23 +443,17 @@ fn transform_kernel<const A: usize, const M: usize, T: Tile<A, M>>(
 
 /// One band: tile rows `ty0..ty0 + rows` of one image into `chunk`, that band's output
 /// rows (before bias and activation).
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn run_band<const A: usize, const M: usize, T: Tile<A, M>>(
-    image: &[f32],
-    u: &[f32],
-    geo: &Geometry,
-    ty0: usize,
-    rows: usize,
-    block: usize,
+    job: Band,
     s: &mut Scratch,
     chunk: &mut [MaybeUninit<f32>],
 ) {
-    let band_tiles = rows * geo.tiles_x;
+    let band_tiles = job.rows * job.geo.tiles_x;
     let mut first = 0;
     while first < band_tiles {
-        let tiles = block.min(band_tiles - first);
-        run_block::<A, M, T>(image, u, geo, ty0, first, tiles, s, chunk);
+        let tiles = job.block.min(band_tiles - first);
+        run_block::<A, M, T>(job.image, job.u, job.geo, job.ty0, first, tiles, s, chunk);
         first += tiles;
     }
 }
@@ -501,51 +515,40 @@ fn run_block<const A: usize, const M: usize, T: Tile<A, M>>(
 }
 
 /// [`run_band`] compiled for the widest vectors the CPU has (checked at run time).
-#[allow(clippy::too_many_arguments)]
 fn run_band_dispatch<const A: usize, const M: usize, T: Tile<A, M>>(
-    image: &[f32],
-    u: &[f32],
-    geo: &Geometry,
-    ty0: usize,
-    rows: usize,
-    block: usize,
+    job: Band,
     s: &mut Scratch,
     chunk: &mut [MaybeUninit<f32>],
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        /// `run_band` compiled with the given target features.
-        macro_rules! with_features {
-            ($name:ident, $features:literal) => {
-                #[target_feature(enable = $features)]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn $name<const A: usize, const M: usize, T: Tile<A, M>>(
-                    image: &[f32],
-                    u: &[f32],
-                    geo: &Geometry,
-                    ty0: usize,
-                    rows: usize,
-                    block: usize,
-                    s: &mut Scratch,
-                    chunk: &mut [MaybeUninit<f32>],
-                ) {
-                    run_band::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk)
-                }
-            };
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn wide<const A: usize, const M: usize, T: Tile<A, M>>(
+            job: Band,
+            s: &mut Scratch,
+            chunk: &mut [MaybeUninit<f32>],
+        ) {
+            run_band::<A, M, T>(job, s, chunk)
         }
-        with_features!(wide, "avx512f,avx2,fma");
-        with_features!(avx2, "avx2,fma");
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<const A: usize, const M: usize, T: Tile<A, M>>(
+            job: Band,
+            s: &mut Scratch,
+            chunk: &mut [MaybeUninit<f32>],
+        ) {
+            run_band::<A, M, T>(job, s, chunk)
+        }
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked just above.
-            return unsafe { wide::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk) };
+            return unsafe { wide::<A, M, T>(job, s, chunk) };
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the CPU has AVX2 and FMA, checked just above.
-            return unsafe { avx2::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk) };
+            return unsafe { avx2::<A, M, T>(job, s, chunk) };
         }
     }
-    run_band::<A, M, T>(image, u, geo, ty0, rows, block, s, chunk)
+    run_band::<A, M, T>(job, s, chunk)
 }
 
 /// Transforms the input patch of tile (ty, tx) into row `ti` of the A² planes of
