@@ -216,15 +216,13 @@ const TAME: f32 = 1e20;
 /// scan on the bit patterns, in parallel for large tensors).
 pub fn tame(x: ArrayView4<f32>) -> bool {
     use rayon::prelude::*;
-    let limit = TAME.to_bits();
-    let chunk_ok = |c: &[f32]| {
-        c.iter()
-            .fold(true, |ok, v| ok & ((v.to_bits() & 0x7fff_ffff) < limit))
-    };
+    // |v| < TAME on the bit pattern (NaN's is above every finite one's).
+    let ok = |v: &f32| (v.to_bits() & 0x7fff_ffff) < TAME.to_bits();
+    let chunk_ok = |c: &[f32]| c.iter().fold(true, |all, v| all & ok(v));
     match x.as_slice() {
         Some(s) if s.len() >= 1 << 18 => s.par_chunks(1 << 16).all(chunk_ok),
         Some(s) => chunk_ok(s),
-        None => x.iter().all(|v| (v.to_bits() & 0x7fff_ffff) < limit),
+        None => x.iter().all(ok),
     }
 }
 
@@ -289,7 +287,7 @@ thread_local! {
 }
 
 /// Winograd F(m×m, 3×3) convolution of NHWC `x` with the HWIO kernel `(3, 3, cin,
-/// cout)`; `win` must satisfy [`applies`] (stride 1, dilation 1). Bias and activation
+/// cout)`; `win` must have stride 1 and dilation 1 (see [`choose`]). Bias and activation
 /// are fused as in [`super::ops::conv2d`]; `block` overrides the tiles per block.
 fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
     x: ArrayView4<f32>,
@@ -453,24 +451,23 @@ fn run_band<const A: usize, const M: usize, T: Tile<A, M>>(
     let mut first = 0;
     while first < band_tiles {
         let tiles = job.block.min(band_tiles - first);
-        run_block::<A, M, T>(job.image, job.u, job.geo, job.ty0, first, tiles, s, chunk);
+        run_block::<A, M, T>(&job, first, tiles, s, chunk);
         first += tiles;
     }
 }
 
-/// Tiles `first..first + tiles` (row-major) of the band starting at tile row `ty0`.
-#[allow(clippy::too_many_arguments)]
+/// Tiles `first..first + tiles` (row-major) of the band `job`.
 #[inline(always)]
 fn run_block<const A: usize, const M: usize, T: Tile<A, M>>(
-    image: &[f32],
-    u: &[f32],
-    geo: &Geometry,
-    ty0: usize,
+    job: &Band,
     first: usize,
     tiles: usize,
     s: &mut Scratch,
     chunk: &mut [MaybeUninit<f32>],
 ) {
+    let Band {
+        image, u, geo, ty0, ..
+    } = *job;
     let Geometry {
         cin, cout, tiles_x, ..
     } = *geo;
