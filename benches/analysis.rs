@@ -21,25 +21,25 @@ fn hundred_layers() -> Network {
         "MaxPooling2D",
     ];
     let mut i = 0;
-    while net.layers.len() < 98 {
+    while net.len() < 98 {
         let k = kinds[i % kinds.len()];
-        let at = net.layers.len() - 1;
+        let at = net.len() - 1;
         if k == "MaxPooling2D" && i / kinds.len() >= 5 {
             // Stop halving once the map is small.
             net.insert_new(at, "ReLU");
         } else if let Some(idx) = net.insert_new(at, k) {
             use convscope::model::LayerKind;
-            match &mut net.layers[idx].kind {
-                LayerKind::Conv2D(c) => c.padding = "same".into(),
-                LayerKind::DepthwiseConv2D(c) => c.padding = "same".into(),
-                LayerKind::SeparableConv2D(c) => c.padding = "same".into(),
+            match &mut net.layer_mut(idx).kind {
+                LayerKind::Conv2D(c) => c.padding = convscope::layers::Padding::Same,
+                LayerKind::DepthwiseConv2D(c) => c.padding = convscope::layers::Padding::Same,
+                LayerKind::SeparableConv2D(c) => c.padding = convscope::layers::Padding::Same,
                 _ => {}
             }
         }
         i += 1;
     }
     for k in ["GlobalAveragePooling2D", "Dense", "Activation"] {
-        let at = net.layers.len() - 1;
+        let at = net.len() - 1;
         net.insert_new(at, k);
     }
     net
@@ -47,7 +47,7 @@ fn hundred_layers() -> Network {
 
 fn bench(c: &mut Criterion) {
     let net = hundred_layers();
-    assert_eq!(net.layers.len(), 101);
+    assert_eq!(net.len(), 101);
     let a = net.analyze();
     assert!(a.first_error.is_none(), "{:?}", a.error(&net));
     c.bench_function("analyze 100-layer stack", |b| {

@@ -7,6 +7,7 @@
 //! (see BENCHMARKS.md and scripts/bench-vs-keras.sh).
 
 use convscope::engine;
+use convscope::engine::weights::WeightPlan;
 use convscope::runner;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -66,30 +67,24 @@ fn edit_latency(c: &mut Criterion) {
         return;
     };
     let net = p.network.clone();
-    let n = net.layers.len();
-    let weights: Vec<Option<Arc<engine::LayerWeights>>> = p
-        .weights
-        .iter()
-        .cloned()
-        .map(|w| Some(Arc::new(w)))
-        .collect();
+    let n = net.len();
+    let plan = WeightPlan::from_file(&net, p.weights.clone());
     let full = compute(Job {
         generation: 0,
         network: net.clone(),
         analysis: net.analyze(),
-        weights: weights.clone(),
+        plan: plan.clone(),
+        drawn: Vec::new(),
         input: Arc::new(x),
         cached: Vec::new(),
-        from: 1,
-        seeds: vec![0; n],
-        presets: Vec::new(),
+        dirty: vec![true; n],
     });
     let last_conv = (0..n)
         .rev()
-        .find(|&i| matches!(net.layers[i].kind, LayerKind::Conv2D(_)))
+        .find(|&i| matches!(net.layers()[i].kind, LayerKind::Conv2D(_)))
         .unwrap_or(1);
     let mut edited = net.clone();
-    if let LayerKind::Conv2D(conv) = &mut edited.layers[last_conv].kind {
+    if let LayerKind::Conv2D(conv) = &mut edited.layer_mut(last_conv).kind {
         conv.kernel_size = Pair::square(5);
     }
     c.bench_function("edit_latency/stridednet_last_conv_kernel_5x5", |b| {
@@ -97,21 +92,18 @@ fn edit_latency(c: &mut Criterion) {
             // What the window does on that keystroke: analyse, then the worker re-draws
             // the changed layer's weights and runs it and everything after it.
             let analysis = edited.analyze();
-            let mut w = weights.clone();
-            w[last_conv] = None;
             let done = compute(Job {
                 generation: 1,
                 network: edited.clone(),
                 analysis,
-                weights: w,
+                plan: plan.clone(),
+                drawn: full.drawn.clone(),
                 input: full.acts[0]
                     .as_ref()
                     .map(|a| a.output.clone())
                     .unwrap_or_default(),
-                cached: full.acts[..last_conv].to_vec(),
-                from: last_conv,
-                seeds: vec![0; n],
-                presets: Vec::new(),
+                cached: full.acts.clone(),
+                dirty: (0..n).map(|i| i >= last_conv).collect(),
             });
             assert_eq!(done.evaluated.first(), Some(&last_conv));
             black_box(done)

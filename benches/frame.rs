@@ -20,8 +20,8 @@ fn harness() -> Harness<'static, Designer> {
         .with_size(egui::vec2(1280.0, 800.0))
         .build_ui_state(|ui, d: &mut Designer| d.ui(ui), Designer::default());
     let ctx = h.ctx.clone();
-    h.state_mut().viewer.start_worker(&ctx);
-    h.state_mut().tab = Tab::FeatureMaps;
+    h.state_mut().rt.viewer.start_worker(&ctx);
+    h.state_mut().view.tab = Tab::FeatureMaps;
     h.step();
     h
 }
@@ -33,8 +33,9 @@ fn bench(c: &mut Criterion) {
     let mut h = harness();
     group.bench_function("while_worker_runs", |b| {
         b.iter(|| {
-            if !h.state().viewer.running {
-                h.state_mut().viewer.reinitialise();
+            if !h.state().rt.viewer.running {
+                h.state_mut()
+                    .apply(convscope::app::Command::ReinitialiseAll);
             }
             h.step();
         })
@@ -44,10 +45,11 @@ fn bench(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                h.state_mut().viewer.reinitialise();
+                h.state_mut()
+                    .apply(convscope::app::Command::ReinitialiseAll);
                 h.step(); // submits the job
                 // Let the worker finish (StridedNet: ~30 ms with new weights).
-                while h.state().viewer.running {
+                while h.state().rt.viewer.running {
                     std::thread::sleep(Duration::from_millis(150));
                     let t = Instant::now();
                     h.step(); // polls; when done, accepts and builds the textures
@@ -60,7 +62,7 @@ fn bench(c: &mut Criterion) {
     let mut h = harness();
     h.state_mut().apply(convscope::app::Command::Select(19));
     h.step();
-    while h.state().viewer.running {
+    while h.state().rt.viewer.running {
         h.step();
     }
     let mut k = 3;
@@ -69,15 +71,15 @@ fn bench(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 k = if k == 3 { 5 } else { 3 };
-                let before = h.state().viewer.version;
+                let before = h.state().rt.viewer.version;
                 let t = Instant::now();
                 h.state_mut().edit(|net| {
-                    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[19].kind {
+                    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(19).kind {
                         c.kernel_size = convscope::model::Pair::square(k);
                     }
                 });
                 h.step(); // the edit's frame: analysis, job submitted
-                while h.state().viewer.version == before {
+                while h.state().rt.viewer.version == before {
                     std::thread::sleep(Duration::from_micros(200));
                     h.step(); // polls; the frame that accepts draws the new maps
                 }

@@ -3,7 +3,9 @@
 //! (0 ok, 1 a model Keras would reject, 2 an unreadable file or bad usage).
 
 use crate::io::{self, config, python};
-use crate::model::{Analysis, Network, pyfmt};
+use crate::keras::pyfmt;
+pub use crate::keras::pyfmt::{readable_bytes, short_count, thousands};
+use crate::model::{Analysis, Network};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -454,16 +456,13 @@ fn shape_value(s: &Option<crate::model::Shape>) -> Value {
 
 /// Rows Keras's summary lists: every layer but a Sequential model's InputLayer.
 fn listed(net: &Network) -> impl Iterator<Item = usize> + '_ {
-    (0..net.layers.len()).filter(move |&i| {
-        net.functional || !matches!(net.layers[i].kind, crate::model::LayerKind::Input(_))
-    })
+    (0..net.len()).filter(move |&i| net.functional || !net.layers()[i].kind.is_input())
 }
-
 /// `summary --json`: Keras's `summary.json` keys plus convscope's costs.
 pub fn summary_json(net: &Network, a: &Analysis) -> Value {
     let layers: Vec<Value> = listed(net)
         .map(|i| {
-            let l = &net.layers[i];
+            let l = &net.layers()[i];
             let r = &a.layers[i];
             json!({
                 "name": l.name,
@@ -495,37 +494,6 @@ pub fn summary_json(net: &Network, a: &Analysis) -> Value {
     })
 }
 
-/// Keras's `readable_memory_size` for float32 weights.
-pub fn readable_bytes(params: i64) -> String {
-    let mut size = params as f64 * 4.0;
-    for unit in ["B", "KB", "MB", "GB", "TB"] {
-        if size / 1024.0 < 1.0 {
-            return format!("{size:.2} {unit}");
-        }
-        size /= 1024.0;
-    }
-    format!("{size:.2} PB")
-}
-
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: i64) -> String {
-    pyfmt::thousands(n)
-}
-
-/// A compact MAC count: `52.3M`.
-pub fn short_count(n: i64) -> String {
-    let f = n as f64;
-    if f >= 1e9 {
-        format!("{:.2}G", f / 1e9)
-    } else if f >= 1e6 {
-        format!("{:.1}M", f / 1e6)
-    } else if f >= 1e3 {
-        format!("{:.1}K", f / 1e3)
-    } else {
-        n.to_string()
-    }
-}
-
 /// The Keras-style table.
 pub fn summary_table(net: &Network, a: &Analysis) -> String {
     let headers = [
@@ -537,7 +505,7 @@ pub fn summary_table(net: &Network, a: &Analysis) -> String {
     ];
     let mut rows: Vec<[String; 5]> = Vec::new();
     for i in listed(net) {
-        let l = &net.layers[i];
+        let l = &net.layers()[i];
         let r = &a.layers[i];
         let shape = r
             .output_shape

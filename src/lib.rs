@@ -1,14 +1,25 @@
 //! convscope: design convolutional networks the way Keras sees them, and look inside.
 //!
-//! One-way data flow: [`io`] reads files into a [`model::Network`]; [`model`] says what
-//! Keras would say about it (shapes, parameters, rejections); the app and the CLI only
-//! present what those produce; [`viz`] turns activations into pictures for both.
+//! The modules in their layers (each uses only the ones above it; `ARCHITECTURE.md`
+//! draws the picture and follows an edit from keystroke to pixels):
+//!
+//! - [`keras`]: Keras's vocabulary — shapes, geometry, named objects, errors, arguments;
+//! - [`kernels`]: numbers on NHWC tensors (convolution strategies, pooling, activations);
+//! - [`layers`]: one module per layer kind, and the registry of kinds;
+//! - [`model`]: the network as a graph, and what Keras says about it (the analysis);
+//! - [`engine`]: forward passes over the graph, weight initializers and presets;
+//! - [`io`]: every file format in and out;
+//! - [`runner`], [`viz`]: headless runs and pictures of activations, for the CLI and app;
+//! - [`cli`] and `app` (the window): the two front ends.
 
 #[cfg(feature = "gui")]
 pub mod app;
 pub mod cli;
 pub mod engine;
 pub mod io;
+pub mod keras;
+pub mod kernels;
+pub mod layers;
 pub mod model;
 pub mod runner;
 pub mod viz;

@@ -2,11 +2,11 @@
 //! (and the app's worker). Loads the model and its weights (or draws them from the
 //! initializers), reads a `.npy` or an image as input, and writes activations.
 
-use crate::engine::{self, LayerWeights, weights};
+use crate::engine::{self, LayerWeights};
 use crate::io::image::{self, Preprocess, ResizeMode};
 use crate::io::keras_file::FileKind;
-use crate::io::{self, npy};
-use crate::model::{LayerKind, Network};
+use crate::io::{self, npy, weights};
+use crate::model::Network;
 use ndarray::{ArrayD, IxDyn};
 use serde_json::json;
 use std::path::Path;
@@ -45,40 +45,19 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     }
     engine::forward::check_memory(&analysis, 1).map_err(|e| RunError::Engine(e.to_string()))?;
     let weights = match loaded.kind {
-        FileKind::Keras => weights::from_keras(&loaded.bytes, &net, &analysis),
-        FileKind::H5 => weights::from_h5(&loaded.bytes, &net, &analysis),
-        FileKind::Json => weights::initialize(&net, &analysis, seed),
+        FileKind::Keras => {
+            weights::from_keras(&loaded.bytes, &net, &analysis).map_err(|e| e.to_string())
+        }
+        FileKind::H5 => weights::from_h5(&loaded.bytes, &net, &analysis).map_err(|e| e.to_string()),
+        FileKind::Json => {
+            engine::weights::initialize(&net, &analysis, seed).map_err(|e| e.to_string())
+        }
     }
     .map_err(|e| RunError::Load(format!("{}: {e}", model.display())))?;
     Ok(Prepared {
         network: net,
         weights,
     })
-}
-
-/// Whether the network's input is channels_first (its first spatial layer says so).
-pub fn input_channels_first(net: &Network) -> bool {
-    net.layers
-        .iter()
-        .skip(1)
-        .find_map(|l| l.kind.data_format())
-        .is_some_and(|df| df == "channels_first")
-}
-
-/// Whether layer `i`'s output is laid out channels_first: the nearest layer at or before
-/// it (along its first input) that has a `data_format` says so; else the model's input.
-pub fn output_channels_first(net: &Network, i: usize) -> bool {
-    let mut at = Some(i);
-    while let Some(k) = at {
-        if let Some(df) = net.layers.get(k).and_then(|l| l.kind.data_format()) {
-            return df == "channels_first";
-        }
-        at = net
-            .inbound_indices(k)
-            .and_then(|v| v.first().copied())
-            .filter(|&j| j < k);
-    }
-    input_channels_first(net)
 }
 
 /// Reads an input file: a `.npy` array (the model's full input shape) or an image,
@@ -102,7 +81,11 @@ pub fn read_input(net: &Network, path: &Path, pre: Preprocess) -> Result<ArrayD<
             path.display()
         )));
     }
-    let cf = input_channels_first(net);
+    let cf = net
+        .analyze()
+        .layers
+        .first()
+        .is_some_and(|r| r.channels_first);
     let (h, w, c) = if cf {
         (shape[2], shape[3], shape[1])
     } else {
@@ -158,8 +141,8 @@ pub fn render_layer(
     opts: RenderOptions,
 ) -> Result<crate::viz::Picture, RunError> {
     use crate::viz;
-    let Some(i) = net.layers.iter().position(|l| l.name == layer) else {
-        let names: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
+    let Some(i) = net.find(layer) else {
+        let names: Vec<&str> = net.layers().iter().map(|l| l.name.as_str()).collect();
         return Err(RunError::Input(format!(
             "no layer named '{layer}'; the model has: {}",
             names.join(", ")
@@ -169,7 +152,8 @@ pub fn render_layer(
         .get(i)
         .and_then(|a| a.as_ref())
         .ok_or_else(|| RunError::Engine(format!("layer '{layer}' produced no output")))?;
-    let maps = viz::channel_maps(&run.output, output_channels_first(net, i));
+    let cf = net.analyze().layers[i].channels_first;
+    let maps = viz::channel_maps(&run.output, cf);
     let stats = viz::channel_stats(&maps);
     let channels = viz::order(&stats, opts.order, false);
     let ranges = viz::ranges(&maps, opts.norm, opts.colormap);
@@ -186,10 +170,10 @@ pub fn activations_npz(
     acts: &[Option<engine::LayerRun>],
 ) -> Result<Vec<u8>, String> {
     let arrays: Vec<(String, npy::NpyArray)> = net
-        .layers
+        .layers()
         .iter()
         .zip(acts)
-        .filter(|(l, _)| !matches!(l.kind, LayerKind::Input(_)))
+        .filter(|(l, _)| !l.kind.is_input())
         .filter_map(|(l, a)| {
             let a = a.as_ref()?.output.as_standard_layout();
             Some((
@@ -224,7 +208,7 @@ pub fn run_to_dir(
             path: out.display().to_string(),
             message: e.to_string(),
         })?;
-        return Ok(network.layers.len().saturating_sub(1));
+        return Ok(network.len().saturating_sub(1));
     }
     let werr = |path: &Path, e: std::io::Error| RunError::Write {
         path: path.display().to_string(),
@@ -237,8 +221,8 @@ pub fn run_to_dir(
     let result = (|| {
         let mut index = Vec::new();
         let mut files = Vec::new();
-        for (i, layer) in network.layers.iter().enumerate() {
-            if matches!(layer.kind, LayerKind::Input(_)) {
+        for (i, layer) in network.layers().iter().enumerate() {
+            if layer.kind.is_input() {
                 continue;
             }
             let Some(run) = acts.get(i).and_then(|a| a.as_ref()) else {
@@ -369,7 +353,7 @@ pub fn bench(
         .map_err(|e| RunError::Engine(format!("cannot start {threads} threads: {e}")))?;
     let runs = runs.max(1);
     let mut totals = Vec::with_capacity(runs);
-    let mut per_layer: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); p.network.layers.len()];
+    let mut per_layer: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); p.network.len()];
     let mut activation_bytes = 0;
     // The input is shared by every run, as TensorFlow's benchmark reuses one tensor.
     let x = std::sync::Arc::new(x);
@@ -396,10 +380,10 @@ pub fn bench(
     let max_ms = totals.iter().copied().fold(0.0, f64::max);
     let layers = p
         .network
-        .layers
+        .layers()
         .iter()
         .zip(per_layer.iter_mut())
-        .filter(|(l, _)| !matches!(l.kind, LayerKind::Input(_)))
+        .filter(|(l, _)| !l.kind.is_input())
         .map(|(l, t)| LayerTime {
             name: l.name.clone(),
             ms: median(t),

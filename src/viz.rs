@@ -23,7 +23,7 @@ pub const GAP: usize = 2;
 pub const BACKGROUND: [u8; 3] = [32, 32, 32];
 
 /// A colour scale for values in [0, 1].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Colormap {
     Viridis,
     Magma,
@@ -98,7 +98,7 @@ impl Colormap {
 }
 
 /// How a map's value range is chosen.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Norm {
     /// Each channel from its own minimum to its maximum.
     PerChannel,
@@ -213,7 +213,7 @@ pub fn channel_stats(maps: &Array3<f32>) -> Vec<ChannelStats> {
 }
 
 /// Channel order in the grid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Order {
     Index,
     /// Largest mean first.

@@ -28,7 +28,7 @@ fn add_conv_type_kernel_and_stride_and_read_the_readouts() {
     ));
     h.get_by_label("+ Conv2D").click();
     h.run();
-    assert_eq!(h.state().network.layers[2].name, "conv2d_7");
+    assert_eq!(h.state().doc.network.layers()[2].name, "conv2d_7");
     assert!(has_text(
         &h,
         "Conv2D 32 · 3×3 · valid -> 43×43×32 · 4,640 params"
@@ -56,7 +56,7 @@ fn invalid_argument_shows_keras_message_and_undo_restores() {
     ));
     assert!(has_text(&h, "Keras would reject layer 'conv2d'"));
     // Later layers have no made-up shape.
-    assert!(h.state().analysis.layers[2].output_shape.is_none());
+    assert!(h.state().rt.analysis.layers[2].output_shape.is_none());
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run();
     assert!(!has_text(
@@ -79,8 +79,9 @@ fn reorder_two_layers_by_drag() {
     h.run();
     let names = |h: &Harness<'static, Designer>| -> Vec<String> {
         h.state()
+            .doc
             .network
-            .layers
+            .layers()
             .iter()
             .map(|l| l.name.clone())
             .collect()
@@ -114,7 +115,7 @@ fn reorder_two_layers_by_drag() {
     );
     // Shapes follow: the activation now sees conv2d's 45×45×16.
     assert_eq!(
-        h.state().analysis.layers[2].output_shape,
+        h.state().rt.analysis.layers[2].output_shape,
         Some(vec![None, Some(45), Some(45), Some(16)])
     );
 }
@@ -123,28 +124,28 @@ fn reorder_two_layers_by_drag() {
 fn keyboard_duplicate_delete_and_move() {
     let mut h = harness();
     h.run();
-    let n = h.state().network.layers.len();
+    let n = h.state().doc.network.len();
     h.key_press_modifiers(Modifiers::COMMAND, Key::D);
     h.run();
-    assert_eq!(h.state().network.layers.len(), n + 1);
-    assert_eq!(h.state().network.layers[2].class_name(), "Conv2D");
-    assert_eq!(h.state().selected, 2);
+    assert_eq!(h.state().doc.network.len(), n + 1);
+    assert_eq!(h.state().doc.network.layers()[2].class_name(), "Conv2D");
+    assert_eq!(h.state().view.selected, 2);
     h.key_press(Key::Delete);
     h.run();
-    assert_eq!(h.state().network.layers.len(), n);
-    assert_eq!(h.state().network.layers[2].name, "conv2d_1");
+    assert_eq!(h.state().doc.network.len(), n);
+    assert_eq!(h.state().doc.network.layers()[2].name, "conv2d_1");
     h.key_press_modifiers(Modifiers::ALT, Key::ArrowDown);
     h.run();
-    assert_eq!(h.state().network.layers[3].name, "conv2d_1");
-    assert_eq!(h.state().selected, 3);
+    assert_eq!(h.state().doc.network.layers()[3].name, "conv2d_1");
+    assert_eq!(h.state().view.selected, 3);
 }
 
 #[test]
 fn corrupt_saved_state_falls_back_to_the_example_with_a_notice() {
     let d = Designer::restore(Some("{not json".into()));
-    assert_eq!(d.network.name, "stridednet");
-    assert!(d.notice.as_ref().is_some_and(|n| n.error));
+    assert_eq!(d.doc.network.name, "stridednet");
+    assert!(d.rt.notice.as_ref().is_some_and(|n| n.error));
     let saved = Designer::default().saved_state();
     let back = Designer::restore(Some(saved));
-    assert_eq!(back.network, Designer::default().network);
+    assert_eq!(back.doc.network, Designer::default().doc.network);
 }

@@ -1,7 +1,7 @@
 //! `convscope run` contract and engine error paths: outputs, index.json, exit codes,
 //! all-or-nothing output folder, seeded initializer weights, weight mismatches.
 
-use convscope::engine::weights;
+use convscope::io::weights;
 use convscope::io::{load_model, npy};
 use convscope::model::{LayerKind, Pair};
 use std::path::{Path, PathBuf};
@@ -219,7 +219,7 @@ fn weight_mismatches_name_the_layer_and_array() {
     let case = fixtures().join("stack_conv_bn_act/model.keras");
     let loaded = load_model(&case).unwrap();
     let mut net = loaded.network.clone();
-    if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+    if let LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
         c.kernel_size = Pair::square(5);
     }
     let a = net.analyze();
@@ -245,7 +245,7 @@ fn npz_weights_load_like_keras_weights() {
     let a = net.analyze();
     let w = weights::from_keras(&loaded.bytes, net, &a).unwrap();
     let mut entries = Vec::new();
-    for (layer, arrays) in net.layers.iter().zip(&w) {
+    for (layer, arrays) in net.layers().iter().zip(&w) {
         for (k, arr) in arrays.iter().enumerate() {
             entries.push((
                 format!("{}/{k}", layer.name),
@@ -277,10 +277,10 @@ fn a_run_can_resume_from_any_layer() {
     let (shape, data) = npy_values(&case.join("input.npy"));
     let x = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), data).unwrap();
     let full = engine::run(net, &w, x).unwrap();
-    for from in 1..net.layers.len() {
+    for from in 1..net.len() {
         let mut acts: Vec<_> = full.iter().take(from).cloned().collect();
         run_from(net, &a, &w, &mut acts, from).unwrap();
-        for i in from..net.layers.len() {
+        for i in from..net.len() {
             assert_eq!(
                 acts[i].as_ref().unwrap().output,
                 full[i].as_ref().unwrap().output,
@@ -297,9 +297,9 @@ fn runs_too_large_for_memory_are_refused_with_the_estimate() {
     use convscope::model::Network;
     let mut net = Network::sequential("huge", &[20000, 20000, 3]);
     let i = net.insert_new(0, "Conv2D").unwrap();
-    if let LayerKind::Conv2D(c) = &mut net.layers[i].kind {
+    if let LayerKind::Conv2D(c) = &mut net.layer_mut(i).kind {
         c.filters = 64;
-        c.padding = "same".into();
+        c.padding = convscope::layers::Padding::Same;
     }
     let a = net.analyze();
     assert!(a.first_error.is_none());

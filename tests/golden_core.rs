@@ -300,7 +300,7 @@ fn layer_configs_round_trip_to_keras_exact_json() {
         {
             continue;
         }
-        let got = numbers_as_f64(&config::layer_config(&net.layers[1]));
+        let got = numbers_as_f64(&config::layer_config(&net.layers()[1]));
         let want = numbers_as_f64(&case["layer"]["config"]);
         checked += 1;
         if got != want {

@@ -3,7 +3,7 @@
 //! `1e-4 × max(1, max|expected|)` of Keras's `expected/<layer>.npy`.
 
 use convscope::engine;
-use convscope::engine::weights;
+use convscope::io::weights;
 use convscope::io::{load_model, npy};
 use convscope::model::LayerKind;
 use ndarray::{ArrayD, IxDyn};
@@ -36,10 +36,19 @@ fn check_case(case: &Path, file: &str) -> Result<usize, String> {
         weights::from_h5(&loaded.bytes, &net, &analysis)
     }
     .map_err(|e| e.to_string())?;
+    compare(case, &net, &w)
+}
+
+/// Runs `net` with `w` on the case's input; every layer against Keras's output.
+fn compare(
+    case: &Path,
+    net: &convscope::model::Network,
+    w: &[engine::LayerWeights],
+) -> Result<usize, String> {
     let input = read(&case.join("input.npy"));
-    let acts = engine::run(&net, &w, input).map_err(|e| e.to_string())?;
+    let acts = engine::run(net, w, input).map_err(|e| e.to_string())?;
     let mut compared = 0;
-    for (i, layer) in net.layers.iter().enumerate() {
+    for (i, layer) in net.layers().iter().enumerate() {
         if matches!(layer.kind, LayerKind::Input(_)) {
             continue;
         }
@@ -112,8 +121,8 @@ fn every_golden_layer_matches_keras() {
 /// variant its case is named after.
 #[test]
 fn winograd_layers_match_keras() {
-    use convscope::engine::ops::Window;
-    use convscope::engine::winograd::{Variant, choose};
+    use convscope::keras::geometry::{Padding, Window};
+    use convscope::kernels::winograd::{Variant, choose};
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/winograd");
     // (case, [(input side, cin, cout, same)], variant)
     type Conv = (usize, usize, usize, bool);
@@ -128,11 +137,33 @@ fn winograd_layers_match_keras() {
     ];
     for (case, convs, variant) in cases {
         for &(side, cin, cout, same) in convs {
-            let win = Window::keras([side, side], [3, 3], [1, 1], [1, 1], same);
+            let pad = if same { Padding::Same } else { Padding::Valid };
+            let win = Window::keras([side, side], [3, 3], [1, 1], [1, 1], pad);
             assert_eq!(choose([3, 3], &win, 1, cin, cout), Some(variant), "{case}");
         }
         let n =
             check_case(&root.join(case), "model.keras").unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(n, convs.len(), "{case}");
+    }
+}
+
+/// Keras lower-cases `data_format` (`standardize_data_format`): a config saying
+/// "Channels_First" is the channels_first model, and computes Keras's numbers.
+#[test]
+fn channels_first_in_any_case_is_channels_first() {
+    use convscope::io::config;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden");
+    for name in ["stack_channels_first", "conv_cf_k3", "conv_cf_s2_k4_same"] {
+        let case = root.join(name);
+        let text = std::fs::read_to_string(case.join("config.json")).unwrap();
+        assert!(text.contains("\"channels_first\""), "{name}");
+        let odd = config::from_json_str(&text.replace("\"channels_first\"", "\"Channels_First\""))
+            .unwrap();
+        let plain = config::from_json_str(&text).unwrap();
+        assert_eq!(odd, plain, "{name}");
+        assert_eq!(odd.analyze(), plain.analyze(), "{name}");
+        let loaded = load_model(&case.join("model.keras")).unwrap();
+        let w = weights::from_keras(&loaded.bytes, &odd, &odd.analyze()).unwrap();
+        compare(&case, &odd, &w).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }

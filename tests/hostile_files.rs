@@ -5,9 +5,9 @@
 //! message or a valid result, never a panic, a hang or a huge allocation; the CLI exits 2
 //! with the message.
 
-use convscope::engine::weights;
 use convscope::io::image::{Preprocess, ResizeMode, load_image};
 use convscope::io::npy::{read_npy, read_npz};
+use convscope::io::weights;
 use convscope::io::{load_model, load_model_bytes};
 use std::path::{Path, PathBuf};
 use std::process::Command;

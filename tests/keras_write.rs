@@ -4,8 +4,8 @@
 //! attributes). Real Keras loading the written files is checked by
 //! `scripts/keras-roundtrip.sh`.
 
-use convscope::engine::weights;
 use convscope::io::keras_write::write_keras;
+use convscope::io::weights;
 use convscope::io::{keras_file, load_model, load_model_bytes};
 use std::path::{Path, PathBuf};
 
@@ -96,7 +96,7 @@ fn export_keras_from_config_json_carries_its_initializer_weights() {
     let m = load_model(&out).unwrap();
     let a = m.network.analyze();
     let from_file = weights::from_keras(&m.bytes, &m.network, &a).unwrap();
-    let drawn = weights::initialize(&m.network, &a, 3).unwrap();
+    let drawn = convscope::engine::weights::initialize(&m.network, &a, 3).unwrap();
     assert_eq!(from_file, drawn);
     std::fs::remove_file(out).ok();
 }

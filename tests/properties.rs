@@ -1,8 +1,8 @@
 //! Property tests: no configuration a person can type makes analysis panic or overflow,
 //! and an accepted configuration on a positive input has only positive dimensions.
 
-use convscope::model::layer::*;
-use convscope::model::{LayerKind, Network};
+use convscope::layers::*;
+use convscope::model::{Layer, LayerKind, Network};
 use proptest::prelude::*;
 
 fn pair() -> impl Strategy<Value = Pair> {
@@ -40,8 +40,10 @@ fn count() -> impl Strategy<Value = i64> {
     ]
 }
 
-/// A random layer of any class with random, often invalid, arguments.
-fn layer() -> impl Strategy<Value = LayerKind> {
+/// A random layer of any class with random, often invalid, arguments; a padding or data
+/// format Keras's constructor refuses comes back as the layer's construction error (as
+/// the config reader records it).
+fn layer() -> impl Strategy<Value = (LayerKind, Option<String>)> {
     let classes: Vec<&str> = PALETTE.to_vec();
     (
         proptest::sample::select(classes),
@@ -55,8 +57,26 @@ fn layer() -> impl Strategy<Value = LayerKind> {
         ),
     )
         .prop_map(
-            |(class, (n1, n2, k, s, d, p), (pad, df, flag, axis, rate))| {
+            |(class, (n1, n2, k, s, d, p), (pad_text, df_text, flag, axis, rate))| {
                 let mut kind = LayerKind::default_for(class).unwrap();
+                let conv_pad = Padding::standardize(&pad_text);
+                let format = DataFormat::standardize(&df_text);
+                let mut error = None;
+                let pad = conv_pad.clone().unwrap_or(Padding::Valid);
+                let df = format.clone().unwrap_or(DataFormat::ChannelsLast);
+                let uses_pad = matches!(
+                    kind,
+                    LayerKind::Conv2D(_)
+                        | LayerKind::Conv2DTranspose(_)
+                        | LayerKind::DepthwiseConv2D(_)
+                        | LayerKind::SeparableConv2D(_)
+                );
+                if kind.data_format().is_some() {
+                    error = format.err();
+                }
+                if uses_pad && error.is_none() {
+                    error = conv_pad.err();
+                }
                 match &mut kind {
                     LayerKind::Conv2D(c) => {
                         (
@@ -89,7 +109,7 @@ fn layer() -> impl Strategy<Value = LayerKind> {
                     LayerKind::Pooling2D(pl) => {
                         pl.pool_size = k;
                         pl.strides = flag.then_some(s);
-                        (pl.padding, pl.data_format) = (pad, df);
+                        (pl.padding, pl.data_format) = (pad_text, df);
                     }
                     LayerKind::GlobalPooling2D(g) => (g.data_format, g.keepdims) = (df, flag),
                     LayerKind::BatchNormalization(b) => {
@@ -98,16 +118,23 @@ fn layer() -> impl Strategy<Value = LayerKind> {
                     LayerKind::Dense(dn) => dn.units = n1,
                     LayerKind::Dropout(dr) => dr.rate = rate,
                     LayerKind::SpatialDropout2D(dr) => dr.rate = rate,
-                    LayerKind::ZeroPadding2D(zp) | LayerKind::Cropping2D(zp) => {
-                        zp.amounts = [k.v, s.v];
-                        zp.data_format = df;
+                    LayerKind::ZeroPadding2D(ZeroPadding2D {
+                        amounts,
+                        data_format,
+                    })
+                    | LayerKind::Cropping2D(Cropping2D {
+                        amounts,
+                        data_format,
+                    }) => {
+                        amounts.v = [k.v, s.v];
+                        *data_format = df;
                     }
                     LayerKind::UpSampling2D(u) => (u.size, u.data_format) = (k, df),
-                    LayerKind::Softmax { axis: a } => *a = axis,
-                    LayerKind::LeakyReLU { negative_slope } => *negative_slope = rate - 0.5,
+                    LayerKind::Softmax(sm) => sm.axis = convscope::keras::args::Axes::one(axis),
+                    LayerKind::LeakyReLU(lr) => lr.negative_slope = rate - 0.5,
                     _ => {}
                 }
-                kind
+                (kind, error)
             },
         )
 }
@@ -125,13 +152,14 @@ proptest! {
     #[test]
     fn analysis_never_panics(shape in input(), kinds in proptest::collection::vec(layer(), 1..6)) {
         let mut net = Network::sequential("p", &shape);
-        for (i, kind) in kinds.into_iter().enumerate() {
+        for (i, (kind, error)) in kinds.into_iter().enumerate() {
             let mut l = Layer::new("Dropout", format!("l{i}")).unwrap();
             l.kind = kind;
-            net.layers.push(l);
+            l.construct_error = error;
+            net.push(l);
         }
         let a = net.analyze();
-        prop_assert_eq!(a.layers.len(), net.layers.len());
+        prop_assert_eq!(a.layers.len(), net.len());
         let positive_input = shape.iter().all(|d| (1..1 << 20).contains(d));
         for (i, r) in a.layers.iter().enumerate() {
             // Never a made-up shape after a failure.
@@ -164,10 +192,11 @@ proptest! {
     fn engine_never_panics(shape in small_input(), kinds in proptest::collection::vec(layer(), 1..4), seed in any::<u64>()) {
         use convscope::engine::forward::{check_memory, estimate_bytes, memory_limit, run};
         let mut net = Network::sequential("p", &shape);
-        for (i, kind) in kinds.into_iter().enumerate() {
+        for (i, (kind, error)) in kinds.into_iter().enumerate() {
             let mut l = Layer::new("Dropout", format!("l{i}")).unwrap();
             l.kind = kind;
-            net.layers.push(l);
+            l.construct_error = error;
+            net.push(l);
         }
         let a = net.analyze();
         if a.first_error.is_some() {
@@ -224,7 +253,7 @@ fn regressions_found_by_the_engine_property() {
                 p.pool_size = Pair::new(8423283778338249317, 3003309082160940488);
                 p.strides = Some(p.pool_size);
                 p.padding = "same".into();
-                p.data_format = "channels_first".into();
+                p.data_format = DataFormat::ChannelsFirst;
             }
             k
         }),
@@ -233,7 +262,7 @@ fn regressions_found_by_the_engine_property() {
             let mut k = LayerKind::default_for("DepthwiseConv2D").unwrap();
             if let LayerKind::DepthwiseConv2D(c) = &mut k {
                 c.kernel_size = Pair::new(3, 1);
-                c.padding = "same".into();
+                c.padding = convscope::layers::Padding::Same;
                 c.dilation_rate = Pair::new(1 << 62, 1);
             }
             k
@@ -244,7 +273,7 @@ fn regressions_found_by_the_engine_property() {
             if let LayerKind::Conv2DTranspose(c) = &mut k {
                 c.filters = 2;
                 c.kernel_size = Pair::new(2, 1);
-                c.padding = "same".into();
+                c.padding = convscope::layers::Padding::Same;
                 c.dilation_rate = Pair::new(1 << 62, 1);
             }
             k
@@ -254,7 +283,7 @@ fn regressions_found_by_the_engine_property() {
         let mut net = Network::sequential("r", &shape);
         let mut l = Layer::new("Dropout", "l0").unwrap();
         l.kind = kind;
-        net.layers.push(l);
+        net.push(l);
         let a = net.analyze();
         let t = std::time::Instant::now();
         assert!(a.first_error.is_none(), "{:?}", a.error(&net));
@@ -273,6 +302,10 @@ fn regressions_found_by_the_engine_property() {
             .map(|d| d.unwrap_or(1) as usize)
             .collect();
         assert_eq!(got, want);
-        assert!(t.elapsed().as_secs_f64() < 1.0, "{:?}", net.layers[1].kind);
+        assert!(
+            t.elapsed().as_secs_f64() < 1.0,
+            "{:?}",
+            net.layers()[1].kind
+        );
     }
 }

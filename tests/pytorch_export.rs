@@ -5,8 +5,8 @@
 //! (That the code computes Keras's numbers is checked with real PyTorch by
 //! `scripts/pytorch-check.sh`: 70 of 70 golden cases.)
 
-use convscope::engine::weights;
 use convscope::io::npy::read_npz;
+use convscope::io::weights;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,7 +59,7 @@ fn export_writes_the_module_and_keras_weights_for_every_layer() {
         let npz = read_npz(&std::fs::read(out.with_extension("npz")).unwrap()).unwrap();
         let expected: usize = w.iter().map(Vec::len).sum();
         assert_eq!(npz.len(), expected, "{case}");
-        for (layer, arrays) in m.network.layers.iter().zip(&w) {
+        for (layer, arrays) in m.network.layers().iter().zip(&w) {
             for (i, arr) in arrays.iter().enumerate() {
                 let key = format!("{}/{i}", layer.name);
                 let (_, got) = npz
@@ -87,7 +87,7 @@ fn settings_without_a_pytorch_counterpart_are_refused_with_the_reason() {
     let mut net = convscope::io::load_model(&fixture("conv_k3x3_same/config.json"))
         .unwrap()
         .network;
-    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
         c.activation = "sparsemax".into();
     }
     let cfg = dir.join("m.json");
@@ -110,7 +110,7 @@ fn the_window_exports_pytorch_with_the_weights_in_use() {
     let mut d = Designer::default();
     let out = dir.join("net.py");
     d.apply(C::ExportPytorch(Some(out.clone())));
-    let n = d.notice.clone().unwrap();
+    let n = d.rt.notice.clone().unwrap();
     assert!(!n.error, "{}", n.text);
     assert!(n.text.contains("net.npz"), "{}", n.text);
     let py = std::fs::read_to_string(&out).unwrap();

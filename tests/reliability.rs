@@ -22,7 +22,7 @@ fn fixture(rel: &str) -> PathBuf {
 }
 
 fn filters(net: &Network, i: usize) -> i64 {
-    match &net.layers[i].kind {
+    match &net.layers()[i].kind {
         LayerKind::Conv2D(c) => c.filters,
         other => panic!("layer {i} is {other:?}"),
     }
@@ -33,20 +33,20 @@ fn autosave_writes_after_an_edit_and_the_next_start_opens_it() {
     let dir = scratch("autosave-edit");
     let file = dir.join("autosave.json");
     let mut d = Designer::with_autosave(Some(file.clone()), None);
-    d.autosave.quiet = Duration::ZERO;
+    d.rt.autosave.quiet = Duration::ZERO;
     assert!(!file.exists(), "nothing is written before a change");
     let mut h = harness_with(d);
     h.run();
     assert!(!file.exists());
     type_number(&mut h, "filters", "21");
     h.run();
-    assert_eq!(filters(&h.state().network, 1), 21);
+    assert_eq!(filters(&h.state().doc.network, 1), 21);
     let back = autosave::read(&file).unwrap().expect("an autosave file");
-    assert_eq!(back.network, h.state().network);
+    assert_eq!(back.network, h.state().doc.network);
     // The next start opens it.
     let next = Designer::with_autosave(Some(file.clone()), None);
-    assert_eq!(next.network, h.state().network);
-    assert!(next.notice.is_none());
+    assert_eq!(next.doc.network, h.state().doc.network);
+    assert!(next.rt.notice.is_none());
     // No temporary files are left behind.
     let names: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
     assert_eq!(names.len(), 1, "{names:?}");
@@ -97,14 +97,14 @@ fn autosave_forever(file: &Path) -> ! {
     a.quiet = Duration::ZERO;
     // A big design, so that a kill often lands in the middle of a write.
     let mut net = convscope::app::example_network();
-    let conv = net.layers[1].clone();
+    let conv = net.layers()[1].clone();
     for k in 0..300 {
         let mut l = conv.clone();
         l.name = format!("extra_{k}");
-        net.layers.push(l);
+        net.push(l);
     }
     for i in 1.. {
-        if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+        if let LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
             c.filters = i;
         }
         a.tick(&net, None, Instant::now());
@@ -135,8 +135,8 @@ fn autosave_survives_kill_9() {
             .unwrap_or_else(|e| panic!("round {round}: {e}"))
             .expect("some autosave was written");
         assert_eq!(
-            back.network.layers.len(),
-            convscope::app::example_network().layers.len() + 300
+            back.network.len(),
+            convscope::app::example_network().len() + 300
         );
         let f = filters(&back.network, 1);
         assert!(f >= 1);
@@ -162,7 +162,7 @@ fn umount(dir: &Path) {
 }
 
 fn notice(d: &Designer) -> (String, bool) {
-    let n = d.notice.as_ref().expect("a notice");
+    let n = d.rt.notice.as_ref().expect("a notice");
     (n.text.clone(), n.error)
 }
 
@@ -171,7 +171,7 @@ fn saving_where_it_cannot_be_written_says_why_and_keeps_the_design() {
     let dir = scratch("save-fail");
     let mut d = Designer::default();
     d.apply(Command::Add("Dropout"));
-    let design = d.network.clone();
+    let design = d.doc.network.clone();
     // A folder that does not exist, a file used as a folder, a folder used as a file.
     std::fs::write(dir.join("plain"), b"x").unwrap();
     for (p, why) in [
@@ -184,8 +184,8 @@ fn saving_where_it_cannot_be_written_says_why_and_keeps_the_design() {
         assert!(error, "{text}");
         assert!(text.contains(why), "{text}");
         assert!(text.contains("Your design is still here"), "{text}");
-        assert_eq!(d.network, design);
-        assert_eq!(d.path, None);
+        assert_eq!(d.doc.network, design);
+        assert_eq!(d.doc.path, None);
     }
 }
 
@@ -217,13 +217,13 @@ fn saving_to_a_full_or_read_only_disk_says_so_and_keeps_the_file_and_the_design(
     while f.write_all(&filler).is_ok() {}
     drop(f);
     d.apply(Command::Add("Dropout"));
-    let design = d.network.clone();
+    let design = d.doc.network.clone();
     d.apply(Command::SaveTo(target.clone()));
     let (text, error) = notice(&d);
     umount_later(&full, || {
         assert!(error && text.contains("the disk is full"), "{text}");
         assert!(text.contains("Your design is still here"), "{text}");
-        assert_eq!(d.network, design);
+        assert_eq!(d.doc.network, design);
         // The previous save is intact and no temporary file is left.
         assert_eq!(std::fs::read(&target).unwrap(), first);
         let names: Vec<String> = std::fs::read_dir(&full)
@@ -247,13 +247,13 @@ fn saving_to_a_full_or_read_only_disk_says_so_and_keeps_the_file_and_the_design(
     let (text, error) = notice(&d);
     umount_later(&ro, || {
         assert!(error && text.contains("the disk is read-only"), "{text}");
-        assert_eq!(d.network, design);
+        assert_eq!(d.doc.network, design);
     });
     // The design can still be saved elsewhere.
     let ok = scratch("disk-ok").join("design.json");
     d.apply(Command::SaveTo(ok.clone()));
     assert!(!notice(&d).1);
-    assert_eq!(d.path.as_deref(), Some(ok.as_path()));
+    assert_eq!(d.doc.path.as_deref(), Some(ok.as_path()));
 }
 
 /// Runs `check`, unmounting `dir` whatever happens.
@@ -279,7 +279,7 @@ fn a_panic_in_the_engine_is_reported_and_the_window_keeps_working() {
     let mut d = Designer::default();
     let first = Arc::new(AtomicBool::new(true));
     let f = first.clone();
-    d.viewer.use_worker(
+    d.rt.viewer.use_worker(
         Worker::start_with(
             || {},
             move |job| {
@@ -293,23 +293,23 @@ fn a_panic_in_the_engine_is_reported_and_the_window_keeps_working() {
     );
     let mut h = harness_with(d);
     h.step();
-    wait_for(&mut h, |d| d.viewer.error.is_some());
-    let e = h.state().viewer.error.clone().unwrap();
+    wait_for(&mut h, |d| d.rt.viewer.error.is_some());
+    let e = h.state().rt.viewer.error.clone().unwrap();
     assert_eq!(e, "the engine failed unexpectedly: injected failure");
     h.run();
     assert!(has_text(&h, "injected failure"));
     // Not retried in a loop: the failed design stays failed until something changes.
-    let gen_before = h.state().viewer.version;
+    let gen_before = h.state().rt.viewer.version;
     for _ in 0..5 {
         h.run();
     }
-    assert_eq!(h.state().viewer.version, gen_before);
+    assert_eq!(h.state().rt.viewer.version, gen_before);
     // The same worker thread runs the next edit.
     type_number_stepping(&mut h, "filters", "12");
     wait_for(&mut h, |d| {
-        d.viewer.error.is_none() && !d.viewer.running && d.viewer.acts.len() > 1
+        d.rt.viewer.error.is_none() && !d.rt.viewer.running && d.rt.viewer.acts.len() > 1
     });
-    let acts = &h.state().viewer.acts;
+    let acts = &h.state().rt.viewer.acts;
     assert_eq!(acts[1].as_ref().unwrap().output.shape()[3], 12);
 }
 
@@ -375,14 +375,14 @@ fn hostile_files_leave_the_design_and_the_input_untouched() {
     let dir = scratch("hostile-open");
     let mut d = Designer::default();
     d.apply(Command::Add("Dropout"));
-    d.viewer.schedule(&d.network, &d.analysis);
-    let design = d.network.clone();
-    let input = d
-        .viewer
-        .input
-        .clone()
-        .expect("the sample photo is prepared");
-    let image = d.viewer.image_name.clone();
+    d.schedule();
+    let design = d.doc.network.clone();
+    let input =
+        d.rt.viewer
+            .input
+            .clone()
+            .expect("the sample photo is prepared");
+    let image = d.rt.viewer.image_name.clone();
     for (p, says) in hostile_files(&dir) {
         d.apply(Command::OpenPath(p.clone()));
         let (text, error) = notice(&d);
@@ -391,11 +391,11 @@ fn hostile_files_leave_the_design_and_the_input_untouched() {
         if says == "weights not used" {
             // A readable config with unusable weights opens the design: undo returns.
             d.apply(Command::Undo);
-            d.viewer.reset();
+            d.rt.viewer.reset();
         }
-        assert_eq!(d.network, design, "{}", p.display());
-        assert_eq!(d.viewer.image_name, image, "{}", p.display());
-        let now = d.viewer.input.clone().expect("an input");
+        assert_eq!(d.doc.network, design, "{}", p.display());
+        assert_eq!(d.rt.viewer.image_name, image, "{}", p.display());
+        let now = d.rt.viewer.input.clone().expect("an input");
         assert!(
             Arc::ptr_eq(&now, &input),
             "{}: the input was replaced",

@@ -60,7 +60,7 @@ fn tf_keras2_dialect_reads() {
     let net = load_model(&fixtures().join("dialects/tf_keras2.json"))
         .unwrap()
         .network;
-    assert_eq!(net.layers.len(), 7);
+    assert_eq!(net.len(), 7);
     let a = net.analyze();
     assert!(a.first_error.is_none());
     assert_eq!(
@@ -73,7 +73,7 @@ fn tf_keras2_dialect_reads() {
     assert_eq!(a.layers[3].non_trainable_params, 64);
     assert_eq!(a.layers[6].output_shape, Some(vec![None, Some(10)]));
     assert_eq!(a.total_params(), 320 + 128 + 5408 * 10 + 10);
-    match &net.layers[1].kind {
+    match &net.layers()[1].kind {
         LayerKind::Conv2D(c) => {
             let reg = c.kernel.regularizer.as_ref().unwrap();
             assert_eq!(reg.class_name, "L2");
@@ -101,7 +101,7 @@ fn tf_keras2_functional_with_add_reads() {
     assert_eq!(a.total_params(), 3 * 3 * 3 * 8 + 8 + 3 * 8);
     // Writes as Keras 3 Functional JSON and reads back the same.
     let back = config::from_json_str(&config::to_json_string(&net)).unwrap();
-    assert_eq!(back.layers.len(), net.layers.len());
+    assert_eq!(back.len(), net.len());
     assert_eq!(
         back.analyze().layers[3].output_shape,
         a.layers[3].output_shape
@@ -166,7 +166,7 @@ fn python_export_spells_out_non_defaults() {
         py.contains("layers.Dropout(name=\"dropout\", rate=0.25)"),
         "{py}"
     );
-    assert_eq!(py.matches("layers.").count(), net.layers.len() - 1);
+    assert_eq!(py.matches("layers.").count(), net.len() - 1);
     assert!(py.contains("kernel_regularizer=keras.regularizers.L2(l2=0.0005)"));
     let f = load_model(&fixtures().join("dialects/tf_keras2_functional.json"))
         .unwrap()
@@ -218,7 +218,7 @@ fn cli_summary_contract() {
     // A model Keras rejects: exit 1, Keras's message naming the layer.
     let bad = std::env::temp_dir().join(format!("convscope-reject-{}.json", std::process::id()));
     let mut net: Network = load_model(&case).unwrap().network;
-    if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+    if let LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
         c.kernel_size = convscope::model::Pair::square(99);
     }
     std::fs::write(&bad, config::to_json_string(&net)).unwrap();
@@ -307,7 +307,7 @@ fn svg_diagram_lists_every_layer_as_keras_summarises_it() {
     // Names with markup are escaped; a rejected layer carries Keras's message.
     let mut net = convscope::model::Network::sequential("a<b>&c", &[8, 8, 3]);
     let i = net.insert_new(0, "Conv2D").unwrap();
-    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[i].kind {
+    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(i).kind {
         c.kernel_size = convscope::model::Pair::square(99);
     }
     let a = net.analyze();
@@ -362,7 +362,7 @@ fn png_diagram_draws_every_box_with_text() {
     // A rejected layer: red outline.
     let mut net = convscope::model::Network::sequential("bad", &[8, 8, 3]);
     let i = net.insert_new(0, "Conv2D").unwrap();
-    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layers[i].kind {
+    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(i).kind {
         c.kernel_size = convscope::model::Pair::square(99);
     }
     let png = convscope::io::diagram::to_png(&net, &net.analyze(), 1.0).unwrap();

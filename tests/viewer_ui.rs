@@ -36,8 +36,11 @@ fn bundled_photo_runs_and_tiles_appear_then_an_edit_reruns_from_that_layer() {
     }
     assert!(!has_text(&h, "ch 16"));
     // Every layer was computed by the first run.
-    let n = h.state().network.layers.len();
-    assert_eq!(h.state().viewer.last_evaluated, (1..n).collect::<Vec<_>>());
+    let n = h.state().doc.network.len();
+    assert_eq!(
+        h.state().rt.viewer.last_evaluated,
+        (1..n).collect::<Vec<_>>()
+    );
 
     // Select the last Conv2D and give it stride 1: only it and later layers re-run.
     h.get_by_label_contains("conv2d_6  Conv2D 128")
@@ -45,7 +48,7 @@ fn bundled_photo_runs_and_tiles_appear_then_an_edit_reruns_from_that_layer() {
     h.run();
     h.get_by_label_contains("conv2d_6  Conv2D 128").click();
     h.run();
-    assert_eq!(h.state().selected, 19);
+    assert_eq!(h.state().view.selected, 19);
     h.get_by(|n| n.role() == Role::SpinButton && n.label().as_deref() == Some("strides"))
         .focus();
     h.run();
@@ -59,7 +62,7 @@ fn bundled_photo_runs_and_tiles_appear_then_an_edit_reruns_from_that_layer() {
     h.key_press(Key::Enter);
     h.run();
     h.run();
-    assert_eq!(h.state().viewer.last_evaluated.first(), Some(&19));
+    assert_eq!(h.state().rt.viewer.last_evaluated.first(), Some(&19));
     assert!(has_text(&h, "output [1, 12, 12, 128]"));
     assert!(has_text(&h, "ch 127"));
 }
@@ -70,23 +73,23 @@ fn another_bundled_photo_and_a_kernel_size_edit_recompute_the_maps() {
     h.run();
     h.get_by_label("Feature maps").click();
     h.run();
-    let cat = h.state().viewer.acts[1].as_ref().unwrap().output.clone();
+    let cat = h.state().rt.viewer.acts[1].as_ref().unwrap().output.clone();
     h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some("Image:"))
         .click();
     h.run();
     h.get_by_label("coffee").click();
     h.run();
     h.run();
-    assert_eq!(h.state().viewer.image_name, "coffee");
-    let coffee = h.state().viewer.acts[1].as_ref().unwrap().output.clone();
+    assert_eq!(h.state().rt.viewer.image_name, "coffee");
+    let coffee = h.state().rt.viewer.acts[1].as_ref().unwrap().output.clone();
     assert_eq!(coffee.shape(), cat.shape());
     assert_ne!(coffee, cat);
     // conv2d: kernel 7 -> 5 (stride 2, valid): 45×45 maps become 46×46.
     type_number(&mut h, "kernel_size", "5");
     assert!(has_text(&h, "output [1, 46, 46, 16]"));
-    assert_eq!(h.state().viewer.last_evaluated.first(), Some(&1));
+    assert_eq!(h.state().rt.viewer.last_evaluated.first(), Some(&1));
     assert_eq!(
-        h.state().viewer.weights[1].as_ref().unwrap()[0].shape(),
+        h.state().rt.viewer.weights[1].as_ref().unwrap()[0].shape(),
         &[5, 5, 3, 16]
     );
     assert!(has_text(&h, "feature map ch 15"));
@@ -100,19 +103,19 @@ fn colormap_and_normalisation_switch() {
     h.run();
     h.get_by_label("per layer").click();
     h.run();
-    assert_eq!(h.state().viewer.norm, Norm::PerLayer);
+    assert_eq!(h.state().view.norm, Norm::PerLayer);
     h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some("Colormap:"))
         .click();
     h.run();
     h.get_by_label("magma").click();
     h.run();
-    assert_eq!(h.state().viewer.colormap, Colormap::Magma);
+    assert_eq!(h.state().view.colormap, Colormap::Magma);
     assert!(has_text(&h, "ch 0"));
     h.get_by_label("fixed").click();
     h.run();
-    assert_eq!(h.state().viewer.norm, Norm::Fixed(0.0, 1.0));
+    assert_eq!(h.state().view.norm, Norm::Fixed(0.0, 1.0));
     type_number(&mut h, "max", "2.5");
-    assert_eq!(h.state().viewer.norm, Norm::Fixed(0.0, 2.5));
+    assert_eq!(h.state().view.norm, Norm::Fixed(0.0, 2.5));
     assert!(has_text(&h, "fixed range; values beyond it are clamped"));
 }
 
@@ -121,26 +124,30 @@ fn colormap_and_normalisation_switch() {
 #[test]
 fn worker_job_resumes_and_keeps_unchanged_weights() {
     let d = Designer::default();
-    let net = d.network.clone();
+    let net = d.doc.network.clone();
     let a = net.analyze();
     let input = std::sync::Arc::new(ndarray::ArrayD::<f32>::from_elem(
         ndarray::IxDyn(&[1, 96, 96, 3]),
         0.5,
     ));
+    let n = net.len();
+    let plan = convscope::engine::weights::WeightPlan {
+        seed: 3,
+        ..Default::default()
+    };
     let full = compute(Job {
         generation: 1,
         network: net.clone(),
         analysis: a.clone(),
-        weights: Vec::new(),
+        plan: plan.clone(),
+        drawn: Vec::new(),
         input: input.clone(),
         cached: Vec::new(),
-        from: 1,
-        seeds: vec![3; 30],
-        presets: Vec::new(),
+        dirty: vec![true; n],
     });
     assert!(full.error.is_none(), "{:?}", full.error);
     let mut edited = net.clone();
-    if let LayerKind::Conv2D(c) = &mut edited.layers[19].kind {
+    if let LayerKind::Conv2D(c) = &mut edited.layer_mut(19).kind {
         c.kernel_size = convscope::model::Pair::square(5);
     }
     let ea = edited.analyze();
@@ -148,22 +155,21 @@ fn worker_job_resumes_and_keeps_unchanged_weights() {
         generation: 2,
         network: edited,
         analysis: ea,
-        weights: full.weights.clone(),
+        plan,
+        drawn: full.drawn.clone(),
         input,
-        cached: full.acts.iter().take(19).cloned().collect(),
-        from: 19,
-        seeds: vec![3; 30],
-        presets: Vec::new(),
+        cached: full.acts.clone(),
+        dirty: (0..n).map(|i| i >= 19).collect(),
     });
     assert!(again.error.is_none());
     assert_eq!(again.evaluated.first(), Some(&19));
     // Unchanged layers keep their weights (same Arc), the edited one gets new ones.
     assert!(std::sync::Arc::ptr_eq(
-        full.weights[1].as_ref().unwrap(),
-        again.weights[1].as_ref().unwrap()
+        &full.drawn[1].as_ref().unwrap().weights,
+        &again.drawn[1].as_ref().unwrap().weights
     ));
     assert_eq!(
-        again.weights[19].as_ref().unwrap()[0].shape(),
+        again.drawn[19].as_ref().unwrap().weights[0].shape(),
         &[5, 5, 128, 128]
     );
     assert_eq!(
@@ -178,19 +184,19 @@ fn opening_an_image_sets_the_input_and_a_bad_file_leaves_the_design_intact() {
     let mut d = Designer::default();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     d.apply(Command::OpenPath(root.join("assets/images/coffee.png")));
-    assert_eq!(d.viewer.image_name, "coffee.png");
-    assert_eq!(d.tab, Tab::FeatureMaps);
-    d.viewer.schedule(&d.network.clone(), &d.analysis.clone());
+    assert_eq!(d.rt.viewer.image_name, "coffee.png");
+    assert_eq!(d.view.tab, Tab::FeatureMaps);
+    d.schedule();
     assert_eq!(
-        d.viewer.input.as_ref().map(|x| x.shape().to_vec()),
+        d.rt.viewer.input.as_ref().map(|x| x.shape().to_vec()),
         Some(vec![1, 96, 96, 3])
     );
-    let before = d.network.clone();
+    let before = d.doc.network.clone();
     let bad = std::env::temp_dir().join(format!("convscope-garbage-{}.keras", std::process::id()));
     std::fs::write(&bad, b"garbage, not a model").unwrap();
     d.apply(Command::OpenPath(bad.clone()));
-    assert!(d.notice.as_ref().is_some_and(|n| n.error));
-    assert_eq!(d.network, before);
+    assert!(d.rt.notice.as_ref().is_some_and(|n| n.error));
+    assert_eq!(d.doc.network, before);
     std::fs::remove_file(bad).ok();
 }
 
@@ -198,20 +204,19 @@ fn opening_an_image_sets_the_input_and_a_bad_file_leaves_the_design_intact() {
 fn preprocessing_and_reinitialise_rerun_the_stack() {
     use convscope::io::image::Preprocess;
     let mut d = Designer::default();
-    let (net, a) = (d.network.clone(), d.analysis.clone());
-    d.viewer.schedule(&net, &a);
-    let unit = d.viewer.acts[1].as_ref().unwrap().output.clone();
-    d.viewer.preprocess = Preprocess::Raw;
-    d.viewer.schedule(&net, &a);
-    let raw_in = d.viewer.input.as_ref().unwrap();
+    d.schedule();
+    let unit = d.rt.viewer.acts[1].as_ref().unwrap().output.clone();
+    d.view.preprocess = Preprocess::Raw;
+    d.schedule();
+    let raw_in = d.rt.viewer.input.as_ref().unwrap();
     assert!(raw_in.iter().any(|v| *v > 1.5), "raw pixels go up to 255");
-    assert_eq!(d.viewer.last_evaluated.first(), Some(&1));
-    let raw = d.viewer.acts[1].as_ref().unwrap().output.clone();
+    assert_eq!(d.rt.viewer.last_evaluated.first(), Some(&1));
+    let raw = d.rt.viewer.acts[1].as_ref().unwrap().output.clone();
     assert_ne!(unit, raw);
     // New weights from the next seed: the first layer's output changes again.
-    d.viewer.reinitialise();
-    d.viewer.schedule(&net, &a);
-    assert_ne!(d.viewer.acts[1].as_ref().unwrap().output, raw);
+    d.apply(convscope::app::Command::ReinitialiseAll);
+    d.schedule();
+    assert_ne!(d.rt.viewer.acts[1].as_ref().unwrap().output, raw);
 }
 
 /// The readout label: (row, col, channel, value).
@@ -234,7 +239,7 @@ fn readout(h: &Harness<'static, Designer>) -> Option<(usize, usize, usize, f32)>
 }
 
 fn activation(d: &Designer, layer: usize, row: usize, col: usize, ch: usize) -> f32 {
-    d.viewer.acts[layer].as_ref().unwrap().output[[0, row, col, ch]]
+    d.rt.viewer.acts[layer].as_ref().unwrap().output[[0, row, col, ch]]
 }
 
 #[test]
@@ -245,7 +250,7 @@ fn a_clicked_tile_magnifies_and_the_hover_readout_is_the_activation_value() {
     h.run();
     h.get_by_label("feature map ch 3").click();
     h.run();
-    assert_eq!(h.state().viewer.focus, Some(3));
+    assert_eq!(h.state().view.focus, Some(3));
     let view = h.get_by_label("magnified ch 3").rect();
     // At "fit" the 45×45 map is centred: the view's centre is pixel (22, 22).
     h.hover_at(view.center());
@@ -271,9 +276,9 @@ fn a_clicked_tile_magnifies_and_the_hover_readout_is_the_activation_value() {
     h.event(egui::Event::Zoom(2.0));
     h.run();
     assert!(
-        (h.state().viewer.zoom - 2.0).abs() < 1e-3,
+        (h.state().view.zoom - 2.0).abs() < 1e-3,
         "{}",
-        h.state().viewer.zoom
+        h.state().view.zoom
     );
     let (row2, col2, _, _) = readout(&h).unwrap();
     assert_eq!((row2, col2), (11, 11));
@@ -287,10 +292,10 @@ fn a_clicked_tile_magnifies_and_the_hover_readout_is_the_activation_value() {
     // Next channel, then back to the grid.
     h.get_by_label("Next").click();
     h.run();
-    assert_eq!(h.state().viewer.focus, Some(4));
+    assert_eq!(h.state().view.focus, Some(4));
     h.get_by_label("Back to all channels").click();
     h.run();
-    assert_eq!(h.state().viewer.focus, None);
+    assert_eq!(h.state().view.focus, None);
     assert!(has_text(&h, "feature map ch 15"));
 }
 
@@ -334,9 +339,9 @@ fn a_sobel_preset_and_per_layer_reinitialise_rerun_from_their_layer() {
     h.run();
     h.run();
     let d = h.state();
-    assert_eq!(d.viewer.last_evaluated.first(), Some(&1));
+    assert_eq!(d.rt.viewer.last_evaluated.first(), Some(&1));
     // conv2d is 7×7 on RGB: every filter is the 7×7 derivative-of-Gaussian on luminance.
-    let k = &d.viewer.weights[1].as_ref().unwrap()[0];
+    let k = &d.rt.viewer.weights[1].as_ref().unwrap()[0];
     assert_eq!(k.shape(), &[7, 7, 3, 16]);
     let want = convscope::engine::presets::kernel2d(
         convscope::engine::presets::Preset::SobelX,
@@ -351,35 +356,35 @@ fn a_sobel_preset_and_per_layer_reinitialise_rerun_from_their_layer() {
         }
     }
     assert!(
-        d.viewer.weights[1].as_ref().unwrap()[1]
+        d.rt.viewer.weights[1].as_ref().unwrap()[1]
             .iter()
             .all(|b| *b == 0.0)
     );
     // A preset follows the kernel size: 3×3 gives the textbook Sobel.
     h.state_mut().edit(|net| {
-        if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+        if let LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
             c.kernel_size = convscope::model::Pair::square(3);
         }
     });
     h.run();
     h.run();
-    let k = h.state().viewer.weights[1].as_ref().unwrap()[0].clone();
+    let k = h.state().rt.viewer.weights[1].as_ref().unwrap()[0].clone();
     assert_eq!(k.shape(), &[3, 3, 3, 16]);
     assert!((k[[1, 2, 1, 0]] - 2.0 * 0.587).abs() < 1e-6);
 
     // Re-initialise conv2d_6 alone: it and later layers re-run, earlier weights stay.
     h.state_mut().apply(Command::Select(19));
     h.run();
-    let before19 = h.state().viewer.weights[19].clone().unwrap();
-    let before1 = h.state().viewer.weights[1].clone().unwrap();
+    let before19 = h.state().rt.viewer.weights[19].clone().unwrap();
+    let before1 = h.state().rt.viewer.weights[1].clone().unwrap();
     h.get_by_label("Re-initialise conv2d_6").click();
     h.run();
     h.run();
     let d = h.state();
-    assert_eq!(d.viewer.last_evaluated.first(), Some(&19));
-    assert_ne!(d.viewer.weights[19].as_ref().unwrap()[0], before19[0]);
+    assert_eq!(d.rt.viewer.last_evaluated.first(), Some(&19));
+    assert_ne!(d.rt.viewer.weights[19].as_ref().unwrap()[0], before19[0]);
     assert!(std::sync::Arc::ptr_eq(
-        d.viewer.weights[1].as_ref().unwrap(),
+        d.rt.viewer.weights[1].as_ref().unwrap(),
         &before1
     ));
 }
@@ -396,8 +401,8 @@ fn sort_dead_filter_statistics_kernels_and_softmax_top5() {
     h.get_by_label("dead only").click();
     h.run();
     let d = h.state_mut();
-    let net = d.network.clone();
-    let stats = d.viewer.prepared(&net, 3).unwrap().stats.clone();
+    let net = d.doc.network.clone();
+    let stats = d.rt.viewer.prepared(&net, 3).unwrap().stats.clone();
     let dead: Vec<usize> = (0..stats.len()).filter(|&k| stats[k].dead).collect();
     for k in 0..stats.len() {
         assert_eq!(
@@ -430,7 +435,7 @@ fn sort_dead_filter_statistics_kernels_and_softmax_top5() {
 
     h.get_by_label("Statistics").click();
     h.run();
-    assert_eq!(h.state().viewer.pane, Pane::Statistics);
+    assert_eq!(h.state().view.pane, Pane::Statistics);
     assert!(has_text(&h, "Histogram of the layer's values"));
     assert!(has_text(&h, &format!("{} of 32 channels dead", dead.len())));
 
@@ -446,7 +451,7 @@ fn sort_dead_filter_statistics_kernels_and_softmax_top5() {
     h.run();
     assert!(has_text(&h, "Top 5 (softmax)"));
     let d = h.state();
-    let probs: Vec<f32> = d.viewer.acts[29]
+    let probs: Vec<f32> = d.rt.viewer.acts[29]
         .as_ref()
         .unwrap()
         .output
@@ -462,18 +467,20 @@ fn sort_dead_filter_statistics_kernels_and_softmax_top5() {
 #[test]
 fn exports_write_the_grid_the_map_and_the_activations() {
     let mut d = Designer::default();
-    let (net, a) = (d.network.clone(), d.analysis.clone());
-    d.viewer.schedule(&net, &a);
+    d.schedule();
     let dir = std::env::temp_dir().join(format!("convscope-export-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     d.apply(Command::ExportGrid(Some(dir.join("grid.png"))));
     assert!(
-        d.notice.as_ref().is_some_and(|n| !n.error),
+        d.rt.notice.as_ref().is_some_and(|n| !n.error),
         "{:?}",
-        d.notice
+        d.rt.notice
     );
     let img = image::open(dir.join("grid.png")).unwrap().to_rgb8();
-    let want = d.viewer.grid_picture(&net, 1).unwrap();
+    let want =
+        d.rt.viewer
+            .grid_picture(&d.view, &d.doc.network, 1)
+            .unwrap();
     assert_eq!(
         (img.width() as usize, img.height() as usize),
         (want.width, want.height)
@@ -481,50 +488,50 @@ fn exports_write_the_grid_the_map_and_the_activations() {
     assert_eq!(img.into_raw(), want.data);
     // No magnified channel: the map export says so and writes nothing.
     d.apply(Command::ExportMap(Some(dir.join("map.png"))));
-    assert!(d.notice.as_ref().is_some_and(|n| n.error));
+    assert!(d.rt.notice.as_ref().is_some_and(|n| n.error));
     assert!(!dir.join("map.png").exists());
-    d.viewer.focus = Some(2);
+    d.view.focus = Some(2);
     d.apply(Command::ExportMap(Some(dir.join("map.png"))));
     let img = image::open(dir.join("map.png")).unwrap().to_rgb8();
     assert!(img.width() >= 256);
     d.apply(Command::ExportNpy(Some(dir.join("conv2d.npy"))));
     let arr =
         convscope::io::npy::read_npy(&std::fs::read(dir.join("conv2d.npy")).unwrap()).unwrap();
-    let act = d.viewer.acts[1].as_ref().unwrap().output.clone();
+    let act = d.rt.viewer.acts[1].as_ref().unwrap().output.clone();
     assert_eq!(arr.shape, act.shape());
     assert_eq!(arr.data, act.iter().copied().collect::<Vec<_>>());
     d.apply(Command::ExportAllNpz(Some(dir.join("all.npz"))));
     let all = convscope::io::npy::read_npz(&std::fs::read(dir.join("all.npz")).unwrap()).unwrap();
-    assert_eq!(all.len(), d.network.layers.len() - 1);
+    assert_eq!(all.len(), d.doc.network.len() - 1);
     assert_eq!(all[0].0, "conv2d");
     assert_eq!(all[0].1.data, act.iter().copied().collect::<Vec<_>>());
     // An unwritable place: a message, and the design is untouched.
-    let before = d.network.clone();
+    let before = d.doc.network.clone();
     d.apply(Command::ExportNpy(Some(dir.join("missing/dir/x.npy"))));
-    assert!(d.notice.as_ref().is_some_and(|n| n.error));
-    assert_eq!(d.network, before);
+    assert!(d.rt.notice.as_ref().is_some_and(|n| n.error));
+    assert_eq!(d.doc.network, before);
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[test]
 fn a_design_with_file_weights_saves_as_keras_with_them() {
-    use convscope::engine::weights;
     use convscope::io::load_model;
+    use convscope::io::weights;
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/golden/stack_mini_vgg/model.keras");
     let mut d = Designer::default();
     d.apply(Command::OpenPath(src.clone()));
-    assert!(d.viewer.from_file);
-    assert_eq!(d.path.as_deref(), Some(src.as_path()));
+    assert!(d.doc.from_file);
+    assert_eq!(d.doc.path.as_deref(), Some(src.as_path()));
     let out = std::env::temp_dir().join(format!("convscope-save-{}.keras", std::process::id()));
     // Saved before any run: the file's weights are used as they are.
     d.apply(Command::SaveTo(out.clone()));
     assert!(
-        d.notice.as_ref().is_some_and(|n| !n.error),
+        d.rt.notice.as_ref().is_some_and(|n| !n.error),
         "{:?}",
-        d.notice
+        d.rt.notice
     );
-    assert_eq!(d.path.as_deref(), Some(out.as_path()));
+    assert_eq!(d.doc.path.as_deref(), Some(out.as_path()));
     let orig = load_model(&src).unwrap();
     let a = orig.network.analyze();
     let want = weights::from_keras(&orig.bytes, &orig.network, &a).unwrap();
@@ -536,10 +543,9 @@ fn a_design_with_file_weights_saves_as_keras_with_them() {
     );
     // After a run and an edit that changes one kernel, Save keeps every other layer's
     // weights and draws the edited layer's anew.
-    let (net, an) = (d.network.clone(), d.analysis.clone());
-    d.viewer.schedule(&net, &an);
+    d.schedule();
     d.edit(|net| {
-        if let LayerKind::Conv2D(c) = &mut net.layers[1].kind {
+        if let LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
             c.filters += 1;
         }
     });
@@ -557,7 +563,7 @@ fn a_design_too_large_for_memory_shows_a_message_and_stays_editable() {
     use convscope::model::Network;
     let mut net = Network::sequential("huge", &[20000, 20000, 3]);
     let i = net.insert_new(0, "Conv2D").unwrap();
-    if let LayerKind::Conv2D(c) = &mut net.layers[i].kind {
+    if let LayerKind::Conv2D(c) = &mut net.layer_mut(i).kind {
         c.filters = 64;
     }
     let mut h = Harness::builder()
@@ -566,26 +572,60 @@ fn a_design_too_large_for_memory_shows_a_message_and_stays_editable() {
     h.run();
     assert!(has_text(&h, "needs about"));
     assert!(
-        h.state().viewer.input.is_none(),
+        h.state().rt.viewer.input.is_none(),
         "no 4.8 GB input was prepared"
     );
     // Shrinking the input makes it run.
     h.state_mut().edit(|net| {
-        if let LayerKind::Input(inp) = &mut net.layers[0].kind {
+        if let LayerKind::Input(inp) = &mut net.layer_mut(0).kind {
             inp.batch_shape = vec![None, Some(32), Some(32), Some(3)];
         }
     });
     h.run();
     h.run();
     assert!(
-        h.state().viewer.error.is_none(),
+        h.state().rt.viewer.error.is_none(),
         "{:?}",
-        h.state().viewer.error
+        h.state().rt.viewer.error
     );
     assert!(
-        h.state().viewer.acts[1].is_some(),
+        h.state().rt.viewer.acts[1].is_some(),
         "{:?}",
-        h.state().viewer.last_evaluated
+        h.state().rt.viewer.last_evaluated
     );
     assert!(has_text(&h, "feature map ch 63"));
+}
+
+/// *Re-initialise <layer>* and then Save before the run finishes: the saved file holds
+/// the weights the screen then shows (the worker and Save resolve the same plan).
+#[test]
+fn save_after_reinitialise_writes_the_weights_shown() {
+    use convscope::io::{load_model, weights};
+    let out = std::env::temp_dir().join(format!("convscope-reinit-{}.keras", std::process::id()));
+    let mut d = Designer::default();
+    d.schedule();
+    d.apply(Command::Select(19));
+    let before = d.rt.viewer.weights[19].clone().unwrap();
+    d.apply(Command::ReinitialiseLayer(19));
+    // Saved before the run that re-draws the layer.
+    d.apply(Command::SaveTo(out.clone()));
+    assert!(
+        d.rt.notice.as_ref().is_some_and(|n| !n.error),
+        "{:?}",
+        d.rt.notice
+    );
+    // The run the screen then shows.
+    d.schedule();
+    assert_eq!(d.rt.viewer.last_evaluated.first(), Some(&19));
+    let shown: Vec<_> =
+        d.rt.viewer
+            .weights
+            .iter()
+            .map(|w| w.as_ref().unwrap().as_ref().clone())
+            .collect();
+    assert_ne!(shown[19], *before);
+    let back = load_model(&out).unwrap();
+    let saved = weights::from_keras(&back.bytes, &back.network, &back.network.analyze()).unwrap();
+    assert_eq!(saved, shown);
+    std::fs::remove_file(out).ok();
 }

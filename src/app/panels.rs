@@ -1,73 +1,48 @@
 //! Menu bar, shortcuts, status bar, the Stack panel (cards, palette, reordering) and the
-//! Summary table. Panels read the analysis and queue [`Command`]s; they compute nothing.
+//! Summary table. Panels read the document and the analysis, write view settings, and
+//! queue [`Command`]s; they compute nothing.
 
 use super::{Command, Designer};
-use crate::cli::{readable_bytes, short_count, thousands};
-use crate::model::layer::{Layer, LayerKind, PALETTE, Pair};
-use crate::model::{LayerReport, pyfmt};
+use crate::keras::pyfmt::{self, readable_bytes, short_count, thousands};
+use crate::layers::PALETTE;
+use crate::model::{Layer, LayerReport};
 use egui::{Color32, RichText};
 
 pub const RED: Color32 = Color32::from_rgb(0xe0, 0x4f, 0x4f);
 pub const AMBER: Color32 = Color32::from_rgb(0xe0, 0xa0, 0x30);
 
-/// Keyboard shortcuts (listed in Help > Shortcuts).
-pub const SHORTCUTS: &[(&str, &str)] = &[
-    ("Ctrl+Z", "Undo"),
-    ("Ctrl+Shift+Z / Ctrl+Y", "Redo"),
-    ("Ctrl+O", "Open"),
-    ("Ctrl+S", "Save"),
-    ("Ctrl+Shift+S", "Save As"),
-    ("Ctrl+N", "New design"),
-    ("Delete", "Delete the selected layer"),
-    ("Ctrl+D", "Duplicate the selected layer"),
-    ("Alt+Up / Alt+Down", "Move the selected layer"),
-    ("Up / Down", "Select the previous / next layer"),
-    ("Tab", "Next field; Enter applies"),
-];
+/// Keys that move between fields (listed in Help beside the commands' shortcuts).
+const FIELD_KEYS: (&str, &str) = ("Tab", "Next field; Enter applies");
 
+/// Applies the shortcuts of [`Command::WITH_SHORTCUTS`].
 pub fn shortcuts(d: &mut Designer, ui: &mut egui::Ui) {
-    use egui::{Key, KeyboardShortcut, Modifiers};
     let typing = ui.ctx().memory(|m| m.focused().is_some());
-    let pressed = |m: Modifiers, k: Key| {
-        ui.ctx()
-            .input_mut(|i| i.consume_shortcut(&KeyboardShortcut::new(m, k)))
-    };
-    if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z) || pressed(Modifiers::COMMAND, Key::Y)
+    for c in Command::WITH_SHORTCUTS {
+        if c.needs_idle_keyboard() && typing {
+            continue;
+        }
+        let pressed = c
+            .shortcuts()
+            .iter()
+            .any(|k| ui.ctx().input_mut(|i| i.consume_shortcut(k)));
+        if pressed {
+            d.command(c.clone());
+        }
+    }
+}
+
+/// A menu entry for `c`, with its shortcut and tooltip; queues it when clicked.
+fn entry(d: &mut Designer, ui: &mut egui::Ui, c: &Command, enabled: bool) {
+    let mut button = egui::Button::new(c.label());
+    if let Some(k) = c.shortcuts().first() {
+        button = button.shortcut_text(ui.ctx().format_shortcut(k));
+    }
+    if ui
+        .add_enabled(enabled, button)
+        .on_hover_text(c.tooltip())
+        .clicked()
     {
-        d.command(Command::Redo);
-    } else if pressed(Modifiers::COMMAND, Key::Z) {
-        d.command(Command::Undo);
-    }
-    if pressed(Modifiers::COMMAND | Modifiers::SHIFT, Key::S) {
-        d.command(Command::SaveAs);
-    } else if pressed(Modifiers::COMMAND, Key::S) {
-        d.command(Command::Save);
-    }
-    if pressed(Modifiers::COMMAND, Key::O) {
-        d.command(Command::Open);
-    }
-    if pressed(Modifiers::COMMAND, Key::N) {
-        d.command(Command::New);
-    }
-    if pressed(Modifiers::COMMAND, Key::D) {
-        d.command(Command::Duplicate);
-    }
-    if pressed(Modifiers::ALT, Key::ArrowUp) {
-        d.command(Command::MoveUp);
-    }
-    if pressed(Modifiers::ALT, Key::ArrowDown) {
-        d.command(Command::MoveDown);
-    }
-    if !typing {
-        if pressed(Modifiers::NONE, Key::Delete) {
-            d.command(Command::Delete);
-        }
-        if pressed(Modifiers::NONE, Key::ArrowUp) {
-            d.command(Command::Select(d.selected.saturating_sub(1)));
-        }
-        if pressed(Modifiers::NONE, Key::ArrowDown) {
-            d.command(Command::Select(d.selected + 1));
-        }
+        d.command(c.clone());
     }
 }
 
@@ -75,38 +50,18 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
     egui::Panel::top("menu").show(ui, |ui| {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("New").clicked() {
-                    d.command(Command::New);
-                }
-                if ui.button("Open…").clicked() {
-                    d.command(Command::Open);
-                }
-                if ui.button("Save").clicked() {
-                    d.command(Command::Save);
-                }
-                if ui.button("Save As…").clicked() {
-                    d.command(Command::SaveAs);
-                }
-                if ui.button("Export Keras Python…").clicked() {
-                    d.command(Command::ExportPython);
-                }
-                if ui.button("Export PyTorch…").clicked() {
-                    d.command(Command::ExportPytorch(None));
-                }
-                if ui.button("Export diagram (SVG)…").clicked() {
-                    d.command(Command::ExportDiagram(None));
-                }
-                if ui.button("Export diagram (PNG)…").clicked() {
-                    d.command(Command::ExportDiagramPng(None));
+                for c in Command::FILE_MENU {
+                    entry(d, ui, c, true);
                 }
                 ui.separator();
                 ui.label("Path (when no file dialog appears):");
                 ui.add(
-                    egui::TextEdit::singleline(&mut d.path_field).hint_text("/path/to/model.keras"),
+                    egui::TextEdit::singleline(&mut d.view.path_field)
+                        .hint_text("/path/to/model.keras"),
                 );
                 ui.horizontal(|ui| {
-                    let p = std::path::PathBuf::from(d.path_field.trim());
-                    let has = !d.path_field.trim().is_empty();
+                    let p = std::path::PathBuf::from(d.view.path_field.trim());
+                    let has = !d.view.path_field.trim().is_empty();
                     if ui
                         .add_enabled(has, egui::Button::new("Open path"))
                         .clicked()
@@ -145,8 +100,8 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                     }
                 });
                 ui.horizontal(|ui| {
-                    let p = std::path::PathBuf::from(d.path_field.trim());
-                    let has = !d.path_field.trim().is_empty();
+                    let p = std::path::PathBuf::from(d.view.path_field.trim());
+                    let has = !d.view.path_field.trim().is_empty();
                     for (label, c) in [
                         ("Export grid to path", Command::ExportGrid(Some(p.clone()))),
                         ("Export map to path", Command::ExportMap(Some(p.clone()))),
@@ -166,50 +121,41 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                 });
             });
             ui.menu_button("Edit", |ui| {
-                if ui
-                    .add_enabled(d.can_undo(), egui::Button::new("Undo"))
-                    .clicked()
-                {
-                    d.command(Command::Undo);
-                }
-                if ui
-                    .add_enabled(d.can_redo(), egui::Button::new("Redo"))
-                    .clicked()
-                {
-                    d.command(Command::Redo);
-                }
-                ui.separator();
-                if ui.button("Duplicate layer").clicked() {
-                    d.command(Command::Duplicate);
-                }
-                if ui.button("Delete layer").clicked() {
-                    d.command(Command::Delete);
-                }
-                if ui.button("Move layer up").clicked() {
-                    d.command(Command::MoveUp);
-                }
-                if ui.button("Move layer down").clicked() {
-                    d.command(Command::MoveDown);
+                for c in Command::EDIT_MENU {
+                    let enabled = match c {
+                        Command::Undo => d.doc.can_undo(),
+                        Command::Redo => d.doc.can_redo(),
+                        _ => true,
+                    };
+                    entry(d, ui, c, enabled);
                 }
             });
             ui.menu_button("View", |ui| {
-                if ui.radio(d.dark, "Dark theme").clicked() {
-                    d.dark = true;
+                if ui.radio(d.view.dark, "Dark theme").clicked() {
+                    d.view.dark = true;
                     ui.ctx().set_visuals(egui::Visuals::dark());
                 }
-                if ui.radio(!d.dark, "Light theme").clicked() {
-                    d.dark = false;
+                if ui.radio(!d.view.dark, "Light theme").clicked() {
+                    d.view.dark = false;
                     ui.ctx().set_visuals(egui::Visuals::light());
                 }
             });
             ui.menu_button("Help", |ui| {
                 ui.label(RichText::new("Shortcuts").strong());
                 egui::Grid::new("shortcuts").show(ui, |ui| {
-                    for (k, what) in SHORTCUTS {
-                        ui.monospace(*k);
-                        ui.label(*what);
+                    for c in Command::WITH_SHORTCUTS {
+                        let keys: Vec<String> = c
+                            .shortcuts()
+                            .iter()
+                            .map(|k| ui.ctx().format_shortcut(k))
+                            .collect();
+                        ui.monospace(keys.join(" / "));
+                        ui.label(c.tooltip());
                         ui.end_row();
                     }
+                    ui.monospace(FIELD_KEYS.0);
+                    ui.label(FIELD_KEYS.1);
+                    ui.end_row();
                 });
                 ui.separator();
                 ui.label("Shapes, parameter counts and messages follow Keras 3 exactly.");
@@ -221,12 +167,13 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
 pub fn status_bar(d: &mut Designer, ui: &mut egui::Ui) {
     egui::Panel::bottom("status").show(ui, |ui| {
         ui.horizontal(|ui| {
-            let a = &d.analysis;
+            let a = &d.rt.analysis;
             match a.first_error {
                 Some(i) => {
                     let name = d
+                        .doc
                         .network
-                        .layers
+                        .layers()
                         .get(i)
                         .map(|l| l.name.as_str())
                         .unwrap_or("?");
@@ -235,13 +182,13 @@ pub fn status_bar(d: &mut Designer, ui: &mut egui::Ui) {
                 None => {
                     ui.label(format!(
                         "{} layers · {} params · {} MACs",
-                        d.network.layers.len().saturating_sub(1),
+                        d.doc.network.len().saturating_sub(1),
                         thousands(a.total_params()),
                         short_count(a.macs)
                     ));
                 }
             }
-            if let Some(n) = &d.notice {
+            if let Some(n) = &d.rt.notice {
                 ui.separator();
                 if n.error {
                     ui.colored_label(RED, &n.text);
@@ -251,11 +198,6 @@ pub fn status_bar(d: &mut Designer, ui: &mut egui::Ui) {
             }
         });
     });
-}
-
-/// `3×3` or `3×1`.
-fn pair(p: &Pair) -> String {
-    format!("{}×{}", p.h(), p.w())
 }
 
 /// `23×23×32` (batch axis dropped), `?` when unknown.
@@ -271,89 +213,15 @@ pub fn shape_text(r: &LayerReport) -> String {
     }
 }
 
-/// The short description of a layer's arguments on its card.
-pub fn card_args(l: &Layer) -> String {
-    let act = |a: &str| {
-        if a == "linear" {
-            String::new()
-        } else {
-            format!(" · {a}")
-        }
-    };
-    let s = |p: &Pair| {
-        if p.v == [1, 1] {
-            String::new()
-        } else if p.h() == p.w() {
-            format!(" · s{}", p.h())
-        } else {
-            format!(" · s{}", pair(p))
-        }
-    };
-    match &l.kind {
-        LayerKind::Input(i) => format!("Input {}", pyfmt::tuple_opt(&i.batch_shape[1..])),
-        LayerKind::Conv2D(c) => format!(
-            "Conv2D {} · {}{} · {}{}",
-            c.filters,
-            pair(&c.kernel_size),
-            s(&c.strides),
-            c.padding,
-            act(&c.activation)
-        ),
-        LayerKind::Conv2DTranspose(c) => format!(
-            "Conv2DTranspose {} · {}{} · {}{}",
-            c.filters,
-            pair(&c.kernel_size),
-            s(&c.strides),
-            c.padding,
-            act(&c.activation)
-        ),
-        LayerKind::DepthwiseConv2D(c) => format!(
-            "DepthwiseConv2D ×{} · {}{} · {}{}",
-            c.depth_multiplier,
-            pair(&c.kernel_size),
-            s(&c.strides),
-            c.padding,
-            act(&c.activation)
-        ),
-        LayerKind::SeparableConv2D(c) => format!(
-            "SeparableConv2D {} · {}{} · {}{}",
-            c.filters,
-            pair(&c.kernel_size),
-            s(&c.strides),
-            c.padding,
-            act(&c.activation)
-        ),
-        LayerKind::Pooling2D(p) => format!(
-            "{} {}{} · {}",
-            l.class_name(),
-            pair(&p.pool_size),
-            s(&p.strides.unwrap_or(p.pool_size)),
-            p.padding
-        ),
-        LayerKind::Dense(dn) => format!("Dense {}{}", dn.units, act(&dn.activation)),
-        LayerKind::Activation { activation } => format!("Activation {activation}"),
-        LayerKind::Dropout(dr) => format!("Dropout {}", dr.rate),
-        LayerKind::SpatialDropout2D(dr) => format!("SpatialDropout2D {}", dr.rate),
-        LayerKind::LeakyReLU { negative_slope } => format!("LeakyReLU {negative_slope}"),
-        LayerKind::UpSampling2D(u) => {
-            format!("UpSampling2D {} · {}", pair(&u.size), u.interpolation)
-        }
-        LayerKind::ZeroPadding2D(p) | LayerKind::Cropping2D(p) => {
-            format!("{} {:?}", l.class_name(), p.amounts)
-        }
-        LayerKind::Rescaling { scale, offset } => format!("Rescaling ×{scale:.4} {offset:+}"),
-        _ => l.class_name().to_string(),
-    }
-}
-
 /// The full card text: `Conv2D 32 · 3×3 · s2 · same · relu -> 23×23×32 · 9,248 params`.
 pub fn card_text(l: &Layer, r: &LayerReport) -> String {
-    if matches!(l.kind, LayerKind::Input(_)) {
-        return card_args(l);
+    let args = l.kind.spec().card();
+    if l.kind.is_input() {
+        return args;
     }
     format!(
         "{} -> {} · {} params",
-        card_args(l),
+        args,
         shape_text(r),
         thousands(r.params())
     )
@@ -371,7 +239,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 egui::ComboBox::from_id_salt("palette")
                     .selected_text("Layer…")
                     .show_ui(ui, |ui| {
-                        for class in PALETTE {
+                        for class in PALETTE.iter() {
                             if ui.selectable_label(false, *class).clicked() {
                                 d.command(Command::Add(class));
                             }
@@ -407,12 +275,21 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 .show(ui, |ui| {
                     let mut drop_target: Option<usize> = None;
                     let mut dragged: Option<usize> = None;
-                    for i in 0..d.network.layers.len() {
-                        let l = &d.network.layers[i];
-                        let r = &d.analysis.layers[i];
+                    let mut clicked = None;
+                    let net = &d.doc.network;
+                    for i in 0..net.len() {
+                        let l = &net.layers()[i];
+                        let r = &d.rt.analysis.layers[i];
                         let mut text = card_text(l, r);
-                        if let Some(ms) = d.viewer.millis(i).filter(|_| i > 0) {
+                        if let Some(ms) = d.rt.viewer.millis(i).filter(|_| i > 0) {
                             text.push_str(&format!(" · {ms:.1} ms"));
+                        }
+                        // A layer not fed by the one above shows where its inputs come from.
+                        let ins = net.inputs_of(i);
+                        if i > 0 && ins != [i - 1] {
+                            let names: Vec<&str> =
+                                ins.iter().map(|&j| net.layers()[j].name.as_str()).collect();
+                            text.push_str(&format!(" · from {}", names.join(", ")));
                         }
                         let failed = r.error.is_some();
                         let unknown = r.output_shape.is_none() && !failed;
@@ -424,7 +301,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                         } else if !r.warnings.is_empty() {
                             rich = rich.color(AMBER);
                         }
-                        let selected = d.selected == i;
+                        let selected = d.view.selected == i;
                         let frame = egui::Frame::group(ui.style()).fill(if selected {
                             ui.visuals().selection.bg_fill.gamma_multiply(0.35)
                         } else {
@@ -448,7 +325,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                             })
                             .inner;
                         if resp.clicked() {
-                            d.command(Command::Select(i));
+                            clicked = Some(i);
                         }
                         if i >= 1 {
                             resp.dnd_set_drag_payload(i);
@@ -461,6 +338,9 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                             }
                         }
                     }
+                    if let Some(i) = clicked {
+                        d.command(Command::Select(i));
+                    }
                     if let (Some(from), Some(to)) = (dragged, drop_target) {
                         d.command(Command::Move { from, to });
                     }
@@ -470,7 +350,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
 
 pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
     {
-        ui.heading(format!("Summary — Model: \"{}\"", d.network.name));
+        ui.heading(format!("Summary — Model: \"{}\"", d.doc.network.name));
         egui::ScrollArea::both()
             .auto_shrink([false, false])
             .show(ui, |ui| {
@@ -490,11 +370,11 @@ pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
                             ui.label(RichText::new(h).strong());
                         }
                         ui.end_row();
-                        for (i, l) in d.network.layers.iter().enumerate() {
-                            if matches!(l.kind, LayerKind::Input(_)) && !d.network.functional {
+                        for (i, l) in d.doc.network.layers().iter().enumerate() {
+                            if l.kind.is_input() && !d.doc.network.functional {
                                 continue;
                             }
-                            let r = &d.analysis.layers[i];
+                            let r = &d.rt.analysis.layers[i];
                             let name = format!("{} ({})", l.name, l.class_name());
                             if r.error.is_some() {
                                 ui.colored_label(RED, name);
@@ -518,7 +398,7 @@ pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
                         }
                     });
                 ui.separator();
-                let a = &d.analysis;
+                let a = &d.rt.analysis;
                 ui.label(format!(
                     "Total params: {} ({})",
                     thousands(a.total_params()),
@@ -535,7 +415,7 @@ pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     readable_bytes(a.non_trainable_params)
                 ));
                 ui.label(format!("Total MACs per image: {}", thousands(a.macs)));
-                if let Some(msg) = a.error(&d.network) {
+                if let Some(msg) = a.error(&d.doc.network) {
                     ui.colored_label(RED, msg);
                 }
             });

@@ -3,9 +3,8 @@
 //! of an older generation are dropped by the receiver. A panic inside the engine is
 //! caught and reported as an error, never taking the window down.
 
-use crate::engine::forward::{LayerRun, LayerWeights, run_from};
-use crate::engine::presets::{Preset, preset_weights};
-use crate::engine::weights::initialize_layer;
+use crate::engine::forward::{LayerRun, run_dirty};
+use crate::engine::weights::{Drawn, WeightPlan};
 use crate::model::{Analysis, Network};
 use ndarray::ArrayD;
 use std::sync::Arc;
@@ -16,22 +15,21 @@ pub struct Job {
     pub generation: u64,
     pub network: Network,
     pub analysis: Analysis,
-    /// Per layer: weights to reuse (`None`: draw them from the initializers).
-    pub weights: Vec<Option<Arc<LayerWeights>>>,
+    /// Where each layer's weights come from.
+    pub plan: WeightPlan,
+    /// Per layer: weights already made (reused when the plan makes the same ones).
+    pub drawn: Vec<Option<Drawn>>,
     pub input: Arc<ArrayD<f32>>,
-    /// Activations to keep (index < `from`).
+    /// Per layer: activations to keep (where `dirty` is false).
     pub cached: Vec<Option<LayerRun>>,
-    pub from: usize,
-    /// Per layer: the seed its initializers draw with.
-    pub seeds: Vec<u64>,
-    /// Per layer: hand-made filters instead of the initializers.
-    pub presets: Vec<Option<Preset>>,
+    /// Per layer: whether it must be computed.
+    pub dirty: Vec<bool>,
 }
 
 /// What came back.
 pub struct Done {
     pub generation: u64,
-    pub weights: Vec<Option<Arc<LayerWeights>>>,
+    pub drawn: Vec<Option<Drawn>>,
     pub acts: Vec<Option<LayerRun>>,
     /// Layers actually evaluated by this job.
     pub evaluated: Vec<usize>,
@@ -71,7 +69,7 @@ impl Worker {
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compute(job)))
                             .unwrap_or_else(|p| Done {
                                 generation,
-                                weights: Vec::new(),
+                                drawn: Vec::new(),
                                 acts: Vec::new(),
                                 evaluated: Vec::new(),
                                 error: Some(format!(
@@ -97,88 +95,71 @@ impl Worker {
     }
 }
 
-/// Whether `w` has exactly the arrays `specs` asks for.
-pub fn fits(w: &LayerWeights, specs: &[crate::model::analysis::WeightSpec]) -> bool {
-    w.len() == specs.len()
-        && w.iter().zip(specs).all(|(a, s)| {
-            a.shape()
-                .iter()
-                .map(|&d| d as i64)
-                .eq(s.shape.iter().copied())
-        })
-}
-
-/// Runs one job (also used directly by tests).
+/// Runs one job (also used directly by tests): makes the weights the plan asks for
+/// (reusing the ones already made from the same key), then computes the dirty layers.
 pub fn compute(job: Job) -> Done {
     let Job {
         generation,
         network,
         analysis,
-        mut weights,
+        plan,
+        mut drawn,
         input,
         mut cached,
-        from,
-        seeds,
-        presets,
+        mut dirty,
     } = job;
-    let fail = |e: String, weights, acts| Done {
+    let fail = |e: String, drawn, acts| Done {
         generation,
-        weights,
+        drawn,
         acts,
         evaluated: Vec::new(),
         error: Some(e),
     };
     if let Some(e) = analysis.error(&network) {
-        return fail(e, weights, Vec::new());
+        return fail(e, drawn, Vec::new());
     }
-    // Before drawing weights or running: a design too large for this machine is refused.
+    // Before making weights or running: a design too large for this machine is refused.
     if let Err(e) =
         crate::engine::forward::check_memory(&analysis, input.shape().first().copied().unwrap_or(1))
     {
-        return fail(e.to_string(), weights, Vec::new());
+        return fail(e.to_string(), drawn, Vec::new());
     }
-    weights.resize(network.layers.len(), None);
-    for (i, (layer, report)) in network.layers.iter().zip(&analysis.layers).enumerate() {
-        let fits = weights[i]
-            .as_ref()
-            .is_some_and(|w| fits(w, &report.weights));
-        if !fits {
-            let drawn = match presets.get(i).copied().flatten() {
-                Some(p) => preset_weights(p, layer, &report.weights)
-                    .map_err(|e| format!("layer '{}': {e}", layer.name)),
-                None => {
-                    initialize_layer(layer, &report.weights, seeds.get(i).copied().unwrap_or(0))
-                        .map_err(|e| e.to_string())
-                }
-            };
-            match drawn {
-                Ok(w) => weights[i] = Some(Arc::new(w)),
-                Err(e) => return fail(e, weights, Vec::new()),
-            }
+    let n = network.len();
+    drawn.resize(n, None);
+    dirty.resize(n, true);
+    for (i, (layer, report)) in network.layers().iter().zip(&analysis.layers).enumerate() {
+        match plan.resolve(layer, &report.weights, drawn[i].as_ref()) {
+            Ok(d) => drawn[i] = Some(d),
+            Err(e) => return fail(e, drawn, Vec::new()),
         }
     }
     // Shared, not copied: the run borrows each layer's arrays.
-    let plain: Vec<Arc<LayerWeights>> = weights
+    let weights: Vec<Arc<crate::engine::LayerWeights>> = drawn
         .iter()
-        .map(|w| w.clone().unwrap_or_default())
+        .map(|d| d.as_ref().map(|d| d.weights.clone()).unwrap_or_default())
         .collect();
-    cached.resize(network.layers.len(), None);
+    cached.resize(n, None);
     cached[0] = Some(LayerRun {
         output: input,
         millis: 0.0,
     });
-    let from = from.max(1);
-    for a in cached.iter_mut().skip(from) {
-        *a = None;
+    dirty[0] = false;
+    for (a, d) in cached.iter_mut().zip(&dirty) {
+        if *d {
+            *a = None;
+        }
     }
-    match run_from(&network, &analysis, &plain, &mut cached, from) {
+    let evaluated = (1..n)
+        .filter(|&i| dirty[i] || cached[i].is_none())
+        .collect();
+    match run_dirty(&network, &analysis, &weights, &mut cached, &dirty) {
         Ok(()) => Done {
             generation,
-            weights,
+            drawn,
             acts: cached,
-            evaluated: (from..network.layers.len()).collect(),
+            evaluated,
             error: None,
         },
-        Err(e) => fail(e.to_string(), weights, cached),
+        Err(e) => fail(e.to_string(), drawn, cached),
     }
 }

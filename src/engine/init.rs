@@ -8,8 +8,8 @@
 //! gives the same weights on every platform. The numbers follow Keras's distributions,
 //! not Keras's random streams: no seed reproduces TensorFlow's or JAX's exact draws.
 
-use crate::model::objects::{KerasObject, default_config, py_repr_json};
-use crate::model::pyfmt;
+use crate::keras::objects::{KerasObject, default_config, py_repr_json};
+use crate::keras::pyfmt;
 use serde_json::Value;
 
 /// Standard deviation of a unit normal truncated to ±2 (Keras's constant).
@@ -533,7 +533,7 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::objects::ObjectKind;
+    use crate::keras::objects::ObjectKind;
     use serde_json::json;
 
     fn init(class: &str) -> KerasObject {

@@ -1,26 +1,21 @@
 //! The engine: turns a [`crate::model::Network`] plus weights into activations.
 //!
-//! - [`ops`]: numeric kernels (im2col + GEMM convolution, pooling, resizing) on NHWC;
-//! - [`gemm`]: the safe wrapper over the `gemm` crate every matrix product goes through;
-//! - [`winograd`]: Winograd F(4×4, 3×3) / F(2×2, 3×3) for wide 3×3 stride-1 convolutions;
-//! - [`activations`]: Keras's activation functions;
-//! - [`forward`]: per-layer semantics and the (resumable) forward pass;
-//! - [`weights`]: weights from `.keras`/`.h5`/`.npz` or seeded Keras initializers;
+//! - [`forward`]: the forward pass over the graph (only what an edit made dirty), the
+//!   memory guard;
+//! - [`weights`]: weights drawn from the layers' Keras initializers with a seed;
 //! - [`init`]: the initializers themselves;
 //! - [`presets`]: hand-made filters (Sobel, Laplacian, Gaussian, Gabor) for convolutions.
 //!
-//! No egui here; the app runs this on a worker thread.
+//! Each layer's own computation is its kind's ([`crate::layers`]) on the numeric
+//! [`crate::kernels`]. Reading weights from files is [`crate::io::weights`]. No egui and
+//! no files here; the app runs this on a worker thread.
 
-pub mod activations;
 pub mod forward;
-pub mod gemm;
 pub mod init;
-pub mod ops;
 pub mod presets;
 pub mod weights;
-pub mod winograd;
 
-pub use forward::{EngineError, LayerRun, LayerWeights, run, run_from};
+pub use forward::{EngineError, LayerRun, LayerWeights, run, run_dirty, run_from};
 
 /// Keeps freed activation memory in the process for the next forward pass.
 ///

@@ -9,9 +9,9 @@
 //! Keras convolutions are cross-correlations, so Sobel x is positive where brightness
 //! increases to the right and Sobel y where it increases downwards.
 
-use super::forward::LayerWeights;
-use crate::model::analysis::WeightSpec;
-use crate::model::{Layer, LayerKind};
+use crate::keras::report::WeightSpec;
+use crate::layers::{KernelLayout, LayerWeights};
+use crate::model::Layer;
 use ndarray::{Array2, ArrayD, IxDyn};
 use std::f32::consts::PI;
 
@@ -52,10 +52,7 @@ impl Preset {
 
 /// Whether `layer` can take a preset.
 pub fn supports(layer: &Layer) -> bool {
-    matches!(
-        layer.kind,
-        LayerKind::Conv2D(_) | LayerKind::DepthwiseConv2D(_)
-    )
+    layer.kind.spec().kernel().is_some_and(|k| k.presets)
 }
 
 fn grid(kh: usize, kw: usize) -> impl Iterator<Item = (usize, usize, f32, f32)> {
@@ -176,7 +173,11 @@ pub fn preset_weights(
             layer.class_name()
         ));
     }
-    let depthwise = matches!(layer.kind, LayerKind::DepthwiseConv2D(_));
+    let depthwise = layer
+        .kind
+        .spec()
+        .kernel()
+        .is_some_and(|k| k.layout == KernelLayout::Depthwise);
     specs
         .iter()
         .map(|spec| {

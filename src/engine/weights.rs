@@ -1,269 +1,33 @@
-//! Layer weights: read from `.keras` archives (`model.weights.h5`), legacy `.h5` model
-//! files and `.npz` archives, or drawn from each layer's Keras initializers with a seed.
-//!
-//! Every array is checked against the shape the analysis expects; a mismatch names the
-//! layer and the array. Nothing here panics on a corrupt file.
+//! Weights drawn from each layer's Keras initializers with a seed (the seed of each array
+//! depends on the run seed, the layer name and the array name only, so editing one layer
+//! re-draws that layer alone), and the window's [`WeightPlan`]: which layer takes the
+//! file's arrays, a preset or its initializers, resolved in one place.
 
-use super::forward::LayerWeights;
 use super::init;
-use crate::io::keras_file::zip_entry;
-use crate::io::npy;
-use crate::model::analysis::{Analysis, WeightSpec};
-use crate::model::layer::{Layer, LayerKind};
-use crate::model::network::Network;
-use crate::model::objects::{KerasObject, ObjectKind};
+use super::presets::Preset;
+use crate::keras::objects::KerasObject;
+use crate::keras::report::WeightSpec;
+use crate::layers::LayerWeights;
+use crate::model::analysis::Analysis;
+use crate::model::network::{Layer, LayerId, Network};
 use ndarray::{ArrayD, IxDyn};
 use std::collections::HashMap;
-use thiserror::Error;
+use std::sync::Arc;
 
-#[derive(Debug, Error, Clone, PartialEq)]
-pub enum WeightError {
-    #[error("{0}")]
-    File(String),
+/// Drawing a layer's weights failed (an initializer refused its config or shape).
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum InitError {
     #[error("layer '{layer}': {message}")]
     Layer { layer: String, message: String },
     #[error("the model is invalid: {0}")]
     Invalid(String),
 }
 
-fn layer_err(layer: &Layer, message: impl Into<String>) -> WeightError {
-    WeightError::Layer {
+fn layer_err(layer: &Layer, message: impl Into<String>) -> InitError {
+    InitError::Layer {
         layer: layer.name.clone(),
         message: message.into(),
     }
-}
-
-/// Checks and converts one layer's arrays (`(shape, data)` in `get_weights()` order).
-fn assemble(
-    layer: &Layer,
-    specs: &[WeightSpec],
-    arrays: Vec<(Vec<usize>, Vec<f32>)>,
-) -> Result<LayerWeights, WeightError> {
-    if arrays.len() != specs.len() {
-        return Err(layer_err(
-            layer,
-            format!(
-                "the file has {} weight arrays, the layer needs {} ({})",
-                arrays.len(),
-                specs.len(),
-                specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
-            ),
-        ));
-    }
-    specs
-        .iter()
-        .zip(arrays)
-        .map(|(spec, (shape, data))| {
-            let want: Vec<usize> = spec.shape.iter().map(|&d| d.max(0) as usize).collect();
-            if shape != want {
-                return Err(layer_err(
-                    layer,
-                    format!(
-                        "array '{}' has shape {:?}, the layer needs {:?}",
-                        spec.name, shape, want
-                    ),
-                ));
-            }
-            ArrayD::from_shape_vec(IxDyn(&shape), data)
-                .map_err(|e| layer_err(layer, format!("array '{}': {e}", spec.name)))
-        })
-        .collect()
-}
-
-fn valid(net: &Network, analysis: &Analysis) -> Result<(), WeightError> {
-    match analysis.error(net) {
-        Some(e) => Err(WeightError::Invalid(e)),
-        None => Ok(()),
-    }
-}
-
-fn h5(bytes: Vec<u8>) -> Result<hdf5_pure::File, WeightError> {
-    hdf5_pure::File::from_bytes(bytes)
-        .map_err(|e| WeightError::File(format!("not a readable HDF5 file: {e}")))
-}
-
-fn read_dataset(file: &hdf5_pure::File, path: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
-    let ds = file
-        .dataset(path)
-        .map_err(|e| format!("cannot open {path}: {e}"))?;
-    let shape: Vec<usize> = ds
-        .shape()
-        .map_err(|e| format!("cannot read the shape of {path}: {e}"))?
-        .iter()
-        .map(|&d| d as usize)
-        .collect();
-    let n = shape
-        .iter()
-        .try_fold(1usize, |a, &b| a.checked_mul(b))
-        .ok_or("shape overflows")?;
-    if n > 1 << 31 {
-        return Err(format!("{path} has {n} elements: too large"));
-    }
-    let data = match ds.dtype().map_err(|e| format!("{path}: {e}"))? {
-        hdf5_pure::DType::F32 => ds.read_f32(),
-        hdf5_pure::DType::F64 => ds
-            .read_f64()
-            .map(|v| v.into_iter().map(|x| x as f32).collect()),
-        other => return Err(format!("{path} has data type {other:?}; expected float32")),
-    }
-    .map_err(|e| format!("cannot read {path}: {e}"))?;
-    if data.len() != n {
-        return Err(format!("{path}: {} values for shape {shape:?}", data.len()));
-    }
-    Ok((shape, data))
-}
-
-/// Keras's `model.weights.h5` group key for each layer: snake-cased class name with
-/// `_1`, `_2` suffixes per class, in `model.layers` order (a Sequential model's
-/// InputLayer is not in `model.layers`).
-pub fn keras_group_keys(net: &Network) -> Vec<Option<String>> {
-    net.keras_weight_keys()
-}
-
-/// Weights from a `.keras` archive.
-pub fn from_keras(
-    bytes: &[u8],
-    net: &Network,
-    analysis: &Analysis,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
-    let h5bytes =
-        zip_entry(bytes, "model.weights.h5").map_err(|e| WeightError::File(e.to_string()))?;
-    from_weights_h5(h5bytes, net, analysis)
-}
-
-/// Weights from the `model.weights.h5` inside a `.keras` archive (Keras 3's layout:
-/// `layers/<key>/vars/<n>`).
-pub fn from_weights_h5(
-    h5bytes: Vec<u8>,
-    net: &Network,
-    analysis: &Analysis,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
-    let file = h5(h5bytes)?;
-    let keys = keras_group_keys(net);
-    let mut out = Vec::with_capacity(net.layers.len());
-    for (i, layer) in net.layers.iter().enumerate() {
-        let specs = &analysis.layers[i].weights;
-        let Some(key) = &keys[i] else {
-            out.push(Vec::new());
-            continue;
-        };
-        if specs.is_empty() {
-            out.push(Vec::new());
-            continue;
-        }
-        let vars = format!("layers/{key}/vars");
-        let group = file
-            .group(&vars)
-            .map_err(|_| layer_err(layer, format!("the weights file has no group {vars}")))?;
-        let mut names = group
-            .datasets()
-            .map_err(|e| layer_err(layer, format!("cannot list {vars}: {e}")))?;
-        names.sort_by_key(|n| n.parse::<u64>().unwrap_or(u64::MAX));
-        let arrays = names
-            .iter()
-            .map(|n| read_dataset(&file, &format!("{vars}/{n}")))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| layer_err(layer, e))?;
-        out.push(assemble(layer, specs, arrays)?);
-    }
-    Ok(out)
-}
-
-/// Weights from a legacy `.h5` full-model file (`model_weights/<layer>/<weight path>`).
-pub fn from_h5(
-    bytes: &[u8],
-    net: &Network,
-    analysis: &Analysis,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
-    let file = h5(bytes.to_vec())?;
-    let mut out = Vec::with_capacity(net.layers.len());
-    for (i, layer) in net.layers.iter().enumerate() {
-        let specs = &analysis.layers[i].weights;
-        if specs.is_empty() {
-            out.push(Vec::new());
-            continue;
-        }
-        let gpath = format!("model_weights/{}", layer.name);
-        let group = file
-            .group(&gpath)
-            .map_err(|_| layer_err(layer, format!("the file has no group {gpath}")))?;
-        let attrs = group
-            .attrs()
-            .map_err(|e| layer_err(layer, format!("cannot read {gpath} attributes: {e}")))?;
-        let names: Vec<String> = attrs
-            .get("weight_names")
-            .and_then(|a| a.as_strings())
-            .map(|s| s.to_vec())
-            .unwrap_or_default();
-        let arrays = names
-            .iter()
-            .map(|n| read_dataset(&file, &format!("{gpath}/{n}")))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| layer_err(layer, e))?;
-        out.push(assemble(layer, specs, arrays)?);
-    }
-    Ok(out)
-}
-
-/// Weights from an `.npz` archive keyed `<layer_name>/<index>`; layers without entries
-/// are an error (use [`initialize`] for a design without weights).
-pub fn from_npz(
-    bytes: &[u8],
-    net: &Network,
-    analysis: &Analysis,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
-    let entries = npy::read_npz(bytes).map_err(|e| WeightError::File(e.to_string()))?;
-    let map: HashMap<String, npy::NpyArray> = entries.into_iter().collect();
-    let mut out = Vec::with_capacity(net.layers.len());
-    for (i, layer) in net.layers.iter().enumerate() {
-        let specs = &analysis.layers[i].weights;
-        let mut arrays = Vec::new();
-        for k in 0..specs.len() {
-            let key = format!("{}/{k}", layer.name);
-            let a = map
-                .get(&key)
-                .ok_or_else(|| layer_err(layer, format!("the .npz has no array '{key}'")))?;
-            arrays.push((a.shape.clone(), a.data.clone()));
-        }
-        out.push(assemble(layer, specs, arrays)?);
-    }
-    Ok(out)
-}
-
-/// The initializer Keras uses for each weight of a layer.
-fn initializers(layer: &Layer, specs: &[WeightSpec]) -> Vec<Option<KerasObject>> {
-    let zeros = KerasObject::new(ObjectKind::Initializer, "Zeros");
-    let ones = KerasObject::new(ObjectKind::Initializer, "Ones");
-    specs
-        .iter()
-        .map(|s| match (&layer.kind, s.name) {
-            (LayerKind::Conv2D(c), "kernel") => c.kernel.initializer.clone(),
-            (LayerKind::Conv2D(c), "bias") => c.bias.initializer.clone(),
-            (LayerKind::Conv2DTranspose(c), "kernel") => c.kernel.initializer.clone(),
-            (LayerKind::Conv2DTranspose(c), "bias") => c.bias.initializer.clone(),
-            (LayerKind::DepthwiseConv2D(c), "kernel") => c.depthwise.initializer.clone(),
-            (LayerKind::DepthwiseConv2D(c), "bias") => c.bias.initializer.clone(),
-            (LayerKind::SeparableConv2D(c), "depthwise_kernel") => c.depthwise.initializer.clone(),
-            (LayerKind::SeparableConv2D(c), "pointwise_kernel") => c.pointwise.initializer.clone(),
-            (LayerKind::SeparableConv2D(c), "bias") => c.bias.initializer.clone(),
-            (LayerKind::Dense(d), "kernel") => d.kernel.initializer.clone(),
-            (LayerKind::Dense(d), "bias") => d.bias.initializer.clone(),
-            (LayerKind::BatchNormalization(b), "gamma") => b.gamma_initializer.clone(),
-            (LayerKind::BatchNormalization(b), "beta") => b.beta_initializer.clone(),
-            (LayerKind::BatchNormalization(b), "moving_mean" | "renorm_mean") => {
-                b.moving_mean_initializer.clone()
-            }
-            (LayerKind::BatchNormalization(b), "moving_variance") => {
-                b.moving_variance_initializer.clone()
-            }
-            (LayerKind::BatchNormalization(_), _) => ones.clone(),
-            _ => zeros.clone(),
-        })
-        .collect()
 }
 
 /// A stable 64-bit hash (FNV-1a) so seeds do not depend on the platform or Rust version.
@@ -287,19 +51,17 @@ pub fn initialize_layer(
     layer: &Layer,
     specs: &[WeightSpec],
     seed: u64,
-) -> Result<LayerWeights, WeightError> {
-    let inits = initializers(layer, specs);
+) -> Result<LayerWeights, InitError> {
     specs
         .iter()
-        .zip(inits)
-        .map(|(spec, init)| {
+        .map(|spec| {
             let shape: Vec<usize> = spec.shape.iter().map(|&d| d.max(0) as usize).collect();
             let s = fnv(&[
                 &seed.to_le_bytes(),
                 layer.name.as_bytes(),
                 spec.name.as_bytes(),
             ]);
-            let init = init.unwrap_or_else(|| KerasObject {
+            let init = spec.init.clone().unwrap_or_else(|| KerasObject {
                 class_name: "Zeros".into(),
                 config: Default::default(),
             });
@@ -316,11 +78,126 @@ pub fn initialize(
     net: &Network,
     analysis: &Analysis,
     seed: u64,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
-    net.layers
+) -> Result<Vec<LayerWeights>, InitError> {
+    if let Some(e) = analysis.error(net) {
+        return Err(InitError::Invalid(e));
+    }
+    net.layers()
         .iter()
         .zip(&analysis.layers)
         .map(|(l, r)| initialize_layer(l, &r.weights, seed))
         .collect()
+}
+
+/// Where each layer's weights come from in the window: the opened file's arrays, a
+/// filter preset, or the layer's initializers with the design's seed (plus a per-layer
+/// bump for *Re-initialise <layer>*). One plan resolves to one set of weights: the run
+/// and Save use the same [`WeightPlan::resolve`], so they cannot disagree.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WeightPlan {
+    /// Arrays read from the opened file, by layer.
+    pub loaded: HashMap<LayerId, Arc<LayerWeights>>,
+    pub seed: u64,
+    /// Per-layer seed offsets.
+    pub bumps: HashMap<LayerId, u64>,
+    pub presets: HashMap<LayerId, Preset>,
+}
+
+/// What a layer's weights were made from: equal keys give equal weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrawKey {
+    source: Source,
+    name: String,
+    specs: Vec<WeightSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Source {
+    Preset(Preset),
+    /// The loaded arrays (identified by their allocation).
+    File(usize),
+    Init(u64),
+}
+
+/// A layer's weights and what they were made from.
+#[derive(Clone, Debug)]
+pub struct Drawn {
+    pub key: DrawKey,
+    pub weights: Arc<LayerWeights>,
+}
+
+/// Whether `w` has exactly the arrays `specs` asks for.
+pub fn fits(w: &LayerWeights, specs: &[WeightSpec]) -> bool {
+    w.len() == specs.len()
+        && w.iter().zip(specs).all(|(a, s)| {
+            a.shape()
+                .iter()
+                .map(|&d| d as i64)
+                .eq(s.shape.iter().copied())
+        })
+}
+
+impl WeightPlan {
+    /// The plan for a file's weights (one list per layer of `net`).
+    pub fn from_file(net: &Network, weights: Vec<LayerWeights>) -> WeightPlan {
+        WeightPlan {
+            loaded: net
+                .layers()
+                .iter()
+                .zip(weights)
+                .map(|(l, w)| (l.id(), Arc::new(w)))
+                .collect(),
+            ..WeightPlan::default()
+        }
+    }
+
+    /// The seed layer `id`'s initializers draw with.
+    pub fn layer_seed(&self, id: LayerId) -> u64 {
+        let bump = self.bumps.get(&id).copied().unwrap_or(0);
+        self.seed
+            .wrapping_add(bump.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// What `layer`'s weights are made from under this plan.
+    pub fn key(&self, layer: &Layer, specs: &[WeightSpec]) -> DrawKey {
+        let id = layer.id();
+        let source = match (self.presets.get(&id), self.loaded.get(&id)) {
+            (Some(p), _) => Source::Preset(*p),
+            (None, Some(w)) if fits(w, specs) => Source::File(Arc::as_ptr(w) as usize),
+            _ => Source::Init(self.layer_seed(id)),
+        };
+        DrawKey {
+            source,
+            name: layer.name.clone(),
+            specs: specs.to_vec(),
+        }
+    }
+
+    /// `layer`'s weights: `cached` when it was made from the same key, else made now.
+    pub fn resolve(
+        &self,
+        layer: &Layer,
+        specs: &[WeightSpec],
+        cached: Option<&Drawn>,
+    ) -> Result<Drawn, String> {
+        let key = self.key(layer, specs);
+        if let Some(c) = cached.filter(|c| c.key == key) {
+            return Ok(c.clone());
+        }
+        let weights = match key.source {
+            Source::Preset(p) => Arc::new(
+                super::presets::preset_weights(p, layer, specs)
+                    .map_err(|e| format!("layer '{}': {e}", layer.name))?,
+            ),
+            Source::File(_) => self
+                .loaded
+                .get(&layer.id())
+                .cloned()
+                .ok_or_else(|| format!("layer '{}': its file weights are gone", layer.name))?,
+            Source::Init(seed) => {
+                Arc::new(initialize_layer(layer, specs, seed).map_err(|e| e.to_string())?)
+            }
+        };
+        Ok(Drawn { key, weights })
+    }
 }

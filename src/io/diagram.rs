@@ -5,7 +5,9 @@
 //! two renderings: SVG (no fonts embedded: any browser or vector editor shows it) and
 //! PNG (drawn with vello_cpu and the Ubuntu font egui ships; no graphviz, no Python).
 
-use crate::model::{Analysis, LayerKind, Network, pyfmt};
+use crate::keras::pyfmt;
+use crate::layers::{Family, LayerKind};
+use crate::model::{Analysis, Network};
 
 const WIDTH: f64 = 420.0;
 const BOX_H: f64 = 46.0;
@@ -13,23 +15,17 @@ const GAP: f64 = 22.0;
 const MARGIN: f64 = 20.0;
 const HEADER: f64 = 56.0;
 
-/// Fill colour by layer kind.
+/// Fill colour by layer family.
 fn colour(kind: &LayerKind) -> &'static str {
-    match kind {
-        LayerKind::Input(_) => "#dfe6ee",
-        LayerKind::Conv2D(_)
-        | LayerKind::Conv2DTranspose(_)
-        | LayerKind::DepthwiseConv2D(_)
-        | LayerKind::SeparableConv2D(_) => "#cfe3fa",
-        LayerKind::Pooling2D(_) | LayerKind::GlobalPooling2D(_) => "#fde3c4",
-        LayerKind::BatchNormalization(_) => "#e6d9f2",
-        LayerKind::Dense(_) => "#f9d3cf",
-        LayerKind::Dropout(_) | LayerKind::SpatialDropout2D(_) => "#e9ecef",
-        LayerKind::Activation { .. }
-        | LayerKind::ReLU(_)
-        | LayerKind::LeakyReLU { .. }
-        | LayerKind::Softmax { .. } => "#d4f2de",
-        _ => "#eef0e4",
+    match kind.spec().family() {
+        Family::Input => "#dfe6ee",
+        Family::Convolution => "#cfe3fa",
+        Family::Pooling => "#fde3c4",
+        Family::Normalization => "#e6d9f2",
+        Family::Dense => "#f9d3cf",
+        Family::Dropout => "#e9ecef",
+        Family::Activation => "#d4f2de",
+        Family::Shape | Family::Merge => "#eef0e4",
     }
 }
 
@@ -100,7 +96,7 @@ struct Layout {
 }
 
 fn layout(net: &Network, analysis: &Analysis) -> Layout {
-    let n = net.layers.len();
+    let n = net.len();
     let height = HEADER + MARGIN + n as f64 * (BOX_H + GAP);
     let width = WIDTH + 2.0 * MARGIN;
     let header = vec![
@@ -131,7 +127,7 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
     ];
     let mut layers = Vec::with_capacity(n);
     let mut arrows = Vec::new();
-    for (i, layer) in net.layers.iter().enumerate() {
+    for (i, layer) in net.layers().iter().enumerate() {
         let y = HEADER + MARGIN + i as f64 * (BOX_H + GAP);
         let report = analysis.layers.get(i);
         let error = report.and_then(|r| r.error.as_ref());
@@ -184,11 +180,11 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
             end: false,
         }));
         // A Functional layer fed by other than the layer above names its inputs.
-        let inbound = net.inbound_indices(i).unwrap_or_default();
+        let inbound = net.inputs_of(i);
         if net.functional && !inbound.is_empty() && inbound != [i.saturating_sub(1)] {
             let names: Vec<&str> = inbound
                 .iter()
-                .filter_map(|&j| net.layers.get(j).map(|l| l.name.as_str()))
+                .filter_map(|&j| net.layers().get(j).map(|l| l.name.as_str()))
                 .collect();
             items.push(Item::Text(Text {
                 x: MARGIN + WIDTH - 8.0,

@@ -41,16 +41,21 @@ pub fn write_keras(net: &Network, weights: &[Vec<ArrayD<f32>>]) -> Result<Vec<u8
 
 /// The `model.weights.h5` part.
 pub fn weights_h5(net: &Network, weights: &[Vec<ArrayD<f32>>]) -> Result<Vec<u8>, String> {
-    if weights.len() != net.layers.len() {
+    if weights.len() != net.len() {
         return Err(format!(
             "{} weight lists for {} layers",
             weights.len(),
-            net.layers.len()
+            net.len()
         ));
     }
     let mut file = FileBuilder::new();
     let mut layers = file.create_group("layers");
-    for ((layer, key), ws) in net.layers.iter().zip(net.keras_weight_keys()).zip(weights) {
+    for ((layer, key), ws) in net
+        .layers()
+        .iter()
+        .zip(net.keras_weight_keys())
+        .zip(weights)
+    {
         let Some(key) = key else {
             if !ws.is_empty() {
                 return Err(format!(

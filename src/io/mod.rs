@@ -1,6 +1,8 @@
 //! Files in and out: Keras config JSON (all dialects), `.keras` archives, legacy `.h5`
-//! model files, `.keras` writing (config + weights), Python code, PyTorch code and SVG diagram export. Readers never panic on bad input: they return
-//! [`LoadError`] with a message that names the file part that is wrong.
+//! model files, weights from `.keras`/`.h5`/`.npz`, `.keras` writing (config +
+//! weights), `.npy`/`.npz`, images, Keras Python and PyTorch code, SVG/PNG diagrams.
+//! Readers never panic on bad input: they return an error with a message that names the
+//! file part that is wrong.
 
 pub mod config;
 pub mod diagram;
@@ -10,6 +12,7 @@ pub mod keras_write;
 pub mod npy;
 pub mod python;
 pub mod pytorch;
+pub mod weights;
 
 pub use keras_file::{LoadError, LoadedModel, load_model, load_model_bytes};
 

@@ -1,9 +1,14 @@
 //! Export a network as Keras Python code: `keras.Input` plus `keras.Sequential` (or the
 //! Functional API), with every argument that differs from Keras's default spelled out.
+//! The arguments come from each kind's declaration (the same visitor the config writer
+//! uses), compared with a default layer of the same class.
 
-use super::config::layer_config;
-use crate::model::layer::{Layer, LayerKind};
-use crate::model::{Network, pyfmt};
+use super::config::args::to_json;
+use crate::keras::args::{Arg, ArgMut, Visitor};
+use crate::keras::objects::default_config;
+use crate::keras::pyfmt;
+use crate::layers::LayerKind;
+use crate::model::network::{Layer, Network, default_dtype};
 use serde_json::Value;
 
 /// A JSON value as a Python literal (lists of numbers as tuples for readability).
@@ -33,7 +38,7 @@ fn py(v: &Value) -> String {
                     .get("config")
                     .and_then(Value::as_object)
                     .map(|c| {
-                        let defaults = crate::model::objects::default_config(class);
+                        let defaults = default_config(class);
                         c.iter()
                             .filter(|(k, v)| defaults.get(*k) != Some(*v))
                             .map(|(k, v)| format!("{k}={}", py(v)))
@@ -48,63 +53,72 @@ fn py(v: &Value) -> String {
     }
 }
 
-/// Keyword arguments of `layer` that differ from a default layer of the same class.
-fn kwargs(layer: &Layer) -> Vec<String> {
-    let cfg = layer_config(layer);
-    let default = Layer::new(layer.class_name(), layer.name.clone()).map(|l| layer_config(&l));
-    let Value::Object(cfg) = cfg else {
-        return Vec::new();
-    };
-    let default = default
-        .and_then(|d| d.as_object().cloned())
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for (k, v) in &cfg {
-        if k == "dtype" && *v == crate::model::layer::default_dtype() {
-            continue;
-        }
-        // Pooling strides default to pool_size (not to the default layer's strides).
-        if k == "strides"
-            && let LayerKind::Pooling2D(p) = &layer.kind
-        {
-            if p.strides.is_some_and(|s| s.v != p.pool_size.v) {
-                out.push(format!("{k}={}", square_or_tuple(v)));
-            }
-            continue;
-        }
-        let required = matches!(
-            (layer.class_name(), k.as_str()),
-            (
-                "Conv2D" | "Conv2DTranspose" | "SeparableConv2D",
-                "filters" | "kernel_size"
-            ) | ("DepthwiseConv2D", "kernel_size")
-                | ("AveragePooling2D", "pool_size")
-                | ("Dense", "units")
-                | ("Dropout" | "SpatialDropout2D", "rate")
-                | ("Rescaling", "scale")
-                | ("Activation", "activation")
-        );
-        if required || default.get(k) != Some(v) || k == "name" {
-            let val = match (k.as_str(), v) {
-                // Square sizes read best as one integer.
-                (
-                    "kernel_size" | "strides" | "dilation_rate" | "pool_size" | "size",
-                    Value::Array(a),
-                ) if a.len() == 2 && a[0] == a[1] => py(&a[0]),
-                _ => py(v),
-            };
-            out.push(format!("{k}={val}"));
-        }
-    }
-    out
+/// One argument as the export sees it.
+struct Kwarg {
+    key: &'static str,
+    value: Value,
+    required: bool,
+    /// A pair written as one integer when square (`kernel_size=3`).
+    pair: bool,
+    /// Pooling strides left to default to `pool_size`.
+    unset: bool,
 }
 
-/// Square sizes read best as one integer: `3` rather than `(3, 3)`.
-fn square_or_tuple(v: &Value) -> String {
-    match v {
-        Value::Array(a) if a.len() == 2 && a[0] == a[1] => py(&a[0]),
-        _ => py(v),
+/// Collects a kind's arguments as [`Kwarg`]s.
+#[derive(Default)]
+struct Collect(Vec<Kwarg>);
+
+impl Visitor for Collect {
+    fn arg(&mut self, arg: &Arg, value: ArgMut<'_>) {
+        let pair = matches!(
+            value,
+            ArgMut::Pair(_) | ArgMut::OptPair(_) | ArgMut::PairOr { .. }
+        );
+        let unset = matches!(
+            &value,
+            ArgMut::PairOr { value: v, fallback } if v.is_none_or(|p| p.v == fallback.v)
+        );
+        self.0.push(Kwarg {
+            key: arg.key,
+            value: to_json(&value),
+            required: arg.required,
+            pair,
+            unset,
+        });
     }
+}
+
+fn kwargs_of(kind: &LayerKind) -> Vec<Kwarg> {
+    let mut c = Collect::default();
+    kind.clone().spec_mut().args(&mut c);
+    c.0
+}
+
+/// Keyword arguments of `layer` that differ from a default layer of the same class.
+fn kwargs(layer: &Layer) -> Vec<String> {
+    let default = LayerKind::default_for(layer.class_name())
+        .map(|k| kwargs_of(&k))
+        .unwrap_or_default();
+    let mut out = vec![format!("name={:?}", layer.name)];
+    if !layer.trainable {
+        out.push("trainable=False".into());
+    }
+    for k in kwargs_of(&layer.kind) {
+        let is_default = default.iter().any(|d| d.key == k.key && d.value == k.value);
+        if k.unset || (is_default && !k.required) {
+            continue;
+        }
+        let val = match &k.value {
+            // Square sizes read best as one integer.
+            Value::Array(a) if k.pair && a.len() == 2 && a[0] == a[1] => py(&a[0]),
+            v => py(v),
+        };
+        out.push(format!("{}={val}", k.key));
+    }
+    if layer.dtype != default_dtype() {
+        out.push(format!("dtype={}", py(&layer.dtype)));
+    }
+    out
 }
 
 fn call(layer: &Layer) -> String {
@@ -116,23 +130,21 @@ fn call(layer: &Layer) -> String {
 }
 
 fn input_args(layer: &Layer) -> String {
-    match &layer.kind {
-        LayerKind::Input(i) => {
-            let shape: Vec<String> = i
-                .batch_shape
-                .iter()
-                .skip(1)
-                .map(|d| d.map_or("None".into(), |x| x.to_string()))
-                .collect();
-            let shape = if shape.len() == 1 {
-                format!("({},)", shape[0])
-            } else {
-                format!("({})", shape.join(", "))
-            };
-            format!("shape={shape}, name={:?}", layer.name)
-        }
-        _ => String::new(),
-    }
+    let LayerKind::Input(i) = &layer.kind else {
+        return String::new();
+    };
+    let shape: Vec<String> = i
+        .batch_shape
+        .iter()
+        .skip(1)
+        .map(|d| d.map_or("None".into(), |x| x.to_string()))
+        .collect();
+    let shape = if shape.len() == 1 {
+        format!("({},)", shape[0])
+    } else {
+        format!("({})", shape.join(", "))
+    };
+    format!("shape={shape}, name={:?}", layer.name)
 }
 
 /// Python source that builds the same model with Keras 3.
@@ -140,20 +152,21 @@ pub fn to_python(net: &Network) -> String {
     let mut s = String::new();
     s.push_str("# Generated by convscope: builds the same model with Keras 3.\n");
     s.push_str("import keras\nfrom keras import layers\n\n");
+    let layers = net.layers();
     if !net.functional {
-        let input = net.layers.first().map(input_args).unwrap_or_default();
+        let input = layers.first().map(input_args).unwrap_or_default();
         s.push_str(&format!(
             "model = keras.Sequential(\n    [\n        keras.Input({input}),\n"
         ));
-        for l in net.layers.iter().skip(1) {
+        for l in layers.iter().skip(1) {
             s.push_str(&format!("        {},\n", call(l)));
         }
         s.push_str(&format!("    ],\n    name={:?},\n)\n", net.name));
     } else {
         let var = |name: &str| format!("x_{}", name.replace(|c: char| !c.is_alphanumeric(), "_"));
         let mut inputs = Vec::new();
-        for (i, l) in net.layers.iter().enumerate() {
-            if matches!(l.kind, LayerKind::Input(_)) {
+        for (i, l) in layers.iter().enumerate() {
+            if l.kind.is_input() {
                 s.push_str(&format!(
                     "{} = keras.Input({})\n",
                     var(&l.name),
@@ -163,26 +176,22 @@ pub fn to_python(net: &Network) -> String {
                 continue;
             }
             let srcs: Vec<String> = net
-                .inbound_indices(i)
-                .unwrap_or_default()
+                .inputs_of(i)
                 .iter()
-                .map(|&j| var(&net.layers[j].name))
+                .map(|&j| var(&layers[j].name))
                 .collect();
-            let arg = if matches!(l.kind, LayerKind::Merge(_) | LayerKind::Concatenate { .. }) {
+            let arg = if l.kind.spec().takes_list() {
                 format!("[{}]", srcs.join(", "))
             } else {
                 srcs.join(", ")
             };
             s.push_str(&format!("{} = {}({arg})\n", var(&l.name), call(l)));
         }
-        let outs: Vec<String> = if net.outputs.is_empty() {
-            net.layers
-                .last()
-                .map(|l| vec![var(&l.name)])
-                .unwrap_or_default()
-        } else {
-            net.outputs.iter().map(|n| var(n)).collect()
-        };
+        let outs: Vec<String> = net
+            .outputs()
+            .into_iter()
+            .map(|i| var(&layers[i].name))
+            .collect();
         let one = |v: Vec<String>| {
             if v.len() == 1 {
                 v[0].clone()

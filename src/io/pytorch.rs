@@ -16,7 +16,8 @@
 //! - `Flatten` flattens in Keras's (channels-last) order.
 //! - `Conv2DTranspose`: Keras's output size and cropping, computed like the engine does.
 
-use crate::model::layer::{Layer, LayerKind, PoolMode};
+use crate::layers::LayerWeights;
+use crate::layers::torch::{Flow, Torch, Uses};
 use crate::model::{Analysis, Network};
 use std::fmt::Write;
 
@@ -53,153 +54,18 @@ fn class_name(name: &str) -> String {
     out
 }
 
-fn py_float(v: f64) -> String {
-    if v.is_finite() {
-        let s = format!("{v:?}");
-        if s.contains('.') || s.contains('e') {
-            s
-        } else {
-            format!("{s}.0")
-        }
-    } else if v.is_nan() {
-        "float(\"nan\")".into()
-    } else if v > 0.0 {
-        "float(\"inf\")".into()
-    } else {
-        "float(\"-inf\")".into()
-    }
-}
-
-/// `x = <activation>(x)` for a Keras activation name; `dim` is the tensor dimension
-/// Keras's last axis is at (for softmax-like activations).
-fn activation(name: &str, dim: i64) -> Result<Option<String>, String> {
-    let f = match name {
-        "linear" | "" => return Ok(None),
-        "relu" => "F.relu(x)".to_string(),
-        "relu6" => "F.relu6(x)".into(),
-        "leaky_relu" => "F.leaky_relu(x, 0.2)".into(),
-        "elu" => "F.elu(x)".into(),
-        "selu" => "F.selu(x)".into(),
-        "celu" => "F.celu(x)".into(),
-        "gelu" => "F.gelu(x)".into(),
-        "sigmoid" => "torch.sigmoid(x)".into(),
-        "tanh" => "torch.tanh(x)".into(),
-        "softplus" => "F.softplus(x)".into(),
-        "softsign" => "F.softsign(x)".into(),
-        "silu" | "swish" => "F.silu(x)".into(),
-        "hard_sigmoid" => "F.hardsigmoid(x)".into(),
-        "hard_silu" | "hard_swish" => "F.hardswish(x)".into(),
-        "hard_tanh" => "F.hardtanh(x)".into(),
-        "hard_shrink" => "F.hardshrink(x, 0.5)".into(),
-        "soft_shrink" => "F.softshrink(x, 0.5)".into(),
-        "tanh_shrink" => "F.tanhshrink(x)".into(),
-        "exponential" => "torch.exp(x)".into(),
-        "mish" => "F.mish(x)".into(),
-        "log_sigmoid" => "F.logsigmoid(x)".into(),
-        "squareplus" => "(x + torch.sqrt(x * x + 4.0)) / 2.0".into(),
-        "sparse_plus" => {
-            "torch.where(x <= -1.0, torch.zeros_like(x), torch.where(x >= 1.0, x, (x + 1.0) ** 2 / 4.0))"
-                .into()
-        }
-        "sparse_sigmoid" => "torch.clamp((x + 1.0) / 2.0, 0.0, 1.0)".into(),
-        "softmax" => format!("F.softmax(x, dim={dim})"),
-        "log_softmax" => format!("F.log_softmax(x, dim={dim})"),
-        "glu" => format!("F.glu(x, dim={dim})"),
-        other => {
-            return Err(format!(
-                "the activation '{other}' has no PyTorch counterpart in this export"
-            ));
-        }
-    };
-    Ok(Some(f))
-}
-
-/// Where the tensor is, relative to the Keras model's tensor at the same point.
-struct Flow {
-    rank: usize,
-    /// Rank-4 tensor held NCHW while Keras holds it NHWC.
-    permuted: bool,
-}
-
-impl Flow {
-    /// Emits the permute that makes a rank-4 tensor channels-at-1 for a layer with
-    /// `data_format` (channels_last Keras tensors are permuted, channels_first ones not).
-    fn ready_for(&mut self, fwd: &mut String, data_format: &str) {
-        let want = data_format != "channels_first";
-        self.set(fwd, want);
-    }
-
-    /// Emits what gets the tensor to exactly Keras's layout.
-    fn as_keras(&mut self, fwd: &mut String) {
-        self.set(fwd, false);
-    }
-
-    fn set(&mut self, fwd: &mut String, permuted: bool) {
-        if self.rank != 4 || self.permuted == permuted {
-            return;
-        }
-        if permuted {
-            fwd.push_str("        x = x.permute(0, 3, 1, 2)  # NHWC -> NCHW\n");
-        } else {
-            fwd.push_str("        x = x.permute(0, 2, 3, 1)  # NCHW -> NHWC (Keras's layout)\n");
-        }
-        self.permuted = permuted;
-    }
-
-    /// The tensor dimension that Keras's axis `axis` (negative counts from the end) is at.
-    fn dim(&self, axis: i64) -> i64 {
-        let a = if axis < 0 {
-            axis + self.rank as i64
-        } else {
-            axis
-        };
-        if self.rank == 4 && self.permuted {
-            [0, 2, 3, 1].get(a as usize).copied().unwrap_or(a)
-        } else {
-            a
-        }
-    }
-}
-
-fn pair(v: [i64; 2]) -> String {
-    format!("({}, {})", v[0], v[1])
-}
-
-/// The channel count of a shape under `data_format`.
-fn channels(shape: &[Option<i64>], data_format: &str) -> Result<i64, String> {
-    let c = if data_format == "channels_first" {
-        shape.get(1)
-    } else {
-        shape.last()
-    };
-    c.copied()
-        .flatten()
-        .ok_or_else(|| "the channel count must be known".to_string())
-}
-
 /// Python source for the design. Fails for designs Keras would reject, graphs with
 /// branches, and the few arguments PyTorch has no counterpart for (with the reason).
 pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> {
     if let Some(e) = analysis.error(net) {
         return Err(format!("the design has an error Keras would reject: {e}"));
     }
-    if net.functional {
-        let chain = net
-            .layers
-            .windows(2)
-            .all(|w| w[1].inbound.len() == 1 && w[1].inbound[0] == w[0].name)
-            && net.outputs.len() <= 1
-            && net
-                .outputs
-                .first()
-                .is_none_or(|o| net.layers.last().is_some_and(|l| &l.name == o));
-        if !chain {
-            return Err(
-                "the PyTorch export handles a single chain of layers; this Functional model \
-                 has branches or merges"
-                    .into(),
-            );
-        }
+    if net.functional && !net.is_chain() {
+        return Err(
+            "the PyTorch export handles a single chain of layers; this Functional model \
+             has branches or merges"
+                .into(),
+        );
     }
     let cls = class_name(&net.name);
     let mut init = String::new();
@@ -211,7 +77,7 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
         permuted: false,
     };
     let mut uses = Uses::default();
-    for (i, layer) in net.layers.iter().enumerate().skip(1) {
+    for (i, layer) in net.layers().iter().enumerate().skip(1) {
         let inp = analysis
             .layers
             .get(i - 1)
@@ -227,16 +93,29 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
             layer.name,
             layer.kind.class_name()
         );
-        emit_layer(
-            layer, &inp, &mut flow, &mut init, &mut fwd, &mut load, &mut uses,
-        )
-        .map_err(|e| format!("layer '{}' ({}): {e}", layer.name, layer.kind.class_name()))?;
+        let mut t = Torch {
+            name: &layer.name,
+            m: ident(&layer.name),
+            input: &inp,
+            flow: &mut flow,
+            init: &mut init,
+            fwd: &mut fwd,
+            load: &mut load,
+            uses: &mut uses,
+        };
+        layer
+            .kind
+            .spec()
+            .torch(&mut t)
+            .map_err(|e| format!("layer '{}' ({}): {e}", layer.name, layer.kind.class_name()))?;
         flow.rank = out_rank;
     }
-    flow.as_keras(&mut fwd);
+    if flow.rank == 4 && flow.permuted {
+        fwd.push_str("        x = x.permute(0, 2, 3, 1)  # NCHW -> NHWC (Keras's layout)\n");
+    }
 
     let layout = match input_shape.len() {
-        4 if crate::runner::input_channels_first(net) => "(N, C, H, W)",
+        4 if analysis.layers.first().is_some_and(|r| r.channels_first) => "(N, C, H, W)",
         4 => "(N, H, W, C)",
         _ => "as the Keras model's input",
     };
@@ -291,12 +170,9 @@ import torch.nn.functional as F
 
 /// The weights as the `.npz` the generated `load_keras_weights` reads: one array per
 /// key `<layer>/<i>`, in Keras's `get_weights()` order and layout.
-pub fn weights_npz(
-    net: &Network,
-    weights: &[crate::engine::forward::LayerWeights],
-) -> Result<Vec<u8>, String> {
+pub fn weights_npz(net: &Network, weights: &[LayerWeights]) -> Result<Vec<u8>, String> {
     let arrays: Vec<(String, super::npy::NpyArray)> = net
-        .layers
+        .layers()
         .iter()
         .zip(weights)
         .flat_map(|(l, ws)| {
@@ -321,7 +197,7 @@ pub fn write_export(
     path: &std::path::Path,
     code: &str,
     net: &Network,
-    weights: &[crate::engine::forward::LayerWeights],
+    weights: &[LayerWeights],
 ) -> Result<std::path::PathBuf, String> {
     let npz = weights_npz(net, weights)?;
     let npz_path = path.with_extension("npz");
@@ -329,12 +205,6 @@ pub fn write_export(
     super::write_atomic(&npz_path, &npz).map_err(io_err)?;
     super::write_atomic(path, code.as_bytes()).map_err(io_err)?;
     Ok(npz_path)
-}
-
-#[derive(Default)]
-struct Uses {
-    avg_same: bool,
-    transpose: bool,
 }
 
 const HELPERS_SAME: &str = r#"
@@ -385,435 +255,6 @@ def crop_transposed(y, size, kernel, stride, dilation, same, output_padding):
     return y[:, :, top:top + oh, left:left + ow]
 "#;
 
-fn emit_act(fwd: &mut String, name: &str, flow: &Flow) -> Result<(), String> {
-    if let Some(a) = activation(name, flow.dim(-1))? {
-        let _ = writeln!(fwd, "        x = {a}");
-    }
-    Ok(())
-}
-
-fn emit_layer(
-    layer: &Layer,
-    inp: &[Option<i64>],
-    flow: &mut Flow,
-    init: &mut String,
-    fwd: &mut String,
-    load: &mut String,
-    uses: &mut Uses,
-) -> Result<(), String> {
-    let m = ident(&layer.name);
-    let key = |i: usize| format!("t(\"{}/{i}\")", layer.name.replace('"', "\\\""));
-    let is_same = |p: &str| p.eq_ignore_ascii_case("same");
-    match &layer.kind {
-        LayerKind::Input(_) => {}
-        LayerKind::Conv2D(c) => {
-            flow.ready_for(fwd, &c.data_format);
-            let cin = channels(inp, &c.data_format)?;
-            let (k, s, d) = (c.kernel_size.v, c.strides.v, c.dilation_rate.v);
-            let keff = [(k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1];
-            let symmetric = is_same(&c.padding) && s == [1, 1] && keff.iter().all(|e| e % 2 == 1);
-            let padding = if symmetric {
-                pair([(keff[0] - 1) / 2, (keff[1] - 1) / 2])
-            } else {
-                "0".into()
-            };
-            let _ = writeln!(
-                init,
-                "        self.{m} = nn.Conv2d({cin}, {}, kernel_size={}, stride={}, padding={padding}, dilation={}, groups={}, bias={})",
-                c.filters,
-                pair(k),
-                pair(s),
-                pair(d),
-                c.groups,
-                py_bool(c.use_bias)
-            );
-            call(fwd, &m, is_same(&c.padding) && !symmetric, k, s, d);
-            emit_act(fwd, &c.activation, flow)?;
-            copy(
-                load,
-                &format!("{m}.weight"),
-                &format!("{}.permute(3, 2, 0, 1)", key(0)),
-            );
-            if c.use_bias {
-                copy(load, &format!("{m}.bias"), &key(1));
-            }
-        }
-        LayerKind::DepthwiseConv2D(c) => {
-            flow.ready_for(fwd, &c.data_format);
-            let cin = channels(inp, &c.data_format)?;
-            let (k, s, d) = (c.kernel_size.v, c.strides.v, c.dilation_rate.v);
-            depthwise(
-                init,
-                fwd,
-                &m,
-                cin,
-                c.depth_multiplier,
-                k,
-                s,
-                d,
-                &c.padding,
-                c.use_bias,
-            );
-            emit_act(fwd, &c.activation, flow)?;
-            copy(
-                load,
-                &format!("{m}.weight"),
-                &format!(
-                    "{}.reshape({}, {}, -1).permute(2, 0, 1).unsqueeze(1)",
-                    key(0),
-                    k[0],
-                    k[1]
-                ),
-            );
-            if c.use_bias {
-                copy(load, &format!("{m}.bias"), &key(1));
-            }
-        }
-        LayerKind::SeparableConv2D(c) => {
-            flow.ready_for(fwd, &c.data_format);
-            let cin = channels(inp, &c.data_format)?;
-            let (k, s, d) = (c.kernel_size.v, c.strides.v, c.dilation_rate.v);
-            let dw = format!("{m}_depthwise");
-            depthwise(
-                init,
-                fwd,
-                &dw,
-                cin,
-                c.depth_multiplier,
-                k,
-                s,
-                d,
-                &c.padding,
-                false,
-            );
-            let _ = writeln!(
-                init,
-                "        self.{m}_pointwise = nn.Conv2d({}, {}, kernel_size=1, bias={})",
-                cin * c.depth_multiplier,
-                c.filters,
-                py_bool(c.use_bias)
-            );
-            let _ = writeln!(fwd, "        x = self.{m}_pointwise(x)");
-            emit_act(fwd, &c.activation, flow)?;
-            copy(
-                load,
-                &format!("{dw}.weight"),
-                &format!(
-                    "{}.reshape({}, {}, -1).permute(2, 0, 1).unsqueeze(1)",
-                    key(0),
-                    k[0],
-                    k[1]
-                ),
-            );
-            copy(
-                load,
-                &format!("{m}_pointwise.weight"),
-                &format!("{}.permute(3, 2, 0, 1)", key(1)),
-            );
-            if c.use_bias {
-                copy(load, &format!("{m}_pointwise.bias"), &key(2));
-            }
-        }
-        LayerKind::Conv2DTranspose(c) => {
-            flow.ready_for(fwd, &c.data_format);
-            let cin = channels(inp, &c.data_format)?;
-            let (k, s, d) = (c.kernel_size.v, c.strides.v, c.dilation_rate.v);
-            uses.transpose = true;
-            let _ = writeln!(
-                init,
-                "        self.{m} = nn.ConvTranspose2d({cin}, {}, kernel_size={}, stride={}, dilation={}, bias=False)",
-                c.filters,
-                pair(k),
-                pair(s),
-                pair(d)
-            );
-            if c.use_bias {
-                let _ = writeln!(
-                    init,
-                    "        self.{m}_bias = nn.Parameter(torch.zeros({}))",
-                    c.filters
-                );
-            }
-            let op = match c.output_padding {
-                Some(p) => format!("({}, {})", p.v[0], p.v[1]),
-                None => "(None, None)".into(),
-            };
-            let _ = writeln!(
-                fwd,
-                "        size = (x.shape[2], x.shape[3])\n        x = crop_transposed(self.{m}(x), size, {}, {}, {}, {}, {op})",
-                pair(k),
-                pair(s),
-                pair(d),
-                py_bool(is_same(&c.padding))
-            );
-            if c.use_bias {
-                let _ = writeln!(fwd, "        x = x + self.{m}_bias.view(1, -1, 1, 1)");
-            }
-            emit_act(fwd, &c.activation, flow)?;
-            copy(
-                load,
-                &format!("{m}.weight"),
-                &format!("{}.permute(3, 2, 0, 1)", key(0)),
-            );
-            if c.use_bias {
-                copy(load, &format!("{m}_bias"), &key(1));
-            }
-        }
-        LayerKind::Pooling2D(p) => {
-            flow.ready_for(fwd, &p.data_format);
-            let k = p.pool_size.v;
-            let s = p.strides.unwrap_or(p.pool_size).v;
-            let (kk, ss) = (pair(k), pair(s));
-            let line = match (p.mode, is_same(&p.padding)) {
-                (PoolMode::Max, false) => format!("F.max_pool2d(x, {kk}, {ss})"),
-                (PoolMode::Max, true) => {
-                    format!(
-                        "F.max_pool2d(pad_same(x, {kk}, {ss}, value=float(\"-inf\")), {kk}, {ss})"
-                    )
-                }
-                (PoolMode::Average, false) => format!("F.avg_pool2d(x, {kk}, {ss})"),
-                (PoolMode::Average, true) => {
-                    uses.avg_same = true;
-                    format!("avg_pool_same(x, {kk}, {ss})")
-                }
-            };
-            let _ = writeln!(fwd, "        x = {line}");
-        }
-        LayerKind::GlobalPooling2D(g) => {
-            flow.ready_for(fwd, &g.data_format);
-            let f = if g.mode == PoolMode::Max {
-                "amax"
-            } else {
-                "mean"
-            };
-            let _ = writeln!(
-                fwd,
-                "        x = x.{f}(dim=(2, 3), keepdim={})",
-                py_bool(g.keepdims)
-            );
-            if !g.keepdims {
-                flow.permuted = false;
-            }
-        }
-        LayerKind::BatchNormalization(b) => {
-            let rank = flow.rank;
-            if rank == 4 {
-                // Channels to dim 1 for BatchNorm2d, whichever axis Keras normalises.
-                match b.axis.rem_euclid(4) {
-                    3 => flow.set(fwd, true),
-                    1 => flow.set(fwd, false),
-                    _ => {}
-                }
-            }
-            let dim = flow.dim(b.axis);
-            let class = match (rank, dim) {
-                (4, 1) => "BatchNorm2d",
-                (2, 1) => "BatchNorm1d",
-                (3, 1) => "BatchNorm1d",
-                _ => {
-                    return Err(format!(
-                        "BatchNormalization over axis {} of a rank-{rank} tensor has no PyTorch layer",
-                        b.axis
-                    ));
-                }
-            };
-            let c = inp
-                .get(b.axis.rem_euclid(rank.max(1) as i64) as usize)
-                .copied()
-                .flatten()
-                .ok_or("the normalised axis must have a known size")?;
-            let _ = writeln!(
-                init,
-                "        self.{m} = nn.{class}({c}, eps={}, momentum={})  # PyTorch momentum = 1 - Keras momentum",
-                py_float(b.epsilon),
-                py_float(1.0 - b.momentum)
-            );
-            let _ = writeln!(fwd, "        x = self.{m}(x)");
-            let mut idx = 0;
-            if b.scale {
-                copy(load, &format!("{m}.weight"), &key(idx));
-                idx += 1;
-            }
-            if b.center {
-                copy(load, &format!("{m}.bias"), &key(idx));
-                idx += 1;
-            }
-            copy(load, &format!("{m}.running_mean"), &key(idx));
-            copy(load, &format!("{m}.running_var"), &key(idx + 1));
-        }
-        LayerKind::Activation { activation: a } => emit_act(fwd, a, flow)?,
-        LayerKind::ReLU(r) => {
-            let mut e = if r.threshold == 0.0 && r.negative_slope == 0.0 {
-                "F.relu(x)".to_string()
-            } else {
-                format!(
-                    "torch.where(x >= {th}, x, {slope} * (x - {th}))",
-                    th = py_float(r.threshold),
-                    slope = py_float(r.negative_slope)
-                )
-            };
-            if let Some(mx) = r.max_value {
-                e = format!("torch.clamp({e}, max={})", py_float(mx));
-            }
-            let _ = writeln!(fwd, "        x = {e}");
-        }
-        LayerKind::LeakyReLU { negative_slope } => {
-            let _ = writeln!(
-                fwd,
-                "        x = F.leaky_relu(x, {})",
-                py_float(*negative_slope)
-            );
-        }
-        LayerKind::Softmax { axis } => {
-            let _ = writeln!(fwd, "        x = F.softmax(x, dim={})", flow.dim(*axis));
-        }
-        LayerKind::Dropout(d) => {
-            let _ = writeln!(init, "        self.{m} = nn.Dropout({})", py_float(d.rate));
-            let _ = writeln!(fwd, "        x = self.{m}(x)");
-        }
-        LayerKind::SpatialDropout2D(d) => {
-            flow.ready_for(fwd, &d.data_format);
-            let _ = writeln!(
-                init,
-                "        self.{m} = nn.Dropout2d({})",
-                py_float(d.rate)
-            );
-            let _ = writeln!(fwd, "        x = self.{m}(x)");
-        }
-        LayerKind::Flatten { data_format } => {
-            flow.as_keras(fwd);
-            if data_format == "channels_first" && flow.rank >= 3 {
-                let mut perm = vec![0usize];
-                perm.extend(2..flow.rank);
-                perm.push(1);
-                let p: Vec<String> = perm.iter().map(|d| d.to_string()).collect();
-                let _ = writeln!(
-                    fwd,
-                    "        x = x.permute({})  # Keras moves channels last first",
-                    p.join(", ")
-                );
-            }
-            fwd.push_str("        x = torch.flatten(x, 1)\n");
-        }
-        LayerKind::Dense(dn) => {
-            flow.as_keras(fwd);
-            let cin = inp
-                .last()
-                .copied()
-                .flatten()
-                .ok_or("the input's last axis must be known")?;
-            let _ = writeln!(
-                init,
-                "        self.{m} = nn.Linear({cin}, {}, bias={})",
-                dn.units,
-                py_bool(dn.use_bias)
-            );
-            let _ = writeln!(fwd, "        x = self.{m}(x)");
-            emit_act(fwd, &dn.activation, flow)?;
-            copy(load, &format!("{m}.weight"), &format!("{}.T", key(0)));
-            if dn.use_bias {
-                copy(load, &format!("{m}.bias"), &key(1));
-            }
-        }
-        LayerKind::ZeroPadding2D(p) | LayerKind::Cropping2D(p) => {
-            flow.ready_for(fwd, &p.data_format);
-            let [[t, b], [l, r]] = p.amounts;
-            if matches!(layer.kind, LayerKind::ZeroPadding2D(_)) {
-                let _ = writeln!(fwd, "        x = F.pad(x, ({l}, {r}, {t}, {b}))");
-            } else {
-                let _ = writeln!(
-                    fwd,
-                    "        x = x[:, :, {t}:x.shape[2] - {b}, {l}:x.shape[3] - {r}]"
-                );
-            }
-        }
-        LayerKind::UpSampling2D(u) => {
-            flow.ready_for(fwd, &u.data_format);
-            let [sh, sw] = u.size.v;
-            match u.interpolation.as_str() {
-                "nearest" => {
-                    let _ = writeln!(
-                        fwd,
-                        "        x = x.repeat_interleave({sh}, dim=2).repeat_interleave({sw}, dim=3)"
-                    );
-                }
-                "bilinear" => {
-                    let _ = writeln!(
-                        fwd,
-                        "        x = F.interpolate(x, scale_factor=({sh}, {sw}), mode=\"bilinear\", align_corners=False)"
-                    );
-                }
-                other => {
-                    return Err(format!(
-                        "interpolation '{other}' differs between TensorFlow and PyTorch (nearest and bilinear export)"
-                    ));
-                }
-            }
-        }
-        LayerKind::Rescaling { scale, offset } => {
-            let _ = writeln!(
-                fwd,
-                "        x = x * {} + {}",
-                py_float(*scale),
-                py_float(*offset)
-            );
-        }
-        LayerKind::Merge(_) | LayerKind::Concatenate { .. } => {
-            return Err("merge layers are not exported (single chains only)".into());
-        }
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn depthwise(
-    init: &mut String,
-    fwd: &mut String,
-    m: &str,
-    cin: i64,
-    mult: i64,
-    k: [i64; 2],
-    s: [i64; 2],
-    d: [i64; 2],
-    padding: &str,
-    bias: bool,
-) {
-    let _ = writeln!(
-        init,
-        "        self.{m} = nn.Conv2d({cin}, {}, kernel_size={}, stride={}, dilation={}, groups={cin}, bias={})",
-        cin * mult,
-        pair(k),
-        pair(s),
-        pair(d),
-        py_bool(bias)
-    );
-    call(fwd, m, padding.eq_ignore_ascii_case("same"), k, s, d);
-}
-
-/// `model.<dst>.copy_(<src>)` in the weight loader.
-fn copy(load: &mut String, dst: &str, src: &str) {
-    let _ = writeln!(load, "        model.{dst}.copy_({src})");
-}
-
-/// `x = self.<m>(x)`, through Keras's `same` padding first when `same`.
-fn call(fwd: &mut String, m: &str, same: bool, k: [i64; 2], s: [i64; 2], d: [i64; 2]) {
-    if same {
-        let _ = writeln!(
-            fwd,
-            "        x = self.{m}(pad_same(x, {}, {}, {}))",
-            pair(k),
-            pair(s),
-            pair(d)
-        );
-    } else {
-        let _ = writeln!(fwd, "        x = self.{m}(x)");
-    }
-}
-
-fn py_bool(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -862,7 +303,7 @@ mod tests {
     #[test]
     fn errors_and_branches_are_refused_with_a_reason() {
         let mut n = net("conv_k3x3_same");
-        if let LayerKind::Conv2D(c) = &mut n.layers[1].kind {
+        if let crate::layers::LayerKind::Conv2D(c) = &mut n.layer_mut(1).kind {
             c.filters = 0;
         }
         let e = to_pytorch(&n, &n.analyze()).unwrap_err();

@@ -1,16 +1,13 @@
-//! The layer model: pure data and Keras's rules. No egui, no ndarray, no I/O.
-//!
-//! - [`layer`]: one spec per Keras layer class, every argument editable;
-//! - [`objects`]: activations, initializers, regularizers, constraints;
-//! - [`analysis`]: output shapes, Keras-worded rejections, parameters and costs;
-//! - [`network`]: the ordered stack (or Functional graph) of layers.
+//! The network: layers as a graph with stable ids ([`network`]) and what Keras says about
+//! it ([`analysis`]: shapes, rejections, parameters, costs, layouts). Pure: no ndarray,
+//! no I/O; the kinds' own rules are in [`crate::layers`].
 
 pub mod analysis;
-pub mod layer;
 pub mod network;
-pub mod objects;
-pub mod pyfmt;
 
-pub use analysis::{Analysis, KerasError, LayerReport, Stage};
-pub use layer::{Layer, LayerKind, Pair, Shape};
-pub use network::Network;
+pub use crate::keras::error::{KerasError, Stage};
+pub use crate::keras::report::{LayerReport, WeightSpec};
+pub use crate::keras::shape::{Pair, Shape};
+pub use crate::layers::LayerKind;
+pub use analysis::Analysis;
+pub use network::{GraphError, Layer, LayerId, Network, default_dtype};

@@ -3,7 +3,8 @@
 //! symmetric around 0). Scales are shared by the whole layer so filters compare.
 
 use super::Viewer;
-use crate::model::{Layer, LayerKind};
+use crate::layers::KernelLayout;
+use crate::model::Layer;
 use crate::viz::Colormap;
 use egui::{Color32, vec2};
 use ndarray::{Array3, ArrayD, Axis};
@@ -14,13 +15,7 @@ const MAX_FILTERS: usize = 64;
 const MAX_INPUTS: usize = 8;
 
 pub fn has_kernels(layer: &Layer) -> bool {
-    matches!(
-        layer.kind,
-        LayerKind::Conv2D(_)
-            | LayerKind::Conv2DTranspose(_)
-            | LayerKind::DepthwiseConv2D(_)
-            | LayerKind::SeparableConv2D(_)
-    )
+    layer.kind.spec().kernel().is_some()
 }
 
 /// Filters as (label, (kh, kw, inputs)) in display order.
@@ -33,14 +28,17 @@ fn filters(layer: &Layer, kernel: &ArrayD<f32>) -> Vec<(String, Array3<f32>)> {
             .map(|v| v.to_owned())
             .unwrap_or_else(|_| Array3::zeros((0, 0, 0)))
     };
-    match layer.kind {
-        LayerKind::Conv2D(_) => (0..kernel.shape()[3])
+    let Some(view) = layer.kind.spec().kernel() else {
+        return Vec::new();
+    };
+    match view.layout {
+        KernelLayout::Filters => (0..kernel.shape()[3])
             .map(|f| (format!("filter {f}"), pick(kernel.index_axis(Axis(3), f))))
             .collect(),
-        LayerKind::Conv2DTranspose(_) => (0..kernel.shape()[2])
+        KernelLayout::Transposed => (0..kernel.shape()[2])
             .map(|f| (format!("filter {f}"), pick(kernel.index_axis(Axis(2), f))))
             .collect(),
-        _ => {
+        KernelLayout::Depthwise => {
             // Depthwise (kh, kw, channels, multiplier): one single-channel filter each.
             let (c, m) = (kernel.shape()[2], kernel.shape()[3]);
             (0..c)

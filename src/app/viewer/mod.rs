@@ -1,22 +1,25 @@
-//! The activation viewer's state: the input image, the weights in use (file, seeded
-//! initializers or filter presets), the cached activations, and how they are shown.
-//! Runs the stack through the [`worker`](super::worker), re-running only from the first
-//! layer that changed; [`view`] draws it, [`plots`] the egui_plot statistics and
-//! [`kernels`] the convolution weights. Pixels come from [`crate::viz`], the same code
-//! behind `convscope render`.
+//! The activation viewer's runtime: the input image, the weights the last run used, the
+//! cached activations and the textures showing them. Runs the network through the
+//! [`worker`](super::worker), re-running only the layers an edit made dirty (the changed
+//! ones and their descendants); [`view`] draws it, [`plots`] the egui_plot statistics and
+//! [`kernels`] the convolution weights. How things are shown is the
+//! [`ViewSettings`](super::ViewSettings); where weights come from is the document's
+//! [`WeightPlan`]. Pixels come from [`crate::viz`], the same code behind `convscope render`.
 
 mod kernels;
 mod plots;
 pub mod view;
 
+pub use super::settings::Pane;
 pub use crate::viz::{Colormap, Norm, Order};
 pub use view::feature_maps;
 
+use super::ViewSettings;
 use super::worker::{Job, Worker};
 use crate::engine::forward::{LayerRun, LayerWeights};
-use crate::engine::presets::Preset;
+use crate::engine::weights::{Drawn, WeightPlan};
 use crate::io::image::{Preprocess, ResizeMode, load_image};
-use crate::model::Network;
+use crate::model::{Analysis, LayerId, Network};
 use crate::viz::{self, ChannelStats};
 use ndarray::{Array3, ArrayD, IxDyn};
 use std::collections::{HashMap, HashSet};
@@ -37,14 +40,6 @@ pub const SAMPLES: &[(&str, &[u8])] = &[
         include_bytes!("../../../assets/images/astronaut.png"),
     ),
 ];
-
-/// What the feature-map area shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Pane {
-    Maps,
-    Statistics,
-    Kernels,
-}
 
 /// The feature-map pixel under the pointer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,22 +71,25 @@ struct PreviousImage {
     prepared_with: Option<(Preprocess, ResizeMode)>,
 }
 
-/// The viewer's state.
+/// The viewer's runtime.
 pub struct Viewer {
     pub image_name: String,
     image_bytes: Option<Vec<u8>>,
     pub input: Option<Arc<ArrayD<f32>>>,
     input_shape: Vec<Option<i64>>,
+    /// Per layer of the last run: its weights, and what they were made from.
+    drawn: Vec<Option<Drawn>>,
+    /// Per layer of the last run: its weights (the arrays of `drawn`).
     pub weights: Vec<Option<Arc<LayerWeights>>>,
-    /// The weights came from the opened `.keras`/`.h5` (Save then writes `.keras`).
-    pub from_file: bool,
     pub acts: Vec<Option<LayerRun>>,
     /// The network the activations belong to.
     ran: Option<Network>,
     /// The network whose last run failed (not retried until something changes).
-    failed: Option<Network>,
-    /// The network of the job in flight.
-    pending: Option<Network>,
+    failed: Option<(Network, WeightPlan)>,
+    /// The network and plan of the job in flight.
+    pending: Option<(Network, WeightPlan)>,
+    /// The plan the activations were made with.
+    ran_plan: Option<WeightPlan>,
     generation: u64,
     /// Bumped whenever new activations arrive (keys the textures).
     pub version: u64,
@@ -100,29 +98,7 @@ pub struct Viewer {
     pub error: Option<String>,
     /// Layers evaluated by the last completed job (for tests and the timing readout).
     pub last_evaluated: Vec<usize>,
-    pub colormap: Colormap,
-    pub norm: Norm,
-    /// The range used by the fixed normalisation (kept while another one is chosen).
-    pub fixed: (f32, f32),
-    pub order: Order,
-    pub dead_only: bool,
-    pub tile: f32,
-    pub pane: Pane,
-    /// The channel shown magnified, if any.
-    pub focus: Option<usize>,
-    /// Magnified view: zoom (1 = fit) and the map point at the view's centre.
-    pub zoom: f32,
-    pub center: Option<egui::Vec2>,
     pub hover: Option<Hover>,
-    pub seed: u64,
-    /// Per-layer seed offsets (Re-initialise this layer).
-    seed_bump: HashMap<String, u64>,
-    /// Filter presets by layer name.
-    pub presets: HashMap<String, Preset>,
-    /// Layers whose weights are re-drawn by the next run.
-    forget: HashSet<String>,
-    pub preprocess: Preprocess,
-    pub resize: ResizeMode,
     prepared_with: Option<(Preprocess, ResizeMode)>,
     thumb: Option<(usize, egui::TextureHandle)>,
     textures: HashMap<(usize, usize), egui::TextureHandle>,
@@ -144,34 +120,20 @@ impl Default for Viewer {
             image_bytes: Some(SAMPLES[0].1.to_vec()),
             input: None,
             input_shape: Vec::new(),
+            drawn: Vec::new(),
             weights: Vec::new(),
-            from_file: false,
             acts: Vec::new(),
             ran: None,
+            failed: None,
             pending: None,
+            ran_plan: None,
             generation: 0,
             version: 0,
             worker: None,
             running: false,
             error: None,
             last_evaluated: Vec::new(),
-            colormap: Colormap::Viridis,
-            norm: Norm::PerChannel,
-            fixed: (0.0, 1.0),
-            order: Order::Index,
-            dead_only: false,
-            tile: 72.0,
-            pane: Pane::Maps,
-            focus: None,
-            zoom: 1.0,
-            center: None,
             hover: None,
-            seed: 0,
-            seed_bump: HashMap::new(),
-            presets: HashMap::new(),
-            forget: HashSet::new(),
-            preprocess: Preprocess::Unit,
-            resize: ResizeMode::Stretch,
             prepared_with: None,
             thumb: None,
             textures: HashMap::new(),
@@ -180,7 +142,6 @@ impl Default for Viewer {
             kernel_textures: None,
             prepared: None,
             previous_image: None,
-            failed: None,
             inline: true,
         }
     }
@@ -226,8 +187,13 @@ impl Viewer {
     /// Prepares the input image for `net` now (when a file is opened, so that an image
     /// that cannot be used is reported at once). On failure the previous image, if any,
     /// is restored and the error names both.
-    pub fn prepare_now(&mut self, net: &Network) -> Result<(), String> {
-        match self.prepare_input(net) {
+    pub fn prepare_now(
+        &mut self,
+        net: &Network,
+        analysis: &Analysis,
+        view: &ViewSettings,
+    ) -> Result<(), String> {
+        match self.prepare_input(net, analysis, view) {
             Ok(()) => {
                 self.previous_image = None;
                 Ok(())
@@ -251,34 +217,28 @@ impl Viewer {
         }
     }
 
-    /// Keeps weights loaded from a file (index = layer index).
-    pub fn set_weights(&mut self, weights: Vec<LayerWeights>) {
-        self.weights = weights.into_iter().map(|w| Some(Arc::new(w))).collect();
-        self.from_file = true;
-        self.ran = None;
-        self.failed = None;
-    }
-
     /// Forgets weights and activations (a new design).
     pub fn reset(&mut self) {
+        self.drawn.clear();
         self.weights.clear();
-        self.from_file = false;
         self.acts.clear();
         self.ran = None;
+        self.ran_plan = None;
         self.failed = None;
-        self.presets.clear();
-        self.seed_bump.clear();
-        self.forget.clear();
-        self.focus = None;
         self.hover = None;
         self.textures.clear();
         self.texture_key = None;
         self.prepared = None;
     }
 
-    fn prepare_input(&mut self, net: &Network) -> Result<(), String> {
+    fn prepare_input(
+        &mut self,
+        net: &Network,
+        analysis: &Analysis,
+        view: &ViewSettings,
+    ) -> Result<(), String> {
         let shape = net.input_shape().cloned().unwrap_or_default();
-        let with = Some((self.preprocess, self.resize));
+        let with = Some((view.preprocess, view.resize));
         if self.input.is_some() && shape == self.input_shape && self.prepared_with == with {
             return Ok(());
         }
@@ -288,7 +248,7 @@ impl Viewer {
                 "images need a rank-4 input; this model's input is {shape:?}"
             ));
         }
-        let cf = crate::runner::input_channels_first(net);
+        let cf = analysis.layers.first().is_some_and(|r| r.channels_first);
         let (h, w, c) = if cf {
             (shape[2], shape[3], shape[1])
         } else {
@@ -299,7 +259,7 @@ impl Viewer {
             _ => None,
         };
         let channels = c.unwrap_or(3).max(0) as usize;
-        let img = load_image(bytes, target, channels, self.preprocess, self.resize)
+        let img = load_image(bytes, target, channels, view.preprocess, view.resize)
             .map_err(|e| format!("{}: {e}", self.image_name))?;
         let arr =
             ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
@@ -319,34 +279,75 @@ impl Viewer {
         Ok(())
     }
 
-    /// First layer whose result may differ from the last run.
-    fn first_changed(&self, net: &Network) -> usize {
-        let Some(old) = &self.ran else { return 1 };
-        let n = old.layers.len().min(net.layers.len());
-        let by_net = (1..n)
-            .find(|&i| {
-                old.layers[i] != net.layers[i] || self.acts.get(i).is_none_or(|a| a.is_none())
-            })
-            .unwrap_or(n);
-        let by_weights = net
-            .layers
+    /// The weights each layer of `net` had in the last run, by id.
+    fn drawn_by_id(&self) -> HashMap<LayerId, &Drawn> {
+        let Some(ran) = &self.ran else {
+            return HashMap::new();
+        };
+        ran.layers()
             .iter()
-            .position(|l| self.forget.contains(&l.name))
-            .unwrap_or(usize::MAX);
-        by_net.min(by_weights).max(1)
+            .zip(&self.drawn)
+            .filter_map(|(l, d)| Some((l.id(), d.as_ref()?)))
+            .collect()
+    }
+
+    /// Which layers of `net` must be computed again: those that changed since the last
+    /// run (arguments, inputs, or the weights the plan gives them) and their descendants.
+    fn dirty(&self, net: &Network, analysis: &Analysis, plan: &WeightPlan) -> Vec<bool> {
+        let Some(old) = &self.ran else {
+            return vec![true; net.len()];
+        };
+        let drawn = self.drawn_by_id();
+        let old_acts: HashSet<LayerId> = old
+            .layers()
+            .iter()
+            .zip(&self.acts)
+            .filter(|(_, a)| a.is_some())
+            .map(|(l, _)| l.id())
+            .collect();
+        let changed: HashSet<LayerId> = net
+            .layers()
+            .iter()
+            .zip(&analysis.layers)
+            .filter(|(l, r)| {
+                let same = old
+                    .index_of(l.id())
+                    .map(|j| &old.layers()[j])
+                    .is_some_and(|o| {
+                        o.kind == l.kind
+                            && o.inputs() == l.inputs()
+                            && o.construct_error == l.construct_error
+                    });
+                let weights_same = r.weights.is_empty()
+                    || drawn
+                        .get(&l.id())
+                        .is_some_and(|d| d.key == plan.key(l, &r.weights));
+                !same || !weights_same || !old_acts.contains(&l.id())
+            })
+            .map(|(l, _)| l.id())
+            .collect();
+        net.descendants(&changed)
     }
 
     /// Submits a run when the network, the input or some weights changed since the last one.
-    pub fn schedule(&mut self, net: &Network, analysis: &crate::model::Analysis) {
+    pub fn schedule(
+        &mut self,
+        net: &Network,
+        analysis: &Analysis,
+        plan: &WeightPlan,
+        view: &ViewSettings,
+    ) {
         if analysis.first_error.is_some() {
             return;
         }
-        let input_current = self.prepared_with == Some((self.preprocess, self.resize));
+        let input_current = self.prepared_with == Some((view.preprocess, view.resize));
+        let same = |x: &Option<(Network, WeightPlan)>| {
+            x.as_ref().is_some_and(|(n, p)| n == net && p == plan)
+        };
+        let ran_current = self.ran.as_ref() == Some(net) && self.ran_plan.as_ref() == Some(plan);
         if input_current
-            && self.forget.is_empty()
-            && (self.pending.as_ref() == Some(net)
-                || (self.pending.is_none()
-                    && (self.ran.as_ref() == Some(net) || self.failed.as_ref() == Some(net))))
+            && (same(&self.pending)
+                || (self.pending.is_none() && (ran_current || same(&self.failed))))
         {
             return;
         }
@@ -360,66 +361,50 @@ impl Viewer {
         if self.image_bytes.is_none() && self.input.is_none() {
             return; // the image could not be used; its error stays on screen
         }
-        if let Err(e) = self.prepare_now(net) {
+        if let Err(e) = self.prepare_now(net, analysis, view) {
             self.error = Some(e);
             return;
         }
         let Some(input) = self.input.clone() else {
             return;
         };
-        let from = self.first_changed(net).min(net.layers.len());
-        // Weights follow their layer by name (layers may have moved); an edited layer
-        // keeps them unless their shapes changed (the worker checks shapes).
-        let forget = std::mem::take(&mut self.forget);
-        let weights: Vec<Option<Arc<LayerWeights>>> = match &self.ran {
-            Some(old) => net
-                .layers
-                .iter()
-                .map(|l| {
-                    old.layers
-                        .iter()
-                        .position(|o| o.name == l.name)
-                        .and_then(|j| self.weights.get(j).cloned().flatten())
-                })
-                .collect(),
-            None => {
-                let mut w = self.weights.clone();
-                w.resize(net.layers.len(), None);
-                w
-            }
+        let dirty = self.dirty(net, analysis, plan);
+        // Activations and weights follow their layer by id (layers may have moved).
+        let (acts, drawn): (HashMap<LayerId, LayerRun>, HashMap<LayerId, &Drawn>) = match &self.ran
+        {
+            Some(old) => (
+                old.layers()
+                    .iter()
+                    .zip(&self.acts)
+                    .filter_map(|(l, a)| Some((l.id(), a.clone()?)))
+                    .collect(),
+                self.drawn_by_id(),
+            ),
+            None => Default::default(),
         };
-        let weights = weights
-            .into_iter()
-            .zip(&net.layers)
-            .map(|(w, l)| w.filter(|_| !forget.contains(&l.name)))
-            .collect();
-        let seeds = net
-            .layers
+        let cached = net
+            .layers()
             .iter()
-            .map(|l| {
-                let bump = self.seed_bump.get(&l.name).copied().unwrap_or(0);
-                self.seed
-                    .wrapping_add(bump.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            })
+            .zip(&dirty)
+            .map(|(l, d)| if *d { None } else { acts.get(&l.id()).cloned() })
             .collect();
-        let presets = net
-            .layers
+        let drawn = net
+            .layers()
             .iter()
-            .map(|l| self.presets.get(&l.name).copied())
+            .map(|l| drawn.get(&l.id()).map(|d| (*d).clone()))
             .collect();
         self.generation += 1;
         let job = Job {
             generation: self.generation,
             network: net.clone(),
             analysis: analysis.clone(),
-            weights,
+            plan: plan.clone(),
+            drawn,
             input,
-            cached: self.acts.iter().take(from).cloned().collect(),
-            from,
-            seeds,
-            presets,
+            cached,
+            dirty,
         };
-        self.pending = Some(net.clone());
+        self.pending = Some((net.clone(), plan.clone()));
         self.running = true;
         match &self.worker {
             Some(w) if !self.inline => {
@@ -450,15 +435,22 @@ impl Viewer {
             return;
         }
         self.running = false;
-        let net = self.pending.take();
+        let pending = self.pending.take();
         self.error = done.error;
         if self.error.is_some() {
-            self.failed = net;
+            self.failed = pending;
         } else {
             self.failed = None;
-            self.weights = done.weights;
+            self.weights = done
+                .drawn
+                .iter()
+                .map(|d| d.as_ref().map(|d| d.weights.clone()))
+                .collect();
+            self.drawn = done.drawn;
             self.acts = done.acts;
+            let (net, plan) = pending.unzip();
             self.ran = net;
+            self.ran_plan = plan;
             self.last_evaluated = done.evaluated;
             self.version += 1;
             self.texture_key = None;
@@ -471,62 +463,26 @@ impl Viewer {
         }
     }
 
-    /// Draws new initializer weights for every layer (a new seed; presets are dropped).
-    pub fn reinitialise(&mut self) {
-        self.seed = self.seed.wrapping_add(1);
-        self.weights.clear();
-        self.presets.clear();
-        self.ran = None;
-        self.failed = None;
-    }
-
-    /// Draws new initializer weights for one layer (dropping its preset).
-    pub fn reinitialise_layer(&mut self, name: &str) {
-        *self.seed_bump.entry(name.to_string()).or_insert(0) += 1;
-        self.presets.remove(name);
-        self.forget.insert(name.to_string());
-    }
-
-    /// Gives a convolution hand-made filters (re-drawn whenever its kernel shape changes).
-    pub fn set_preset(&mut self, name: &str, preset: Preset) {
-        self.presets.insert(name.to_string(), preset);
-        self.forget.insert(name.to_string());
-    }
-
-    /// Weights for every layer of `net` as they would run now: the ones in use (file,
-    /// preset or drawn, followed by layer name) where their shapes still fit, new draws
-    /// from the initializers (or the preset) elsewhere. What Save writes into `.keras`.
+    /// Weights for every layer of `net` under `plan`, as the next run makes them: the
+    /// last run's where they were made from the same key, the plan's resolution
+    /// elsewhere. What Save writes into `.keras`.
     pub fn weights_for(
         &self,
         net: &Network,
-        analysis: &crate::model::Analysis,
+        analysis: &Analysis,
+        plan: &WeightPlan,
     ) -> Result<Vec<LayerWeights>, String> {
         if let Some(e) = analysis.error(net) {
             return Err(format!("Keras would reject this design: {e}"));
         }
-        net.layers
+        let drawn = self.drawn_by_id();
+        net.layers()
             .iter()
             .zip(&analysis.layers)
-            .enumerate()
-            .map(|(i, (layer, report))| {
-                let current = match &self.ran {
-                    Some(old) => old
-                        .layers
-                        .iter()
-                        .position(|o| o.name == layer.name)
-                        .and_then(|j| self.weights.get(j).cloned().flatten()),
-                    None => self.weights.get(i).cloned().flatten(),
-                };
-                if let Some(w) = current.filter(|w| super::worker::fits(w, &report.weights)) {
-                    return Ok(w.as_ref().clone());
-                }
-                match self.presets.get(&layer.name) {
-                    Some(p) => crate::engine::presets::preset_weights(*p, layer, &report.weights),
-                    None => {
-                        crate::engine::weights::initialize_layer(layer, &report.weights, self.seed)
-                            .map_err(|e| e.to_string())
-                    }
-                }
+            .map(|(layer, report)| {
+                let cached = drawn.get(&layer.id()).copied();
+                plan.resolve(layer, &report.weights, cached)
+                    .map(|d| d.weights.as_ref().clone())
             })
             .collect()
     }
@@ -540,8 +496,15 @@ impl Viewer {
     pub fn prepared(&mut self, net: &Network, i: usize) -> Option<&Prepared> {
         let key = (self.version, i);
         if self.prepared.as_ref().is_none_or(|p| p.key != key) {
-            let cf = crate::runner::output_channels_first(self.ran.as_ref().unwrap_or(net), i);
             let run = self.acts.get(i)?.as_ref()?;
+            let cf = self
+                .ran
+                .as_ref()
+                .unwrap_or(net)
+                .analyze()
+                .layers
+                .get(i)
+                .is_some_and(|r| r.channels_first);
             let spatial = run.output.ndim() == 4;
             let maps = viz::channel_maps(&run.output, cf);
             let stats = viz::channel_stats(&maps);
@@ -559,10 +522,15 @@ impl Viewer {
 
     /// The tile grid as it is on screen (order, filter, colormap, normalisation), at a
     /// magnification that makes tiles at least 64 pixels across.
-    pub fn grid_picture(&mut self, net: &Network, i: usize) -> Result<viz::Picture, String> {
-        let (colormap, norm) = (self.colormap, self.norm);
-        let order = self.order;
-        let dead_only = self.dead_only;
+    pub fn grid_picture(
+        &mut self,
+        view: &ViewSettings,
+        net: &Network,
+        i: usize,
+    ) -> Result<viz::Picture, String> {
+        let (colormap, norm) = (view.colormap, view.norm);
+        let order = view.order;
+        let dead_only = view.dead_only;
         let p = self
             .prepared(net, i)
             .ok_or("the selected layer has no activations yet")?;
@@ -584,11 +552,12 @@ impl Viewer {
     /// One channel, magnified so its longer side is at least 256 pixels.
     pub fn map_picture(
         &mut self,
+        view: &ViewSettings,
         net: &Network,
         i: usize,
         channel: usize,
     ) -> Result<viz::Picture, String> {
-        let (colormap, norm) = (self.colormap, self.norm);
+        let (colormap, norm) = (view.colormap, view.norm);
         let p = self
             .prepared(net, i)
             .ok_or("the selected layer has no activations yet")?;
@@ -665,20 +634,20 @@ impl Viewer {
 
     /// Each channel's display range for the prepared layer `i`, computed once per
     /// (result, layer, colormap, normalisation) together with the texture cache.
-    pub(crate) fn tile_ranges(&mut self, i: usize) -> Option<&[(f32, f32)]> {
-        let norm_key = match self.norm {
+    pub(crate) fn tile_ranges(&mut self, view: &ViewSettings, i: usize) -> Option<&[(f32, f32)]> {
+        let norm_key = match view.norm {
             Norm::PerChannel => ([0, 0], 0),
             Norm::PerLayer => ([0, 0], 1),
             Norm::Fixed(a, b) => ([a.to_bits(), b.to_bits()], 2),
         };
-        let key = (self.version, i, self.colormap, norm_key.0, norm_key.1);
+        let key = (self.version, i, view.colormap, norm_key.0, norm_key.1);
         let p = self
             .prepared
             .as_ref()
             .filter(|p| p.key == (self.version, i))?;
         if self.texture_key != Some(key) {
             self.textures.clear();
-            self.tile_ranges = viz::ranges(&p.maps, self.norm, self.colormap);
+            self.tile_ranges = viz::ranges(&p.maps, view.norm, view.colormap);
             self.texture_key = Some(key);
         }
         Some(&self.tile_ranges)
@@ -687,18 +656,19 @@ impl Viewer {
     /// Texture of channel `k` of the prepared layer `i`.
     fn tile_texture(
         &mut self,
+        view: &ViewSettings,
         ctx: &egui::Context,
         i: usize,
         k: usize,
     ) -> Option<egui::TextureHandle> {
-        let range = *self.tile_ranges(i)?.get(k)?;
+        let range = *self.tile_ranges(view, i)?.get(k)?;
         if let Some(t) = self.textures.get(&(i, k)) {
             return Some(t.clone());
         }
         let p = self.prepared.as_ref()?;
         let map = p.maps.index_axis(ndarray::Axis(0), k);
         let (h, w) = (map.shape()[0], map.shape()[1]);
-        let pixels = viz::colorize(map, range, self.colormap)
+        let pixels = viz::colorize(map, range, view.colormap)
             .into_iter()
             .map(|[r, g, b]| egui::Color32::from_rgb(r, g, b))
             .collect();

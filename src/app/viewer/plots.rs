@@ -3,7 +3,7 @@
 //! Dense) a bar per value and, after a softmax, the top-5 classes.
 
 use super::Viewer;
-use crate::model::{Layer, LayerKind, Network};
+use crate::model::{Layer, Network};
 use egui::Color32;
 use egui_plot::{Bar, BarChart, Legend, Plot};
 
@@ -12,7 +12,7 @@ const ORANGE: Color32 = Color32::from_rgb(0xf0, 0x9a, 0x3e);
 
 /// Whether the layer's output is a softmax (top-5 makes sense).
 pub fn ends_in_softmax(layer: &Layer) -> bool {
-    matches!(layer.kind, LayerKind::Softmax { .. }) || layer.kind.activation() == Some("softmax")
+    layer.kind.activation() == Some("softmax")
 }
 
 pub fn statistics(v: &mut Viewer, net: &Network, ui: &mut egui::Ui, i: usize, layer: &Layer) {

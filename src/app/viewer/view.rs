@@ -3,7 +3,7 @@
 //! and the panes: tile grid or magnified map, statistics plots, kernels.
 
 use super::{Hover, Pane, SAMPLES, Viewer};
-use crate::app::{Command, Designer};
+use crate::app::{Command, Designer, ViewSettings};
 use crate::engine::presets::{self, Preset};
 use crate::io::image::{Preprocess, ResizeMode};
 use crate::model::Layer;
@@ -13,19 +13,20 @@ use egui::{Color32, Pos2, Rect, Sense, Vec2, pos2, vec2};
 /// The central "Feature maps" view.
 pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
     // The visible width of the central area (tiles are laid out in as many columns as fit).
-    let visible = (ui.clip_rect().right().min(d.central_right) - ui.max_rect().left()).max(100.0);
+    let visible =
+        (ui.clip_rect().right().min(d.rt.central_right) - ui.max_rect().left()).max(100.0);
     ui.set_max_width(visible);
-    let i = d.selected.min(d.network.layers.len().saturating_sub(1));
+    let i = d.view.selected.min(d.doc.network.len().saturating_sub(1));
     input_bar(d, ui);
     weights_bar(d, ui, i);
-    display_bar(&mut d.viewer, ui);
+    display_bar(&mut d.view, d.rt.viewer.running, ui);
     export_bar(d, ui);
-    let v = &mut d.viewer;
+    let v = &mut d.rt.viewer;
     if let Some(e) = &v.error {
         ui.colored_label(crate::app::panels::RED, e);
     }
     if v.acts.get(i).and_then(|a| a.as_ref()).is_none() {
-        ui.label(if d.analysis.first_error.is_some() {
+        ui.label(if d.rt.analysis.first_error.is_some() {
             "Fix the layer marked red to see feature maps."
         } else {
             "Computing…"
@@ -33,10 +34,10 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
         return;
     }
     ui.separator();
-    let layer = d.network.layers[i].clone();
+    let layer = d.doc.network.layers()[i].clone();
     header(d, ui, i, &layer);
     ui.separator();
-    let v = &mut d.viewer;
+    let (s, v, net) = (&mut d.view, &mut d.rt.viewer, &d.doc.network);
     // The central panel's rect reaches under the inspector: keep panes to what is visible.
     let avail = ui.available_rect_before_wrap();
     let rect = Rect::from_min_max(
@@ -46,9 +47,9 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
             avail.bottom(),
         ),
     );
-    ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| match v.pane {
-        Pane::Maps => maps_pane(v, &d.network, ui, i, &layer, visible),
-        Pane::Statistics => super::plots::statistics(v, &d.network, ui, i, &layer),
+    ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| match s.pane {
+        Pane::Maps => maps_pane(s, v, net, ui, i, &layer, visible),
+        Pane::Statistics => super::plots::statistics(v, net, ui, i, &layer),
         Pane::Kernels => super::kernels::kernels(v, ui, i, &layer),
     });
 }
@@ -79,15 +80,16 @@ fn combo<T: PartialEq + Copy>(
 
 fn input_bar(d: &mut Designer, ui: &mut egui::Ui) {
     let mut open = false;
-    let v = &mut d.viewer;
+    let mut sample = None;
+    let (s, v) = (&mut d.view, &d.rt.viewer);
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("Image:");
         egui::ComboBox::from_id_salt("sample")
             .selected_text(v.image_name.clone())
             .show_ui(ui, |ui| {
-                for (name, bytes) in SAMPLES {
+                for (k, (name, _)) in SAMPLES.iter().enumerate() {
                     if ui.selectable_label(v.image_name == *name, *name).clicked() {
-                        v.set_image(*name, bytes.to_vec());
+                        sample = Some(k);
                     }
                 }
             })
@@ -100,7 +102,7 @@ fn input_bar(d: &mut Designer, ui: &mut egui::Ui) {
         combo(
             ui,
             "Preprocess:",
-            &mut v.preprocess,
+            &mut s.preprocess,
             &[
                 (Preprocess::Unit, "unit (÷255)"),
                 (Preprocess::Raw, "raw (0-255)"),
@@ -111,7 +113,7 @@ fn input_bar(d: &mut Designer, ui: &mut egui::Ui) {
         combo(
             ui,
             "Resize:",
-            &mut v.resize,
+            &mut s.resize,
             &[
                 (ResizeMode::Stretch, "stretch"),
                 (ResizeMode::CenterCrop, "centre crop"),
@@ -122,30 +124,30 @@ fn input_bar(d: &mut Designer, ui: &mut egui::Ui) {
     if open {
         d.command(Command::OpenImage);
     }
+    if let Some(k) = sample {
+        d.command(Command::UseSample(k));
+    }
 }
 
 fn weights_bar(d: &mut Designer, ui: &mut egui::Ui, i: usize) {
-    let layer = &d.network.layers[i];
-    let has_weights = !d.analysis.layers[i].weights.is_empty();
-    let v = &mut d.viewer;
+    let layer = &d.doc.network.layers()[i];
+    let has_weights = !d.rt.analysis.layers[i].weights.is_empty();
+    let mut commands = Vec::new();
     ui.horizontal_wrapped(|ui| {
         ui.label("Weights:");
-        if ui
-            .button("Re-initialise all")
-            .on_hover_text("Draw new weights for every layer from its initializer (next seed); presets are dropped.")
-            .clicked()
-        {
-            v.reinitialise();
+        let all = Command::ReinitialiseAll;
+        if ui.button(all.label()).on_hover_text(all.tooltip()).clicked() {
+            commands.push(all);
         }
         if ui
             .add_enabled(has_weights, egui::Button::new(format!("Re-initialise {}", layer.name)))
             .on_hover_text("Draw new weights for this layer only; the layers before it keep their activations.")
             .clicked()
         {
-            v.reinitialise_layer(&layer.name);
+            commands.push(Command::ReinitialiseLayer(i));
         }
         let supports = presets::supports(layer);
-        let current = v.presets.get(&layer.name).copied();
+        let current = d.doc.weights.presets.get(&layer.id()).copied();
         let l = ui.label("Filter preset:");
         ui.add_enabled_ui(supports, |ui| {
             egui::ComboBox::from_id_salt("preset")
@@ -153,7 +155,10 @@ fn weights_bar(d: &mut Designer, ui: &mut egui::Ui, i: usize) {
                 .show_ui(ui, |ui| {
                     for p in Preset::ALL {
                         if ui.selectable_label(current == Some(p), p.label()).clicked() {
-                            v.set_preset(&layer.name, p);
+                            commands.push(Command::SetPreset {
+                                index: i,
+                                preset: Some(p),
+                            });
                         }
                     }
                 })
@@ -166,9 +171,12 @@ fn weights_bar(d: &mut Designer, ui: &mut egui::Ui, i: usize) {
                 .on_disabled_hover_text("Presets fit Conv2D and DepthwiseConv2D layers.");
         });
     });
+    for c in commands {
+        d.command(c);
+    }
 }
 
-fn display_bar(v: &mut Viewer, ui: &mut egui::Ui) {
+fn display_bar(v: &mut ViewSettings, running: bool, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
         let opts: Vec<(Colormap, &str)> = Colormap::ALL.iter().map(|c| (*c, c.label())).collect();
         combo(ui, "Colormap:", &mut v.colormap, &opts);
@@ -212,7 +220,7 @@ fn display_bar(v: &mut Viewer, ui: &mut egui::Ui) {
         let l = ui.label("Tile:");
         ui.add(egui::Slider::new(&mut v.tile, 24.0..=192.0))
             .labelled_by(l.id);
-        if v.running {
+        if running {
             ui.spinner();
             ui.label("running…");
         }
@@ -220,7 +228,7 @@ fn display_bar(v: &mut Viewer, ui: &mut egui::Ui) {
 }
 
 fn export_bar(d: &mut Designer, ui: &mut egui::Ui) {
-    let focus = d.viewer.focus;
+    let focus = d.view.focus;
     ui.horizontal_wrapped(|ui| {
         ui.label("Export:");
         if ui
@@ -257,15 +265,19 @@ fn export_bar(d: &mut Designer, ui: &mut egui::Ui) {
 
 /// Receptive-field window of an output pixel, in input pixels (inclusive).
 fn rf_window(d: &Designer, h: &Hover) -> Option<[[f64; 2]; 2]> {
-    let rf = d.analysis.layers.get(h.layer)?.receptive_field?;
+    let rf = d.rt.analysis.layers.get(h.layer)?.receptive_field?;
     Some(rf.window(h.row, h.col))
 }
 
 fn header(d: &mut Designer, ui: &mut egui::Ui, i: usize, layer: &Layer) {
-    let input_cf = crate::runner::input_channels_first(&d.network);
-    let hover = d.viewer.hover.filter(|h| h.layer == i);
+    let input_cf =
+        d.rt.analysis
+            .layers
+            .first()
+            .is_some_and(|r| r.channels_first);
+    let hover = d.rt.viewer.hover.filter(|h| h.layer == i);
     let window = hover.as_ref().and_then(|h| rf_window(d, h));
-    let v = &mut d.viewer;
+    let (s, v, net) = (&mut d.view, &mut d.rt.viewer, &d.doc.network);
     let (in_h, in_w) = match v.input.as_deref().map(|x| x.shape().to_vec()) {
         Some(s) if s.len() == 4 => {
             if input_cf {
@@ -321,7 +333,7 @@ fn header(d: &mut Designer, ui: &mut egui::Ui, i: usize, layer: &Layer) {
                     run.millis
                 ));
             }
-            let Some(p) = v.prepared(&d.network, i) else {
+            let Some(p) = v.prepared(net, i) else {
                 return;
             };
             let n = p.stats.len();
@@ -342,7 +354,7 @@ fn header(d: &mut Designer, ui: &mut egui::Ui, i: usize, layer: &Layer) {
             // The magnified view shows its own readout under the map.
             match (&hover, window) {
                 (Some(h), w) => {
-                    if v.focus.is_none() {
+                    if s.focus.is_none() {
                         ui.label(readout(h));
                     }
                     if let Some(w) = w {
@@ -354,15 +366,15 @@ fn header(d: &mut Designer, ui: &mut egui::Ui, i: usize, layer: &Layer) {
                 }
             }
             ui.horizontal(|ui| {
-                ui.selectable_value(&mut v.pane, Pane::Maps, "Maps");
-                ui.selectable_value(&mut v.pane, Pane::Statistics, "Statistics");
+                ui.selectable_value(&mut s.pane, Pane::Maps, "Maps");
+                ui.selectable_value(&mut s.pane, Pane::Statistics, "Statistics");
                 if super::kernels::has_kernels(layer) {
-                    ui.selectable_value(&mut v.pane, Pane::Kernels, "Kernels");
-                } else if v.pane == Pane::Kernels {
-                    v.pane = Pane::Maps;
+                    ui.selectable_value(&mut s.pane, Pane::Kernels, "Kernels");
+                } else if s.pane == Pane::Kernels {
+                    s.pane = Pane::Maps;
                 }
             });
-            colour_bar(v, ui, i);
+            colour_bar(s, v, ui, i);
         });
     });
 }
@@ -389,9 +401,9 @@ fn rf_text([[r0, r1], [c0, c1]]: [[f64; 2]; 2], h: usize, w: usize) -> String {
     )
 }
 
-fn colour_bar(v: &mut Viewer, ui: &mut egui::Ui, i: usize) {
-    let (cmap, norm) = (v.colormap, v.norm);
-    let Some(rs) = v.tile_ranges(i) else {
+fn colour_bar(s: &ViewSettings, v: &mut Viewer, ui: &mut egui::Ui, i: usize) {
+    let (cmap, norm) = (s.colormap, s.norm);
+    let Some(rs) = v.tile_ranges(s, i) else {
         return;
     };
     let (lo, hi) = rs
@@ -430,6 +442,7 @@ fn pixel_at(rect: Rect, pos: Pos2, h: usize, w: usize) -> Option<(usize, usize)>
 }
 
 fn maps_pane(
+    s: &mut ViewSettings,
     v: &mut Viewer,
     net: &crate::model::Network,
     ui: &mut egui::Ui,
@@ -437,7 +450,7 @@ fn maps_pane(
     layer: &Layer,
     visible: f32,
 ) {
-    let (order, dead_only) = (v.order, v.dead_only);
+    let (order, dead_only) = (s.order, s.dead_only);
     let Some(p) = v.prepared(net, i) else {
         return;
     };
@@ -449,14 +462,14 @@ fn maps_pane(
     let channels = crate::viz::order(&p.stats, order, dead_only);
     let (h, w) = (maps.shape()[1], maps.shape()[2]);
     let mut new_hover = None;
-    if let Some(k) = v.focus.filter(|&k| k < maps.shape()[0]) {
-        magnified(v, ui, i, k, &maps, &channels, &mut new_hover);
+    if let Some(k) = s.focus.filter(|&k| k < maps.shape()[0]) {
+        magnified(s, v, ui, i, k, &maps, &channels, &mut new_hover);
     } else {
-        v.focus = None;
+        s.focus = None;
         if channels.is_empty() {
             ui.label("No channel is dead (all ≤ 0) in this layer.");
         }
-        let tile = v.tile;
+        let tile = s.tile;
         let columns = ((visible - 16.0) / (tile + 10.0)).floor().max(1.0) as usize;
         let aspect = h as f32 / w.max(1) as f32;
         egui::ScrollArea::vertical()
@@ -464,7 +477,7 @@ fn maps_pane(
             .show(ui, |ui| {
                 egui::Grid::new("tiles").spacing([6.0, 6.0]).show(ui, |ui| {
                     for (slot, &k) in channels.iter().enumerate() {
-                        let Some(tex) = v.tile_texture(ui.ctx(), i, k) else {
+                        let Some(tex) = v.tile_texture(s, ui.ctx(), i, k) else {
                             continue;
                         };
                         ui.vertical(|ui| {
@@ -486,9 +499,9 @@ fn maps_pane(
                                 });
                             }
                             if r.clicked() {
-                                v.focus = Some(k);
-                                v.zoom = 1.0;
-                                v.center = None;
+                                s.focus = Some(k);
+                                s.zoom = 1.0;
+                                s.center = None;
                             }
                             ui.small(format!("ch {k}"));
                         });
@@ -507,7 +520,9 @@ fn maps_pane(
 
 /// One channel, large: nearest-neighbour magnification, scroll to zoom about the
 /// pointer, drag to pan, double-click to fit; the value under the pointer below.
+#[allow(clippy::too_many_arguments)]
 fn magnified(
+    s: &mut ViewSettings,
     v: &mut Viewer,
     ui: &mut egui::Ui,
     i: usize,
@@ -519,7 +534,7 @@ fn magnified(
     let (h, w) = (maps.shape()[1], maps.shape()[2]);
     ui.horizontal(|ui| {
         if ui.button("Back to all channels").clicked() {
-            v.focus = None;
+            s.focus = None;
         }
         let pos = channels.iter().position(|&c| c == k);
         if ui
@@ -527,7 +542,7 @@ fn magnified(
             .clicked()
             && let Some(p) = pos
         {
-            v.focus = Some(channels[p - 1]);
+            s.focus = Some(channels[p - 1]);
         }
         if ui
             .add_enabled(
@@ -537,22 +552,22 @@ fn magnified(
             .clicked()
             && let Some(p) = pos
         {
-            v.focus = Some(channels[p + 1]);
+            s.focus = Some(channels[p + 1]);
         }
         ui.strong(format!("ch {k}"));
         let l = ui.label("Zoom:");
         ui.add(
-            egui::Slider::new(&mut v.zoom, 1.0..=64.0)
+            egui::Slider::new(&mut s.zoom, 1.0..=64.0)
                 .logarithmic(true)
                 .suffix("×"),
         )
         .labelled_by(l.id);
         if ui.button("Fit").clicked() {
-            v.zoom = 1.0;
-            v.center = None;
+            s.zoom = 1.0;
+            s.center = None;
         }
     });
-    let Some(tex) = v.tile_texture(ui.ctx(), i, k) else {
+    let Some(tex) = v.tile_texture(s, ui.ctx(), i, k) else {
         return;
     };
     let avail = ui.available_size();
@@ -562,8 +577,8 @@ fn magnified(
         egui::WidgetInfo::labeled(egui::Role::Image, true, format!("magnified ch {k}"))
     });
     let fit = (rect.width() / w.max(1) as f32).min(rect.height() / h.max(1) as f32);
-    let mut center = v.center.unwrap_or(vec2(w as f32 / 2.0, h as f32 / 2.0));
-    let scale = fit * v.zoom;
+    let mut center = s.center.unwrap_or(vec2(w as f32 / 2.0, h as f32 / 2.0));
+    let scale = fit * s.zoom;
     if resp.hovered() {
         let (scroll, pinch) = ui.input(|inp| (inp.smooth_scroll_delta.y, inp.zoom_delta()));
         let factor = (scroll / 200.0).exp() * pinch;
@@ -571,19 +586,19 @@ fn magnified(
             && let Some(p) = resp.hover_pos()
         {
             let under = center + (p - rect.center()) / scale;
-            v.zoom = (v.zoom * factor).clamp(1.0, 64.0);
-            center = under - (p - rect.center()) / (fit * v.zoom);
+            s.zoom = (s.zoom * factor).clamp(1.0, 64.0);
+            center = under - (p - rect.center()) / (fit * s.zoom);
         }
     }
     if resp.dragged() {
-        center -= resp.drag_delta() / (fit * v.zoom);
+        center -= resp.drag_delta() / (fit * s.zoom);
     }
     if resp.double_clicked() {
-        v.zoom = 1.0;
+        s.zoom = 1.0;
         center = vec2(w as f32 / 2.0, h as f32 / 2.0);
     }
-    let scale = fit * v.zoom;
-    v.center = Some(center);
+    let scale = fit * s.zoom;
+    s.center = Some(center);
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 0.0, Color32::from_gray(24));
     let img = Rect::from_min_size(

@@ -16,8 +16,9 @@
 //! on rayon's pool. The one-axis transforms are loops over NHWC's contiguous channels,
 //! compiled for AVX-512 or AVX2 when the CPU has them (checked at run time).
 
+use super::epilogue::Epilogue;
 use super::gemm::sgemm;
-use super::ops::{Epilogue, Window};
+use crate::keras::geometry::Window;
 use ndarray::{Array4, ArrayView4};
 use std::mem::MaybeUninit;
 

@@ -207,18 +207,50 @@ pub fn erf(x: f64) -> f64 {
 }
 
 /// Softmax layer over any axis (Keras's `Softmax(axis)`), negative axes from the end.
-pub fn softmax_layer(x: ArrayD<f32>, axis: i64) -> Result<ArrayD<f32>, String> {
+/// Keras's `Softmax` layer over `axes` (one, or several taken together).
+pub fn softmax_layer(x: ArrayD<f32>, axes: &[i64]) -> Result<ArrayD<f32>, String> {
     let rank = x.ndim() as i64;
-    let ax = if axis < 0 { axis + rank } else { axis };
-    if ax < 0 || ax >= rank {
-        return Err(format!(
-            "`dim` must be in the range [-{rank}, {rank}) where {rank} is the number of \
-             dimensions in the input. Received: dim={axis}"
-        ));
+    let mut resolved = Vec::with_capacity(axes.len());
+    for &axis in axes {
+        let ax = if axis < 0 { axis + rank } else { axis };
+        if ax < 0 || ax >= rank {
+            return Err(format!(
+                "`dim` must be in the range [-{rank}, {rank}) where {rank} is the number of \
+                 dimensions in the input. Received: dim={axis}"
+            ));
+        }
+        resolved.push(ax as usize);
     }
     let mut x = x;
-    softmax_axis(&mut x, ax as usize);
-    Ok(x)
+    if let [ax] = resolved[..] {
+        softmax_axis(&mut x, ax);
+        return Ok(x);
+    }
+    // Several axes: move them last, flatten them to one, normalise, and put them back.
+    let rest: Vec<usize> = (0..x.ndim()).filter(|a| !resolved.contains(a)).collect();
+    let perm: Vec<usize> = rest.iter().chain(&resolved).copied().collect();
+    let moved = x
+        .permuted_axes(IxDyn(&perm))
+        .as_standard_layout()
+        .into_owned();
+    let moved_shape = moved.shape().to_vec();
+    let inner: usize = moved_shape[rest.len()..].iter().product();
+    let outer = moved.len() / inner.max(1);
+    let mut flat = moved
+        .into_shape_with_order(IxDyn(&[outer, inner]))
+        .map_err(|e| e.to_string())?;
+    softmax_axis(&mut flat, 1);
+    let back = flat
+        .into_shape_with_order(IxDyn(&moved_shape))
+        .map_err(|e| e.to_string())?;
+    let mut inverse = vec![0; perm.len()];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p] = i;
+    }
+    Ok(back
+        .permuted_axes(IxDyn(&inverse))
+        .as_standard_layout()
+        .into_owned())
 }
 
 /// A zero-filled tensor of the given shape (used for empty results).

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Keras-made fixtures for layer kinds and arguments the shared golden set lacks.
+
+Usage (a venv with keras==3.15.1 and tensorflow-cpu==2.21.*; see keras-venv.sh):
+
+    python scripts/make_fixtures.py tests/fixtures/golden
+
+Each case is written in the golden layout (`../shared/golden/README.md`):
+config.json, model.keras, model.h5, input.npy, expected/<layer>.npy, summary.json.
+Weights and inputs are seeded, so a rerun writes the same files.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+
+def cases():
+    """(name, input shape, layers) for every case."""
+    return [
+        (
+            "stack_reshape",
+            (6, 6, 3),
+            lambda: [
+                layers.Conv2D(8, 3, activation="relu"),
+                layers.Reshape((-1, 8)),
+                layers.Dense(5),
+                layers.Reshape((4, 2, 10)),
+                layers.Conv2D(4, 1),
+                layers.Reshape((32,)),
+                layers.Dense(3, activation="softmax"),
+            ],
+        ),
+        (
+            "stack_softmax_axes",
+            (5, 4, 3),
+            lambda: [
+                layers.Conv2D(6, 2),
+                layers.Softmax(axis=[1, 2]),
+                layers.Softmax(axis=(1, 3)),
+                layers.Softmax(axis=2),
+            ],
+        ),
+    ]
+
+
+def summary(model):
+    out = []
+    for l in model.layers:
+        t = sum(int(np.prod(w.shape)) for w in l.trainable_weights)
+        n = sum(int(np.prod(w.shape)) for w in l.non_trainable_weights)
+        out.append(
+            {
+                "name": l.name,
+                "class_name": l.__class__.__name__,
+                "output_shape": list(l.output.shape),
+                "params": t + n,
+                "trainable_params": t,
+                "non_trainable_params": n,
+            }
+        )
+    total = sum(x["params"] for x in out)
+    trainable = sum(x["trainable_params"] for x in out)
+    return {
+        "layers": out,
+        "total_params": total,
+        "trainable_params": trainable,
+        "non_trainable_params": total - trainable,
+    }
+
+
+def write(root, name, shape, make):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(7)
+    model = keras.Sequential([keras.Input(shape=shape), *make()], name=name)
+    d = os.path.join(root, name)
+    os.makedirs(os.path.join(d, "expected"), exist_ok=True)
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-1, 1, size=(2, *shape)).astype("float32")
+    np.save(os.path.join(d, "input.npy"), x)
+    model.save(os.path.join(d, "model.keras"))
+    model.save(os.path.join(d, "model.h5"))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        f.write(json.dumps(json.loads(model.to_json()), indent=2))
+    y = x
+    for l in model.layers:
+        y = l(y)
+        np.save(os.path.join(d, "expected", f"{l.name}.npy"), np.asarray(y, dtype="float32"))
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump(summary(model), f, indent=2)
+    print("wrote", d)
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/golden"
+    for name, shape, make in cases():
+        write(root, name, shape, make)
+
+
+if __name__ == "__main__":
+    main()

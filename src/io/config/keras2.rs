@@ -1,0 +1,38 @@
+//! What only Keras 2 files (tf.keras 2, the legacy `.h5` `model_config`, Keras ≤ 2.2)
+//! write: a Sequential config that *is* the layer list, the input shape on the first
+//! layer (`batch_input_shape` / `input_shape`), and inbound nodes as
+//! `[["name", node, tensor, {kwargs}], ...]`. (Keras 2's class names, `Convolution2D`
+//! and friends, are aliases in the layer registry.)
+
+use super::args::shape_from_json;
+use crate::keras::shape::Shape;
+use serde_json::{Map, Value};
+
+/// Keras 2.2 and older: the config is the list of layers.
+pub fn bare_layer_list(config: Option<&Value>) -> Option<&Vec<Value>> {
+    match config {
+        Some(Value::Array(a)) => Some(a),
+        _ => None,
+    }
+}
+
+/// The input shape a tf.keras 2 first layer carries, batch axis first.
+pub fn batch_input_shape(config: &Map<String, Value>) -> Option<Shape> {
+    config
+        .get("batch_input_shape")
+        .and_then(shape_from_json)
+        .or_else(|| {
+            config
+                .get("input_shape")
+                .and_then(shape_from_json)
+                .map(|s| std::iter::once(None).chain(s).collect())
+        })
+}
+
+/// The layer name of one tf.keras 2 inbound entry `["name", node, tensor, {kwargs}]`.
+pub fn node_entry_name(entry: &[Value]) -> Option<String> {
+    match (entry.first(), entry.get(1)) {
+        (Some(Value::String(n)), Some(Value::Number(_))) => Some(n.clone()),
+        _ => None,
+    }
+}

@@ -1,0 +1,284 @@
+//! Keras model config JSON: reading the three dialects (Keras 3 `model.to_json()` and
+//! `config.json` inside `.keras` — [`keras3`]; the legacy `.h5` `model_config` and
+//! tf.keras 2 JSON with `batch_input_shape` and nested inbound lists — [`keras2`]) and
+//! writing Keras 3 JSON that `keras.models.model_from_json` accepts ([`write`]). Each
+//! layer's own keys are read and written by [`args`] from its kind's declaration.
+//!
+//! Argument *values* Keras would refuse are kept on the layer as `construct_error` so the
+//! design can still be shown and fixed; only structural problems (not JSON, not a model,
+//! unknown class or argument, a broken graph) fail the read.
+
+pub mod args;
+mod keras2;
+mod keras3;
+mod write;
+
+pub use write::{layer_config, to_json_string, to_value};
+
+use crate::keras::objects::{self, py_repr_json};
+use crate::keras::shape::Shape;
+use crate::layers::{LayerKind, canonical_class, supported_classes};
+use crate::model::network::{Layer, Network, default_dtype};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("not a Keras model config: {0}")]
+    NotAModel(String),
+    #[error(
+        "layer {index} ('{name}'): unknown layer class '{class}' (convscope supports {supported})"
+    )]
+    UnknownClass {
+        index: usize,
+        name: String,
+        class: String,
+        supported: String,
+    },
+    #[error("layer '{layer}': {message}")]
+    Layer { layer: String, message: String },
+    #[error("{0}")]
+    Graph(String),
+}
+
+/// Reads a model config in any supported dialect.
+pub fn from_json_str(text: &str) -> Result<Network, ConfigError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?;
+    from_value(&v)
+}
+
+/// Reads a model config already parsed as JSON.
+pub fn from_value(v: &Value) -> Result<Network, ConfigError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ConfigError::NotAModel("the top level is not an object".into()))?;
+    let class = obj.get("class_name").and_then(Value::as_str).unwrap_or("");
+    let config = obj.get("config");
+    match class {
+        "Sequential" => sequential(config),
+        "Functional" | "Model" => functional(config),
+        "" => Err(ConfigError::NotAModel(
+            "no `class_name` at the top level".into(),
+        )),
+        other => Err(ConfigError::NotAModel(format!(
+            "the model class is '{other}'; convscope reads Sequential and Functional models"
+        ))),
+    }
+}
+
+/// The model's name and its list of layer entries.
+fn layer_list(config: Option<&Value>) -> Result<(String, &Vec<Value>), ConfigError> {
+    if let Some(list) = keras2::bare_layer_list(config) {
+        return Ok(("sequential".into(), list));
+    }
+    match config {
+        Some(Value::Object(c)) => {
+            let name = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("sequential")
+                .to_string();
+            match c.get("layers") {
+                Some(Value::Array(a)) => Ok((name, a)),
+                _ => Err(ConfigError::NotAModel(
+                    "the model config has no `layers` list".into(),
+                )),
+            }
+        }
+        _ => Err(ConfigError::NotAModel(
+            "the model has no `config` object".into(),
+        )),
+    }
+}
+
+fn graph_error(e: crate::model::GraphError) -> ConfigError {
+    ConfigError::Graph(e.to_string())
+}
+
+fn sequential(config: Option<&Value>) -> Result<Network, ConfigError> {
+    let (name, entries) = layer_list(config)?;
+    let build_input_shape = config
+        .and_then(|c| c.get("build_input_shape"))
+        .and_then(args::shape_from_json);
+    let mut layers: Vec<(Layer, Vec<String>)> = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let (layer, batch_input_shape) = parse_layer(entry, i)?;
+        if layers.is_empty() && !layer.kind.is_input() {
+            // tf.keras 2: the first layer carries `batch_input_shape`; Keras 3 may only
+            // have `build_input_shape`.
+            let shape = batch_input_shape
+                .or_else(|| build_input_shape.clone())
+                .ok_or_else(|| {
+                    ConfigError::NotAModel(
+                        "the Sequential model has no InputLayer and no input shape".into(),
+                    )
+                })?;
+            layers.push((input_layer("input_layer", shape), Vec::new()));
+        }
+        layers.push((layer, Vec::new()));
+    }
+    if layers.is_empty() {
+        let shape = build_input_shape
+            .ok_or_else(|| ConfigError::NotAModel("the model has no layers".into()))?;
+        layers.push((input_layer("input_layer", shape), Vec::new()));
+    }
+    Network::from_named(&name, false, layers, &[]).map_err(graph_error)
+}
+
+fn input_layer(name: &str, batch_shape: Shape) -> Layer {
+    Layer::of(
+        LayerKind::Input(crate::layers::InputLayer {
+            batch_shape,
+            dtype: "float32".into(),
+        }),
+        name,
+    )
+}
+
+fn functional(config: Option<&Value>) -> Result<Network, ConfigError> {
+    let (name, entries) = layer_list(config)?;
+    let mut layers = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let (mut layer, _) = parse_layer(entry, i)?;
+        if let Some(name) = entry.get("name").and_then(Value::as_str) {
+            layer.name = name.to_string();
+        }
+        let inbound = inbound_names(entry.get("inbound_nodes"));
+        layers.push((layer, inbound));
+    }
+    let outputs = config
+        .and_then(|c| c.get("output_layers"))
+        .map(history_names)
+        .unwrap_or_default();
+    Network::from_named(&name, true, layers, &outputs).map_err(graph_error)
+}
+
+/// Names of inbound layers, from Keras 3 (`{"args": [tensor...]}`) or tf.keras 2
+/// (`[[["name", 0, 0, {}], ...]]`) inbound node lists.
+fn inbound_names(nodes: Option<&Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(Value::Array(nodes)) = nodes else {
+        return out;
+    };
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(_) => keras3::tensor_names(v, out, walk),
+            Value::Array(a) => {
+                if let Some(n) = keras2::node_entry_name(a) {
+                    out.push(n);
+                } else {
+                    for x in a {
+                        walk(x, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for n in nodes.iter().take(1) {
+        walk(n, &mut out);
+    }
+    out
+}
+
+fn history_names(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(a) if matches!(a.first(), Some(Value::String(_))) => a
+            .first()
+            .and_then(Value::as_str)
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+        Value::Array(a) => a.iter().flat_map(history_names).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Keys every layer accepts (Keras's `Layer.__init__` and the legacy loader).
+const COMMON_KEYS: &[&str] = &[
+    "name",
+    "trainable",
+    "dtype",
+    "autocast",
+    "input_dim",
+    "input_shape",
+    "batch_input_shape",
+    "batch_size",
+    "activity_regularizer",
+];
+
+/// Reads the config of one layer entry. Returns the layer and the tf.keras 2
+/// `batch_input_shape`, if it had one.
+fn parse_layer(entry: &Value, index: usize) -> Result<(Layer, Option<Shape>), ConfigError> {
+    let class = entry
+        .get("class_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ConfigError::NotAModel(format!("layer {index} has no `class_name`")))?;
+    let empty = Map::new();
+    let config = entry
+        .get("config")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let name = config
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| objects::to_snake_case(class));
+    let Some(mut kind) = canonical_class(class).and_then(LayerKind::default_for) else {
+        return Err(ConfigError::UnknownClass {
+            index,
+            name,
+            class: class.to_string(),
+            supported: supported_classes().join(", "),
+        });
+    };
+    let canonical = kind.class_name();
+    let mut p = args::Reader::new(config, COMMON_KEYS);
+    kind.spec_mut().args(&mut p);
+    let unknown: Vec<(&String, &Value)> = config
+        .iter()
+        .filter(|(k, _)| !p.used.contains(*k))
+        .collect();
+    if !unknown.is_empty() && p.error.is_none() {
+        let args = format!(
+            "{{{}}}",
+            unknown
+                .iter()
+                .map(|(k, v)| format!("'{k}': {}", py_repr_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        p.error = Some(format!(
+            "Unrecognized keyword arguments passed to {canonical}: {args}"
+        ));
+    }
+    if !p.missing.is_empty() && p.error.is_none() {
+        let missing: Vec<String> = p.missing.iter().map(|k| format!("'{k}'")).collect();
+        let n = missing.len();
+        let list = match n {
+            1 => missing[0].clone(),
+            _ => format!("{} and {}", missing[..n - 1].join(", "), missing[n - 1]),
+        };
+        p.error = Some(format!(
+            "{canonical}.__init__() missing {n} required positional argument{}: {list}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    let mut layer = Layer::of(kind, name);
+    layer.trainable = config
+        .get("trainable")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    layer.dtype = match config.get("dtype") {
+        Some(Value::Object(d)) => {
+            // `.keras` archives tag shared dicts with a random id: not part of the config.
+            let mut d = d.clone();
+            d.remove("shared_object_id");
+            Value::Object(d)
+        }
+        _ => default_dtype(),
+    };
+    layer.construct_error = p.error;
+    Ok((layer, keras2::batch_input_shape(config)))
+}

@@ -1,0 +1,226 @@
+//! Layer weights read from files: `.keras` archives (`model.weights.h5`), legacy `.h5`
+//! model files and `.npz` archives keyed `<layer>/<i>`.
+//!
+//! Every array is checked against the shape the analysis expects; a mismatch names the
+//! layer and the array. Nothing here panics on a corrupt file.
+
+use super::keras_file::zip_entry;
+use super::npy;
+use crate::keras::report::WeightSpec;
+use crate::layers::LayerWeights;
+use crate::model::analysis::Analysis;
+use crate::model::network::{Layer, Network};
+use ndarray::{ArrayD, IxDyn};
+use std::collections::HashMap;
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum WeightError {
+    #[error("{0}")]
+    File(String),
+    #[error("layer '{layer}': {message}")]
+    Layer { layer: String, message: String },
+    #[error("the model is invalid: {0}")]
+    Invalid(String),
+}
+
+fn layer_err(layer: &Layer, message: impl Into<String>) -> WeightError {
+    WeightError::Layer {
+        layer: layer.name.clone(),
+        message: message.into(),
+    }
+}
+
+/// Checks and converts one layer's arrays (`(shape, data)` in `get_weights()` order).
+fn assemble(
+    layer: &Layer,
+    specs: &[WeightSpec],
+    arrays: Vec<(Vec<usize>, Vec<f32>)>,
+) -> Result<LayerWeights, WeightError> {
+    if arrays.len() != specs.len() {
+        return Err(layer_err(
+            layer,
+            format!(
+                "the file has {} weight arrays, the layer needs {} ({})",
+                arrays.len(),
+                specs.len(),
+                specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    specs
+        .iter()
+        .zip(arrays)
+        .map(|(spec, (shape, data))| {
+            let want: Vec<usize> = spec.shape.iter().map(|&d| d.max(0) as usize).collect();
+            if shape != want {
+                return Err(layer_err(
+                    layer,
+                    format!(
+                        "array '{}' has shape {:?}, the layer needs {:?}",
+                        spec.name, shape, want
+                    ),
+                ));
+            }
+            ArrayD::from_shape_vec(IxDyn(&shape), data)
+                .map_err(|e| layer_err(layer, format!("array '{}': {e}", spec.name)))
+        })
+        .collect()
+}
+
+fn valid(net: &Network, analysis: &Analysis) -> Result<(), WeightError> {
+    match analysis.error(net) {
+        Some(e) => Err(WeightError::Invalid(e)),
+        None => Ok(()),
+    }
+}
+
+fn h5(bytes: Vec<u8>) -> Result<hdf5_pure::File, WeightError> {
+    hdf5_pure::File::from_bytes(bytes)
+        .map_err(|e| WeightError::File(format!("not a readable HDF5 file: {e}")))
+}
+
+fn read_dataset(file: &hdf5_pure::File, path: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
+    let ds = file
+        .dataset(path)
+        .map_err(|e| format!("cannot open {path}: {e}"))?;
+    let shape: Vec<usize> = ds
+        .shape()
+        .map_err(|e| format!("cannot read the shape of {path}: {e}"))?
+        .iter()
+        .map(|&d| d as usize)
+        .collect();
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &b| a.checked_mul(b))
+        .ok_or("shape overflows")?;
+    if n > 1 << 31 {
+        return Err(format!("{path} has {n} elements: too large"));
+    }
+    let data = match ds.dtype().map_err(|e| format!("{path}: {e}"))? {
+        hdf5_pure::DType::F32 => ds.read_f32(),
+        hdf5_pure::DType::F64 => ds
+            .read_f64()
+            .map(|v| v.into_iter().map(|x| x as f32).collect()),
+        other => return Err(format!("{path} has data type {other:?}; expected float32")),
+    }
+    .map_err(|e| format!("cannot read {path}: {e}"))?;
+    if data.len() != n {
+        return Err(format!("{path}: {} values for shape {shape:?}", data.len()));
+    }
+    Ok((shape, data))
+}
+
+/// Weights from a `.keras` archive.
+pub fn from_keras(
+    bytes: &[u8],
+    net: &Network,
+    analysis: &Analysis,
+) -> Result<Vec<LayerWeights>, WeightError> {
+    valid(net, analysis)?;
+    let h5bytes =
+        zip_entry(bytes, "model.weights.h5").map_err(|e| WeightError::File(e.to_string()))?;
+    from_weights_h5(h5bytes, net, analysis)
+}
+
+/// Weights from the `model.weights.h5` inside a `.keras` archive (Keras 3's layout:
+/// `layers/<key>/vars/<n>`).
+pub fn from_weights_h5(
+    h5bytes: Vec<u8>,
+    net: &Network,
+    analysis: &Analysis,
+) -> Result<Vec<LayerWeights>, WeightError> {
+    valid(net, analysis)?;
+    let file = h5(h5bytes)?;
+    let keys = net.keras_weight_keys();
+    let mut out = Vec::with_capacity(net.len());
+    for (i, layer) in net.layers().iter().enumerate() {
+        let specs = &analysis.layers[i].weights;
+        let Some(key) = &keys[i] else {
+            out.push(Vec::new());
+            continue;
+        };
+        if specs.is_empty() {
+            out.push(Vec::new());
+            continue;
+        }
+        let vars = format!("layers/{key}/vars");
+        let group = file
+            .group(&vars)
+            .map_err(|_| layer_err(layer, format!("the weights file has no group {vars}")))?;
+        let mut names = group
+            .datasets()
+            .map_err(|e| layer_err(layer, format!("cannot list {vars}: {e}")))?;
+        names.sort_by_key(|n| n.parse::<u64>().unwrap_or(u64::MAX));
+        let arrays = names
+            .iter()
+            .map(|n| read_dataset(&file, &format!("{vars}/{n}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| layer_err(layer, e))?;
+        out.push(assemble(layer, specs, arrays)?);
+    }
+    Ok(out)
+}
+
+/// Weights from a legacy `.h5` full-model file (`model_weights/<layer>/<weight path>`).
+pub fn from_h5(
+    bytes: &[u8],
+    net: &Network,
+    analysis: &Analysis,
+) -> Result<Vec<LayerWeights>, WeightError> {
+    valid(net, analysis)?;
+    let file = h5(bytes.to_vec())?;
+    let mut out = Vec::with_capacity(net.len());
+    for (i, layer) in net.layers().iter().enumerate() {
+        let specs = &analysis.layers[i].weights;
+        if specs.is_empty() {
+            out.push(Vec::new());
+            continue;
+        }
+        let gpath = format!("model_weights/{}", layer.name);
+        let group = file
+            .group(&gpath)
+            .map_err(|_| layer_err(layer, format!("the file has no group {gpath}")))?;
+        let attrs = group
+            .attrs()
+            .map_err(|e| layer_err(layer, format!("cannot read {gpath} attributes: {e}")))?;
+        let names: Vec<String> = attrs
+            .get("weight_names")
+            .and_then(|a| a.as_strings())
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
+        let arrays = names
+            .iter()
+            .map(|n| read_dataset(&file, &format!("{gpath}/{n}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| layer_err(layer, e))?;
+        out.push(assemble(layer, specs, arrays)?);
+    }
+    Ok(out)
+}
+
+/// Weights from an `.npz` archive keyed `<layer_name>/<index>`; layers without entries
+/// are an error (use [`initialize`] for a design without weights).
+pub fn from_npz(
+    bytes: &[u8],
+    net: &Network,
+    analysis: &Analysis,
+) -> Result<Vec<LayerWeights>, WeightError> {
+    valid(net, analysis)?;
+    let entries = npy::read_npz(bytes).map_err(|e| WeightError::File(e.to_string()))?;
+    let map: HashMap<String, npy::NpyArray> = entries.into_iter().collect();
+    let mut out = Vec::with_capacity(net.len());
+    for (i, layer) in net.layers().iter().enumerate() {
+        let specs = &analysis.layers[i].weights;
+        let mut arrays = Vec::new();
+        for k in 0..specs.len() {
+            let key = format!("{}/{k}", layer.name);
+            let a = map
+                .get(&key)
+                .ok_or_else(|| layer_err(layer, format!("the .npz has no array '{key}'")))?;
+            arrays.push((a.shape.clone(), a.data.clone()));
+        }
+        out.push(assemble(layer, specs, arrays)?);
+    }
+    Ok(out)
+}

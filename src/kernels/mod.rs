@@ -1,0 +1,34 @@
+//! Numbers on NHWC `f32` tensors, one file per strategy (as tract's `ops/cnn/conv/`):
+//! im2col + GEMM ([`im2col`]), register-tiled direct convolution ([`direct`]),
+//! Winograd F(4×4,3×3)/F(2×2,3×3) ([`winograd`]), the choice between them ([`conv`]),
+//! depthwise ([`depthwise`]) and transposed ([`transposed`]) convolution, pooling,
+//! resampling, element-wise passes, the fused bias/activation [`epilogue`], Keras's
+//! [`activations`], and the one matrix product everything ends in ([`gemm`]).
+//!
+//! Pure functions of arrays and a [`crate::keras::geometry::Window`]: which padding or
+//! layout a layer means is its kind's business (`crate::layers`). Every fast path is
+//! checked against the naive reference convolution by property tests (`tests.rs`).
+
+pub mod activations;
+pub mod conv;
+pub mod depthwise;
+pub mod direct;
+pub mod elementwise;
+pub mod epilogue;
+pub mod gemm;
+pub mod im2col;
+pub mod pooling;
+pub mod resample;
+pub mod transposed;
+pub mod winograd;
+
+#[cfg(test)]
+mod tests;
+
+pub use conv::conv2d;
+pub use depthwise::depthwise;
+pub use elementwise::{add_bias, for_chunks, map, scale_shift_last};
+pub use epilogue::Epilogue;
+pub use pooling::pool;
+pub use resample::{crop, resize_bilinear, upsample_nearest, zero_pad};
+pub use transposed::conv_transpose;

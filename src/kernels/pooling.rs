@@ -1,0 +1,53 @@
+//! Max and average pooling over a [`Window`]: only the taps inside the input are visited;
+//! average pooling divides by them, as Keras does.
+
+use super::elementwise::for_chunks;
+use crate::keras::geometry::Window;
+use ndarray::{Array4, ArrayView4};
+
+/// Max or average pooling; average divides by the real (non-padded) pixels of a window.
+/// A NaN in a max window wins (as in TensorFlow). Output rows run in parallel.
+pub fn pool(x: ArrayView4<f32>, win: &Window, max: bool) -> Array4<f32> {
+    let (n, h, w, c) = x.dim();
+    let [oh, ow] = win.out;
+    let xs = x.as_standard_layout();
+    let xs = xs.as_slice().expect("standard layout is contiguous");
+    let mut out = vec![0f32; n * oh * ow * c];
+    for_chunks(&mut out, ow * c, |row_i, row| {
+        let (b, oy) = (row_i / oh.max(1), row_i % oh.max(1));
+        let rows = win.inside(0, oy, h);
+        for (ox, acc) in row.chunks_exact_mut(c.max(1)).enumerate() {
+            let mut count = 0usize;
+            for ky in rows.clone() {
+                let iy = win.coord(0, oy, ky);
+                for kx in win.inside(1, ox, w) {
+                    let ix = win.coord(1, ox, kx);
+                    let o = ((b * h + iy as usize) * w + ix as usize) * c;
+                    let px = &xs[o..o + c];
+                    if count == 0 {
+                        acc.copy_from_slice(px);
+                    } else if max {
+                        for (a, &v) in acc.iter_mut().zip(px) {
+                            // Branch-free (vectorises); NaN wins like TensorFlow's max.
+                            let m = if v > *a { v } else { *a };
+                            *a = if v.is_nan() { v } else { m };
+                        }
+                    } else {
+                        for (a, v) in acc.iter_mut().zip(px) {
+                            *a += *v;
+                        }
+                    }
+                    count += 1;
+                }
+            }
+            if count == 0 {
+                acc.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+            } else if !max {
+                for a in acc.iter_mut() {
+                    *a /= count as f32;
+                }
+            }
+        }
+    });
+    Array4::from_shape_vec((n, oh, ow, c), out).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
+}

@@ -1,0 +1,285 @@
+//! The fast convolution paths against the naive reference (property tests), and the
+//! regressions the engine's property tests found.
+
+use super::direct::{STREAM_MIN_BYTES, conv2d_direct, direct_wins};
+use super::im2col::conv2d_gemm;
+use super::*;
+use crate::keras::geometry::{Padding, Window};
+use ndarray::{Array4, ArrayView4};
+use proptest::prelude::*;
+
+fn pad(same: bool) -> Padding {
+    if same { Padding::Same } else { Padding::Valid }
+}
+
+/// The definition of a convolution, six loops deep: the reference for the fast path.
+fn naive_conv(x: ArrayView4<f32>, k: ArrayView4<f32>, win: &Window, groups: usize) -> Array4<f32> {
+    let (n, h, w, _) = x.dim();
+    let (kh, kw, cin_g, cout) = k.dim();
+    let cout_g = cout / groups;
+    Array4::from_shape_fn((n, win.out[0], win.out[1], cout), |(b, oy, ox, co)| {
+        let g = co / cout_g;
+        let mut acc = 0f64;
+        for ky in 0..kh {
+            for kx in 0..kw {
+                let iy = win.coord(0, oy, ky);
+                let ix = win.coord(1, ox, kx);
+                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                    continue;
+                }
+                for ci in 0..cin_g {
+                    acc += (x[[b, iy as usize, ix as usize, g * cin_g + ci]] * k[[ky, kx, ci, co]])
+                        as f64;
+                }
+            }
+        }
+        acc as f32
+    })
+}
+
+fn values(len: usize, seed: u32) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let v = (i as u32)
+                .wrapping_mul(2654435761)
+                .wrapping_add(seed.wrapping_mul(40503));
+            ((v >> 8) % 2000) as f32 / 1000.0 - 1.0
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// The taps `inside` yields are exactly those whose coordinate is in the input.
+    #[test]
+    fn inside_is_the_in_range_taps(
+        len in 0usize..12, k in 1usize..9, s in 1usize..5, d in 1usize..4,
+        pad in 0usize..10, o in 0usize..8,
+    ) {
+        let win = Window {
+            kernel: [k, 1],
+            strides: [s, 1],
+            dilation: [d, 1],
+            pad_before: [pad, 0],
+            out: [8, 1],
+        };
+        let want: Vec<usize> = (0..k)
+            .filter(|&t| (0..len as isize).contains(&win.coord(0, o, t)))
+            .collect();
+        let got: Vec<usize> = win.inside(0, o, len).collect();
+        prop_assert_eq!(got, want);
+    }
+}
+
+/// An output over `STREAM_MIN_BYTES` takes the streaming-store path of the direct
+/// kernel (conv512's shape: 512×512×3 → 32 channels, 33 MB): same numbers as GEMM.
+#[test]
+fn direct_conv_with_streaming_stores_equals_gemm() {
+    let (h, w, cin, cout) = (512, 512, 3, 32);
+    let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], Padding::Same);
+    assert!(win.out[0] * win.out[1] * cout * 4 > STREAM_MIN_BYTES);
+    let x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, 7)).unwrap();
+    let kern = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 9)).unwrap();
+    let bias: Vec<f32> = values(cout, 11);
+    for ep in [Epilogue::Relu, Epilogue::Linear] {
+        let a = conv2d_direct(x.view(), kern.view(), Some(&bias), &win, ep);
+        let b = conv2d_gemm(x.view(), kern.view(), Some(&bias), &win, 1, ep);
+        assert_eq!(a.dim(), b.dim());
+        let worst = a
+            .iter()
+            .zip(b.iter())
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-4, "{worst}");
+    }
+}
+
+/// Both Winograd variants on wider layers than the property test draws (several
+/// 16-channel slices, channel counts off the slice size, batch 2, valid and same).
+#[test]
+fn winograd_on_wide_layers_equals_naive() {
+    use super::winograd::{Variant, conv};
+    for (variant, tol) in [(Variant::F2, 1e-4), (Variant::F4, 1e-3)] {
+        for (n, h, w, cin, cout, same) in [
+            (1, 7, 9, 16, 16, true),
+            (2, 6, 5, 17, 33, false),
+            (1, 3, 3, 20, 16, false),
+            (1, 13, 2, 16, 40, true),
+            (1, 40, 37, 32, 48, true),
+        ] {
+            let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], pad(same));
+            let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, 3)).unwrap();
+            let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
+            let want = naive_conv(x.view(), k.view(), &win, 1);
+            let got = conv(variant, x.view(), k.view(), None, &win, Epilogue::Linear);
+            assert_eq!(got.dim(), want.dim());
+            for (a, b) in got.iter().zip(want.iter()) {
+                assert!(
+                    (a - b).abs() <= tol,
+                    "{variant:?} {n}x{h}x{w}x{cin}->{cout}: {a} vs {b}"
+                );
+            }
+        }
+    }
+}
+
+/// NaN, ±∞ and huge inputs leave the Winograd path (its transforms would spread a
+/// NaN over whole tiles and overflow): the result is exactly the GEMM path's.
+#[test]
+fn non_finite_inputs_take_the_exact_path() {
+    // 32 filters × 144 taps: not a direct-kernel layer, so the fallback is GEMM.
+    let (h, w, cin, cout) = (30, 30, 16, 32);
+    assert!(!direct_wins(9 * cin, cout));
+    let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], Padding::Same);
+    assert!(super::winograd::choose([3, 3], &win, 1, cin, cout).is_some());
+    let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3e37] {
+        let mut x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, 3)).unwrap();
+        x[[0, 13, 17, 5]] = bad;
+        let got = conv2d(x.view(), k.view(), None, &win, 1, Epilogue::Linear);
+        let want = conv2d_gemm(x.view(), k.view(), None, &win, 1, Epilogue::Linear);
+        assert_eq!(got.dim(), want.dim());
+        for (a, b) in got.iter().zip(want.iter()) {
+            assert!(a == b || (a.is_nan() && b.is_nan()), "{bad}: {a} vs {b}");
+        }
+        // Only the 3×3 neighbourhood of the bad pixel is touched.
+        let touched = got
+            .iter()
+            .filter(|v| !v.is_finite() || v.abs() > 1e30)
+            .count();
+        assert!(touched <= 9 * cout, "{bad}: {touched}");
+    }
+}
+
+#[test]
+fn a_pool_window_larger_than_any_input_is_instant() {
+    let x = Array4::from_shape_fn((1, 6, 5, 2), |(_, y, x, c)| (y * 5 + x + c) as f32);
+    let win = Window::keras(
+        [6, 5],
+        [usize::MAX / 2, 3 << 60],
+        [usize::MAX / 2, 3 << 60],
+        [1, 1],
+        Padding::Same,
+    );
+    let y = pool(x.view(), &win, true);
+    assert_eq!(y.dim(), (1, 1, 1, 2));
+    assert_eq!(y[[0, 0, 0, 0]], 29.0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    #[test]
+    fn fast_conv_equals_naive(
+        n in 1usize..3, h in 1usize..12, w in 1usize..12, groups in 1usize..4,
+        cin_g in 1usize..4, cout_g in 1usize..4, kh in 1usize..5, kw in 1usize..5,
+        sh in 1usize..4, sw in 1usize..4, dil in 1usize..3, same in any::<bool>(), seed in 0u32..1000,
+    ) {
+        let (sh, sw) = if dil > 1 { (1, 1) } else { (sh, sw) };
+        let win = Window::keras([h, w], [kh, kw], [sh, sw], [dil, dil], pad(same));
+        prop_assume!(win.out[0] > 0 && win.out[1] > 0);
+        let cin = cin_g * groups;
+        let cout = cout_g * groups;
+        let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, seed)).unwrap();
+        let k = Array4::from_shape_vec((kh, kw, cin_g, cout), values(kh * kw * cin_g * cout, seed + 7)).unwrap();
+        let slow = naive_conv(x.view(), k.view(), &win, groups);
+        let fast = conv2d_gemm(x.view(), k.view(), None, &win, groups, Epilogue::Linear);
+        prop_assert_eq!(fast.dim(), slow.dim());
+        for (a, b) in fast.iter().zip(slow.iter()) {
+            prop_assert!((a - b).abs() < 1e-4, "gemm {} vs {}", a, b);
+        }
+        if groups == 1 {
+            let direct = conv2d_direct(x.view(), k.view(), None, &win, Epilogue::Linear);
+            prop_assert_eq!(direct.dim(), slow.dim());
+            for (a, b) in direct.iter().zip(slow.iter()) {
+                prop_assert!((a - b).abs() < 1e-4, "direct {} vs {}", a, b);
+            }
+        }
+    }
+
+    /// Both Winograd variants, for any channel count, padding and batch (the path
+    /// itself only takes wide layers, but must be right for all).
+    #[test]
+    fn winograd_equals_naive(
+        n in 1usize..3, h in 1usize..14, w in 1usize..14, cin in 1usize..24,
+        cout in 1usize..24, same in any::<bool>(), four in any::<bool>(),
+        relu in any::<bool>(), block in 0usize..12, seed in 0u32..1000,
+    ) {
+        use super::winograd::{conv_blocks, Variant};
+        let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], pad(same));
+        prop_assume!(win.out[0] > 0 && win.out[1] > 0);
+        let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, seed)).unwrap();
+        let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, seed + 7)).unwrap();
+        let bias: Vec<f32> = values(cout, seed + 5);
+        let ep = if relu { Epilogue::Relu } else { Epilogue::Linear };
+        let variant = if four { Variant::F4 } else { Variant::F2 };
+        // block 0: the default size; else blocks of 1..11 tiles (ending mid-row).
+        let block = (block > 0).then_some(block);
+        let fast = conv_blocks(variant, x.view(), k.view(), Some(&bias), &win, ep, block);
+        let mut slow = naive_conv(x.view(), k.view(), &win, 1);
+        ep.apply(slow.as_slice_mut().unwrap(), cout, Some(&bias));
+        prop_assert_eq!(fast.dim(), slow.dim());
+        let tol = if four { 5e-4 } else { 1e-4 };
+        for (a, b) in fast.iter().zip(slow.iter()) {
+            prop_assert!((a - b).abs() <= tol * b.abs().max(1.0), "{:?} {} vs {}", variant, a, b);
+        }
+    }
+
+    #[test]
+    fn direct_conv_with_many_channels_equals_gemm(
+        h in 1usize..14, w in 1usize..20, cin in 1usize..5, cout in 1usize..70,
+        k in 1usize..6, s in 1usize..3, dil in 1usize..3, same in any::<bool>(),
+        relu in any::<bool>(), seed in 0u32..1000,
+    ) {
+        let win = Window::keras([h, w], [k, k], [s, s], [dil, dil], pad(same));
+        prop_assume!(win.out[0] > 0 && win.out[1] > 0);
+        let x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, seed)).unwrap();
+        let kern = Array4::from_shape_vec((k, k, cin, cout), values(k * k * cin * cout, seed + 3)).unwrap();
+        let bias: Vec<f32> = values(cout, seed + 5);
+        let ep = if relu { Epilogue::Relu } else { Epilogue::Linear };
+        let a = conv2d_direct(x.view(), kern.view(), Some(&bias), &win, ep);
+        let b = conv2d_gemm(x.view(), kern.view(), Some(&bias), &win, 1, ep);
+        prop_assert_eq!(a.dim(), b.dim());
+        for (p, q) in a.iter().zip(b.iter()) {
+            prop_assert!((p - q).abs() < 1e-4, "{} vs {}", p, q);
+        }
+    }
+
+    #[test]
+    fn depthwise_equals_grouped_conv(
+        h in 1usize..10, w in 1usize..10, cin in 1usize..4, mult in 1usize..3,
+        k in 1usize..4, s in 1usize..3, same in any::<bool>(), seed in 0u32..1000,
+    ) {
+        let win = Window::keras([h, w], [k, k], [s, s], [1, 1], pad(same));
+        prop_assume!(win.out[0] > 0 && win.out[1] > 0);
+        let x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, seed)).unwrap();
+        let kd = Array4::from_shape_vec((k, k, cin, mult), values(k * k * cin * mult, seed + 3)).unwrap();
+        // Depthwise = grouped conv with groups = cin and the same kernel laid out (k, k, 1, cin*mult).
+        let kg = kd.clone().into_shape_with_order((k, k, 1, cin * mult)).unwrap();
+        let a = depthwise(x.view(), kd.view(), None, &win);
+        let b = naive_conv(x.view(), kg.view(), &win, cin);
+        for (p, q) in a.iter().zip(b.iter()) {
+            prop_assert!((p - q).abs() < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn one_by_one_fast_path_matches_naive() {
+    let x = Array4::from_shape_vec((2, 3, 4, 5), values(120, 1)).unwrap();
+    let k = Array4::from_shape_vec((1, 1, 5, 6), values(30, 2)).unwrap();
+    let win = Window::keras([3, 4], [1, 1], [1, 1], [1, 1], Padding::Valid);
+    let fast = conv2d(x.view(), k.view(), None, &win, 1, Epilogue::Linear);
+    let slow = naive_conv(x.view(), k.view(), &win, 1);
+    for (a, b) in fast.iter().zip(slow.iter()) {
+        assert!((a - b).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn average_pool_same_divides_by_real_pixels() {
+    let x = Array4::from_elem((1, 3, 3, 1), 1.0f32);
+    let win = Window::keras([3, 3], [2, 2], [2, 2], [1, 1], Padding::Same);
+    let y = pool(x.view(), &win, false);
+    assert_eq!(y.dim(), (1, 2, 2, 1));
+    assert!(y.iter().all(|v| (*v - 1.0).abs() < 1e-6));
+}

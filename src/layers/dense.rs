@@ -1,0 +1,187 @@
+//! `keras.layers.Dense`: `activation(x @ kernel + bias)` on the last axis (any rank).
+
+use super::conv::{ACTIVATION, USE_BIAS, activation_warnings, check_activation};
+use super::torch::{Torch, py_bool};
+use super::*;
+use crate::keras::args::{Arg, ArgMut, Visitor, WeightArgs, WeightKeys, object};
+use crate::keras::objects::{KerasObject, ObjectKind};
+use crate::kernels::{Epilogue, activations, gemm};
+use ndarray::IxDyn;
+use serde_json::Value;
+
+const UNITS: Arg = Arg::new("units", "Number of output values of the dense layer.")
+    .required()
+    .type_error(
+        "Received an invalid value for `units`, expected a positive integer. Received: units={}",
+    );
+const ACTIVITY_REGULARIZER: Arg = Arg::new(
+    "activity_regularizer",
+    "Penalty on the layer's output added to the loss during training.",
+)
+.only_if_set();
+const KERNEL: WeightKeys = crate::weight_keys!("kernel");
+const BIAS: WeightKeys = crate::weight_keys!("bias");
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dense {
+    pub units: i64,
+    pub activation: String,
+    pub use_bias: bool,
+    pub kernel: WeightArgs,
+    pub bias: WeightArgs,
+    pub activity_regularizer: Option<KerasObject>,
+}
+
+impl Kind for Dense {
+    const CLASSES: &'static [&'static str] = &["Dense"];
+    fn new(_: &str) -> Option<Self> {
+        Some(Dense {
+            units: 10,
+            activation: "linear".into(),
+            use_bias: true,
+            kernel: WeightArgs::with_init("GlorotUniform"),
+            bias: WeightArgs::with_init("Zeros"),
+            activity_regularizer: None,
+        })
+    }
+}
+
+impl LayerSpec for Dense {
+    fn class_name(&self) -> &'static str {
+        "Dense"
+    }
+
+    fn args(&mut self, v: &mut dyn Visitor) {
+        v.arg(&UNITS, ArgMut::Int(&mut self.units));
+        v.arg(&ACTIVATION, ArgMut::Activation(&mut self.activation));
+        v.arg(&USE_BIAS, ArgMut::Bool(&mut self.use_bias));
+        KERNEL.visit_init(v, &mut self.kernel);
+        BIAS.visit_init(v, &mut self.bias);
+        KERNEL.visit_regularizer(v, &mut self.kernel);
+        BIAS.visit_regularizer(v, &mut self.bias);
+        KERNEL.visit_constraint(v, &mut self.kernel);
+        BIAS.visit_constraint(v, &mut self.bias);
+        v.fixed("quantization_config", Some(Value::Null));
+        v.fixed("lora_rank", None);
+        v.fixed("lora_alpha", None);
+        object(
+            v,
+            &ACTIVITY_REGULARIZER,
+            &mut self.activity_regularizer,
+            ObjectKind::Regularizer,
+        );
+    }
+
+    fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
+        if self.units <= 0 {
+            return Err(KerasError::construct(format!(
+                "Received an invalid value for `units`, expected a positive integer. Received: \
+                 units={}",
+                self.units
+            )));
+        }
+        check_activation(&self.activation)?;
+        cx.min_ndim(2)?;
+        let input = cx.input;
+        let Some(cin) = input.last().copied().flatten() else {
+            return Err(KerasError::build(format!(
+                "Shapes used to initialize variables must be fully-defined (no `None` \
+                 dimensions). Received: shape=(None, {}) for variable path='{}/kernel'",
+                self.units, cx.name
+            )));
+        };
+        let kshape = vec![cin, self.units];
+        let n = checked_product(&kshape)?;
+        let rows = input[1..input.len() - 1]
+            .iter()
+            .map(|x| x.unwrap_or(0))
+            .fold(1i64, |a, b| a.saturating_mul(b));
+        r.macs = rows.saturating_mul(n);
+        r.weight("kernel", kshape, &self.kernel.initializer);
+        if self.use_bias {
+            r.weight("bias", vec![self.units], &self.bias.initializer);
+        }
+        activation_warnings(&self.activation, None, r);
+        let mut out = cx.same_shape(r);
+        if let Some(last) = out.last_mut() {
+            *last = Some(self.units);
+        }
+        Ok(out)
+    }
+
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+        let x = first(inputs)?;
+        let k = weight(w, 0, "kernel")?
+            .view()
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|_| "Dense kernel must be 2-D".to_string())?;
+        let (cin, units) = k.dim();
+        let xs = x.as_standard_layout();
+        let rows = x.len() / cin.max(1);
+        let ks = k.as_standard_layout();
+        let xsl = xs.as_slice().ok_or("input is not contiguous")?;
+        let ksl = ks.as_slice().ok_or("kernel is not contiguous")?;
+        let mut y = vec![0f32; rows * units];
+        gemm::sgemm(
+            rows,
+            units,
+            cin,
+            xsl,
+            cin,
+            ksl,
+            units,
+            &mut y,
+            units,
+            rayon::current_num_threads(),
+        );
+        let bias = bias_of(w, self.use_bias, 1)?;
+        let ep = Epilogue::for_activation(&self.activation);
+        ep.unwrap_or(Epilogue::Linear).apply(&mut y, units, bias);
+        let mut shape = x.shape().to_vec();
+        if let Some(last) = shape.last_mut() {
+            *last = units;
+        }
+        let y = ArrayD::from_shape_vec(IxDyn(&shape), y).map_err(|e| e.to_string())?;
+        match ep {
+            Some(_) => Ok(y),
+            None => activations::apply(&self.activation, y),
+        }
+    }
+
+    fn card(&self) -> String {
+        format!("Dense {}{}", self.units, card_activation(&self.activation))
+    }
+
+    fn family(&self) -> Family {
+        Family::Dense
+    }
+
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        t.as_keras();
+        let cin = t
+            .input
+            .last()
+            .copied()
+            .flatten()
+            .ok_or("the input's last axis must be known")?;
+        let m = t.m.clone();
+        t.init(format!(
+            "self.{m} = nn.Linear({cin}, {}, bias={})",
+            self.units,
+            py_bool(self.use_bias)
+        ));
+        t.fwd(format!("x = self.{m}(x)"));
+        t.act(&self.activation)?;
+        let w0 = format!("{}.T", t.key(0));
+        t.copy(&format!("{m}.weight"), &w0);
+        if self.use_bias {
+            let key1 = t.key(1);
+            t.copy(&format!("{m}.bias"), &key1);
+        }
+        Ok(())
+    }
+
+    fn activation(&self) -> Option<&str> {
+        Some(&self.activation)
+    }
+}

@@ -1,0 +1,102 @@
+//! `keras.layers.Flatten`: every sample to one vector, in channels-last order.
+
+use super::conv::DATA_FORMAT;
+use super::torch::Torch;
+use super::*;
+use crate::keras::args::{ArgMut, Visitor};
+use ndarray::IxDyn;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flatten {
+    pub data_format: DataFormat,
+}
+
+impl Kind for Flatten {
+    const CLASSES: &'static [&'static str] = &["Flatten"];
+    fn new(_: &str) -> Option<Self> {
+        Some(Flatten {
+            data_format: DataFormat::ChannelsLast,
+        })
+    }
+}
+
+impl LayerSpec for Flatten {
+    fn class_name(&self) -> &'static str {
+        "Flatten"
+    }
+
+    fn args(&mut self, v: &mut dyn Visitor) {
+        v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
+    }
+
+    fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
+        cx.min_ndim(1)?;
+        let input = cx.input;
+        let rest = &input[1..];
+        let flat = if rest.is_empty() {
+            Some(1)
+        } else if rest.iter().any(|d| d.is_none()) {
+            None
+        } else {
+            Some(checked_product(
+                &rest.iter().map(|d| d.unwrap_or(0)).collect::<Vec<_>>(),
+            )?)
+        };
+        r.receptive_field = Some(if input.len() == 4 {
+            let sp = self.data_format.spatial_axes();
+            cx.rf
+                .through_whole(sp.map(|a| input[a].unwrap_or(1) as f64))
+        } else {
+            cx.rf
+        });
+        Ok(vec![input[0], flat])
+    }
+
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+        let x = first(inputs)?;
+        let n = x.shape().first().copied().unwrap_or(0);
+        let src = if self.data_format.is_first() && x.ndim() >= 3 {
+            // Keras moves channels last before flattening.
+            let mut perm: Vec<usize> = vec![0];
+            perm.extend(2..x.ndim());
+            perm.push(1);
+            x.view()
+                .permuted_axes(IxDyn(&perm))
+                .as_standard_layout()
+                .into_owned()
+        } else {
+            x.as_standard_layout().into_owned()
+        };
+        let len = src.len() / n.max(1);
+        src.into_shape_with_order(IxDyn(&[n, len]))
+            .map_err(|e| e.to_string())
+    }
+
+    fn card(&self) -> String {
+        "Flatten".into()
+    }
+
+    fn family(&self) -> Family {
+        Family::Shape
+    }
+
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        t.as_keras();
+        if self.data_format.is_first() && t.flow.rank >= 3 {
+            let mut perm = vec![0usize];
+            perm.extend(2..t.flow.rank);
+            perm.push(1);
+            let p: Vec<String> = perm.iter().map(|d| d.to_string()).collect();
+            t.fwd(format!(
+                "x = x.permute({})  # Keras moves channels last first",
+                p.join(", ")
+            ));
+        }
+        t.fwd("x = torch.flatten(x, 1)");
+        Ok(())
+    }
+
+    fn data_format(&self) -> Option<DataFormat> {
+        Some(self.data_format)
+    }
+}

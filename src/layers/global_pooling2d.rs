@@ -1,0 +1,112 @@
+//! `keras.layers.GlobalMaxPooling2D` and `GlobalAveragePooling2D`: one value per channel.
+
+use super::conv::DATA_FORMAT;
+use super::pooling2d::PoolMode;
+use super::torch::{Torch, py_bool};
+use super::*;
+use crate::keras::args::{Arg, ArgMut, Visitor};
+use ndarray::Axis;
+
+const KEEPDIMS: Arg = Arg::new("keepdims", "Keep the spatial axes as size 1.");
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlobalPooling2D {
+    pub mode: PoolMode,
+    pub data_format: DataFormat,
+    pub keepdims: bool,
+}
+
+impl Kind for GlobalPooling2D {
+    const CLASSES: &'static [&'static str] = &["GlobalAveragePooling2D", "GlobalMaxPooling2D"];
+    fn new(class: &str) -> Option<Self> {
+        let mode = match class {
+            "GlobalMaxPooling2D" => PoolMode::Max,
+            "GlobalAveragePooling2D" => PoolMode::Average,
+            _ => return None,
+        };
+        Some(GlobalPooling2D {
+            mode,
+            data_format: DataFormat::ChannelsLast,
+            keepdims: false,
+        })
+    }
+}
+
+impl LayerSpec for GlobalPooling2D {
+    fn class_name(&self) -> &'static str {
+        match self.mode {
+            PoolMode::Max => "GlobalMaxPooling2D",
+            PoolMode::Average => "GlobalAveragePooling2D",
+        }
+    }
+
+    fn args(&mut self, v: &mut dyn Visitor) {
+        v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
+        v.arg(&KEEPDIMS, ArgMut::Bool(&mut self.keepdims));
+    }
+
+    fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
+        cx.ndim(4)?;
+        let input = cx.input;
+        r.receptive_field = None;
+        let ch = input[self.data_format.channel_axis(4)];
+        Ok(if self.keepdims {
+            image_shape(input[0], [Some(1), Some(1)], ch, self.data_format)
+        } else {
+            vec![input[0], ch]
+        })
+    }
+
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+        let x4 = to_nhwc(first(inputs)?, self.data_format)?;
+        let (n, h, wd, c) = x4.dim();
+        let flat = x4
+            .into_owned()
+            .into_shape_with_order((n, h * wd, c))
+            .map_err(|e| e.to_string())?;
+        let red = match self.mode {
+            PoolMode::Average => flat.mean_axis(Axis(1)).ok_or("empty input")?,
+            PoolMode::Max => flat.fold_axis(Axis(1), f32::NEG_INFINITY, |a, b| a.max(*b)),
+        };
+        if self.keepdims {
+            let y = red
+                .into_shape_with_order((n, 1, 1, c))
+                .map_err(|e| e.to_string())?;
+            Ok(from_nhwc(y, self.data_format))
+        } else {
+            Ok(red.into_dyn())
+        }
+    }
+
+    fn card(&self) -> String {
+        self.class_name().to_string()
+    }
+
+    fn family(&self) -> Family {
+        Family::Pooling
+    }
+
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        t.ready_for(self.data_format);
+        let f = match self.mode {
+            PoolMode::Max => "amax",
+            PoolMode::Average => "mean",
+        };
+        t.fwd(format!(
+            "x = x.{f}(dim=(2, 3), keepdim={})",
+            py_bool(self.keepdims)
+        ));
+        if !self.keepdims {
+            t.flow.permuted = false;
+        }
+        Ok(())
+    }
+
+    fn data_format(&self) -> Option<DataFormat> {
+        Some(self.data_format)
+    }
+
+    fn build_config(&self) -> bool {
+        false
+    }
+}

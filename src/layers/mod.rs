@@ -1,0 +1,462 @@
+//! The layer kinds, one module each: everything a Keras layer class means to convscope
+//! lives in its file — its arguments ([`LayerSpec::args`]: keys, defaults, types and
+//! tooltips, declared once), its shape rule with Keras's checks and messages
+//! ([`LayerSpec::build`]), its weights and their initializers, its forward pass, its
+//! card text, its diagram family and its PyTorch translation.
+//!
+//! [`registry`] lists the kinds once and generates [`LayerKind`], the palette, the
+//! "supported classes" message and every dispatch from that list: there is no `match`
+//! over layer kinds anywhere else, so a kind that forgets a piece does not compile.
+//!
+//! Kinds see Keras's vocabulary ([`crate::keras`]) and the numeric kernels
+//! ([`crate::kernels`]); they know nothing of networks, files or the window.
+
+#[macro_use]
+mod registry;
+mod conv;
+pub mod torch;
+
+// The registry: one line per kind, `Variant(module::Type)`. Declares the module,
+// re-exports its type and makes the `LayerKind` variant (see `registry.rs`).
+registry! {
+    Input(input::InputLayer),
+    Conv2D(conv2d::Conv2D),
+    DepthwiseConv2D(depthwise_conv2d::DepthwiseConv2D),
+    SeparableConv2D(separable_conv2d::SeparableConv2D),
+    Conv2DTranspose(conv2d_transpose::Conv2DTranspose),
+    Pooling2D(pooling2d::Pooling2D),
+    GlobalPooling2D(global_pooling2d::GlobalPooling2D),
+    BatchNormalization(batch_normalization::BatchNormalization),
+    Activation(activation::Activation),
+    ReLU(relu::ReLU),
+    LeakyReLU(leaky_relu::LeakyReLU),
+    Softmax(softmax::Softmax),
+    Dropout(dropout::Dropout),
+    SpatialDropout2D(spatial_dropout2d::SpatialDropout2D),
+    Flatten(flatten::Flatten),
+    Dense(dense::Dense),
+    ZeroPadding2D(zero_padding2d::ZeroPadding2D),
+    Cropping2D(cropping2d::Cropping2D),
+    UpSampling2D(upsampling2d::UpSampling2D),
+    Rescaling(rescaling::Rescaling),
+    Merge(merge::Merge),
+    Concatenate(concatenate::Concatenate),
+}
+
+pub use merge::MergeKind;
+pub use pooling2d::PoolMode;
+pub use registry::{PALETTE, canonical_class, supported_classes};
+
+pub use crate::keras::args::{AmountForm, Amounts, WeightArgs};
+pub use crate::keras::geometry::{DataFormat, Padding};
+pub use crate::keras::shape::{Pair, Shape};
+
+use crate::keras::args::Visitor;
+use crate::keras::error::{KerasError, R};
+use crate::keras::geometry::{ReceptiveField, Window};
+use crate::keras::pyfmt;
+use crate::keras::report::{LayerReport, WeightSpec};
+use ndarray::{Array4, ArrayD, ArrayView4, CowArray, Ix4};
+use std::sync::Arc;
+
+/// One layer's weights, in Keras's `get_weights()` order.
+pub type LayerWeights = Vec<ArrayD<f32>>;
+
+/// What a layer kind knows. Object-safe: [`LayerKind::spec`] hands out `&dyn LayerSpec`.
+pub trait LayerSpec {
+    /// The Keras class name (`MaxPooling2D` and `AveragePooling2D` are one kind).
+    fn class_name(&self) -> &'static str;
+
+    /// Shows every Keras argument, in `get_config()` order, to `v`.
+    fn args(&mut self, v: &mut dyn Visitor);
+
+    /// Keras's shape rule: the checks of the constructor, `build` and
+    /// `compute_output_shape`, in Keras's order and words; records the weights (with
+    /// their initializers), costs, receptive field and warnings in `r`; returns the
+    /// output shape.
+    fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape>;
+
+    /// The output in inference mode, in Keras's layout, from the inputs and the weights
+    /// [`LayerSpec::build`] declared.
+    fn forward(
+        &self,
+        inputs: &[Arc<ArrayD<f32>>],
+        w: &[ArrayD<f32>],
+    ) -> Result<ArrayD<f32>, String>;
+
+    /// The short text on the layer's card: `Conv2D 32 · 3×3 · s2 · same · relu`.
+    fn card(&self) -> String;
+
+    /// The family the diagram colours it by.
+    fn family(&self) -> Family;
+
+    /// The PyTorch translation (or the reason there is none).
+    fn torch(&self, t: &mut torch::Torch) -> Result<(), String>;
+
+    /// The `data_format` of layers that have one.
+    fn data_format(&self) -> Option<DataFormat> {
+        None
+    }
+
+    /// The fused activation of layers with an `activation` argument.
+    fn activation(&self) -> Option<&str> {
+        None
+    }
+
+    /// The sliding window of convolutions and pooling (the inspector's formula).
+    fn window(&self) -> Option<WindowArgs> {
+        None
+    }
+
+    /// How the first weight array holds spatial filters, for layers that have them.
+    fn kernel(&self) -> Option<KernelView> {
+        None
+    }
+
+    /// Whether Keras writes a `build_config` (layers built at construction time do not).
+    fn build_config(&self) -> bool {
+        true
+    }
+
+    /// Merges take a list of tensors.
+    fn takes_list(&self) -> bool {
+        false
+    }
+
+    /// Keyword arguments of the layer's `call` that Keras records (as None) in a
+    /// Functional model's inbound nodes.
+    fn call_kwargs(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Which keys Keras writes around the kind's own in `get_config()`.
+    fn config_header(&self) -> ConfigHeader {
+        ConfigHeader::Standard
+    }
+}
+
+/// The keys of a layer's `get_config()` that are not its kind's arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigHeader {
+    /// `name`, `trainable` and the dtype policy (most layers).
+    Standard,
+    /// `name` only (InputLayer).
+    NameOnly,
+    /// `name` and the dtype policy's name, no `trainable` (SpatialDropout's `get_config`).
+    NameAndDtypeName,
+}
+
+/// What the registry needs of a kind besides [`LayerSpec`].
+pub trait Kind: LayerSpec + Clone + std::fmt::Debug + PartialEq + Sized {
+    /// The Keras classes of this kind.
+    const CLASSES: &'static [&'static str];
+    /// Offered by the palette (InputLayer and merges are not: a Sequential stack has
+    /// one input and no branches).
+    const IN_PALETTE: bool = true;
+    /// The layer of `class` with Keras's defaults (required arguments get the values a
+    /// tutorial starts with: 32 filters, a 3×3 kernel, 10 units, rate 0.5).
+    fn new(class: &str) -> Option<Self>;
+}
+
+/// Groups of kinds the diagram colours alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Input,
+    Convolution,
+    Pooling,
+    Normalization,
+    Dense,
+    Dropout,
+    Activation,
+    /// Layers that move or rescale values without weights (flatten, reshape, padding,
+    /// cropping, upsampling, rescaling).
+    Shape,
+    Merge,
+}
+
+/// A convolution's or pooling's window arguments.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WindowArgs {
+    pub kernel: Pair,
+    pub strides: Pair,
+    pub dilation: Pair,
+    pub padding: Padding,
+    pub data_format: DataFormat,
+}
+
+/// How a kernel array lays out its filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelLayout {
+    /// `(kh, kw, in, filters)`: one filter per index of the last axis.
+    Filters,
+    /// `(kh, kw, filters, in)` (Conv2DTranspose).
+    Transposed,
+    /// `(kh, kw, channels, multiplier)`: one single-channel filter per pair.
+    Depthwise,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelView {
+    pub layout: KernelLayout,
+    /// Hand-made filters (Sobel, Gabor, …) can replace the kernel.
+    pub presets: bool,
+}
+
+/// The layer under analysis and its inputs.
+pub struct Cx<'a> {
+    pub name: &'a str,
+    pub class: &'static str,
+    pub inputs: &'a [Shape],
+    /// The first input.
+    pub input: &'a Shape,
+    /// Position of the layer in the model (names Keras's symbolic tensors in messages).
+    pub index: usize,
+    /// The first input's receptive field.
+    pub rf: ReceptiveField,
+}
+
+impl Cx<'_> {
+    pub fn ndim(&self, n: usize) -> R<()> {
+        if self.input.len() != n {
+            return Err(KerasError::build(format!(
+                "Input 0 with name 'None' of layer '{}' is incompatible with the layer: \
+                 expected ndim={n}, found ndim={}. Full shape received: {}",
+                self.name,
+                self.input.len(),
+                pyfmt::tuple_opt(self.input)
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn min_ndim(&self, n: usize) -> R<()> {
+        if self.input.len() < n {
+            return Err(KerasError::build(format!(
+                "Input 0 with name 'None' of layer '{}' is incompatible with the layer: \
+                 expected min_ndim={n}, found ndim={}. Full shape received: {}",
+                self.name,
+                self.input.len(),
+                pyfmt::tuple_opt(self.input)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Keras's wrapping of an error raised inside `Layer.call` during symbolic build.
+    pub fn call_error(&self, msg: String) -> KerasError {
+        let class = self.class;
+        let tensor = if self.index <= 1 {
+            "keras_tensor".to_string()
+        } else {
+            format!("keras_tensor_{}", self.index - 1)
+        };
+        KerasError::build(format!(
+            "Exception encountered when calling {class}.call().\n\n{msg}\n\n\
+             Arguments received by {class}.call():\n  • args=('<KerasTensor shape={}, \
+             dtype=float32, sparse=False, ragged=False, name={tensor}>',)\n  • \
+             kwargs=<class 'inspect._empty'>",
+            pyfmt::tuple_opt(self.input)
+        ))
+    }
+
+    /// The input's channel count under `df`, if known.
+    pub fn channels(&self, df: DataFormat) -> Option<i64> {
+        self.input
+            .get(df.channel_axis(self.input.len()))
+            .copied()
+            .flatten()
+    }
+
+    /// The input channel count, or Keras's error for creating `var` with an unknown
+    /// dimension (`shape` is the variable's shape with `None` in place of the channels).
+    pub fn need_channels(&self, df: DataFormat, var: &str, shape: &[Option<i64>]) -> R<i64> {
+        self.channels(df).ok_or_else(|| {
+            KerasError::build(format!(
+                "Shapes used to initialize variables must be fully-defined (no `None` \
+                 dimensions). Received: shape={} for variable path='{}/{var}'",
+                pyfmt::tuple_opt(shape),
+                self.name
+            ))
+        })
+    }
+
+    /// A layer whose output has the input's shape, and whose pixels see what the
+    /// input's saw.
+    pub fn same_shape(&self, r: &mut LayerReport) -> Shape {
+        r.receptive_field = Some(self.rf);
+        self.input.clone()
+    }
+}
+
+/// The product of `values`, or Keras-worded refusal when it overflows.
+pub fn checked_product(values: &[i64]) -> R<i64> {
+    values.iter().try_fold(1i64, |a, &b| {
+        a.checked_mul(b).ok_or_else(|| {
+            KerasError::build(
+                "The layer's weights would have more elements than fit in memory (the element \
+                 count overflows).",
+            )
+        })
+    })
+}
+
+/// A float argument that may have been `None` (stored as NaN).
+pub fn float_or_none(x: f64) -> String {
+    if x.is_nan() {
+        "None".into()
+    } else {
+        pyfmt::float(x)
+    }
+}
+
+/// `Dropout`'s and `SpatialDropout2D`'s rate check.
+pub fn dropout_rate(rate: f64) -> R<()> {
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(KerasError::construct(format!(
+            "Invalid value received for argument `rate`. Expected a float value between 0 \
+             and 1. Received: rate={}",
+            pyfmt::float(rate)
+        )));
+    }
+    Ok(())
+}
+
+/// `standardize_tuple`'s value check (types were checked when reading).
+pub fn tuple_check(p: &Pair, name: &str, allow_zero: bool) -> R<()> {
+    let bad: Vec<i64> =
+        p.v.iter()
+            .copied()
+            .filter(|&v| if allow_zero { v < 0 } else { v <= 0 })
+            .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(KerasError::construct(format!(
+        "The `{name}` argument must be a tuple of 2 integers. Received {name}={}, \
+         including values {} that do not satisfy `value {}`",
+        p.given(),
+        pyfmt::int_set(&bad),
+        if allow_zero { ">= 0" } else { "> 0" }
+    )))
+}
+
+/// Product of the two spatial dimensions of a rank-4 shape (unknown ones count as 0).
+pub fn spatial_product(shape: &Shape, df: DataFormat) -> i64 {
+    let [a, b] = df.spatial_axes();
+    shape[a].unwrap_or(0).saturating_mul(shape[b].unwrap_or(0))
+}
+
+/// The rank-4 shape `(batch, h, w, c)` of `df`.
+pub fn image_shape(
+    batch: Option<i64>,
+    hw: [Option<i64>; 2],
+    c: Option<i64>,
+    df: DataFormat,
+) -> Shape {
+    match df {
+        DataFormat::ChannelsFirst => vec![batch, c, hw[0], hw[1]],
+        DataFormat::ChannelsLast => vec![batch, hw[0], hw[1], c],
+    }
+}
+
+/// ` · relu` for a card, nothing for `linear`.
+pub fn card_activation(a: &str) -> String {
+    if a == "linear" {
+        String::new()
+    } else {
+        format!(" · {a}")
+    }
+}
+
+/// ` · s2` for a card, nothing for stride 1.
+pub fn card_strides(p: &Pair) -> String {
+    if p.v == [1, 1] {
+        String::new()
+    } else if p.h() == p.w() {
+        format!(" · s{}", p.h())
+    } else {
+        format!(" · s{}", p.text())
+    }
+}
+
+// ----------------------------------------------------------------------------------
+// Forward-pass helpers shared by the kinds.
+
+/// A rank-4 input as NHWC (borrowed when it already is, the usual case).
+pub fn to_nhwc(x: &ArrayD<f32>, df: DataFormat) -> Result<CowArray<'_, f32, Ix4>, String> {
+    let v = x
+        .view()
+        .into_dimensionality::<Ix4>()
+        .map_err(|_| format!("expected a rank-4 input, got shape {:?}", x.shape()))?;
+    Ok(if df.is_first() {
+        CowArray::from(
+            v.permuted_axes([0, 2, 3, 1])
+                .as_standard_layout()
+                .into_owned(),
+        )
+    } else if v.is_standard_layout() {
+        CowArray::from(v)
+    } else {
+        CowArray::from(v.as_standard_layout().into_owned())
+    })
+}
+
+/// An NHWC result back in the layer's layout.
+pub fn from_nhwc(y: Array4<f32>, df: DataFormat) -> ArrayD<f32> {
+    if df.is_first() {
+        y.permuted_axes([0, 3, 1, 2])
+            .as_standard_layout()
+            .into_owned()
+            .into_dyn()
+    } else {
+        y.into_dyn()
+    }
+}
+
+/// Weight array `i` (named `what` in the message when missing).
+pub fn weight<'a>(w: &'a [ArrayD<f32>], i: usize, what: &str) -> Result<&'a ArrayD<f32>, String> {
+    w.get(i)
+        .ok_or_else(|| format!("missing weight array {i} ({what})"))
+}
+
+/// A rank-4 kernel.
+pub fn kernel4(a: &ArrayD<f32>) -> Result<ArrayView4<'_, f32>, String> {
+    a.view()
+        .into_dimensionality::<Ix4>()
+        .map_err(|_| format!("kernel has shape {:?}, expected rank 4", a.shape()))
+}
+
+/// A weight array's values in order.
+pub fn slice_of(a: &ArrayD<f32>) -> Result<&[f32], String> {
+    a.as_slice()
+        .ok_or_else(|| "weight array is not contiguous".to_string())
+}
+
+/// The bias (weight `i`) when the layer has one.
+pub fn bias_of(w: &[ArrayD<f32>], use_bias: bool, i: usize) -> Result<Option<&[f32]>, String> {
+    if use_bias {
+        Ok(Some(slice_of(weight(w, i, "bias")?)?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Keras's window for a convolution-like layer on an NHWC input.
+pub fn window_on(x: &ArrayView4<f32>, a: &WindowArgs) -> Window {
+    let (_, h, w, _) = x.dim();
+    Window::keras(
+        [h, w],
+        a.kernel.dims(),
+        a.strides.dims(),
+        a.dilation.dims(),
+        a.padding,
+    )
+}
+
+/// The first input.
+pub fn first(inputs: &[Arc<ArrayD<f32>>]) -> Result<&ArrayD<f32>, String> {
+    inputs
+        .first()
+        .map(|a| a.as_ref())
+        .ok_or_else(|| "layer has no input".to_string())
+}

@@ -1,0 +1,75 @@
+//! `keras.layers.Softmax`: softmax along `axis`.
+
+use super::torch::Torch;
+use super::*;
+use crate::keras::args::{Arg, ArgMut, Axes, Visitor};
+use crate::kernels::activations;
+
+const AXIS: Arg = Arg::new(
+    "axis",
+    "Axis (or axes) the softmax normalises over (-1: the last).",
+);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Softmax {
+    pub axis: Axes,
+}
+
+impl Kind for Softmax {
+    const CLASSES: &'static [&'static str] = &["Softmax"];
+    fn new(_: &str) -> Option<Self> {
+        Some(Softmax { axis: Axes::one(-1) })
+    }
+}
+
+impl LayerSpec for Softmax {
+    fn class_name(&self) -> &'static str {
+        "Softmax"
+    }
+
+    fn args(&mut self, v: &mut dyn Visitor) {
+        v.arg(&AXIS, ArgMut::Axes(&mut self.axis));
+    }
+
+    fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
+        let rank = cx.input.len() as i64;
+        for &axis in &self.axis.v {
+            if axis >= rank || axis < -rank {
+                r.warnings.push(format!(
+                    "Softmax axis {axis} is out of range for an input of rank {rank}: Keras \
+                     accepts the layer but fails when it runs."
+                ));
+            }
+        }
+        Ok(cx.same_shape(r))
+    }
+
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+        activations::softmax_layer(first(inputs)?.clone(), &self.axis.v)
+    }
+
+    fn card(&self) -> String {
+        "Softmax".into()
+    }
+
+    fn family(&self) -> Family {
+        Family::Activation
+    }
+
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        let [axis] = self.axis.v[..] else {
+            return Err("a softmax over several axes has no PyTorch counterpart in this export".into());
+        };
+        let d = t.dim(axis);
+        t.fwd(format!("x = F.softmax(x, dim={d})"));
+        Ok(())
+    }
+
+    fn activation(&self) -> Option<&str> {
+        Some("softmax")
+    }
+
+    fn build_config(&self) -> bool {
+        false
+    }
+}

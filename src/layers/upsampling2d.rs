@@ -1,0 +1,125 @@
+//! `keras.layers.UpSampling2D`: each pixel repeated (`nearest`) or interpolated
+//! (`bilinear`) by integer factors.
+
+use super::conv::DATA_FORMAT;
+use super::torch::Torch;
+use super::*;
+use crate::keras::args::{Arg, ArgMut, Visitor};
+use crate::kernels;
+
+const SIZE: Arg = Arg::new("size", "Upsampling factors for rows and columns.");
+const INTERPOLATION: Arg = Arg::new(
+    "interpolation",
+    "How new pixels are computed: nearest copies, bilinear blends.",
+);
+const KERAS_MODES: [&str; 6] = ["bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpSampling2D {
+    pub size: Pair,
+    pub data_format: DataFormat,
+    /// Lower-cased, as Keras's constructor does; checked when the layer runs.
+    pub interpolation: String,
+}
+
+impl Kind for UpSampling2D {
+    const CLASSES: &'static [&'static str] = &["UpSampling2D"];
+    fn new(_: &str) -> Option<Self> {
+        Some(UpSampling2D {
+            size: Pair::square(2),
+            data_format: DataFormat::ChannelsLast,
+            interpolation: "nearest".into(),
+        })
+    }
+}
+
+impl LayerSpec for UpSampling2D {
+    fn class_name(&self) -> &'static str {
+        "UpSampling2D"
+    }
+
+    fn args(&mut self, v: &mut dyn Visitor) {
+        v.arg(&SIZE, ArgMut::Pair(&mut self.size));
+        v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
+        v.arg(
+            &INTERPOLATION,
+            ArgMut::LowerText(&mut self.interpolation, &["nearest", "bilinear"]),
+        );
+    }
+
+    fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
+        tuple_check(&self.size, "size", false)?;
+        cx.ndim(4)?;
+        let interp = self.interpolation.to_lowercase();
+        if !KERAS_MODES.contains(&interp.as_str()) {
+            r.warnings.push(format!(
+                "Invalid value for argument `interpolation`. Expected of one ('bilinear', \
+                 'nearest', 'lanczos3', 'lanczos5', 'bicubic', 'area'). Received: \
+                 interpolation={interp} (Keras only fails when the layer runs)."
+            ));
+        }
+        let sp = self.data_format.spatial_axes();
+        let mut out = cx.input.clone();
+        for a in 0..2 {
+            out[sp[a]] = out[sp[a]].map(|n| n.saturating_mul(self.size.v[a]));
+        }
+        r.receptive_field = Some(cx.rf.upsampled(self.size.v, [1.0, 1.0]));
+        Ok(out)
+    }
+
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+        let x4 = to_nhwc(first(inputs)?, self.data_format)?;
+        let size = self.size.dims();
+        let y = match self.interpolation.to_lowercase().as_str() {
+            "nearest" => kernels::upsample_nearest(x4.view(), size),
+            "bilinear" => {
+                let (_, h, wd, _) = x4.dim();
+                kernels::resize_bilinear(x4.view(), h * size[0], wd * size[1])
+            }
+            other => {
+                return Err(format!(
+                    "Invalid value for argument `interpolation`. Expected of one \
+                     ('bilinear', 'nearest', 'lanczos3', 'lanczos5', 'bicubic', 'area'). \
+                     Received: interpolation={other}{}",
+                    if KERAS_MODES.contains(&other) {
+                        " (convscope supports nearest and bilinear)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        };
+        Ok(from_nhwc(y, self.data_format))
+    }
+
+    fn card(&self) -> String {
+        format!("UpSampling2D {} · {}", self.size.text(), self.interpolation)
+    }
+
+    fn family(&self) -> Family {
+        Family::Shape
+    }
+
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        t.ready_for(self.data_format);
+        let [sh, sw] = self.size.v;
+        match self.interpolation.as_str() {
+            "nearest" => t.fwd(format!(
+                "x = x.repeat_interleave({sh}, dim=2).repeat_interleave({sw}, dim=3)"
+            )),
+            "bilinear" => t.fwd(format!(
+                "x = F.interpolate(x, scale_factor=({sh}, {sw}), mode=\"bilinear\", align_corners=False)"
+            )),
+            other => {
+                return Err(format!(
+                    "interpolation '{other}' differs between TensorFlow and PyTorch (nearest and bilinear export)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn data_format(&self) -> Option<DataFormat> {
+        Some(self.data_format)
+    }
+}
