@@ -30,9 +30,9 @@ fn hundred_layers() -> Network {
         } else if let Some(idx) = net.insert_new(at, k) {
             use convscope::model::LayerKind;
             match &mut net.layer_mut(idx).kind {
-                LayerKind::Conv2D(c) => c.padding = convscope::layers::Padding::Same,
-                LayerKind::DepthwiseConv2D(c) => c.padding = convscope::layers::Padding::Same,
-                LayerKind::SeparableConv2D(c) => c.padding = convscope::layers::Padding::Same,
+                LayerKind::Conv2D(c) => c.base.padding = convscope::layers::Padding::Same,
+                LayerKind::DepthwiseConv2D(c) => c.base.padding = convscope::layers::Padding::Same,
+                LayerKind::SeparableConv2D(c) => c.base.padding = convscope::layers::Padding::Same,
                 _ => {}
             }
         }

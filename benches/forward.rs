@@ -85,7 +85,7 @@ fn edit_latency(c: &mut Criterion) {
         .unwrap_or(1);
     let mut edited = net.clone();
     if let LayerKind::Conv2D(conv) = &mut edited.layer_mut(last_conv).kind {
-        conv.kernel_size = Pair::square(5);
+        conv.base.kernel_size = Pair::square(5);
     }
     c.bench_function("edit_latency/stridednet_last_conv_kernel_5x5", |b| {
         b.iter(|| {

@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
                 let t = Instant::now();
                 h.state_mut().edit(|net| {
                     if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(19).kind {
-                        c.kernel_size = convscope::model::Pair::square(k);
+                        c.base.kernel_size = convscope::model::Pair::square(k);
                     }
                 });
                 h.step(); // the edit's frame: analysis, job submitted

@@ -220,7 +220,7 @@ fn weight_mismatches_name_the_layer_and_array() {
     let loaded = load_model(&case).unwrap();
     let mut net = loaded.network.clone();
     if let LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
-        c.kernel_size = Pair::square(5);
+        c.base.kernel_size = Pair::square(5);
     }
     let a = net.analyze();
     let err = weights::from_keras(&loaded.bytes, &net, &a)
@@ -299,7 +299,7 @@ fn runs_too_large_for_memory_are_refused_with_the_estimate() {
     let i = net.insert_new(0, "Conv2D").unwrap();
     if let LayerKind::Conv2D(c) = &mut net.layer_mut(i).kind {
         c.filters = 64;
-        c.padding = convscope::layers::Padding::Same;
+        c.base.padding = convscope::layers::Padding::Same;
     }
     let a = net.analyze();
     assert!(a.first_error.is_none());

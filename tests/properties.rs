@@ -82,29 +82,39 @@ fn layer() -> impl Strategy<Value = (LayerKind, Option<String>)> {
                         (
                             c.filters,
                             c.groups,
-                            c.kernel_size,
-                            c.strides,
-                            c.dilation_rate,
+                            c.base.kernel_size,
+                            c.base.strides,
+                            c.base.dilation_rate,
                         ) = (n1, n2, k, s, d);
-                        (c.padding, c.data_format, c.use_bias) = (pad, df, flag);
+                        (c.base.padding, c.base.data_format, c.base.use_bias) = (pad, df, flag);
                     }
                     LayerKind::Conv2DTranspose(c) => {
-                        (c.filters, c.kernel_size, c.strides, c.dilation_rate) = (n1, k, s, d);
+                        (
+                            c.filters,
+                            c.base.kernel_size,
+                            c.base.strides,
+                            c.base.dilation_rate,
+                        ) = (n1, k, s, d);
                         c.output_padding = flag.then_some(p);
-                        (c.padding, c.data_format) = (pad, df);
+                        (c.base.padding, c.base.data_format) = (pad, df);
                     }
                     LayerKind::DepthwiseConv2D(c) => {
                         (
                             c.depth_multiplier,
-                            c.kernel_size,
-                            c.strides,
-                            c.dilation_rate,
+                            c.base.kernel_size,
+                            c.base.strides,
+                            c.base.dilation_rate,
                         ) = (n1, k, s, d);
-                        (c.padding, c.data_format) = (pad, df);
+                        (c.base.padding, c.base.data_format) = (pad, df);
                     }
                     LayerKind::SeparableConv2D(c) => {
-                        (c.depth_multiplier, c.filters, c.kernel_size, c.strides) = (n1, n2, k, s);
-                        (c.dilation_rate, c.padding, c.data_format) = (d, pad, df);
+                        (
+                            c.depth_multiplier,
+                            c.filters,
+                            c.base.kernel_size,
+                            c.base.strides,
+                        ) = (n1, n2, k, s);
+                        (c.base.dilation_rate, c.base.padding, c.base.data_format) = (d, pad, df);
                     }
                     LayerKind::Pooling2D(pl) => {
                         pl.pool_size = k;
@@ -119,11 +129,11 @@ fn layer() -> impl Strategy<Value = (LayerKind, Option<String>)> {
                     LayerKind::Dropout(dr) => dr.rate = rate,
                     LayerKind::SpatialDropout2D(dr) => dr.rate = rate,
                     LayerKind::ZeroPadding2D(ZeroPadding2D {
-                        amounts,
+                        padding: amounts,
                         data_format,
                     })
                     | LayerKind::Cropping2D(Cropping2D {
-                        amounts,
+                        cropping: amounts,
                         data_format,
                     }) => {
                         amounts.v = [k.v, s.v];
@@ -261,9 +271,9 @@ fn regressions_found_by_the_engine_property() {
         (vec![1, 1, 1], {
             let mut k = LayerKind::default_for("DepthwiseConv2D").unwrap();
             if let LayerKind::DepthwiseConv2D(c) = &mut k {
-                c.kernel_size = Pair::new(3, 1);
-                c.padding = convscope::layers::Padding::Same;
-                c.dilation_rate = Pair::new(1 << 62, 1);
+                c.base.kernel_size = Pair::new(3, 1);
+                c.base.padding = convscope::layers::Padding::Same;
+                c.base.dilation_rate = Pair::new(1 << 62, 1);
             }
             k
         }),
@@ -272,9 +282,9 @@ fn regressions_found_by_the_engine_property() {
             let mut k = LayerKind::default_for("Conv2DTranspose").unwrap();
             if let LayerKind::Conv2DTranspose(c) = &mut k {
                 c.filters = 2;
-                c.kernel_size = Pair::new(2, 1);
-                c.padding = convscope::layers::Padding::Same;
-                c.dilation_rate = Pair::new(1 << 62, 1);
+                c.base.kernel_size = Pair::new(2, 1);
+                c.base.padding = convscope::layers::Padding::Same;
+                c.base.dilation_rate = Pair::new(1 << 62, 1);
             }
             k
         }),

@@ -88,7 +88,7 @@ fn settings_without_a_pytorch_counterpart_are_refused_with_the_reason() {
         .unwrap()
         .network;
     if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
-        c.activation = "sparsemax".into();
+        c.base.activation = "sparsemax".into();
     }
     let cfg = dir.join("m.json");
     std::fs::write(&cfg, convscope::io::config::to_json_string(&net)).unwrap();

@@ -219,7 +219,7 @@ fn cli_summary_contract() {
     let bad = std::env::temp_dir().join(format!("convscope-reject-{}.json", std::process::id()));
     let mut net: Network = load_model(&case).unwrap().network;
     if let LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
-        c.kernel_size = convscope::model::Pair::square(99);
+        c.base.kernel_size = convscope::model::Pair::square(99);
     }
     std::fs::write(&bad, config::to_json_string(&net)).unwrap();
     let (code, _, err) = convscope(&["summary", bad.to_str().unwrap(), "--json"]);
@@ -308,7 +308,7 @@ fn svg_diagram_lists_every_layer_as_keras_summarises_it() {
     let mut net = convscope::model::Network::sequential("a<b>&c", &[8, 8, 3]);
     let i = net.insert_new(0, "Conv2D").unwrap();
     if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(i).kind {
-        c.kernel_size = convscope::model::Pair::square(99);
+        c.base.kernel_size = convscope::model::Pair::square(99);
     }
     let a = net.analyze();
     let svg = convscope::io::diagram::to_svg(&net, &a);
@@ -363,7 +363,7 @@ fn png_diagram_draws_every_box_with_text() {
     let mut net = convscope::model::Network::sequential("bad", &[8, 8, 3]);
     let i = net.insert_new(0, "Conv2D").unwrap();
     if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(i).kind {
-        c.kernel_size = convscope::model::Pair::square(99);
+        c.base.kernel_size = convscope::model::Pair::square(99);
     }
     let png = convscope::io::diagram::to_png(&net, &net.analyze(), 1.0).unwrap();
     let img = image::load_from_memory(&png).unwrap().to_rgba8();

@@ -148,7 +148,7 @@ fn worker_job_resumes_and_keeps_unchanged_weights() {
     assert!(full.error.is_none(), "{:?}", full.error);
     let mut edited = net.clone();
     if let LayerKind::Conv2D(c) = &mut edited.layer_mut(19).kind {
-        c.kernel_size = convscope::model::Pair::square(5);
+        c.base.kernel_size = convscope::model::Pair::square(5);
     }
     let ea = edited.analyze();
     let again = compute(Job {
@@ -363,7 +363,7 @@ fn a_sobel_preset_and_per_layer_reinitialise_rerun_from_their_layer() {
     // A preset follows the kernel size: 3×3 gives the textbook Sobel.
     h.state_mut().edit(|net| {
         if let LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
-            c.kernel_size = convscope::model::Pair::square(3);
+            c.base.kernel_size = convscope::model::Pair::square(3);
         }
     });
     h.run();

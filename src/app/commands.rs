@@ -277,19 +277,20 @@ impl Designer {
                     None,
                     WeightPlan::default(),
                 );
-                self.notify("New design: a 28×28×1 input. Add layers from the palette.", false);
-            }
-            Command::Open => match rfd::FileDialog::new()
-                .add_filter("Keras model", &["keras", "h5", "json"])
-                .add_filter("Image (viewer input)", &IMAGE_EXTENSIONS)
-                .pick_file()
-            {
-                Some(p) => self.apply(Command::OpenPath(p)),
-                None => self.notify(
-                    "No file chosen. If no dialog appeared (no desktop portal), type a path in File > Path and press Open path.",
+                self.notify(
+                    "New design: a 28×28×1 input. Add layers from the palette.",
                     false,
-                ),
-            },
+                );
+            }
+            Command::Open => {
+                let filters = [
+                    ("Keras model", &["keras", "h5", "json"][..]),
+                    ("Image (viewer input)", &IMAGE_EXTENSIONS[..]),
+                ];
+                if let Some(p) = self.open_dialog(&filters) {
+                    self.apply(Command::OpenPath(p));
+                }
+            }
             Command::OpenPath(p) => self.open_path(&p),
             Command::Save => match self.doc.path.clone() {
                 Some(p) if has_ext(&p, "json") || has_ext(&p, "keras") => {
@@ -299,27 +300,16 @@ impl Designer {
             },
             Command::SaveAs => {
                 // A design with weights from a file saves as .keras (weights included).
-                let keras_first = self.doc.from_file;
-                let dialog = rfd::FileDialog::new();
-                let dialog = if keras_first {
-                    dialog
-                        .add_filter("Keras model with weights", &["keras"])
-                        .add_filter("Keras config JSON", &["json"])
+                let keras = ("Keras model with weights", &["keras"][..]);
+                let json = ("Keras config JSON", &["json"][..]);
+                let (filters, ext) = if self.doc.from_file {
+                    ([keras, json], "keras")
                 } else {
-                    dialog
-                        .add_filter("Keras config JSON", &["json"])
-                        .add_filter("Keras model with weights", &["keras"])
+                    ([json, keras], "json")
                 };
-                let ext = if keras_first { "keras" } else { "json" };
-                match dialog
-                    .set_file_name(format!("{}.{ext}", self.doc.network.name))
-                    .save_file()
-                {
-                    Some(p) => self.apply(Command::SaveTo(p)),
-                    None => self.notify(
-                        "Not saved. If no dialog appeared (no desktop portal), type a path in File > Path and press Save to path.",
-                        false,
-                    ),
+                let name = format!("{}.{ext}", self.doc.network.name);
+                if let Some(p) = self.save_dialog(&filters, name, "saved", "Save to path") {
+                    self.apply(Command::SaveTo(p));
                 }
             }
             Command::SaveTo(p) => {
@@ -329,72 +319,82 @@ impl Designer {
                 } else {
                     Ok(config::to_json_string(&self.doc.network).into_bytes())
                 };
-                match bytes.and_then(|b| io::write_atomic(&p, &b).map_err(|e| io::describe_io_error(&e))) {
+                match bytes
+                    .and_then(|b| io::write_atomic(&p, &b).map_err(|e| io::describe_io_error(&e)))
+                {
                     Ok(()) => {
                         self.notify(format!("Saved {}", p.display()), false);
                         self.doc.path = Some(p);
                     }
                     Err(e) => self.notify(
-                        format!("Could not save {}: {e}. Your design is still here, unsaved.", p.display()),
+                        format!(
+                            "Could not save {}: {e}. Your design is still here, unsaved.",
+                            p.display()
+                        ),
                         true,
                     ),
                 }
             }
-            Command::ExportPython => match rfd::FileDialog::new()
-                .add_filter("Python", &["py"])
-                .set_file_name(format!("{}.py", self.doc.network.name))
-                .save_file()
-            {
-                Some(p) => self.apply(Command::ExportPythonTo(p)),
-                None => self.notify("Not exported. Type a path in File > Path and press Export Keras Python to path.", false),
-            },
-            Command::ExportPythonTo(p) => {
-                let text = python::to_python(&self.doc.network);
-                match io::write_atomic(&p, text.as_bytes()) {
-                    Ok(()) => self.notify(format!("Exported {}", p.display()), false),
-                    Err(e) => self.notify(
-                        format!("Could not write {}: {}", p.display(), io::describe_io_error(&e)),
-                        true,
-                    ),
+            Command::ExportPython => self.export_python(None),
+            Command::ExportPythonTo(p) => self.export_python(Some(p)),
+            Command::OpenImage => {
+                if let Some(p) = self.open_dialog(&[("Image", &IMAGE_EXTENSIONS[..])]) {
+                    self.apply(Command::OpenPath(p));
                 }
             }
-            Command::OpenImage => match rfd::FileDialog::new()
-                .add_filter("Image", &IMAGE_EXTENSIONS)
-                .pick_file()
-            {
-                Some(p) => self.apply(Command::OpenPath(p)),
-                None => self.notify(
-                    "No image chosen. If no dialog appeared, type its path in File > Path and press Open path.",
-                    false,
-                ),
-            },
             Command::UseSample(k) => {
                 if let Some((name, bytes)) = super::viewer::SAMPLES.get(k) {
                     self.rt.viewer.set_image(*name, bytes.to_vec());
                 }
             }
-            Command::ExportGrid(p) => self.export(p, "png", "grid", |d| {
-                let i = d.view.selected;
-                d.rt.viewer.grid_picture(&d.view, &d.doc.network, i)?.to_png()
-            }),
-            Command::ExportMap(p) => self.export(p, "png", "map", |d| {
-                let i = d.view.selected;
-                let k = d.view.focus.ok_or("click a tile first: no channel is magnified")?;
-                d.rt.viewer.map_picture(&d.view, &d.doc.network, i, k)?.to_png()
-            }),
-            Command::ExportDiagram(p) => self.export(p, "svg", "diagram", |d| {
-                Ok(io::diagram::to_svg(&d.doc.network, &d.rt.analysis).into_bytes())
-            }),
-            Command::ExportDiagramPng(p) => self.export(p, "png", "diagram", |d| {
-                io::diagram::to_png(&d.doc.network, &d.rt.analysis, 2.0)
-            }),
+            Command::ExportGrid(p) => {
+                let name = format!("{}_grid.png", self.selected_name());
+                self.export(p, "png", "grid", name, |d| {
+                    let i = d.view.selected;
+                    d.rt.viewer
+                        .grid_picture(&d.view, &d.doc.network, i)?
+                        .to_png()
+                })
+            }
+            Command::ExportMap(p) => {
+                let k = self.view.focus.unwrap_or(0);
+                let name = format!("{}_ch{k}.png", self.selected_name());
+                self.export(p, "png", "map", name, |d| {
+                    let i = d.view.selected;
+                    let k = d
+                        .view
+                        .focus
+                        .ok_or("click a tile first: no channel is magnified")?;
+                    d.rt.viewer
+                        .map_picture(&d.view, &d.doc.network, i, k)?
+                        .to_png()
+                })
+            }
+            Command::ExportDiagram(p) => {
+                let name = format!("{}.svg", self.doc.network.name);
+                self.export(p, "svg", "diagram", name, |d| {
+                    Ok(io::diagram::to_svg(&d.doc.network, &d.rt.analysis).into_bytes())
+                })
+            }
+            Command::ExportDiagramPng(p) => {
+                let name = format!("{}.png", self.doc.network.name);
+                self.export(p, "png", "diagram", name, |d| {
+                    io::diagram::to_png(&d.doc.network, &d.rt.analysis, 2.0)
+                })
+            }
             Command::ExportPytorch(p) => self.export_pytorch(p),
-            Command::ExportAllNpz(p) => self.export(p, "npz", "all activations", |d| {
-                d.rt.viewer.all_activations_npz(&d.doc.network)
-            }),
-            Command::ExportNpy(p) => self.export(p, "npy", "activations", |d| {
-                d.rt.viewer.activations_npy(d.view.selected)
-            }),
+            Command::ExportAllNpz(p) => {
+                let name = format!("{}_activations.npz", self.doc.network.name);
+                self.export(p, "npz", "every layer's activations", name, |d| {
+                    d.rt.viewer.all_activations_npz(&d.doc.network)
+                })
+            }
+            Command::ExportNpy(p) => {
+                let name = format!("{}.npy", self.selected_name());
+                self.export(p, "npy", "activations", name, |d| {
+                    d.rt.viewer.activations_npy(d.view.selected)
+                })
+            }
             Command::Undo => {
                 if self.doc.undo() {
                     self.refresh();
@@ -466,7 +466,13 @@ impl Designer {
                 });
             }
             Command::Rename { index, name } => {
-                if self.doc.network.layers().get(index).is_some_and(|l| l.name != name) {
+                if self
+                    .doc
+                    .network
+                    .layers()
+                    .get(index)
+                    .is_some_and(|l| l.name != name)
+                {
                     self.structural(|net| net.rename(index, &name));
                 }
             }
@@ -505,58 +511,78 @@ impl Designer {
             .weights_for(&self.doc.network, &self.rt.analysis, &self.doc.weights)
     }
 
+    /// The selected layer's name (for suggested file names).
+    fn selected_name(&self) -> String {
+        self.doc
+            .network
+            .layers()
+            .get(self.view.selected)
+            .map_or("layer".to_string(), |l| l.name.clone())
+    }
+
+    /// A file to open, from the system's dialog (or a note on what to do without one).
+    fn open_dialog(&mut self, filters: &[(&str, &[&str])]) -> Option<PathBuf> {
+        let dialog = filters
+            .iter()
+            .fold(rfd::FileDialog::new(), |d, (name, exts)| {
+                d.add_filter(*name, exts)
+            });
+        let p = dialog.pick_file();
+        if p.is_none() {
+            self.notify(
+                "No file chosen. If no dialog appeared (no desktop portal), type a path in File > Path and press Open path.",
+                false,
+            );
+        }
+        p
+    }
+
+    /// Where to save, from the system's dialog (or a note naming the `button` of File >
+    /// Path that does the same without one). `what`: "saved", "exported".
+    fn save_dialog(
+        &mut self,
+        filters: &[(&str, &[&str])],
+        file_name: String,
+        what: &str,
+        button: &str,
+    ) -> Option<PathBuf> {
+        let dialog = filters
+            .iter()
+            .fold(rfd::FileDialog::new(), |d, (name, exts)| {
+                d.add_filter(*name, exts)
+            });
+        let p = dialog.set_file_name(file_name).save_file();
+        if p.is_none() {
+            self.notify(
+                format!(
+                    "Not {what}. If no dialog appeared (no desktop portal), type a path in File > Path and press {button}."
+                ),
+                false,
+            );
+        }
+        p
+    }
+
+    /// Writes what `make` produces to `path` (asking with a save dialog suggesting
+    /// `file_name` when `None`), and says how it went.
     fn export(
         &mut self,
         path: Option<PathBuf>,
         ext: &str,
         what: &str,
+        file_name: String,
         make: impl FnOnce(&mut Designer) -> Result<Vec<u8>, String>,
     ) {
-        let layer = self
-            .doc
-            .network
-            .layers()
-            .get(self.view.selected)
-            .map_or("layer".to_string(), |l| l.name.clone());
-        let path = match path {
-            Some(p) => p,
-            None => {
-                let suffix = match (what, self.view.focus) {
-                    ("map", Some(k)) => format!("_ch{k}"),
-                    ("activations", _) => String::new(),
-                    ("all activations", _) => "_activations".into(),
-                    ("diagram", _) => String::new(),
-                    _ => "_grid".into(),
-                };
-                match rfd::FileDialog::new()
-                    .add_filter(ext.to_uppercase(), &[ext])
-                    .set_file_name(if what == "all activations" || what == "diagram" {
-                        format!("{}{suffix}.{ext}", self.doc.network.name)
-                    } else {
-                        format!("{layer}{suffix}.{ext}")
-                    })
-                    .save_file()
-                {
-                    Some(p) => p,
-                    None => {
-                        return self.notify(
-                            format!("Not exported. If no dialog appeared, type a path in File > Path and press Export {what} to path."),
-                            false,
-                        );
-                    }
-                }
-            }
+        let filter = [(&ext.to_uppercase()[..], &[ext][..])];
+        let button = format!("Export {what} to path");
+        let Some(path) = path.or_else(|| self.save_dialog(&filter, file_name, "exported", &button))
+        else {
+            return;
         };
         match make(self).and_then(|bytes| {
             io::write_atomic(&path, &bytes).map_err(|e| io::describe_io_error(&e))
         }) {
-            Ok(()) if what == "diagram" => {
-                self.notify(format!("Exported the diagram to {}", path.display()), false)
-            }
-            Ok(()) => self.notify(
-                format!("Exported {layer} {what} to {}", path.display()),
-                false,
-            ),
+            Ok(()) => self.notify(format!("Exported the {what} to {}", path.display()), false),
             Err(e) => self.notify(
                 format!("Could not export the {what} to {}: {e}", path.display()),
                 true,
@@ -564,22 +590,23 @@ impl Designer {
         }
     }
 
+    /// Keras Python to `path` (a save dialog when `None`).
+    fn export_python(&mut self, path: Option<PathBuf>) {
+        let name = format!("{}.py", self.doc.network.name);
+        self.export(path, "py", "Keras Python", name, |d| {
+            Ok(python::to_python(&d.doc.network).into_bytes())
+        })
+    }
+
     /// PyTorch code to `path` (a save dialog when `None`) and the weights in use (from
     /// the file or the initializers) beside it as `.npz`.
     fn export_pytorch(&mut self, path: Option<PathBuf>) {
-        let path = match path.or_else(|| {
-            rfd::FileDialog::new()
-                .add_filter("Python (PyTorch)", &["py"])
-                .set_file_name(format!("{}_torch.py", self.doc.network.name))
-                .save_file()
-        }) {
-            Some(p) => p,
-            None => {
-                return self.notify(
-                    "Not exported. If no dialog appeared, type a path in File > Path and press Export PyTorch to path.",
-                    false,
-                );
-            }
+        let name = format!("{}_torch.py", self.doc.network.name);
+        let filter = [("Python (PyTorch)", &["py"][..])];
+        let Some(path) =
+            path.or_else(|| self.save_dialog(&filter, name, "exported", "Export PyTorch to path"))
+        else {
+            return;
         };
         let net = &self.doc.network;
         let result = io::pytorch::to_pytorch(net, &self.rt.analysis).and_then(|code| {

@@ -84,22 +84,37 @@ impl Document {
     }
 
     pub fn undo(&mut self) -> bool {
-        self.gesture_open = false;
-        let Some(mut prev) = self.undo.pop() else {
-            return false;
-        };
-        prev.reserve_ids_of(&self.network);
-        self.redo.push(std::mem::replace(&mut self.network, prev));
-        true
+        Document::step(
+            &mut self.network,
+            &mut self.undo,
+            &mut self.redo,
+            &mut self.gesture_open,
+        )
     }
 
     pub fn redo(&mut self) -> bool {
-        self.gesture_open = false;
-        let Some(mut next) = self.redo.pop() else {
+        Document::step(
+            &mut self.network,
+            &mut self.redo,
+            &mut self.undo,
+            &mut self.gesture_open,
+        )
+    }
+
+    /// Takes the network from the top of `from`, keeping the current one on `to`.
+    fn step(
+        network: &mut Network,
+        from: &mut Vec<Network>,
+        to: &mut Vec<Network>,
+        gesture_open: &mut bool,
+    ) -> bool {
+        *gesture_open = false;
+        let Some(mut next) = from.pop() else {
             return false;
         };
-        next.reserve_ids_of(&self.network);
-        self.undo.push(std::mem::replace(&mut self.network, next));
+        // Ids used by the network being left are never handed out again.
+        next.reserve_ids_of(network);
+        to.push(std::mem::replace(network, next));
         true
     }
 }

@@ -59,50 +59,30 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                     egui::TextEdit::singleline(&mut d.view.path_field)
                         .hint_text("/path/to/model.keras"),
                 );
-                ui.horizontal(|ui| {
-                    let p = std::path::PathBuf::from(d.view.path_field.trim());
-                    let has = !d.view.path_field.trim().is_empty();
-                    if ui
-                        .add_enabled(has, egui::Button::new("Open path"))
-                        .clicked()
-                    {
-                        d.command(Command::OpenPath(p.clone()));
-                    }
-                    if ui
-                        .add_enabled(has, egui::Button::new("Save to path"))
-                        .clicked()
-                    {
-                        d.command(Command::SaveTo(p.clone()));
-                    }
-                    if ui
-                        .add_enabled(has, egui::Button::new("Export Keras Python to path"))
-                        .clicked()
-                    {
-                        d.command(Command::ExportPythonTo(p.clone()));
-                    }
-                    if ui
-                        .add_enabled(has, egui::Button::new("Export PyTorch to path"))
-                        .clicked()
-                    {
-                        d.command(Command::ExportPytorch(Some(p.clone())));
-                    }
-                    if ui
-                        .add_enabled(has, egui::Button::new("Export diagram to path"))
-                        .on_hover_text("PNG when the path ends in .png, SVG otherwise")
-                        .clicked()
-                    {
-                        let png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
-                        d.command(if png {
-                            Command::ExportDiagramPng(Some(p.clone()))
-                        } else {
-                            Command::ExportDiagram(Some(p.clone()))
-                        });
-                    }
-                });
-                ui.horizontal(|ui| {
-                    let p = std::path::PathBuf::from(d.view.path_field.trim());
-                    let has = !d.view.path_field.trim().is_empty();
-                    for (label, c) in [
+                let p = std::path::PathBuf::from(d.view.path_field.trim());
+                let has = !d.view.path_field.trim().is_empty();
+                let png = p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+                let diagram = if png {
+                    Command::ExportDiagramPng(Some(p.clone()))
+                } else {
+                    Command::ExportDiagram(Some(p.clone()))
+                };
+                // Two rows: the design, then the selected layer's pictures and values.
+                let rows = [
+                    vec![
+                        ("Open path", Command::OpenPath(p.clone())),
+                        ("Save to path", Command::SaveTo(p.clone())),
+                        (
+                            "Export Keras Python to path",
+                            Command::ExportPythonTo(p.clone()),
+                        ),
+                        (
+                            "Export PyTorch to path",
+                            Command::ExportPytorch(Some(p.clone())),
+                        ),
+                        ("Export diagram to path", diagram),
+                    ],
+                    vec![
                         ("Export grid to path", Command::ExportGrid(Some(p.clone()))),
                         ("Export map to path", Command::ExportMap(Some(p.clone()))),
                         (
@@ -110,15 +90,26 @@ pub fn menu_bar(d: &mut Designer, ui: &mut egui::Ui) {
                             Command::ExportNpy(Some(p.clone())),
                         ),
                         (
-                            "Export all layers .npz to path",
+                            "Export every layer's activations to path",
                             Command::ExportAllNpz(Some(p)),
                         ),
-                    ] {
-                        if ui.add_enabled(has, egui::Button::new(label)).clicked() {
-                            d.command(c);
+                    ],
+                ];
+                for row in rows {
+                    ui.horizontal(|ui| {
+                        for (label, c) in row {
+                            let b = ui.add_enabled(has, egui::Button::new(label));
+                            let b = if label == "Export diagram to path" {
+                                b.on_hover_text("PNG when the path ends in .png, SVG otherwise")
+                            } else {
+                                b
+                            };
+                            if b.clicked() {
+                                d.command(c);
+                            }
                         }
-                    }
-                });
+                    });
+                }
             });
             ui.menu_button("Edit", |ui| {
                 for c in Command::EDIT_MENU {

@@ -17,7 +17,7 @@ const HEADER: f64 = 56.0;
 
 /// Fill colour by layer family.
 fn colour(kind: &LayerKind) -> &'static str {
-    match kind.spec().family() {
+    match kind.facts().family {
         Family::Input => "#dfe6ee",
         Family::Convolution => "#cfe3fa",
         Family::Pooling => "#fde3c4",
@@ -66,17 +66,20 @@ struct Text {
     end: bool,
 }
 
+/// A layer's box.
+struct Rect {
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+    fill: &'static str,
+    stroke: &'static str,
+    stroke_w: f64,
+}
+
 /// What the diagram is made of (rendered to SVG or to pixels).
 enum Item {
-    Rect {
-        x: f64,
-        y: f64,
-        w: f64,
-        h: f64,
-        fill: &'static str,
-        stroke: &'static str,
-        stroke_w: f64,
-    },
+    Rect(Rect),
     Text(Text),
     /// A vertical arrow from `y1` down to `y2` at `x`.
     Arrow {
@@ -137,7 +140,7 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
             ("#555", 1.0)
         };
         let mut items = vec![
-            Item::Rect {
+            Item::Rect(Rect {
                 x: MARGIN,
                 y,
                 w: WIDTH,
@@ -145,7 +148,7 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
                 fill: colour(&layer.kind),
                 stroke,
                 stroke_w,
-            },
+            }),
             Item::Text(Text {
                 x: MARGIN + 10.0,
                 y: y + 18.0,
@@ -218,18 +221,11 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
 
 fn svg_item(s: &mut String, item: &Item) {
     match item {
-        Item::Rect {
-            x,
-            y,
-            w,
-            h,
-            fill,
-            stroke,
-            stroke_w,
-        } => {
+        Item::Rect(r) => {
             *s += &format!(
-                "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"6\" fill=\"{fill}\" \
-                 stroke=\"{stroke}\" stroke-width=\"{stroke_w}\"/>\n"
+                "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"6\" fill=\"{}\" \
+                 stroke=\"{}\" stroke-width=\"{}\"/>\n",
+                r.x, r.y, r.w, r.h, r.fill, r.stroke, r.stroke_w
             )
         }
         Item::Text(t) => {
@@ -333,20 +329,12 @@ pub fn to_png(net: &Network, analysis: &Analysis, scale: f64) -> Result<Vec<u8>,
         .chain(l.arrows.iter());
     for item in items {
         match item {
-            Item::Rect {
-                x,
-                y,
-                w,
-                h,
-                fill,
-                stroke,
-                stroke_w,
-            } => {
-                let r = RoundedRect::new(*x, *y, x + w, y + h, 6.0);
-                ctx.set_paint(colour_of(fill));
+            Item::Rect(b) => {
+                let r = RoundedRect::new(b.x, b.y, b.x + b.w, b.y + b.h, 6.0);
+                ctx.set_paint(colour_of(b.fill));
                 ctx.fill_path(&r.to_path(0.1));
-                ctx.set_paint(colour_of(stroke));
-                ctx.set_stroke(Stroke::new(*stroke_w));
+                ctx.set_paint(colour_of(b.stroke));
+                ctx.set_stroke(Stroke::new(b.stroke_w));
                 ctx.stroke_path(&r.to_path(0.1));
             }
             Item::Arrow { x, y1, y2 } => {

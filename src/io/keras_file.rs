@@ -4,7 +4,6 @@
 
 use super::config::{self, ConfigError};
 use crate::model::Network;
-use std::io::Read;
 use std::path::Path;
 use thiserror::Error;
 
@@ -133,16 +132,12 @@ pub fn zip_entry(bytes: &[u8], name: &str) -> Result<Vec<u8>, LoadError> {
     } else {
         MAX_MODEL_BYTES
     };
-    let mut out = Vec::new();
-    (&mut entry)
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| LoadError::Format(format!("cannot unpack {name}: {e}")))?;
-    if out.len() as u64 > limit {
-        return Err(LoadError::Format(format!(
-            "{name} in the archive unpacks to more than {} MB",
-            limit >> 20
-        )));
-    }
-    Ok(out)
+    super::read_at_most(&mut entry, limit)
+        .map_err(|e| LoadError::Format(format!("cannot unpack {name}: {e}")))?
+        .ok_or_else(|| {
+            LoadError::Format(format!(
+                "{name} in the archive unpacks to more than {} MB",
+                limit >> 20
+            ))
+        })
 }

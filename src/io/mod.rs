@@ -35,6 +35,15 @@ pub fn describe_io_error(e: &std::io::Error) -> String {
     format!("{what} ({e})")
 }
 
+/// Reads all of `r` if it holds at most `limit` bytes; `Ok(None)` when it holds more
+/// (a guard against zip bombs and huge entries: never more than `limit + 1` is read).
+pub fn read_at_most(r: impl std::io::Read, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    r.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+    Ok((out.len() as u64 <= limit).then_some(out))
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a
 /// rename, so a failed save never destroys the previous file.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

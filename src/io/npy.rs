@@ -7,7 +7,7 @@
 //! produces exactly what `numpy.save` / `numpy.savez` write for a float32 array.
 //! Readers never panic on bad bytes: they return [`NpyError`].
 
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 
 /// An array read from or written to a `.npy` file: its shape and its values in C order.
 #[derive(Clone, Debug, PartialEq)]
@@ -418,17 +418,14 @@ pub fn read_npz(bytes: &[u8]) -> Result<Vec<(String, NpyArray)>, NpyError> {
                 size: entry.size(),
             });
         }
-        let mut buf = Vec::new();
-        (&mut entry)
-            .take(MAX_ENTRY_BYTES + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| NpyError::Zip(format!("cannot unpack {file_name}: {e}")))?;
-        if buf.len() as u64 > MAX_ENTRY_BYTES {
+        let Some(buf) = super::read_at_most(&mut entry, MAX_ENTRY_BYTES)
+            .map_err(|e| NpyError::Zip(format!("cannot unpack {file_name}: {e}")))?
+        else {
             return Err(NpyError::EntryTooLarge {
                 name: file_name,
-                size: buf.len() as u64,
+                size: MAX_ENTRY_BYTES + 1,
             });
-        }
+        };
         let array = read_npy(&buf).map_err(|e| NpyError::Entry {
             name: file_name.clone(),
             source: Box::new(e),

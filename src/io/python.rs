@@ -180,7 +180,7 @@ pub fn to_python(net: &Network) -> String {
                 .iter()
                 .map(|&j| var(&layers[j].name))
                 .collect();
-            let arg = if l.kind.spec().takes_list() {
+            let arg = if l.kind.facts().takes_list {
                 format!("[{}]", srcs.join(", "))
             } else {
                 srcs.join(", ")

@@ -35,7 +35,7 @@ fn layer_err(layer: &Layer, message: impl Into<String>) -> WeightError {
 fn assemble(
     layer: &Layer,
     specs: &[WeightSpec],
-    arrays: Vec<(Vec<usize>, Vec<f32>)>,
+    arrays: Vec<Raw>,
 ) -> Result<LayerWeights, WeightError> {
     if arrays.len() != specs.len() {
         return Err(layer_err(
@@ -80,7 +80,7 @@ fn h5(bytes: Vec<u8>) -> Result<hdf5_pure::File, WeightError> {
         .map_err(|e| WeightError::File(format!("not a readable HDF5 file: {e}")))
 }
 
-fn read_dataset(file: &hdf5_pure::File, path: &str) -> Result<(Vec<usize>, Vec<f32>), String> {
+fn read_dataset(file: &hdf5_pure::File, path: &str) -> Result<Raw, String> {
     let ds = file
         .dataset(path)
         .map_err(|e| format!("cannot open {path}: {e}"))?;
@@ -112,115 +112,104 @@ fn read_dataset(file: &hdf5_pure::File, path: &str) -> Result<(Vec<usize>, Vec<f
 }
 
 /// Weights from a `.keras` archive.
-pub fn from_keras(
-    bytes: &[u8],
-    net: &Network,
-    analysis: &Analysis,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
+pub fn from_keras(bytes: &[u8], net: &Network, a: &Analysis) -> Weights {
     let h5bytes =
         zip_entry(bytes, "model.weights.h5").map_err(|e| WeightError::File(e.to_string()))?;
-    from_weights_h5(h5bytes, net, analysis)
+    from_weights_h5(h5bytes, net, a)
+}
+
+/// Every layer's weights, or why not.
+type Weights = Result<Vec<LayerWeights>, WeightError>;
+
+/// One array as read: its shape and its values.
+type Raw = (Vec<usize>, Vec<f32>);
+
+/// Each layer's arrays from `arrays` (not asked for layers without weights), checked
+/// against the shapes the analysis expects.
+fn read_layers(
+    net: &Network,
+    analysis: &Analysis,
+    mut arrays: impl FnMut(usize, &Layer, usize) -> Result<Vec<Raw>, String>,
+) -> Result<Vec<LayerWeights>, WeightError> {
+    valid(net, analysis)?;
+    net.layers()
+        .iter()
+        .enumerate()
+        .map(|(i, layer)| {
+            let specs = &analysis.layers[i].weights;
+            if specs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let a = arrays(i, layer, specs.len()).map_err(|e| layer_err(layer, e))?;
+            assemble(layer, specs, a)
+        })
+        .collect()
+}
+
+/// The datasets `names` of group `group`, in that order.
+fn read_group(file: &hdf5_pure::File, group: &str, names: &[String]) -> Result<Vec<Raw>, String> {
+    names
+        .iter()
+        .map(|n| read_dataset(file, &format!("{group}/{n}")))
+        .collect()
 }
 
 /// Weights from the `model.weights.h5` inside a `.keras` archive (Keras 3's layout:
 /// `layers/<key>/vars/<n>`).
-pub fn from_weights_h5(
-    h5bytes: Vec<u8>,
-    net: &Network,
-    analysis: &Analysis,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
+pub fn from_weights_h5(h5bytes: Vec<u8>, net: &Network, a: &Analysis) -> Weights {
     let file = h5(h5bytes)?;
     let keys = net.keras_weight_keys();
-    let mut out = Vec::with_capacity(net.len());
-    for (i, layer) in net.layers().iter().enumerate() {
-        let specs = &analysis.layers[i].weights;
-        let Some(key) = &keys[i] else {
-            out.push(Vec::new());
-            continue;
-        };
-        if specs.is_empty() {
-            out.push(Vec::new());
-            continue;
-        }
+    read_layers(net, a, |i, _, _| {
+        let key = keys[i]
+            .as_ref()
+            .ok_or("the layer has no place in the weights file")?;
         let vars = format!("layers/{key}/vars");
         let group = file
             .group(&vars)
-            .map_err(|_| layer_err(layer, format!("the weights file has no group {vars}")))?;
+            .map_err(|_| format!("the weights file has no group {vars}"))?;
         let mut names = group
             .datasets()
-            .map_err(|e| layer_err(layer, format!("cannot list {vars}: {e}")))?;
+            .map_err(|e| format!("cannot list {vars}: {e}"))?;
         names.sort_by_key(|n| n.parse::<u64>().unwrap_or(u64::MAX));
-        let arrays = names
-            .iter()
-            .map(|n| read_dataset(&file, &format!("{vars}/{n}")))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| layer_err(layer, e))?;
-        out.push(assemble(layer, specs, arrays)?);
-    }
-    Ok(out)
+        read_group(&file, &vars, &names)
+    })
 }
 
 /// Weights from a legacy `.h5` full-model file (`model_weights/<layer>/<weight path>`).
-pub fn from_h5(
-    bytes: &[u8],
-    net: &Network,
-    analysis: &Analysis,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
+pub fn from_h5(bytes: &[u8], net: &Network, a: &Analysis) -> Weights {
     let file = h5(bytes.to_vec())?;
-    let mut out = Vec::with_capacity(net.len());
-    for (i, layer) in net.layers().iter().enumerate() {
-        let specs = &analysis.layers[i].weights;
-        if specs.is_empty() {
-            out.push(Vec::new());
-            continue;
-        }
+    read_layers(net, a, |_, layer, _| {
         let gpath = format!("model_weights/{}", layer.name);
         let group = file
             .group(&gpath)
-            .map_err(|_| layer_err(layer, format!("the file has no group {gpath}")))?;
+            .map_err(|_| format!("the file has no group {gpath}"))?;
         let attrs = group
             .attrs()
-            .map_err(|e| layer_err(layer, format!("cannot read {gpath} attributes: {e}")))?;
+            .map_err(|e| format!("cannot read {gpath} attributes: {e}"))?;
         let names: Vec<String> = attrs
             .get("weight_names")
             .and_then(|a| a.as_strings())
             .map(|s| s.to_vec())
             .unwrap_or_default();
-        let arrays = names
-            .iter()
-            .map(|n| read_dataset(&file, &format!("{gpath}/{n}")))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| layer_err(layer, e))?;
-        out.push(assemble(layer, specs, arrays)?);
-    }
-    Ok(out)
+        read_group(&file, &gpath, &names)
+    })
 }
 
 /// Weights from an `.npz` archive keyed `<layer_name>/<index>`; layers without entries
-/// are an error (use [`initialize`] for a design without weights).
-pub fn from_npz(
-    bytes: &[u8],
-    net: &Network,
-    analysis: &Analysis,
-) -> Result<Vec<LayerWeights>, WeightError> {
-    valid(net, analysis)?;
+/// are an error (use [`crate::engine::weights::initialize`] for a design without
+/// weights).
+pub fn from_npz(bytes: &[u8], net: &Network, a: &Analysis) -> Weights {
     let entries = npy::read_npz(bytes).map_err(|e| WeightError::File(e.to_string()))?;
     let map: HashMap<String, npy::NpyArray> = entries.into_iter().collect();
-    let mut out = Vec::with_capacity(net.len());
-    for (i, layer) in net.layers().iter().enumerate() {
-        let specs = &analysis.layers[i].weights;
-        let mut arrays = Vec::new();
-        for k in 0..specs.len() {
-            let key = format!("{}/{k}", layer.name);
-            let a = map
-                .get(&key)
-                .ok_or_else(|| layer_err(layer, format!("the .npz has no array '{key}'")))?;
-            arrays.push((a.shape.clone(), a.data.clone()));
-        }
-        out.push(assemble(layer, specs, arrays)?);
-    }
-    Ok(out)
+    read_layers(net, a, |_, layer, n| {
+        (0..n)
+            .map(|k| {
+                let key = format!("{}/{k}", layer.name);
+                let a = map
+                    .get(&key)
+                    .ok_or_else(|| format!("the .npz has no array '{key}'"))?;
+                Ok((a.shape.clone(), a.data.clone()))
+            })
+            .collect()
+    })
 }

@@ -154,6 +154,35 @@ pub enum ArgMut<'a> {
     Json(&'a mut Value),
 }
 
+impl<'a> ArgMut<'a> {
+    /// An initializer argument (never None in the inspector).
+    pub fn initializer(value: &'a mut Option<KerasObject>) -> ArgMut<'a> {
+        ArgMut::Object {
+            value,
+            kind: ObjectKind::Initializer,
+            nullable: false,
+        }
+    }
+
+    /// A regularizer argument (None: no penalty).
+    pub fn regularizer(value: &'a mut Option<KerasObject>) -> ArgMut<'a> {
+        ArgMut::Object {
+            value,
+            kind: ObjectKind::Regularizer,
+            nullable: true,
+        }
+    }
+
+    /// A constraint argument (None: unconstrained).
+    pub fn constraint(value: &'a mut Option<KerasObject>) -> ArgMut<'a> {
+        ArgMut::Object {
+            value,
+            kind: ObjectKind::Constraint,
+            nullable: true,
+        }
+    }
+}
+
 /// Something that looks at a kind's arguments.
 pub trait Visitor {
     fn arg(&mut self, arg: &Arg, value: ArgMut<'_>);
@@ -215,45 +244,12 @@ impl WeightKeys {
     /// Shows the initializer of `w` (its regularizer and constraint come later in
     /// Keras's order: see [`WeightKeys::visit_rest`]).
     pub fn visit_init(&self, v: &mut dyn Visitor, w: &mut WeightArgs) {
-        v.arg(
-            &self.initializer,
-            ArgMut::Object {
-                value: &mut w.initializer,
-                kind: ObjectKind::Initializer,
-                nullable: false,
-            },
-        );
+        v.arg(&self.initializer, ArgMut::initializer(&mut w.initializer));
     }
     pub fn visit_regularizer(&self, v: &mut dyn Visitor, w: &mut WeightArgs) {
-        v.arg(
-            &self.regularizer,
-            ArgMut::Object {
-                value: &mut w.regularizer,
-                kind: ObjectKind::Regularizer,
-                nullable: true,
-            },
-        );
+        v.arg(&self.regularizer, ArgMut::regularizer(&mut w.regularizer));
     }
     pub fn visit_constraint(&self, v: &mut dyn Visitor, w: &mut WeightArgs) {
-        v.arg(
-            &self.constraint,
-            ArgMut::Object {
-                value: &mut w.constraint,
-                kind: ObjectKind::Constraint,
-                nullable: true,
-            },
-        );
+        v.arg(&self.constraint, ArgMut::constraint(&mut w.constraint));
     }
-}
-
-/// An optional regularizer or constraint argument.
-pub fn object(v: &mut dyn Visitor, arg: &Arg, value: &mut Option<KerasObject>, kind: ObjectKind) {
-    v.arg(
-        arg,
-        ArgMut::Object {
-            value,
-            kind,
-            nullable: kind != ObjectKind::Initializer,
-        },
-    );
 }

@@ -213,26 +213,15 @@ impl Window {
         dilation: [usize; 2],
         padding: Padding,
     ) -> Window {
-        let mut out = [0; 2];
-        let mut pad_before = [0; 2];
-        for a in 0..2 {
-            let w = AxisWindow::new(
+        Window::per_axis(kernel, strides, dilation, |a| {
+            AxisWindow::new(
                 wide(input[a]),
                 wide(kernel[a]),
                 wide(strides[a]),
                 wide(dilation[a]),
                 padding,
-            );
-            out[a] = w.out.max(0) as usize;
-            pad_before[a] = w.pad_before.max(0) as usize;
-        }
-        Window {
-            kernel,
-            strides,
-            dilation,
-            pad_before,
-            out,
-        }
+            )
+        })
     }
 
     /// The convolution whose transpose is Keras's `Conv2DTranspose` on `input` pixels.
@@ -244,26 +233,32 @@ impl Window {
         padding: Padding,
         output_padding: Option<[i64; 2]>,
     ) -> Window {
-        let mut out = [0; 2];
-        let mut pad_before = [0; 2];
-        for a in 0..2 {
-            let w = AxisWindow::transposed(
+        Window::per_axis(kernel, strides, dilation, |a| {
+            AxisWindow::transposed(
                 wide(input[a]),
                 wide(kernel[a]),
                 wide(strides[a]),
                 wide(dilation[a]),
                 padding,
                 output_padding.map(|p| p[a].max(0)),
-            );
-            out[a] = w.out.max(0) as usize;
-            pad_before[a] = w.pad_before.max(0) as usize;
-        }
+            )
+        })
+    }
+
+    /// A window whose output size and padding along axis `a` are `axis(a)`'s.
+    fn per_axis(
+        kernel: [usize; 2],
+        strides: [usize; 2],
+        dilation: [usize; 2],
+        axis: impl Fn(usize) -> AxisWindow,
+    ) -> Window {
+        let axes = [axis(0), axis(1)];
         Window {
             kernel,
             strides,
             dilation,
-            pad_before,
-            out,
+            pad_before: axes.map(|w| w.pad_before.max(0) as usize),
+            out: axes.map(|w| w.out.max(0) as usize),
         }
     }
 

@@ -79,11 +79,16 @@ fn tuple_of(items: &[String]) -> String {
 
 /// A Python list of optional integers: `[None, 3, 3, 2]`.
 pub fn list_opt(v: &[Option<i64>]) -> String {
+    format!("[{}]", joined(v, ", "))
+}
+
+/// Optional integers as Python prints them, `None` for the missing ones, joined by `sep`.
+fn joined(v: &[Option<i64>], sep: &str) -> String {
     let items: Vec<String> = v
         .iter()
         .map(|d| d.map_or("None".to_string(), |x| x.to_string()))
         .collect();
-    format!("[{}]", items.join(", "))
+    items.join(sep)
 }
 
 /// `str()` of a 1-D NumPy integer array: `[1 1]`, `[ 1 13]` (right-aligned to the widest).
@@ -96,11 +101,7 @@ pub fn np_int_array(v: &[i64]) -> String {
 
 /// `str()` of a 1-D NumPy object array holding ints and `None`: `[None 3 3 1]`.
 pub fn np_obj_array(v: &[Option<i64>]) -> String {
-    let items: Vec<String> = v
-        .iter()
-        .map(|d| d.map_or("None".to_string(), |x| x.to_string()))
-        .collect();
-    format!("[{}]", items.join(" "))
+    format!("[{}]", joined(v, " "))
 }
 
 /// A Python set of small integers, in CPython's iteration order for small sets.

@@ -1,12 +1,12 @@
 //! Conv2D's strategy choice: Winograd for wide 3×3 stride-1 layers, the direct register
 //! tiles for layers with few taps and filters, im2col + GEMM for everything else.
 
+use super::ConvOp;
 use super::direct::{conv2d_direct, direct_wins};
 use super::epilogue::Epilogue;
 use super::im2col::conv2d_gemm;
 use super::winograd;
-use crate::keras::geometry::Window;
-use ndarray::{Array4, ArrayView4};
+use ndarray::Array4;
 
 /// Convolution of NHWC `x` with an HWIO kernel `(kh, kw, cin/groups, cout)`, with the
 /// bias and activation fused into the pass that writes each block. Wide 3×3 stride-1
@@ -20,24 +20,18 @@ use ndarray::{Array4, ArrayView4};
 /// matrix GEMM needs, so nothing is packed per call), and written once. Blocks run in
 /// parallel on rayon's pool; a layer with too few blocks lets the GEMM split instead.
 /// 1×1 stride-1 convolutions skip im2col: the input already is the patch matrix.
-pub fn conv2d(
-    x: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    win: &Window,
-    groups: usize,
-    epilogue: Epilogue,
-) -> Array4<f32> {
+pub fn conv2d(op: ConvOp, groups: usize, epilogue: Epilogue) -> Array4<f32> {
+    let (x, kernel, win) = (op.x, op.kernel, op.win);
     let (kh, kw, cin_g, cout) = kernel.dim();
     if let Some(v) = winograd::choose([kh, kw], win, groups, cin_g, cout)
         && winograd::tame(x)
         && winograd::tame(kernel)
     {
-        return winograd::conv(v, x, kernel, bias, win, epilogue);
+        return winograd::conv(v, op, epilogue);
     }
     if groups <= 1 && direct_wins(kh * kw * cin_g, cout) {
-        conv2d_direct(x, kernel, bias, win, epilogue)
+        conv2d_direct(op, epilogue)
     } else {
-        conv2d_gemm(x, kernel, bias, win, groups, epilogue)
+        conv2d_gemm(op, groups, epilogue)
     }
 }

@@ -1,19 +1,15 @@
 //! Depthwise convolution: each input channel convolved with its own `depth_multiplier`
 //! kernels (DepthwiseConv2D, and SeparableConv2D's first step).
 
+use super::ConvOp;
 use super::elementwise::add_bias;
-use crate::keras::geometry::Window;
-use ndarray::{Array4, ArrayView4, s};
+use ndarray::{Array4, s};
 
 /// Depthwise convolution: kernel `(kh, kw, cin, mult)`, output channel `c*mult + m`.
-pub fn depthwise(
-    x: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    win: &Window,
-) -> Array4<f32> {
+pub fn depthwise(op: ConvOp) -> Array4<f32> {
+    let (x, kernel, bias, win) = (op.x, op.kernel, op.bias, op.win);
     let (n, h, w, cin) = x.dim();
-    let (kh, kw, _, mult) = kernel.dim();
+    let (_kh, kw, _, mult) = kernel.dim();
     let [oh, ow] = win.out;
     let mut out = Array4::<f32>::zeros((n, oh, ow, cin * mult));
     let k = kernel.as_standard_layout();
@@ -23,17 +19,12 @@ pub fn depthwise(
             for ox in 0..ow {
                 let mut acc = out.slice_mut(s![b, oy, ox, ..]);
                 let acc = acc.as_slice_mut().expect("NHWC pixels are contiguous");
-                for ky in 0..kh {
-                    let iy = win.coord(0, oy, ky);
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
-                    for kx in 0..kw {
-                        let ix = win.coord(1, ox, kx);
-                        if ix < 0 || ix >= w as isize {
-                            continue;
-                        }
-                        let px = x.slice(s![b, iy as usize, ix as usize, ..]);
+                // Only the taps inside the image: the others read zero padding.
+                for ky in win.inside(0, oy, h) {
+                    let iy = win.coord(0, oy, ky) as usize;
+                    for kx in win.inside(1, ox, w) {
+                        let ix = win.coord(1, ox, kx) as usize;
+                        let px = x.slice(s![b, iy, ix, ..]);
                         let kt = &ks[(ky * kw + kx) * cin * mult..(ky * kw + kx + 1) * cin * mult];
                         for (c, xv) in px.iter().enumerate() {
                             for m in 0..mult {

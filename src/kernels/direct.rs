@@ -1,10 +1,11 @@
 //! Direct convolution for layers with few taps: register tiles over pixels and filters,
 //! AVX-512 / AVX2 intrinsics chosen at run time, portable code otherwise.
 
+use super::ConvOp;
 use super::elementwise::for_chunks;
 use super::epilogue::Epilogue;
 use crate::keras::geometry::Window;
-use ndarray::{Array4, ArrayView4};
+use ndarray::Array4;
 
 /// Taps per output (kh·kw·cin) up to which [`super::conv2d`] computes directly instead
 /// of im2col + GEMM: there a GEMM's K is too short to run well and im2col costs as much
@@ -31,13 +32,8 @@ pub(crate) const STREAM_MIN_BYTES: usize = 24 << 20;
 /// reading the input in place (no im2col). Output rows run in parallel; the bias and
 /// activation are applied to each row as it is finished. Uses AVX2/FMA when the CPU has
 /// them (checked at run time), portable code otherwise.
-pub fn conv2d_direct(
-    x: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    win: &Window,
-    epilogue: Epilogue,
-) -> Array4<f32> {
+pub fn conv2d_direct(op: ConvOp, epilogue: Epilogue) -> Array4<f32> {
+    let (x, kernel, bias, win) = (op.x, op.kernel, op.bias, op.win);
     use std::mem::MaybeUninit;
     let (n, h, w, cin) = x.dim();
     let (kh, kw, _, cout) = kernel.dim();
@@ -66,7 +62,12 @@ pub fn conv2d_direct(
         .flat_map(|ky| (0..kw).flat_map(move |kx| (0..cin).map(move |c| (ky, kx, c))))
         .map(|(ky, kx, c)| (ky * win.dilation[0] * w + kx * win.dilation[1]) * cin + c)
         .collect();
-    let geo = DirectGeometry {
+    let geo = Direct {
+        wp: &wp,
+        bp: &bp,
+        offsets: &offsets,
+        ks,
+        win,
         h,
         w,
         cin,
@@ -97,16 +98,16 @@ pub fn conv2d_direct(
             #[cfg(target_arch = "x86_64")]
             if fast512 {
                 // SAFETY: the CPU has AVX-512F, AVX2 and FMA (checked above).
-                unsafe { direct_row_avx512(image, &wp, &bp, &offsets, ks, win, &geo, oy, row) };
+                unsafe { direct_row_avx512(image, &geo, oy, row) };
                 return;
             }
             #[cfg(target_arch = "x86_64")]
             if fast {
                 // SAFETY: the CPU has AVX2 and FMA (checked above).
-                unsafe { direct_row_avx2(image, &wp, &bp, &offsets, ks, win, &geo, oy, row) };
+                unsafe { direct_row_avx2(image, &geo, oy, row) };
                 return;
             }
-            direct_row::<0>(image, &wp, &bp, &offsets, ks, win, &geo, oy, row);
+            direct_row::<0>(image, &geo, oy, row);
         },
     );
     // SAFETY: all `len` elements were initialised by the rows above.
@@ -118,8 +119,17 @@ pub fn conv2d_direct(
     Array4::from_shape_vec((n, oh, ow, cout), out).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
 }
 
-struct DirectGeometry {
+/// Everything one output row needs: the packed weights and bias, each tap's offset, the
+/// unpacked kernel (for border pixels), the window and the sizes.
+struct Direct<'a> {
+    win: &'a Window,
     h: usize,
+    /// Weights as taps × channels padded to a multiple of 8 (`cpad`); the bias likewise.
+    wp: &'a [f32],
+    bp: &'a [f32],
+    /// Offset of each tap from its window's top-left input element.
+    offsets: &'a [usize],
+    ks: &'a [f32],
     w: usize,
     cin: usize,
     kh: usize,
@@ -135,21 +145,27 @@ struct DirectGeometry {
     stream: bool,
 }
 
+/// An output element being written.
+type Out = std::mem::MaybeUninit<f32>;
+
+impl Direct<'_> {
+    /// What a tile may assume of its windows and of the channels `..end` it computes.
+    fn debug_check(&self, windows: &[&[f32]], end: usize) {
+        debug_assert!(end <= self.cpad && self.wp.len() >= self.offsets.len() * self.cpad);
+        debug_assert!(windows.iter().all(|w| w.len() >= self.span));
+        debug_assert!(self.offsets.iter().all(|&o| o < self.span));
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn direct_row_avx2(
     image: &[f32],
-    wp: &[f32],
-    bp: &[f32],
-    offsets: &[usize],
-    ks: &[f32],
-    win: &Window,
-    g: &DirectGeometry,
+    g: &Direct,
     oy: usize,
     row: &mut [std::mem::MaybeUninit<f32>],
 ) {
-    direct_row::<1>(image, wp, bp, offsets, ks, win, g, oy, row);
+    direct_row::<1>(image, g, oy, row);
     if g.stream {
         // Streaming stores are weakly ordered: make them visible before the row is
         // handed back to the thread that assembles the output.
@@ -159,19 +175,13 @@ unsafe fn direct_row_avx2(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn direct_row_avx512(
     image: &[f32],
-    wp: &[f32],
-    bp: &[f32],
-    offsets: &[usize],
-    ks: &[f32],
-    win: &Window,
-    g: &DirectGeometry,
+    g: &Direct,
     oy: usize,
     row: &mut [std::mem::MaybeUninit<f32>],
 ) {
-    direct_row::<2>(image, wp, bp, offsets, ks, win, g, oy, row);
+    direct_row::<2>(image, g, oy, row);
     if g.stream {
         std::arch::x86_64::_mm_sfence();
     }
@@ -181,18 +191,13 @@ unsafe fn direct_row_avx512(
 /// portable; 1 called from a function compiled for AVX2+FMA (the CPU has them), so the
 /// AVX2 intrinsics tile may be used; 2 the same with AVX-512F (8-pixel tiles).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn direct_row<const LEVEL: u8>(
     image: &[f32],
-    wp: &[f32],
-    bp: &[f32],
-    offsets: &[usize],
-    ks: &[f32],
-    win: &Window,
-    g: &DirectGeometry,
+    g: &Direct,
     oy: usize,
     row: &mut [std::mem::MaybeUninit<f32>],
 ) {
+    let (win, bp, ks) = (g.win, g.bp, g.ks);
     let keff = |a: usize, k: usize| (k - 1) * win.dilation[a] + 1;
     let iy0 = win.coord(0, oy, 0);
     let rows_inside = iy0 >= 0 && iy0 as usize + keff(0, g.kh) <= g.h;
@@ -218,17 +223,17 @@ fn direct_row<const LEVEL: u8>(
                 // `cpad` channels per tap from `f0`; `out` holds 8 pixels × `cout`.
                 unsafe {
                     if left >= 32 {
-                        tile_avx512::<2>(&windows, offsets, wp, bp, g, f0, out);
+                        tile_avx512::<2>(&windows, g, f0, out);
                         f0 += 32;
                     } else if left >= 16 {
-                        tile_avx512::<1>(&windows, offsets, wp, bp, g, f0, out);
+                        tile_avx512::<1>(&windows, g, f0, out);
                         f0 += 16;
                     } else {
                         let (a, b) = out.split_at_mut(4 * g.cout);
                         let wa: [&[f32]; 4] = std::array::from_fn(|p| windows[p]);
                         let wb: [&[f32]; 4] = std::array::from_fn(|p| windows[4 + p]);
-                        tile_avx2::<1>(&wa, offsets, wp, bp, g, f0, a);
-                        tile_avx2::<1>(&wb, offsets, wp, bp, g, f0, b);
+                        tile_avx2::<1>(&wa, g, f0, a);
+                        tile_avx2::<1>(&wb, g, f0, b);
                         f0 += 8;
                     }
                 }
@@ -253,19 +258,19 @@ fn direct_row<const LEVEL: u8>(
                     // channels per tap from `f0`; `out` holds 4 pixels × `cout`.
                     unsafe {
                         if wide {
-                            tile_avx2::<2>(&windows, offsets, wp, bp, g, f0, out);
+                            tile_avx2::<2>(&windows, g, f0, out);
                         } else {
-                            tile_avx2::<1>(&windows, offsets, wp, bp, g, f0, out);
+                            tile_avx2::<1>(&windows, g, f0, out);
                         }
                     }
                     f0 += if wide { 16 } else { 8 };
                     continue;
                 }
                 if wide {
-                    tile::<16, 4>(&windows, offsets, wp, bp, g, f0, out);
+                    tile::<16, 4>(&windows, g, f0, out);
                     f0 += 16;
                 } else {
-                    tile::<8, 4>(&windows, offsets, wp, bp, g, f0, out);
+                    tile::<8, 4>(&windows, g, f0, out);
                     f0 += 8;
                 }
             }
@@ -312,19 +317,10 @@ fn direct_row<const LEVEL: u8>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn tile_avx2<const V: usize>(
-    windows: &[&[f32]; 4],
-    offsets: &[usize],
-    wp: &[f32],
-    bp: &[f32],
-    g: &DirectGeometry,
-    f0: usize,
-    out: &mut [std::mem::MaybeUninit<f32>],
-) {
+unsafe fn tile_avx2<const V: usize>(xs: &[&[f32]; 4], g: &Direct, f0: usize, out: &mut [Out]) {
     use std::arch::x86_64::*;
-    debug_assert!(f0 + 8 * V <= g.cpad && wp.len() >= offsets.len() * g.cpad);
-    debug_assert!(windows.iter().all(|w| w.len() >= g.span));
-    debug_assert!(offsets.iter().all(|&o| o < g.span));
+    g.debug_check(xs, f0 + 8 * V);
+    let (wp, bp, offsets, windows) = (g.wp, g.bp, g.offsets, xs);
     let (x0, x1, x2, x3) = (
         windows[0].as_ptr(),
         windows[1].as_ptr(),
@@ -402,19 +398,10 @@ unsafe fn tile_avx2<const V: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn tile_avx512<const V: usize>(
-    windows: &[&[f32]; 8],
-    offsets: &[usize],
-    wp: &[f32],
-    bp: &[f32],
-    g: &DirectGeometry,
-    f0: usize,
-    out: &mut [std::mem::MaybeUninit<f32>],
-) {
+unsafe fn tile_avx512<const V: usize>(xs: &[&[f32]; 8], g: &Direct, f0: usize, out: &mut [Out]) {
     use std::arch::x86_64::*;
-    debug_assert!(f0 + 16 * V <= g.cpad && wp.len() >= offsets.len() * g.cpad);
-    debug_assert!(windows.iter().all(|w| w.len() >= g.span));
-    debug_assert!(offsets.iter().all(|&o| o < g.span));
+    g.debug_check(xs, f0 + 16 * V);
+    let (wp, bp, offsets, windows) = (g.wp, g.bp, g.offsets, xs);
     let xp: [*const f32; 8] = std::array::from_fn(|p| windows[p].as_ptr());
     let bias: [__m512; V] =
         std::array::from_fn(|v| unsafe { _mm512_loadu_ps(bp.as_ptr().add(f0 + 16 * v)) });
@@ -477,13 +464,11 @@ unsafe fn tile_avx512<const V: usize>(
 #[inline(always)]
 fn tile<const F: usize, const P: usize>(
     windows: &[&[f32]; P],
-    offsets: &[usize],
-    wp: &[f32],
-    bp: &[f32],
-    g: &DirectGeometry,
+    g: &Direct,
     f0: usize,
     out: &mut [std::mem::MaybeUninit<f32>],
 ) {
+    let (wp, bp, offsets) = (g.wp, g.bp, g.offsets);
     let b: &[f32; F] = bp[f0..f0 + F].try_into().expect("F biases");
     let mut acc = [*b; P];
     let wp = &wp[f0..];

@@ -9,103 +9,105 @@ use std::mem::MaybeUninit;
 /// Multiply-accumulates below which a GEMM runs on one thread.
 const PARALLEL_MACS: usize = 1 << 20;
 
-/// `c = a × b` for row-major matrices: `a` is m×k with row stride `lda`, `b` is k×n with
-/// row stride `ldb`, `c` is m×n with row stride `ldc` (only its m×n part is written).
-/// `threads > 1` lets the GEMM split itself over rayon's pool (when large enough).
-///
-/// # Panics
-/// When a slice is too short for its shape and stride, or a stride is smaller than the
-/// row it must hold (an engine bug, never a user input: callers derive both from one
-/// shape).
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [f32],
-    ldc: usize,
-    threads: usize,
-) {
-    // SAFETY: `sgemm_into` only ever writes initialised values into `c`.
-    let c = unsafe { &mut *(c as *mut [f32] as *mut [MaybeUninit<f32>]) };
-    sgemm_into(m, n, k, a, lda, b, ldb, c, ldc, threads);
+/// A row-major matrix operand: its elements, rows `stride` elements apart.
+#[derive(Clone, Copy)]
+pub struct Mat<'a> {
+    pub data: &'a [f32],
+    pub stride: usize,
 }
 
-/// [`sgemm`] into memory that may be uninitialised: afterwards the m×n part of `c` is
-/// initialised (the rest of each row is left as it was).
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_into(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    c: &mut [MaybeUninit<f32>],
-    ldc: usize,
-    threads: usize,
-) {
-    if m == 0 || n == 0 {
-        return;
+impl<'a> Mat<'a> {
+    pub fn new(data: &'a [f32], stride: usize) -> Mat<'a> {
+        Mat { data, stride }
     }
-    assert!(
-        ldc >= n && c.len() >= (m - 1) * ldc + n,
-        "gemm: output too small"
-    );
-    if k == 0 {
-        for row in c.chunks_mut(ldc).take(m) {
-            for v in &mut row[..n] {
-                v.write(0.0);
-            }
+}
+
+/// One matrix product `c = a × b`: `a` is m×k, `b` is k×n, `c` m×n, on up to `threads`
+/// threads (one below [`PARALLEL_MACS`] multiply-accumulates).
+#[derive(Clone, Copy, Debug)]
+pub struct Gemm {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub threads: usize,
+}
+
+impl Gemm {
+    /// `c = a × b`, `c`'s rows `ldc` apart.
+    ///
+    /// # Panics
+    /// When a slice is too short for its shape and stride, or a stride is smaller than
+    /// the row it must hold (an engine bug, never a user input: callers derive both from
+    /// one shape).
+    pub fn run(&self, a: Mat, b: Mat, c: &mut [f32], ldc: usize) {
+        // SAFETY: `run_into` only ever writes initialised values into `c`.
+        let c = unsafe { &mut *(c as *mut [f32] as *mut [MaybeUninit<f32>]) };
+        self.run_into(a, b, c, ldc);
+    }
+
+    /// [`Gemm::run`] into memory that may be uninitialised: afterwards the m×n part of
+    /// `c` is initialised (the rest of each row is left as it was).
+    pub fn run_into(&self, a: Mat, b: Mat, c: &mut [MaybeUninit<f32>], ldc: usize) {
+        let Gemm { m, n, k, threads } = *self;
+        let (lda, ldb) = (a.stride, b.stride);
+        let (a, b) = (a.data, b.data);
+        if m == 0 || n == 0 {
+            return;
         }
-        return;
-    }
-    assert!(
-        lda >= k && a.len() >= (m - 1) * lda + k,
-        "gemm: lhs too small"
-    );
-    assert!(
-        ldb >= n && b.len() >= (k - 1) * ldb + n,
-        "gemm: rhs too small"
-    );
-    let par = if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
-    };
-    // SAFETY: the asserts above keep every element the GEMM reads or writes inside the
-    // slices (rows of `c` do not overlap since ldc >= n); `c` is borrowed mutably, so it
-    // aliases neither input. read_dst = false: `c` is only written, never read, so it
-    // may start uninitialised.
-    unsafe {
-        // The kernels want a column-major destination: compute cᵀ = bᵀ × aᵀ, which has
-        // the same memory (what the `gemm` facade does for a row-major destination).
-        gemm_f32::gemm::f32::get_gemm_fn()(
-            n,
-            m,
-            k,
-            c.as_mut_ptr() as *mut f32,
-            ldc as isize,
-            1,
-            false,
-            b.as_ptr(),
-            ldb as isize,
-            1,
-            a.as_ptr(),
-            lda as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
+        assert!(
+            ldc >= n && c.len() >= (m - 1) * ldc + n,
+            "gemm: output too small"
         );
+        if k == 0 {
+            for row in c.chunks_mut(ldc).take(m) {
+                for v in &mut row[..n] {
+                    v.write(0.0);
+                }
+            }
+            return;
+        }
+        assert!(
+            lda >= k && a.len() >= (m - 1) * lda + k,
+            "gemm: lhs too small"
+        );
+        assert!(
+            ldb >= n && b.len() >= (k - 1) * ldb + n,
+            "gemm: rhs too small"
+        );
+        let par = if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS {
+            Parallelism::Rayon(threads)
+        } else {
+            Parallelism::None
+        };
+        // SAFETY: the asserts above keep every element the GEMM reads or writes inside the
+        // slices (rows of `c` do not overlap since ldc >= n); `c` is borrowed mutably, so it
+        // aliases neither input. read_dst = false: `c` is only written, never read, so it
+        // may start uninitialised.
+        unsafe {
+            // The kernels want a column-major destination: compute cᵀ = bᵀ × aᵀ, which has
+            // the same memory (what the `gemm` facade does for a row-major destination).
+            gemm_f32::gemm::f32::get_gemm_fn()(
+                n,
+                m,
+                k,
+                c.as_mut_ptr() as *mut f32,
+                ldc as isize,
+                1,
+                false,
+                b.as_ptr(),
+                ldb as isize,
+                1,
+                a.as_ptr(),
+                lda as isize,
+                1,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                par,
+            );
+        }
     }
 }
 
@@ -151,7 +153,7 @@ mod tests {
                 .map(|i| ((i * 104729) % 11) as f32 * 0.25 - 1.0)
                 .collect();
             let mut c = vec![f32::NAN; (m - 1) * ldc + n];
-            sgemm(m, n, k, &a, lda, &b, ldb, &mut c, ldc, threads);
+            Gemm { m, n, k, threads }.run(Mat::new(&a, lda), Mat::new(&b, ldb), &mut c, ldc);
             let want = naive(m, n, k, &a, lda, &b, ldb);
             for i in 0..m {
                 for j in 0..n {

@@ -1,23 +1,18 @@
 //! Convolution as im2col + GEMM: any kernel, stride, dilation and group count; a 1×1
 //! stride-1 layer skips im2col (its input already is the patch matrix).
 
+use super::ConvOp;
 use super::epilogue::Epilogue;
-use super::gemm::sgemm_into;
+use super::gemm::{Gemm, Mat};
 use crate::keras::geometry::Window;
-use ndarray::{Array4, ArrayView4};
+use ndarray::Array4;
 use std::mem::MaybeUninit;
 
 const BLOCK_FLOATS: usize = 1 << 18;
 
 /// The im2col + GEMM path of [`conv2d`] (any convolution).
-pub fn conv2d_gemm(
-    x: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    win: &Window,
-    groups: usize,
-    epilogue: Epilogue,
-) -> Array4<f32> {
+pub fn conv2d_gemm(op: ConvOp, groups: usize, epilogue: Epilogue) -> Array4<f32> {
+    let (x, kernel, bias, win) = (op.x, op.kernel, op.bias, op.win);
     use rayon::prelude::*;
     let (n, h, w, cin) = x.dim();
     let (kh, kw, cin_g, cout) = kernel.dim();
@@ -61,41 +56,27 @@ pub fn conv2d_gemm(
         let m = chunk.len() / cout;
         for g in 0..groups {
             let (c0, f0) = (g * cin_g, g * cout_g);
-            if pointwise {
-                sgemm_into(
-                    m,
-                    cout_g,
-                    cin_g,
-                    &xs[p0 * cin + c0..],
-                    cin,
-                    &ks[f0..],
-                    cout,
-                    &mut chunk[f0..],
-                    cout,
-                    gemm_threads,
-                );
-                continue;
-            }
-            buf.resize(m * kdim, 0.0);
-            for (r, row) in buf.chunks_exact_mut(kdim).enumerate() {
-                let p = p0 + r;
-                let (b, rest) = (p / (oh * ow), p % (oh * ow));
-                let (oy, ox) = (rest / ow, rest % ow);
-                let image = &xs[b * h * w * cin..(b + 1) * h * w * cin];
-                im2col_row(image, [h, w, cin], c0, cin_g, [kh, kw], win, oy, ox, row);
-            }
-            sgemm_into(
+            // The patch matrix: the input itself for a 1×1 stride-1 layer, else im2col.
+            let (patches, k) = if pointwise {
+                (Mat::new(&xs[p0 * cin + c0..], cin), cin_g)
+            } else {
+                buf.resize(m * kdim, 0.0);
+                for (r, row) in buf.chunks_exact_mut(kdim).enumerate() {
+                    let p = p0 + r;
+                    let (b, rest) = (p / (oh * ow), p % (oh * ow));
+                    let (oy, ox) = (rest / ow, rest % ow);
+                    let image = &xs[b * h * w * cin..(b + 1) * h * w * cin];
+                    im2col_row(image, [h, w, cin], c0, cin_g, [kh, kw], win, oy, ox, row);
+                }
+                (Mat::new(buf, kdim), kdim)
+            };
+            let gemm = Gemm {
                 m,
-                cout_g,
-                kdim,
-                buf,
-                kdim,
-                &ks[f0..],
-                cout,
-                &mut chunk[f0..],
-                cout,
-                gemm_threads,
-            );
+                n: cout_g,
+                k,
+                threads: gemm_threads,
+            };
+            gemm.run_into(patches, Mat::new(&ks[f0..], cout), &mut chunk[f0..], cout);
         }
         // SAFETY: the group GEMMs above wrote every element of `chunk`.
         let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };

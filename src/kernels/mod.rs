@@ -25,6 +25,35 @@ pub mod winograd;
 #[cfg(test)]
 mod tests;
 
+use crate::keras::geometry::Window;
+use ndarray::ArrayView4;
+
+/// One convolution's operands: the NHWC input, the kernel (HWIO, or each kind's own
+/// layout), the bias to add, and the window.
+#[derive(Clone, Copy)]
+pub struct ConvOp<'a> {
+    pub x: ArrayView4<'a, f32>,
+    pub kernel: ArrayView4<'a, f32>,
+    pub bias: Option<&'a [f32]>,
+    pub win: &'a Window,
+}
+
+impl<'a> ConvOp<'a> {
+    pub fn new(
+        x: ArrayView4<'a, f32>,
+        kernel: ArrayView4<'a, f32>,
+        bias: Option<&'a [f32]>,
+        win: &'a Window,
+    ) -> ConvOp<'a> {
+        ConvOp {
+            x,
+            kernel,
+            bias,
+            win,
+        }
+    }
+}
+
 pub use conv::conv2d;
 pub use depthwise::depthwise;
 pub use elementwise::{add_bias, for_chunks, map, scale_shift_last};

@@ -82,8 +82,8 @@ fn direct_conv_with_streaming_stores_equals_gemm() {
     let kern = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 9)).unwrap();
     let bias: Vec<f32> = values(cout, 11);
     for ep in [Epilogue::Relu, Epilogue::Linear] {
-        let a = conv2d_direct(x.view(), kern.view(), Some(&bias), &win, ep);
-        let b = conv2d_gemm(x.view(), kern.view(), Some(&bias), &win, 1, ep);
+        let a = conv2d_direct(ConvOp::new(x.view(), kern.view(), Some(&bias), &win), ep);
+        let b = conv2d_gemm(ConvOp::new(x.view(), kern.view(), Some(&bias), &win), 1, ep);
         assert_eq!(a.dim(), b.dim());
         let worst = a
             .iter()
@@ -111,7 +111,11 @@ fn winograd_on_wide_layers_equals_naive() {
             let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, 3)).unwrap();
             let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
             let want = naive_conv(x.view(), k.view(), &win, 1);
-            let got = conv(variant, x.view(), k.view(), None, &win, Epilogue::Linear);
+            let got = conv(
+                variant,
+                ConvOp::new(x.view(), k.view(), None, &win),
+                Epilogue::Linear,
+            );
             assert_eq!(got.dim(), want.dim());
             for (a, b) in got.iter().zip(want.iter()) {
                 assert!(
@@ -136,8 +140,16 @@ fn non_finite_inputs_take_the_exact_path() {
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3e37] {
         let mut x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, 3)).unwrap();
         x[[0, 13, 17, 5]] = bad;
-        let got = conv2d(x.view(), k.view(), None, &win, 1, Epilogue::Linear);
-        let want = conv2d_gemm(x.view(), k.view(), None, &win, 1, Epilogue::Linear);
+        let got = conv2d(
+            ConvOp::new(x.view(), k.view(), None, &win),
+            1,
+            Epilogue::Linear,
+        );
+        let want = conv2d_gemm(
+            ConvOp::new(x.view(), k.view(), None, &win),
+            1,
+            Epilogue::Linear,
+        );
         assert_eq!(got.dim(), want.dim());
         for (a, b) in got.iter().zip(want.iter()) {
             assert!(a == b || (a.is_nan() && b.is_nan()), "{bad}: {a} vs {b}");
@@ -182,13 +194,13 @@ proptest! {
         let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, seed)).unwrap();
         let k = Array4::from_shape_vec((kh, kw, cin_g, cout), values(kh * kw * cin_g * cout, seed + 7)).unwrap();
         let slow = naive_conv(x.view(), k.view(), &win, groups);
-        let fast = conv2d_gemm(x.view(), k.view(), None, &win, groups, Epilogue::Linear);
+        let fast = conv2d_gemm(ConvOp::new(x.view(), k.view(), None, &win), groups, Epilogue::Linear);
         prop_assert_eq!(fast.dim(), slow.dim());
         for (a, b) in fast.iter().zip(slow.iter()) {
             prop_assert!((a - b).abs() < 1e-4, "gemm {} vs {}", a, b);
         }
         if groups == 1 {
-            let direct = conv2d_direct(x.view(), k.view(), None, &win, Epilogue::Linear);
+            let direct = conv2d_direct(ConvOp::new(x.view(), k.view(), None, &win), Epilogue::Linear);
             prop_assert_eq!(direct.dim(), slow.dim());
             for (a, b) in direct.iter().zip(slow.iter()) {
                 prop_assert!((a - b).abs() < 1e-4, "direct {} vs {}", a, b);
@@ -214,7 +226,7 @@ proptest! {
         let variant = if four { Variant::F4 } else { Variant::F2 };
         // block 0: the default size; else blocks of 1..11 tiles (ending mid-row).
         let block = (block > 0).then_some(block);
-        let fast = conv_blocks(variant, x.view(), k.view(), Some(&bias), &win, ep, block);
+        let fast = conv_blocks(variant, ConvOp::new(x.view(), k.view(), Some(&bias), &win), ep, block);
         let mut slow = naive_conv(x.view(), k.view(), &win, 1);
         ep.apply(slow.as_slice_mut().unwrap(), cout, Some(&bias));
         prop_assert_eq!(fast.dim(), slow.dim());
@@ -236,8 +248,8 @@ proptest! {
         let kern = Array4::from_shape_vec((k, k, cin, cout), values(k * k * cin * cout, seed + 3)).unwrap();
         let bias: Vec<f32> = values(cout, seed + 5);
         let ep = if relu { Epilogue::Relu } else { Epilogue::Linear };
-        let a = conv2d_direct(x.view(), kern.view(), Some(&bias), &win, ep);
-        let b = conv2d_gemm(x.view(), kern.view(), Some(&bias), &win, 1, ep);
+        let a = conv2d_direct(ConvOp::new(x.view(), kern.view(), Some(&bias), &win), ep);
+        let b = conv2d_gemm(ConvOp::new(x.view(), kern.view(), Some(&bias), &win), 1, ep);
         prop_assert_eq!(a.dim(), b.dim());
         for (p, q) in a.iter().zip(b.iter()) {
             prop_assert!((p - q).abs() < 1e-4, "{} vs {}", p, q);
@@ -255,7 +267,7 @@ proptest! {
         let kd = Array4::from_shape_vec((k, k, cin, mult), values(k * k * cin * mult, seed + 3)).unwrap();
         // Depthwise = grouped conv with groups = cin and the same kernel laid out (k, k, 1, cin*mult).
         let kg = kd.clone().into_shape_with_order((k, k, 1, cin * mult)).unwrap();
-        let a = depthwise(x.view(), kd.view(), None, &win);
+        let a = depthwise(ConvOp::new(x.view(), kd.view(), None, &win));
         let b = naive_conv(x.view(), kg.view(), &win, cin);
         for (p, q) in a.iter().zip(b.iter()) {
             prop_assert!((p - q).abs() < 1e-4);
@@ -268,7 +280,11 @@ fn one_by_one_fast_path_matches_naive() {
     let x = Array4::from_shape_vec((2, 3, 4, 5), values(120, 1)).unwrap();
     let k = Array4::from_shape_vec((1, 1, 5, 6), values(30, 2)).unwrap();
     let win = Window::keras([3, 4], [1, 1], [1, 1], [1, 1], Padding::Valid);
-    let fast = conv2d(x.view(), k.view(), None, &win, 1, Epilogue::Linear);
+    let fast = conv2d(
+        ConvOp::new(x.view(), k.view(), None, &win),
+        1,
+        Epilogue::Linear,
+    );
     let slow = naive_conv(x.view(), k.view(), &win, 1);
     for (a, b) in fast.iter().zip(slow.iter()) {
         assert!((a - b).abs() < 1e-5);

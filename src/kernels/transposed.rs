@@ -1,9 +1,9 @@
 //! Transposed convolution (Conv2DTranspose): each input pixel scatters its kernel-weighted
 //! values; the window is the forward convolution read backwards.
 
+use super::ConvOp;
 use super::elementwise::add_bias;
-use crate::keras::geometry::Window;
-use ndarray::{Array2, Array4, ArrayView2, ArrayView4, Axis, s};
+use ndarray::{Array2, Array4, ArrayView2, Axis, s};
 
 /// `y = x @ w` for row-major matrices (the GEMM every convolution ends in).
 fn matmul(x: ArrayView2<f32>, w: ArrayView2<f32>) -> Array2<f32> {
@@ -12,12 +12,8 @@ fn matmul(x: ArrayView2<f32>, w: ArrayView2<f32>) -> Array2<f32> {
 
 /// Transposed convolution: kernel `(kh, kw, cout, cin)`; output `out` pixels with
 /// `pad_before` cropped from the full scatter result (TensorFlow's `conv2d_transpose`).
-pub fn conv_transpose(
-    x: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    win: &Window,
-) -> Array4<f32> {
+pub fn conv_transpose(op: ConvOp) -> Array4<f32> {
+    let (x, kernel, bias, win) = (op.x, op.kernel, op.bias, op.win);
     let (n, h, w, _cin) = x.dim();
     let (kh, kw, cout, _) = kernel.dim();
     let [oh, ow] = win.out;

@@ -16,8 +16,9 @@
 //! on rayon's pool. The one-axis transforms are loops over NHWC's contiguous channels,
 //! compiled for AVX-512 or AVX2 when the CPU has them (checked at run time).
 
+use super::ConvOp;
 use super::epilogue::Epilogue;
-use super::gemm::sgemm;
+use super::gemm::{Gemm, Mat};
 use crate::keras::geometry::Window;
 use ndarray::{Array4, ArrayView4};
 use std::mem::MaybeUninit;
@@ -228,15 +229,8 @@ pub fn tame(x: ArrayView4<f32>) -> bool {
 }
 
 /// [`conv3x3`] with the given variant.
-pub fn conv(
-    variant: Variant,
-    x: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    win: &Window,
-    epilogue: Epilogue,
-) -> Array4<f32> {
-    conv_blocks(variant, x, kernel, bias, win, epilogue, None)
+pub fn conv(variant: Variant, op: ConvOp, epilogue: Epilogue) -> Array4<f32> {
+    conv_blocks(variant, op, epilogue, None)
 }
 
 /// [`conv`] with `block` tiles per block instead of the cache-sized default (tests
@@ -244,16 +238,13 @@ pub fn conv(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn conv_blocks(
     variant: Variant,
-    x: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    win: &Window,
+    op: ConvOp,
     epilogue: Epilogue,
     block: Option<usize>,
 ) -> Array4<f32> {
     match variant {
-        Variant::F2 => conv3x3::<4, 2, F2>(x, kernel, bias, win, epilogue, block),
-        Variant::F4 => conv3x3::<6, 4, F4>(x, kernel, bias, win, epilogue, block),
+        Variant::F2 => conv3x3::<4, 2, F2>(op, epilogue, block),
+        Variant::F4 => conv3x3::<6, 4, F4>(op, epilogue, block),
     }
 }
 
@@ -291,13 +282,11 @@ thread_local! {
 /// cout)`; `win` must have stride 1 and dilation 1 (see [`choose`]). Bias and activation
 /// are fused as in [`super::ops::conv2d`]; `block` overrides the tiles per block.
 fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
-    x: ArrayView4<f32>,
-    kernel: ArrayView4<f32>,
-    bias: Option<&[f32]>,
-    win: &Window,
+    op: ConvOp,
     epilogue: Epilogue,
     block: Option<usize>,
 ) -> Array4<f32> {
+    let (x, kernel, bias, win) = (op.x, op.kernel, op.bias, op.win);
     use rayon::prelude::*;
     let (n, h, w, cin) = x.dim();
     let cout = kernel.dim().3;
@@ -492,19 +481,18 @@ fn run_block<const A: usize, const M: usize, T: Tile<A, M>>(
         let (r, tx) = ((first + ti) / tiles_x, (first + ti) % tiles_x);
         input_tile::<A, M, T>(image, geo, ty0 + r, tx, ti, vs, s);
     }
+    let gemm = Gemm {
+        m: tiles,
+        n: cout,
+        k: cin,
+        threads: 1,
+    };
     for e in 0..A * A {
-        sgemm(
-            tiles,
-            cout,
-            cin,
-            &s.v[e * vs..],
-            cin,
-            &u[e * cin * cout..],
-            cout,
-            &mut s.m[e * ms..],
-            cout,
-            1,
+        let (v, u) = (
+            Mat::new(&s.v[e * vs..], cin),
+            Mat::new(&u[e * cin * cout..], cout),
         );
+        gemm.run(v, u, &mut s.m[e * ms..], cout);
     }
     for ti in 0..tiles {
         let (r, tx) = ((first + ti) / tiles_x, (first + ti) % tiles_x);

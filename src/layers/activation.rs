@@ -4,35 +4,18 @@
 use super::conv::activation_warnings;
 use super::torch::Torch;
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor};
 use crate::keras::objects;
 use crate::kernels::{self, activations};
 
-const ACTIVATION: Arg = Arg::new("activation", "The function applied to every value.").required();
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Activation {
-    pub activation: String,
-}
-
-impl Kind for Activation {
-    const CLASSES: &'static [&'static str] = &["Activation"];
-    fn new(_: &str) -> Option<Self> {
-        Some(Activation {
-            activation: "relu".into(),
-        })
+kind! {
+    /// `keras.layers.Activation`.
+    pub struct Activation: ["Activation"], Activation, [BUILD_CONFIG = false] {
+        activation: String = "relu".into() => Activation, "The function applied to every value.", required;
     }
+    activation: activation
 }
 
 impl LayerSpec for Activation {
-    fn class_name(&self) -> &'static str {
-        "Activation"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&ACTIVATION, ArgMut::Activation(&mut self.activation));
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         objects::activation(&serde_json::Value::String(self.activation.clone()))
             .map_err(KerasError::construct)?;
@@ -55,19 +38,7 @@ impl LayerSpec for Activation {
         format!("Activation {}", self.activation)
     }
 
-    fn family(&self) -> Family {
-        Family::Activation
-    }
-
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
         t.act(&self.activation)
-    }
-
-    fn activation(&self) -> Option<&str> {
-        Some(&self.activation)
-    }
-
-    fn build_config(&self) -> bool {
-        false
     }
 }

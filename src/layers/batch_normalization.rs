@@ -3,90 +3,33 @@
 
 use super::torch::{Torch, py_float};
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor, object};
 use crate::keras::objects::{KerasObject, ObjectKind};
 use crate::kernels;
 use ndarray::Axis;
 use serde_json::Value;
 
-const AXIS: Arg = Arg::new(
-    "axis",
-    "Axis the layer normalises over (-1 is the channels axis for channels_last).",
-);
-const MOMENTUM: Arg = Arg::new("momentum", "Momentum of the moving mean and variance.");
-const EPSILON: Arg = Arg::new(
-    "epsilon",
-    "Small value added to the variance to avoid dividing by zero.",
-);
-const CENTER: Arg = Arg::new("center", "Learn an offset (beta).");
-const SCALE: Arg = Arg::new("scale", "Learn a scale (gamma).");
-const BETA_INIT: Arg = Arg::new("beta_initializer", "How beta starts.");
-const GAMMA_INIT: Arg = Arg::new("gamma_initializer", "How gamma starts.");
-const MEAN_INIT: Arg = Arg::new("moving_mean_initializer", "How the moving mean starts.");
-const VAR_INIT: Arg = Arg::new(
-    "moving_variance_initializer",
-    "How the moving variance starts.",
-);
-const BETA_REG: Arg = Arg::new("beta_regularizer", "Penalty on beta added to the loss.");
-const GAMMA_REG: Arg = Arg::new("gamma_regularizer", "Penalty on gamma added to the loss.");
-const BETA_CON: Arg = Arg::new("beta_constraint", "Projection applied to beta after each update.");
-const GAMMA_CON: Arg = Arg::new(
-    "gamma_constraint",
-    "Projection applied to gamma after each update.",
-);
-const SYNCHRONIZED: Arg = Arg::new(
-    "synchronized",
-    "Synchronise the statistics across devices (distributed training only).",
-);
-const RENORM: Arg = Arg::new("renorm", "Batch renormalisation (training only).");
-const RENORM_CLIPPING: Arg = Arg::new("renorm_clipping", "Limits of batch renormalisation.");
-const RENORM_MOMENTUM: Arg = Arg::new("renorm_momentum", "Momentum of batch renormalisation.");
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct BatchNormalization {
-    pub axis: i64,
-    pub momentum: f64,
-    pub epsilon: f64,
-    pub center: bool,
-    pub scale: bool,
-    pub beta_initializer: Option<KerasObject>,
-    pub gamma_initializer: Option<KerasObject>,
-    pub moving_mean_initializer: Option<KerasObject>,
-    pub moving_variance_initializer: Option<KerasObject>,
-    pub beta_regularizer: Option<KerasObject>,
-    pub gamma_regularizer: Option<KerasObject>,
-    pub beta_constraint: Option<KerasObject>,
-    pub gamma_constraint: Option<KerasObject>,
-    pub synchronized: bool,
-    pub renorm: bool,
-    pub renorm_clipping: Value,
-    pub renorm_momentum: f64,
-}
-
-impl Kind for BatchNormalization {
-    const CLASSES: &'static [&'static str] = &["BatchNormalization"];
-    fn new(_: &str) -> Option<Self> {
-        let init = |c| KerasObject::new(ObjectKind::Initializer, c);
-        Some(BatchNormalization {
-            axis: -1,
-            momentum: 0.99,
-            epsilon: 0.001,
-            center: true,
-            scale: true,
-            beta_initializer: init("Zeros"),
-            gamma_initializer: init("Ones"),
-            moving_mean_initializer: init("Zeros"),
-            moving_variance_initializer: init("Ones"),
-            beta_regularizer: None,
-            gamma_regularizer: None,
-            beta_constraint: None,
-            gamma_constraint: None,
-            synchronized: false,
-            renorm: false,
-            renorm_clipping: Value::Null,
-            renorm_momentum: 0.99,
-        })
+kind! {
+    /// `keras.layers.BatchNormalization`.
+    pub struct BatchNormalization: ["BatchNormalization"], Normalization, [CALL_KWARGS = &["mask"]] {
+        axis: i64 = -1 => Axis, "Axis the layer normalises over (-1 is the channels axis for channels_last).";
+        momentum: f64 = 0.99 => Float, "Momentum of the moving mean and variance.";
+        epsilon: f64 = 0.001 => Float, "Small value added to the variance to avoid dividing by zero.";
+        center: bool = true => Bool, "Learn an offset (beta).";
+        scale: bool = true => Bool, "Learn a scale (gamma).";
+        beta_initializer: Option<KerasObject> = initializer("Zeros") => initializer, "How beta starts.";
+        gamma_initializer: Option<KerasObject> = initializer("Ones") => initializer, "How gamma starts.";
+        moving_mean_initializer: Option<KerasObject> = initializer("Zeros") => initializer, "How the moving mean starts.";
+        moving_variance_initializer: Option<KerasObject> = initializer("Ones") => initializer, "How the moving variance starts.";
+        beta_regularizer: Option<KerasObject> = None => regularizer, "Penalty on beta added to the loss.";
+        gamma_regularizer: Option<KerasObject> = None => regularizer, "Penalty on gamma added to the loss.";
+        beta_constraint: Option<KerasObject> = None => constraint, "Projection applied to beta after each update.";
+        gamma_constraint: Option<KerasObject> = None => constraint, "Projection applied to gamma after each update.";
+        synchronized: bool = false => Bool, "Synchronise the statistics across devices (distributed training only).";
+        renorm: bool = false => Bool, "Batch renormalisation (training only).";
+        renorm_clipping: Value = Value::Null => Json, "Limits of batch renormalisation.";
+        renorm_momentum: f64 = 0.99 => Float, "Momentum of batch renormalisation.";
     }
+    fixed { "fused": None }
 }
 
 impl BatchNormalization {
@@ -98,32 +41,6 @@ impl BatchNormalization {
 }
 
 impl LayerSpec for BatchNormalization {
-    fn class_name(&self) -> &'static str {
-        "BatchNormalization"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        use ObjectKind::{Constraint, Initializer, Regularizer};
-        v.arg(&AXIS, ArgMut::Axis(&mut self.axis));
-        v.arg(&MOMENTUM, ArgMut::Float(&mut self.momentum));
-        v.arg(&EPSILON, ArgMut::Float(&mut self.epsilon));
-        v.arg(&CENTER, ArgMut::Bool(&mut self.center));
-        v.arg(&SCALE, ArgMut::Bool(&mut self.scale));
-        object(v, &BETA_INIT, &mut self.beta_initializer, Initializer);
-        object(v, &GAMMA_INIT, &mut self.gamma_initializer, Initializer);
-        object(v, &MEAN_INIT, &mut self.moving_mean_initializer, Initializer);
-        object(v, &VAR_INIT, &mut self.moving_variance_initializer, Initializer);
-        object(v, &BETA_REG, &mut self.beta_regularizer, Regularizer);
-        object(v, &GAMMA_REG, &mut self.gamma_regularizer, Regularizer);
-        object(v, &BETA_CON, &mut self.beta_constraint, Constraint);
-        object(v, &GAMMA_CON, &mut self.gamma_constraint, Constraint);
-        v.arg(&SYNCHRONIZED, ArgMut::Bool(&mut self.synchronized));
-        v.arg(&RENORM, ArgMut::Bool(&mut self.renorm));
-        v.arg(&RENORM_CLIPPING, ArgMut::Json(&mut self.renorm_clipping));
-        v.arg(&RENORM_MOMENTUM, ArgMut::Float(&mut self.renorm_momentum));
-        v.fixed("fused", None);
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         let input = cx.input;
         let rank = input.len() as i64;
@@ -226,14 +143,6 @@ impl LayerSpec for BatchNormalization {
 
     fn card(&self) -> String {
         "BatchNormalization".into()
-    }
-
-    fn family(&self) -> Family {
-        Family::Normalization
-    }
-
-    fn call_kwargs(&self) -> &'static [&'static str] {
-        &["mask"]
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {

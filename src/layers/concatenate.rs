@@ -2,33 +2,16 @@
 
 use super::torch::Torch;
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor};
 use ndarray::Axis;
 
-const AXIS: Arg = Arg::new("axis", "Axis the inputs are joined along (-1: channels for channels_last).");
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Concatenate {
-    pub axis: i64,
-}
-
-impl Kind for Concatenate {
-    const CLASSES: &'static [&'static str] = &["Concatenate"];
-    const IN_PALETTE: bool = false;
-    fn new(_: &str) -> Option<Self> {
-        Some(Concatenate { axis: -1 })
+kind! {
+    /// `keras.layers.Concatenate`.
+    pub struct Concatenate: ["Concatenate"], Merge, [IN_PALETTE = false, TAKES_LIST = true] {
+        axis: i64 = -1 => Axis, "Axis the inputs are joined along (-1: channels for channels_last).";
     }
 }
 
 impl LayerSpec for Concatenate {
-    fn class_name(&self) -> &'static str {
-        "Concatenate"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&AXIS, ArgMut::Axis(&mut self.axis));
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         let inputs = cx.inputs;
         let rank = inputs[0].len() as i64;
@@ -85,15 +68,7 @@ impl LayerSpec for Concatenate {
         "Concatenate".into()
     }
 
-    fn family(&self) -> Family {
-        Family::Merge
-    }
-
     fn torch(&self, _: &mut Torch) -> Result<(), String> {
         Err("merge layers are not exported (single chains only)".into())
-    }
-
-    fn takes_list(&self) -> bool {
-        true
     }
 }

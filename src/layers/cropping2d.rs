@@ -1,52 +1,26 @@
 //! `keras.layers.Cropping2D`: rows and columns removed at the image's borders.
 
-use super::conv::DATA_FORMAT;
 use super::torch::Torch;
 use super::zero_padding2d::{amount_checks, sizes};
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor};
 use crate::kernels;
 
-const CROPPING: Arg = Arg::new(
-    "cropping",
-    "Rows or columns removed: one number, (rows, columns), or ((top, bottom), (left, right)).",
-);
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Cropping2D {
-    pub amounts: Amounts,
-    pub data_format: DataFormat,
-}
-
-impl Kind for Cropping2D {
-    const CLASSES: &'static [&'static str] = &["Cropping2D"];
-    fn new(_: &str) -> Option<Self> {
-        Some(Cropping2D {
-            amounts: Amounts {
-                v: [[0, 0], [0, 0]],
-                form: AmountForm::Full,
-            },
-            data_format: DataFormat::ChannelsLast,
-        })
+kind! {
+    /// `keras.layers.Cropping2D` (Keras reads `data_format` first: its error comes first).
+    pub struct Cropping2D: ["Cropping2D"], Shape {
+        data_format: DataFormat = DataFormat::ChannelsLast => DataFormat, "channels_last: (batch, H, W, C). channels_first: (batch, C, H, W).";
+        cropping: Amounts = Amounts { v: [[0, 0], [0, 0]], form: AmountForm::Full } => Amounts, "Rows or columns removed: one number, (rows, columns), or ((top, bottom), (left, right)).";
     }
+    data_format: data_format
 }
 
 impl LayerSpec for Cropping2D {
-    fn class_name(&self) -> &'static str {
-        "Cropping2D"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
-        v.arg(&CROPPING, ArgMut::Amounts(&mut self.amounts));
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
-        amount_checks(&self.amounts, "cropping")?;
+        amount_checks(&self.cropping, "cropping")?;
         cx.ndim(4)?;
         let input = cx.input;
         let sp = self.data_format.spatial_axes();
-        let a = &self.amounts.v;
+        let a = &self.cropping.v;
         let too_big = (0..2)
             .any(|i| input[sp[i]].is_some_and(|n| a[i][0].saturating_add(a[i][1]) >= n));
         if too_big {
@@ -68,29 +42,21 @@ impl LayerSpec for Cropping2D {
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
         let x4 = to_nhwc(first(inputs)?, self.data_format)?;
         Ok(from_nhwc(
-            kernels::crop(x4.view(), sizes(&self.amounts)),
+            kernels::crop(x4.view(), sizes(&self.cropping)),
             self.data_format,
         ))
     }
 
     fn card(&self) -> String {
-        format!("Cropping2D {:?}", self.amounts.v)
-    }
-
-    fn family(&self) -> Family {
-        Family::Shape
+        format!("Cropping2D {:?}", self.cropping.v)
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
         t.ready_for(self.data_format);
-        let [[top, bottom], [left, right]] = self.amounts.v;
+        let [[top, bottom], [left, right]] = self.cropping.v;
         t.fwd(format!(
             "x = x[:, :, {top}:x.shape[2] - {bottom}, {left}:x.shape[3] - {right}]"
         ));
         Ok(())
-    }
-
-    fn data_format(&self) -> Option<DataFormat> {
-        Some(self.data_format)
     }
 }

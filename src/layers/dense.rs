@@ -1,77 +1,38 @@
 //! `keras.layers.Dense`: `activation(x @ kernel + bias)` on the last axis (any rank).
 
-use super::conv::{ACTIVATION, USE_BIAS, activation_warnings, check_activation};
+use super::conv::{activation_warnings, check_activation};
 use super::torch::{Torch, py_bool};
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor, WeightArgs, WeightKeys, object};
-use crate::keras::objects::{KerasObject, ObjectKind};
-use crate::kernels::{Epilogue, activations, gemm};
+use crate::keras::objects::KerasObject;
+use crate::kernels::gemm::{Gemm, Mat};
+use crate::kernels::{Epilogue, activations};
 use ndarray::IxDyn;
 use serde_json::Value;
 
-const UNITS: Arg = Arg::new("units", "Number of output values of the dense layer.")
-    .required()
-    .type_error(
-        "Received an invalid value for `units`, expected a positive integer. Received: units={}",
-    );
-const ACTIVITY_REGULARIZER: Arg = Arg::new(
-    "activity_regularizer",
-    "Penalty on the layer's output added to the loss during training.",
-)
-.only_if_set();
-const KERNEL: WeightKeys = crate::weight_keys!("kernel");
-const BIAS: WeightKeys = crate::weight_keys!("bias");
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Dense {
-    pub units: i64,
-    pub activation: String,
-    pub use_bias: bool,
-    pub kernel: WeightArgs,
-    pub bias: WeightArgs,
-    pub activity_regularizer: Option<KerasObject>,
-}
-
-impl Kind for Dense {
-    const CLASSES: &'static [&'static str] = &["Dense"];
-    fn new(_: &str) -> Option<Self> {
-        Some(Dense {
-            units: 10,
-            activation: "linear".into(),
-            use_bias: true,
-            kernel: WeightArgs::with_init("GlorotUniform"),
-            bias: WeightArgs::with_init("Zeros"),
-            activity_regularizer: None,
-        })
+kind! {
+    /// `keras.layers.Dense`.
+    pub struct Dense: ["Dense"], Dense {
+        units: i64 = 10 => Int, "Number of output values of the dense layer.", required, type_error("Received an invalid value for `units`, expected a positive integer. Received: units={}");
+        activation: String = "linear".into() => Activation, "Function applied to the output. linear means none.";
+        use_bias: bool = true => Bool, "Add a learned bias per output unit.";
+        kernel_initializer: Option<KerasObject> = initializer("GlorotUniform") => initializer, "How the weights are drawn before training.";
+        bias_initializer: Option<KerasObject> = initializer("Zeros") => initializer, "How the bias starts.";
+        kernel_regularizer: Option<KerasObject> = None => regularizer, "Penalty on the weights added to the loss.";
+        bias_regularizer: Option<KerasObject> = None => regularizer, "Penalty on the bias added to the loss.";
+        kernel_constraint: Option<KerasObject> = None => constraint, "Projection applied to the weights after each update.";
+        bias_constraint: Option<KerasObject> = None => constraint, "Projection applied to the bias after each update.";
+        /// Keras's base `Layer.get_config` writes it only when one is set.
+        activity_regularizer: Option<KerasObject> = None => regularizer, "Penalty on the layer's output added to the loss during training.", only_if_set;
     }
+    fixed {
+        "quantization_config": Some(Value::Null),
+        "lora_rank": None,
+        "lora_alpha": None,
+    }
+    activation: activation
 }
 
 impl LayerSpec for Dense {
-    fn class_name(&self) -> &'static str {
-        "Dense"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&UNITS, ArgMut::Int(&mut self.units));
-        v.arg(&ACTIVATION, ArgMut::Activation(&mut self.activation));
-        v.arg(&USE_BIAS, ArgMut::Bool(&mut self.use_bias));
-        KERNEL.visit_init(v, &mut self.kernel);
-        BIAS.visit_init(v, &mut self.bias);
-        KERNEL.visit_regularizer(v, &mut self.kernel);
-        BIAS.visit_regularizer(v, &mut self.bias);
-        KERNEL.visit_constraint(v, &mut self.kernel);
-        BIAS.visit_constraint(v, &mut self.bias);
-        v.fixed("quantization_config", Some(Value::Null));
-        v.fixed("lora_rank", None);
-        v.fixed("lora_alpha", None);
-        object(
-            v,
-            &ACTIVITY_REGULARIZER,
-            &mut self.activity_regularizer,
-            ObjectKind::Regularizer,
-        );
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         if self.units <= 0 {
             return Err(KerasError::construct(format!(
@@ -97,9 +58,9 @@ impl LayerSpec for Dense {
             .map(|x| x.unwrap_or(0))
             .fold(1i64, |a, b| a.saturating_mul(b));
         r.macs = rows.saturating_mul(n);
-        r.weight("kernel", kshape, &self.kernel.initializer);
+        r.weight("kernel", kshape, &self.kernel_initializer);
         if self.use_bias {
-            r.weight("bias", vec![self.units], &self.bias.initializer);
+            r.weight("bias", vec![self.units], &self.bias_initializer);
         }
         activation_warnings(&self.activation, None, r);
         let mut out = cx.same_shape(r);
@@ -122,18 +83,13 @@ impl LayerSpec for Dense {
         let xsl = xs.as_slice().ok_or("input is not contiguous")?;
         let ksl = ks.as_slice().ok_or("kernel is not contiguous")?;
         let mut y = vec![0f32; rows * units];
-        gemm::sgemm(
-            rows,
-            units,
-            cin,
-            xsl,
-            cin,
-            ksl,
-            units,
-            &mut y,
-            units,
-            rayon::current_num_threads(),
-        );
+        let gemm = Gemm {
+            m: rows,
+            n: units,
+            k: cin,
+            threads: rayon::current_num_threads(),
+        };
+        gemm.run(Mat::new(xsl, cin), Mat::new(ksl, units), &mut y, units);
         let bias = bias_of(w, self.use_bias, 1)?;
         let ep = Epilogue::for_activation(&self.activation);
         ep.unwrap_or(Epilogue::Linear).apply(&mut y, units, bias);
@@ -150,10 +106,6 @@ impl LayerSpec for Dense {
 
     fn card(&self) -> String {
         format!("Dense {}{}", self.units, card_activation(&self.activation))
-    }
-
-    fn family(&self) -> Family {
-        Family::Dense
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
@@ -179,9 +131,5 @@ impl LayerSpec for Dense {
             t.copy(&format!("{m}.bias"), &key1);
         }
         Ok(())
-    }
-
-    fn activation(&self) -> Option<&str> {
-        Some(&self.activation)
     }
 }

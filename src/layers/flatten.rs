@@ -1,34 +1,18 @@
 //! `keras.layers.Flatten`: every sample to one vector, in channels-last order.
 
-use super::conv::DATA_FORMAT;
 use super::torch::Torch;
 use super::*;
-use crate::keras::args::{ArgMut, Visitor};
 use ndarray::IxDyn;
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Flatten {
-    pub data_format: DataFormat,
-}
-
-impl Kind for Flatten {
-    const CLASSES: &'static [&'static str] = &["Flatten"];
-    fn new(_: &str) -> Option<Self> {
-        Some(Flatten {
-            data_format: DataFormat::ChannelsLast,
-        })
+kind! {
+    /// `keras.layers.Flatten`.
+    pub struct Flatten: ["Flatten"], Shape {
+        data_format: DataFormat = DataFormat::ChannelsLast => DataFormat, "The layout of the input: channels_first is moved to channels_last before flattening.";
     }
+    data_format: data_format
 }
 
 impl LayerSpec for Flatten {
-    fn class_name(&self) -> &'static str {
-        "Flatten"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         cx.min_ndim(1)?;
         let input = cx.input;
@@ -76,10 +60,6 @@ impl LayerSpec for Flatten {
         "Flatten".into()
     }
 
-    fn family(&self) -> Family {
-        Family::Shape
-    }
-
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
         t.as_keras();
         if self.data_format.is_first() && t.flow.rank >= 3 {
@@ -94,9 +74,5 @@ impl LayerSpec for Flatten {
         }
         t.fwd("x = torch.flatten(x, 1)");
         Ok(())
-    }
-
-    fn data_format(&self) -> Option<DataFormat> {
-        Some(self.data_format)
     }
 }

@@ -16,35 +16,39 @@ pub struct GlobalPooling2D {
     pub keepdims: bool,
 }
 
+/// The `[max, average]` classes.
+const NAMES: [&str; 2] = ["GlobalMaxPooling2D", "GlobalAveragePooling2D"];
+
 impl Kind for GlobalPooling2D {
+    // The palette lists the average first, as Keras's docs do.
     const CLASSES: &'static [&'static str] = &["GlobalAveragePooling2D", "GlobalMaxPooling2D"];
+    const FAMILY: Family = Family::Pooling;
+    const BUILD_CONFIG: bool = false;
     fn new(class: &str) -> Option<Self> {
-        let mode = match class {
-            "GlobalMaxPooling2D" => PoolMode::Max,
-            "GlobalAveragePooling2D" => PoolMode::Average,
-            _ => return None,
-        };
         Some(GlobalPooling2D {
-            mode,
+            mode: PoolMode::of(class, NAMES)?,
             data_format: DataFormat::ChannelsLast,
             keepdims: false,
         })
     }
+
+    fn class_name(&self) -> &'static str {
+        self.mode.class(NAMES)
+    }
 }
 
-impl LayerSpec for GlobalPooling2D {
-    fn class_name(&self) -> &'static str {
-        match self.mode {
-            PoolMode::Max => "GlobalMaxPooling2D",
-            PoolMode::Average => "GlobalAveragePooling2D",
-        }
-    }
-
+impl Args for GlobalPooling2D {
     fn args(&mut self, v: &mut dyn Visitor) {
         v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
         v.arg(&KEEPDIMS, ArgMut::Bool(&mut self.keepdims));
     }
 
+    fn data_format(&self) -> Option<DataFormat> {
+        Some(self.data_format)
+    }
+}
+
+impl LayerSpec for GlobalPooling2D {
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         cx.ndim(4)?;
         let input = cx.input;
@@ -79,11 +83,7 @@ impl LayerSpec for GlobalPooling2D {
     }
 
     fn card(&self) -> String {
-        self.class_name().to_string()
-    }
-
-    fn family(&self) -> Family {
-        Family::Pooling
+        Kind::class_name(self).to_string()
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
@@ -100,13 +100,5 @@ impl LayerSpec for GlobalPooling2D {
             t.flow.permuted = false;
         }
         Ok(())
-    }
-
-    fn data_format(&self) -> Option<DataFormat> {
-        Some(self.data_format)
-    }
-
-    fn build_config(&self) -> bool {
-        false
     }
 }

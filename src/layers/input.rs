@@ -2,49 +2,25 @@
 
 use super::torch::Torch;
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor};
 use crate::keras::geometry::ReceptiveField;
 use crate::keras::shape::elements;
 use serde_json::Value;
 
-const BATCH_SHAPE: Arg = Arg::new(
-    "batch_shape",
-    "Input size in pixels and channels (the batch size is left free).",
-)
-.alias("batch_input_shape");
-const DTYPE: Arg = Arg::new("dtype", "The input's number type.");
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct InputLayer {
-    pub batch_shape: Shape,
-    pub dtype: String,
-}
-
-impl Kind for InputLayer {
-    const CLASSES: &'static [&'static str] = &["InputLayer"];
-    const IN_PALETTE: bool = false;
-    fn new(_: &str) -> Option<Self> {
-        Some(InputLayer {
-            batch_shape: vec![None, Some(28), Some(28), Some(1)],
-            dtype: "float32".into(),
-        })
+kind! {
+    /// `keras.layers.InputLayer`.
+    pub struct InputLayer: ["InputLayer"], Input, [IN_PALETTE = false, BUILD_CONFIG = false, HEADER = ConfigHeader::NameOnly] {
+        batch_shape: Shape = vec![None, Some(28), Some(28), Some(1)] => Shape, "Input size in pixels and channels (the batch size is left free).", alias("batch_input_shape");
+        dtype: String = "float32".into() => Text(&["float32"]), "The input's number type.";
+    }
+    fixed {
+        "sparse": Some(Value::Bool(false)),
+        "ragged": Some(Value::Bool(false)),
+        "optional": Some(Value::Bool(false)),
+        "input_tensor": None,
     }
 }
 
 impl LayerSpec for InputLayer {
-    fn class_name(&self) -> &'static str {
-        "InputLayer"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&BATCH_SHAPE, ArgMut::Shape(&mut self.batch_shape));
-        v.arg(&DTYPE, ArgMut::Text(&mut self.dtype, &["float32"]));
-        v.fixed("sparse", Some(Value::Bool(false)));
-        v.fixed("ragged", Some(Value::Bool(false)));
-        v.fixed("optional", Some(Value::Bool(false)));
-        v.fixed("input_tensor", None);
-    }
-
     fn build(&self, _: &Cx, r: &mut LayerReport) -> R<Shape> {
         if let Some(bad) = self.batch_shape.iter().skip(1).flatten().find(|d| **d < 0) {
             return Err(KerasError::construct(format!(
@@ -66,19 +42,7 @@ impl LayerSpec for InputLayer {
         format!("Input {}", pyfmt::tuple_opt(&self.batch_shape[1.min(self.batch_shape.len())..]))
     }
 
-    fn family(&self) -> Family {
-        Family::Input
-    }
-
     fn torch(&self, _: &mut Torch) -> Result<(), String> {
         Ok(())
-    }
-
-    fn build_config(&self) -> bool {
-        false
-    }
-
-    fn config_header(&self) -> ConfigHeader {
-        ConfigHeader::NameOnly
     }
 }

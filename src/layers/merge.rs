@@ -53,22 +53,27 @@ pub struct Merge {
 impl Kind for Merge {
     const CLASSES: &'static [&'static str] =
         &["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"];
+    const FAMILY: Family = Family::Merge;
     const IN_PALETTE: bool = false;
+    const TAKES_LIST: bool = true;
     fn new(class: &str) -> Option<Self> {
         MergeKind::ALL
             .into_iter()
             .find(|m| m.class_name() == class)
             .map(|mode| Merge { mode })
     }
-}
 
-impl LayerSpec for Merge {
     fn class_name(&self) -> &'static str {
         self.mode.class_name()
     }
+}
 
+/// The merges have no arguments of their own.
+impl Args for Merge {
     fn args(&mut self, _: &mut dyn Visitor) {}
+}
 
+impl LayerSpec for Merge {
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         let inputs = cx.inputs;
         let mut out = cx.input.clone();
@@ -118,18 +123,10 @@ impl LayerSpec for Merge {
     }
 
     fn card(&self) -> String {
-        self.class_name().into()
-    }
-
-    fn family(&self) -> Family {
-        Family::Merge
+        self.mode.class_name().into()
     }
 
     fn torch(&self, _: &mut Torch) -> Result<(), String> {
         Err("merge layers are not exported (single chains only)".into())
-    }
-
-    fn takes_list(&self) -> bool {
-        true
     }
 }

@@ -16,6 +16,79 @@ mod registry;
 mod conv;
 pub mod torch;
 
+/// Declares a kind's struct with Keras's default for each argument, and its [`Kind`]
+/// facts (classes, family, and the optional constants in brackets). The kinds with rich
+/// arguments (the convolutions, BatchNormalization, Dense) write their [`Args`] by hand.
+macro_rules! kind_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident: [$($class:literal),+], $family:ident $(, [$($konst:ident = $kval:expr),*])? {
+            $($(#[$fmeta:meta])* $field:ident: $ty:ty = $default:expr),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $crate::layers::Kind for $name {
+            const CLASSES: &'static [&'static str] = &[$($class),+];
+            const FAMILY: $crate::layers::Family = $crate::layers::Family::$family;
+            $($(kind_struct!(@const $konst = $kval);)*)?
+            fn new(_: &str) -> Option<Self> {
+                Some($name { $($field: $default,)* })
+            }
+        }
+    };
+    (@const BUILD_CONFIG = $v:expr) => { const BUILD_CONFIG: bool = $v; };
+    (@const IN_PALETTE = $v:expr) => { const IN_PALETTE: bool = $v; };
+    (@const TAKES_LIST = $v:expr) => { const TAKES_LIST: bool = $v; };
+    (@const HEADER = $v:expr) => { const HEADER: $crate::layers::ConfigHeader = $v; };
+    (@const CALL_KWARGS = $v:expr) => { const CALL_KWARGS: &'static [&'static str] = $v; };
+}
+
+/// Declares a kind whose arguments are plain values, in `get_config()` order: its
+/// struct and facts as [`kind_struct!`] does, and its [`Args`] from each argument's
+/// `ArgMut` variant (how it is read, written and edited) and tooltip (the key is the
+/// field's name); then the keys Keras writes that convscope keeps no value of, and
+/// which argument is the `data_format` or the `activation`.
+macro_rules! kind {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident: [$($class:literal),+], $family:ident $(, [$($konst:ident = $kval:expr),*])? {
+            $($(#[$fmeta:meta])* $field:ident: $ty:ty = $default:expr => $variant:ident $(($($extra:expr),*))?, $tip:literal $(, $flag:ident $(($farg:expr))?)*;)*
+        }
+        $(fixed { $($fkey:literal: $fval:expr),* $(,)? })?
+        $(data_format: $df:ident)?
+        $(activation: $act:ident)?
+    ) => {
+        kind_struct! {
+            $(#[$meta])*
+            pub struct $name: [$($class),+], $family $(, [$($konst = $kval),*])? {
+                $($(#[$fmeta])* $field: $ty = $default),*
+            }
+        }
+
+        impl $crate::layers::Args for $name {
+            #[allow(unused_variables)]
+            fn args(&mut self, v: &mut dyn $crate::keras::args::Visitor) {
+                $(v.arg(
+                    &$crate::keras::args::Arg::new(stringify!($field), $tip)$(.$flag($($farg)?))*,
+                    $crate::keras::args::ArgMut::$variant(&mut self.$field $($(, $extra)*)?),
+                );)*
+                $($(v.fixed($fkey, $fval);)*)?
+            }
+            $(fn data_format(&self) -> Option<$crate::layers::DataFormat> {
+                Some(self.$df)
+            })?
+            $(fn activation(&self) -> Option<&str> {
+                Some(&self.$act)
+            })?
+        }
+    };
+}
+
 // The registry: one line per kind, `Variant(module::Type)`. Declares the module,
 // re-exports its type and makes the `LayerKind` variant (see `registry.rs`).
 registry! {
@@ -45,7 +118,7 @@ registry! {
 
 pub use merge::MergeKind;
 pub use pooling2d::PoolMode;
-pub use registry::{PALETTE, canonical_class, supported_classes};
+pub use registry::{Facts, PALETTE, canonical_class, supported_classes};
 
 pub use crate::keras::args::{AmountForm, Amounts, WeightArgs};
 pub use crate::keras::geometry::{DataFormat, Padding};
@@ -62,14 +135,35 @@ use std::sync::Arc;
 /// One layer's weights, in Keras's `get_weights()` order.
 pub type LayerWeights = Vec<ArrayD<f32>>;
 
-/// What a layer kind knows. Object-safe: [`LayerKind::spec`] hands out `&dyn LayerSpec`.
-pub trait LayerSpec {
-    /// The Keras class name (`MaxPooling2D` and `AveragePooling2D` are one kind).
-    fn class_name(&self) -> &'static str;
-
+/// A kind's Keras arguments and the facts that follow from them alone.
+pub trait Args {
     /// Shows every Keras argument, in `get_config()` order, to `v`.
     fn args(&mut self, v: &mut dyn Visitor);
 
+    /// The arguments every convolution has (Keras's `BaseConv`), for the kinds that are
+    /// convolutions.
+    fn conv(&self) -> Option<&conv::ConvBase> {
+        None
+    }
+
+    /// The `data_format` of layers that have one.
+    fn data_format(&self) -> Option<DataFormat> {
+        self.conv().map(|c| c.data_format)
+    }
+
+    /// The fused activation of layers with an `activation` argument.
+    fn activation(&self) -> Option<&str> {
+        self.conv().map(|c| c.activation.as_str())
+    }
+
+    /// The sliding window of convolutions and pooling (the inspector's formula).
+    fn window(&self) -> Option<WindowArgs> {
+        self.conv().map(conv::ConvBase::window)
+    }
+}
+
+/// What a layer kind knows. Object-safe: [`LayerKind::spec`] hands out `&dyn LayerSpec`.
+pub trait LayerSpec: Args {
     /// Keras's shape rule: the checks of the constructor, `build` and
     /// `compute_output_shape`, in Keras's order and words; records the weights (with
     /// their initializers), costs, receptive field and warnings in `r`; returns the
@@ -87,51 +181,41 @@ pub trait LayerSpec {
     /// The short text on the layer's card: `Conv2D 32 · 3×3 · s2 · same · relu`.
     fn card(&self) -> String;
 
-    /// The family the diagram colours it by.
-    fn family(&self) -> Family;
-
     /// The PyTorch translation (or the reason there is none).
     fn torch(&self, t: &mut torch::Torch) -> Result<(), String>;
-
-    /// The `data_format` of layers that have one.
-    fn data_format(&self) -> Option<DataFormat> {
-        None
-    }
-
-    /// The fused activation of layers with an `activation` argument.
-    fn activation(&self) -> Option<&str> {
-        None
-    }
-
-    /// The sliding window of convolutions and pooling (the inspector's formula).
-    fn window(&self) -> Option<WindowArgs> {
-        None
-    }
 
     /// How the first weight array holds spatial filters, for layers that have them.
     fn kernel(&self) -> Option<KernelView> {
         None
     }
+}
 
+/// What the registry knows of a kind without an instance.
+pub trait Kind: LayerSpec + Clone + std::fmt::Debug + PartialEq + Sized {
+    /// The Keras classes of this kind.
+    const CLASSES: &'static [&'static str];
+    /// The family the diagram colours it by.
+    const FAMILY: Family;
+    /// Offered by the palette (InputLayer and merges are not: a Sequential stack has
+    /// one input and no branches).
+    const IN_PALETTE: bool = true;
     /// Whether Keras writes a `build_config` (layers built at construction time do not).
-    fn build_config(&self) -> bool {
-        true
-    }
-
+    const BUILD_CONFIG: bool = true;
     /// Merges take a list of tensors.
-    fn takes_list(&self) -> bool {
-        false
-    }
-
+    const TAKES_LIST: bool = false;
+    /// Which keys Keras writes around the kind's own in `get_config()`.
+    const HEADER: ConfigHeader = ConfigHeader::Standard;
     /// Keyword arguments of the layer's `call` that Keras records (as None) in a
     /// Functional model's inbound nodes.
-    fn call_kwargs(&self) -> &'static [&'static str] {
-        &[]
-    }
+    const CALL_KWARGS: &'static [&'static str] = &[];
 
-    /// Which keys Keras writes around the kind's own in `get_config()`.
-    fn config_header(&self) -> ConfigHeader {
-        ConfigHeader::Standard
+    /// The layer of `class` with Keras's defaults (required arguments get the values a
+    /// tutorial starts with: 32 filters, a 3×3 kernel, 10 units, rate 0.5).
+    fn new(class: &str) -> Option<Self>;
+
+    /// The Keras class name (`MaxPooling2D` and `AveragePooling2D` are one kind).
+    fn class_name(&self) -> &'static str {
+        Self::CLASSES[0]
     }
 }
 
@@ -144,18 +228,6 @@ pub enum ConfigHeader {
     NameOnly,
     /// `name` and the dtype policy's name, no `trainable` (SpatialDropout's `get_config`).
     NameAndDtypeName,
-}
-
-/// What the registry needs of a kind besides [`LayerSpec`].
-pub trait Kind: LayerSpec + Clone + std::fmt::Debug + PartialEq + Sized {
-    /// The Keras classes of this kind.
-    const CLASSES: &'static [&'static str];
-    /// Offered by the palette (InputLayer and merges are not: a Sequential stack has
-    /// one input and no branches).
-    const IN_PALETTE: bool = true;
-    /// The layer of `class` with Keras's defaults (required arguments get the values a
-    /// tutorial starts with: 32 filters, a 3×3 kernel, 10 units, rate 0.5).
-    fn new(class: &str) -> Option<Self>;
 }
 
 /// Groups of kinds the diagram colours alike.
@@ -216,30 +288,27 @@ pub struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// Keras's `InputSpec(ndim=n)` check.
     pub fn ndim(&self, n: usize) -> R<()> {
-        if self.input.len() != n {
-            return Err(KerasError::build(format!(
-                "Input 0 with name 'None' of layer '{}' is incompatible with the layer: \
-                 expected ndim={n}, found ndim={}. Full shape received: {}",
-                self.name,
-                self.input.len(),
-                pyfmt::tuple_opt(self.input)
-            )));
-        }
-        Ok(())
+        self.rank_check(n, self.input.len() == n, "ndim")
     }
 
+    /// Keras's `InputSpec(min_ndim=n)` check.
     pub fn min_ndim(&self, n: usize) -> R<()> {
-        if self.input.len() < n {
-            return Err(KerasError::build(format!(
-                "Input 0 with name 'None' of layer '{}' is incompatible with the layer: \
-                 expected min_ndim={n}, found ndim={}. Full shape received: {}",
-                self.name,
-                self.input.len(),
-                pyfmt::tuple_opt(self.input)
-            )));
+        self.rank_check(n, self.input.len() >= n, "min_ndim")
+    }
+
+    fn rank_check(&self, n: usize, ok: bool, what: &str) -> R<()> {
+        if ok {
+            return Ok(());
         }
-        Ok(())
+        Err(KerasError::build(format!(
+            "Input 0 with name 'None' of layer '{}' is incompatible with the layer: \
+             expected {what}={n}, found ndim={}. Full shape received: {}",
+            self.name,
+            self.input.len(),
+            pyfmt::tuple_opt(self.input)
+        )))
     }
 
     /// Keras's wrapping of an error raised inside `Layer.call` during symbolic build.
@@ -286,6 +355,11 @@ impl Cx<'_> {
         r.receptive_field = Some(self.rf);
         self.input.clone()
     }
+}
+
+/// An initializer of a built-in class with Keras's defaults.
+pub fn initializer(class: &str) -> Option<crate::keras::objects::KerasObject> {
+    crate::keras::objects::KerasObject::new(crate::keras::objects::ObjectKind::Initializer, class)
 }
 
 /// The product of `values`, or Keras-worded refusal when it overflows.
@@ -357,6 +431,17 @@ pub fn image_shape(
         DataFormat::ChannelsFirst => vec![batch, c, hw[0], hw[1]],
         DataFormat::ChannelsLast => vec![batch, hw[0], hw[1], c],
     }
+}
+
+/// A convolution's card: `Conv2D 32 · 3×3 · s2 · same · relu` (`lead` is the first part).
+pub fn card_conv(lead: &str, c: &conv::ConvBase) -> String {
+    format!(
+        "{lead} · {}{} · {}{}",
+        c.kernel_size.text(),
+        card_strides(&c.strides),
+        c.padding.as_str(),
+        card_activation(&c.activation)
+    )
 }
 
 /// ` · relu` for a card, nothing for `linear`.

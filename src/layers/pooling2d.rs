@@ -20,6 +20,26 @@ pub enum PoolMode {
     Average,
 }
 
+impl PoolMode {
+    /// The mode a class of a `[max, average]` pair names.
+    pub(super) fn of(class: &str, names: [&str; 2]) -> Option<PoolMode> {
+        match names.iter().position(|n| *n == class)? {
+            0 => Some(PoolMode::Max),
+            _ => Some(PoolMode::Average),
+        }
+    }
+
+    /// This mode's class of a `[max, average]` pair.
+    pub(super) fn class(self, names: [&'static str; 2]) -> &'static str {
+        match self {
+            PoolMode::Max => names[0],
+            PoolMode::Average => names[1],
+        }
+    }
+}
+
+const CLASSES: [&str; 2] = ["MaxPooling2D", "AveragePooling2D"];
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pooling2D {
     pub mode: PoolMode,
@@ -38,31 +58,25 @@ impl Pooling2D {
 }
 
 impl Kind for Pooling2D {
-    const CLASSES: &'static [&'static str] = &["MaxPooling2D", "AveragePooling2D"];
+    const CLASSES: &'static [&'static str] = &CLASSES;
+    const FAMILY: Family = Family::Pooling;
+    const BUILD_CONFIG: bool = false;
     fn new(class: &str) -> Option<Self> {
-        let mode = match class {
-            "MaxPooling2D" => PoolMode::Max,
-            "AveragePooling2D" => PoolMode::Average,
-            _ => return None,
-        };
         Some(Pooling2D {
-            mode,
+            mode: PoolMode::of(class, CLASSES)?,
             pool_size: Pair::square(2),
             strides: None,
             padding: "valid".into(),
             data_format: DataFormat::ChannelsLast,
         })
     }
+
+    fn class_name(&self) -> &'static str {
+        self.mode.class(CLASSES)
+    }
 }
 
-impl LayerSpec for Pooling2D {
-    fn class_name(&self) -> &'static str {
-        match self.mode {
-            PoolMode::Max => "MaxPooling2D",
-            PoolMode::Average => "AveragePooling2D",
-        }
-    }
-
+impl Args for Pooling2D {
     fn args(&mut self, v: &mut dyn Visitor) {
         // MaxPooling2D has a default pool_size; AveragePooling2D requires one.
         let pool_size = match self.mode {
@@ -82,6 +96,22 @@ impl LayerSpec for Pooling2D {
         v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
     }
 
+    fn data_format(&self) -> Option<DataFormat> {
+        Some(self.data_format)
+    }
+
+    fn window(&self) -> Option<WindowArgs> {
+        Some(WindowArgs {
+            kernel: self.pool_size,
+            strides: self.strides(),
+            dilation: Pair::square(1),
+            padding: Padding::parse(&self.padding)?,
+            data_format: self.data_format,
+        })
+    }
+}
+
+impl LayerSpec for Pooling2D {
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         tuple_check(&self.pool_size, "pool_size", false)?;
         let strides = self.strides();
@@ -142,15 +172,11 @@ impl LayerSpec for Pooling2D {
     fn card(&self) -> String {
         format!(
             "{} {}{} · {}",
-            self.class_name(),
+            Kind::class_name(self),
             self.pool_size.text(),
             card_strides(&self.strides()),
             self.padding
         )
-    }
-
-    fn family(&self) -> Family {
-        Family::Pooling
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
@@ -170,23 +196,5 @@ impl LayerSpec for Pooling2D {
         };
         t.fwd(format!("x = {line}"));
         Ok(())
-    }
-
-    fn data_format(&self) -> Option<DataFormat> {
-        Some(self.data_format)
-    }
-
-    fn window(&self) -> Option<WindowArgs> {
-        Some(WindowArgs {
-            kernel: self.pool_size,
-            strides: self.strides(),
-            dilation: Pair::square(1),
-            padding: Padding::parse(&self.padding)?,
-            data_format: self.data_format,
-        })
-    }
-
-    fn build_config(&self) -> bool {
-        false
     }
 }

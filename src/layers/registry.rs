@@ -3,7 +3,7 @@
 //! dispatch, the palette and the "supported classes" message. The Keras 2 class aliases
 //! are listed here.
 
-use super::{DataFormat, LayerKind, kinds};
+use super::{ConfigHeader, DataFormat, Family, Kind, LayerKind, kinds};
 use std::sync::LazyLock;
 
 /// Declares each kind's module, re-exports its type, and generates [`LayerKind`] with its
@@ -33,6 +33,20 @@ macro_rules! registry {
             pub fn spec_mut(&mut self) -> &mut dyn LayerSpec {
                 match self {
                     $(LayerKind::$variant(k) => k,)*
+                }
+            }
+
+            /// The Keras class name.
+            pub fn class_name(&self) -> &'static str {
+                match self {
+                    $(LayerKind::$variant(k) => Kind::class_name(k),)*
+                }
+            }
+
+            /// What its kind knows without an instance.
+            pub fn facts(&self) -> Facts {
+                match self {
+                    $(LayerKind::$variant(_) => Facts::of::<$ty>(),)*
                 }
             }
 
@@ -97,12 +111,29 @@ pub fn supported_classes() -> Vec<&'static str> {
         .collect()
 }
 
-impl LayerKind {
-    /// The Keras class name.
-    pub fn class_name(&self) -> &'static str {
-        self.spec().class_name()
-    }
+/// A kind's [`Kind`] constants, for a layer at hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Facts {
+    pub family: Family,
+    pub build_config: bool,
+    pub takes_list: bool,
+    pub header: ConfigHeader,
+    pub call_kwargs: &'static [&'static str],
+}
 
+impl Facts {
+    pub const fn of<K: Kind>() -> Facts {
+        Facts {
+            family: K::FAMILY,
+            build_config: K::BUILD_CONFIG,
+            takes_list: K::TAKES_LIST,
+            header: K::HEADER,
+            call_kwargs: K::CALL_KWARGS,
+        }
+    }
+}
+
+impl LayerKind {
     /// The data format of layers that have one.
     pub fn data_format(&self) -> Option<DataFormat> {
         self.spec().data_format()

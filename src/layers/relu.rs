@@ -2,42 +2,18 @@
 
 use super::torch::{Torch, py_float};
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor};
 
-const MAX_VALUE: Arg = Arg::new("max_value", "Upper bound of the output (None: unbounded).");
-const NEGATIVE_SLOPE: Arg = Arg::new("negative_slope", "Slope for inputs below the threshold.");
-const THRESHOLD: Arg = Arg::new("threshold", "Inputs below it use the negative slope.");
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct ReLU {
-    pub max_value: Option<f64>,
-    /// NaN when the config says None (Keras refuses it).
-    pub negative_slope: f64,
-    pub threshold: f64,
-}
-
-impl Kind for ReLU {
-    const CLASSES: &'static [&'static str] = &["ReLU"];
-    fn new(_: &str) -> Option<Self> {
-        Some(ReLU {
-            max_value: None,
-            negative_slope: 0.0,
-            threshold: 0.0,
-        })
+kind! {
+    /// `keras.layers.ReLU`.
+    pub struct ReLU: ["ReLU"], Activation, [BUILD_CONFIG = false] {
+        max_value: Option<f64> = None => OptFloat, "Upper bound of the output (None: unbounded).";
+        /// NaN when the config says None (Keras refuses it).
+        negative_slope: f64 = 0.0 => FloatOrNone, "Slope for inputs below the threshold.";
+        threshold: f64 = 0.0 => FloatOrNone, "Inputs below it use the negative slope.";
     }
 }
 
 impl LayerSpec for ReLU {
-    fn class_name(&self) -> &'static str {
-        "ReLU"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&MAX_VALUE, ArgMut::OptFloat(&mut self.max_value));
-        v.arg(&NEGATIVE_SLOPE, ArgMut::FloatOrNone(&mut self.negative_slope));
-        v.arg(&THRESHOLD, ArgMut::FloatOrNone(&mut self.threshold));
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         if let Some(m) = self.max_value
             && m < 0.0
@@ -81,10 +57,6 @@ impl LayerSpec for ReLU {
         "ReLU".into()
     }
 
-    fn family(&self) -> Family {
-        Family::Activation
-    }
-
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
         let mut e = if self.threshold == 0.0 && self.negative_slope == 0.0 {
             "F.relu(x)".to_string()
@@ -100,9 +72,5 @@ impl LayerSpec for ReLU {
         }
         t.fwd(format!("x = {e}"));
         Ok(())
-    }
-
-    fn build_config(&self) -> bool {
-        false
     }
 }

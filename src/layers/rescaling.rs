@@ -2,37 +2,16 @@
 
 use super::torch::{Torch, py_float};
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor};
 
-const SCALE: Arg = Arg::new("scale", "Multiplies every value (1/255 maps pixels to 0–1).").required();
-const OFFSET: Arg = Arg::new("offset", "Added after scaling: output = input × scale + offset.");
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rescaling {
-    pub scale: f64,
-    pub offset: f64,
-}
-
-impl Kind for Rescaling {
-    const CLASSES: &'static [&'static str] = &["Rescaling"];
-    fn new(_: &str) -> Option<Self> {
-        Some(Rescaling {
-            scale: 1.0 / 255.0,
-            offset: 0.0,
-        })
+kind! {
+    /// `keras.layers.Rescaling`.
+    pub struct Rescaling: ["Rescaling"], Shape {
+        scale: f64 = 1.0 / 255.0 => Float, "Multiplies every value (1/255 maps pixels to 0–1).", required;
+        offset: f64 = 0.0 => Float, "Added after scaling: output = input × scale + offset.";
     }
 }
 
 impl LayerSpec for Rescaling {
-    fn class_name(&self) -> &'static str {
-        "Rescaling"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&SCALE, ArgMut::Float(&mut self.scale));
-        v.arg(&OFFSET, ArgMut::Float(&mut self.offset));
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         Ok(cx.same_shape(r))
     }
@@ -44,10 +23,6 @@ impl LayerSpec for Rescaling {
 
     fn card(&self) -> String {
         format!("Rescaling ×{:.4} {:+}", self.scale, self.offset)
-    }
-
-    fn family(&self) -> Family {
-        Family::Shape
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {

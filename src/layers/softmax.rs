@@ -2,35 +2,17 @@
 
 use super::torch::Torch;
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Axes, Visitor};
+use crate::keras::args::Axes;
 use crate::kernels::activations;
 
-const AXIS: Arg = Arg::new(
-    "axis",
-    "Axis (or axes) the softmax normalises over (-1: the last).",
-);
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Softmax {
-    pub axis: Axes,
-}
-
-impl Kind for Softmax {
-    const CLASSES: &'static [&'static str] = &["Softmax"];
-    fn new(_: &str) -> Option<Self> {
-        Some(Softmax { axis: Axes::one(-1) })
+kind! {
+    /// `keras.layers.Softmax`.
+    pub struct Softmax: ["Softmax"], Activation, [BUILD_CONFIG = false] {
+        axis: Axes = Axes::one(-1) => Axes, "Axis (or axes) the softmax normalises over (-1: the last).";
     }
 }
 
 impl LayerSpec for Softmax {
-    fn class_name(&self) -> &'static str {
-        "Softmax"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&AXIS, ArgMut::Axes(&mut self.axis));
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         let rank = cx.input.len() as i64;
         for &axis in &self.axis.v {
@@ -52,10 +34,6 @@ impl LayerSpec for Softmax {
         "Softmax".into()
     }
 
-    fn family(&self) -> Family {
-        Family::Activation
-    }
-
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
         let [axis] = self.axis.v[..] else {
             return Err("a softmax over several axes has no PyTorch counterpart in this export".into());
@@ -63,13 +41,5 @@ impl LayerSpec for Softmax {
         let d = t.dim(axis);
         t.fwd(format!("x = F.softmax(x, dim={d})"));
         Ok(())
-    }
-
-    fn activation(&self) -> Option<&str> {
-        Some("softmax")
-    }
-
-    fn build_config(&self) -> bool {
-        false
     }
 }

@@ -2,7 +2,8 @@
 //! loader being built, where the tensor's layout stands, and the Python spellings the
 //! kinds share. [`crate::io::pytorch`] drives it and writes the file around it.
 
-use super::{DataFormat, Shape};
+use super::conv::ConvBase;
+use super::{DataFormat, Padding, Shape};
 use std::fmt::Write;
 
 /// Where the tensor is, relative to the Keras model's tensor at the same point.
@@ -56,6 +57,20 @@ impl Torch<'_> {
         let _ = writeln!(self.load, "        model.{dst}.copy_({src})");
     }
 
+    /// `module.weight` from Keras's array `i`, converted by `convert` (`.T`, a permute).
+    pub fn copy_weight(&mut self, module: &str, i: usize, convert: &str) {
+        let src = format!("{}{convert}", self.key(i));
+        self.copy(&format!("{module}.weight"), &src);
+    }
+
+    /// `module.bias` from Keras's array `i`, when the layer has a bias.
+    pub fn copy_bias(&mut self, module: &str, use_bias: bool, i: usize) {
+        if use_bias {
+            let src = self.key(i);
+            self.copy(&format!("{module}.bias"), &src);
+        }
+    }
+
     /// Makes a rank-4 tensor channels-at-1 for a layer with `data_format`
     /// (channels_last Keras tensors are permuted, channels_first ones not).
     pub fn ready_for(&mut self, df: DataFormat) {
@@ -101,6 +116,19 @@ impl Torch<'_> {
         Ok(())
     }
 
+    /// Gets the tensor NCHW for a PyTorch convolution: its input channels and the
+    /// kernel, strides and dilation.
+    pub fn conv_start(&mut self, c: &ConvBase) -> Result<TorchConv, String> {
+        self.ready_for(c.data_format);
+        Ok(TorchConv {
+            cin: self.channels(c.data_format)?,
+            k: c.kernel_size.v,
+            s: c.strides.v,
+            d: c.dilation_rate.v,
+            same: c.padding == Padding::Same,
+        })
+    }
+
     /// The input's channel count under `df`.
     pub fn channels(&self, df: DataFormat) -> Result<i64, String> {
         self.input
@@ -123,6 +151,15 @@ impl Torch<'_> {
             self.fwd(format!("x = self.{module}(x)"));
         }
     }
+}
+
+/// What a PyTorch convolution needs from [`Torch::conv_start`].
+pub struct TorchConv {
+    pub cin: i64,
+    pub k: [i64; 2],
+    pub s: [i64; 2],
+    pub d: [i64; 2],
+    pub same: bool,
 }
 
 /// `(a, b)`.
@@ -196,34 +233,25 @@ pub fn activation(name: &str, dim: i64) -> Result<Option<String>, String> {
 }
 
 /// A depthwise `nn.Conv2d` (`groups` = channels) and its call.
-#[allow(clippy::too_many_arguments)]
-pub fn depthwise(
-    t: &mut Torch,
-    module: &str,
-    cin: i64,
-    mult: i64,
-    k: [i64; 2],
-    s: [i64; 2],
-    d: [i64; 2],
-    same: bool,
-    bias: bool,
-) {
+pub fn depthwise(t: &mut Torch, module: &str, c: &TorchConv, mult: i64, bias: bool) {
     t.init(format!(
-        "self.{module} = nn.Conv2d({cin}, {}, kernel_size={}, stride={}, dilation={}, groups={cin}, bias={})",
-        cin * mult,
-        pair(k),
-        pair(s),
-        pair(d),
+        "self.{module} = nn.Conv2d({}, {}, kernel_size={}, stride={}, dilation={}, groups={}, bias={})",
+        c.cin,
+        c.cin * mult,
+        pair(c.k),
+        pair(c.s),
+        pair(c.d),
+        c.cin,
         py_bool(bias)
     ));
-    t.call(module, same, k, s, d);
+    t.call(module, c.same, c.k, c.s, c.d);
 }
 
 /// The loader's conversion of a Keras depthwise kernel `(kh, kw, c, m)` to PyTorch's
 /// `(c·m, 1, kh, kw)`.
-pub fn depthwise_weight(key: &str, k: [i64; 2]) -> String {
+pub fn depthwise_weight(k: [i64; 2]) -> String {
     format!(
-        "{key}.reshape({}, {}, -1).permute(2, 0, 1).unsqueeze(1)",
+        ".reshape({}, {}, -1).permute(2, 0, 1).unsqueeze(1)",
         k[0], k[1]
     )
 }

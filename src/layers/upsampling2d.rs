@@ -1,52 +1,24 @@
 //! `keras.layers.UpSampling2D`: each pixel repeated (`nearest`) or interpolated
 //! (`bilinear`) by integer factors.
 
-use super::conv::DATA_FORMAT;
 use super::torch::Torch;
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor};
 use crate::kernels;
 
-const SIZE: Arg = Arg::new("size", "Upsampling factors for rows and columns.");
-const INTERPOLATION: Arg = Arg::new(
-    "interpolation",
-    "How new pixels are computed: nearest copies, bilinear blends.",
-);
+kind! {
+    /// `keras.layers.UpSampling2D`.
+    pub struct UpSampling2D: ["UpSampling2D"], Shape {
+        size: Pair = Pair::square(2) => Pair, "Upsampling factors for rows and columns.";
+        data_format: DataFormat = DataFormat::ChannelsLast => DataFormat, "channels_last: (batch, H, W, C). channels_first: (batch, C, H, W).";
+        /// Lower-cased, as Keras's constructor does; checked when the layer runs.
+        interpolation: String = "nearest".into() => LowerText(&["nearest", "bilinear"]), "How new pixels are computed: nearest copies, bilinear blends.";
+    }
+    data_format: data_format
+}
+
 const KERAS_MODES: [&str; 6] = ["bilinear", "nearest", "lanczos3", "lanczos5", "bicubic", "area"];
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct UpSampling2D {
-    pub size: Pair,
-    pub data_format: DataFormat,
-    /// Lower-cased, as Keras's constructor does; checked when the layer runs.
-    pub interpolation: String,
-}
-
-impl Kind for UpSampling2D {
-    const CLASSES: &'static [&'static str] = &["UpSampling2D"];
-    fn new(_: &str) -> Option<Self> {
-        Some(UpSampling2D {
-            size: Pair::square(2),
-            data_format: DataFormat::ChannelsLast,
-            interpolation: "nearest".into(),
-        })
-    }
-}
-
 impl LayerSpec for UpSampling2D {
-    fn class_name(&self) -> &'static str {
-        "UpSampling2D"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&SIZE, ArgMut::Pair(&mut self.size));
-        v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
-        v.arg(
-            &INTERPOLATION,
-            ArgMut::LowerText(&mut self.interpolation, &["nearest", "bilinear"]),
-        );
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         tuple_check(&self.size, "size", false)?;
         cx.ndim(4)?;
@@ -96,10 +68,6 @@ impl LayerSpec for UpSampling2D {
         format!("UpSampling2D {} · {}", self.size.text(), self.interpolation)
     }
 
-    fn family(&self) -> Family {
-        Family::Shape
-    }
-
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
         t.ready_for(self.data_format);
         let [sh, sw] = self.size.v;
@@ -117,9 +85,5 @@ impl LayerSpec for UpSampling2D {
             }
         }
         Ok(())
-    }
-
-    fn data_format(&self) -> Option<DataFormat> {
-        Some(self.data_format)
     }
 }

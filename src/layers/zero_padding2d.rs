@@ -1,33 +1,16 @@
 //! `keras.layers.ZeroPadding2D`: rows and columns of zeros around the image.
 
-use super::conv::DATA_FORMAT;
 use super::torch::Torch;
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor};
 use crate::kernels;
 
-const PADDING: Arg = Arg::new(
-    "padding",
-    "Rows or columns of zeros added: one number, (rows, columns), or ((top, bottom), (left, right)).",
-);
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct ZeroPadding2D {
-    pub amounts: Amounts,
-    pub data_format: DataFormat,
-}
-
-impl Kind for ZeroPadding2D {
-    const CLASSES: &'static [&'static str] = &["ZeroPadding2D"];
-    fn new(_: &str) -> Option<Self> {
-        Some(ZeroPadding2D {
-            amounts: Amounts {
-                v: [[1, 1], [1, 1]],
-                form: AmountForm::Full,
-            },
-            data_format: DataFormat::ChannelsLast,
-        })
+kind! {
+    /// `keras.layers.ZeroPadding2D` (Keras reads `data_format` first: its error comes first).
+    pub struct ZeroPadding2D: ["ZeroPadding2D"], Shape {
+        data_format: DataFormat = DataFormat::ChannelsLast => DataFormat, "channels_last: (batch, H, W, C). channels_first: (batch, C, H, W).";
+        padding: Amounts = Amounts { v: [[1, 1], [1, 1]], form: AmountForm::Full } => Amounts, "Rows or columns of zeros added: one number, (rows, columns), or ((top, bottom), (left, right)).";
     }
+    data_format: data_format
 }
 
 /// `ZeroPadding2D`'s and `Cropping2D`'s value checks (`what`: their argument's name).
@@ -60,61 +43,43 @@ pub(super) fn sizes(a: &Amounts) -> [[usize; 2]; 2] {
 }
 
 impl LayerSpec for ZeroPadding2D {
-    fn class_name(&self) -> &'static str {
-        "ZeroPadding2D"
-    }
-
-    fn args(&mut self, v: &mut dyn Visitor) {
-        // Keras reads data_format first (its error comes first), and writes it last.
-        v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
-        v.arg(&PADDING, ArgMut::Amounts(&mut self.amounts));
-    }
-
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
-        amount_checks(&self.amounts, "padding")?;
+        amount_checks(&self.padding, "padding")?;
         cx.ndim(4)?;
         let sp = self.data_format.spatial_axes();
         let mut out = cx.input.clone();
         for a in 0..2 {
             out[sp[a]] = out[sp[a]].map(|n| {
-                n.saturating_add(self.amounts.v[a][0])
-                    .saturating_add(self.amounts.v[a][1])
+                n.saturating_add(self.padding.v[a][0])
+                    .saturating_add(self.padding.v[a][1])
             });
         }
-        r.receptive_field = Some(cx.rf.shifted([self.amounts.v[0][0], self.amounts.v[1][0]]));
+        r.receptive_field = Some(cx.rf.shifted([self.padding.v[0][0], self.padding.v[1][0]]));
         Ok(out)
     }
 
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
         let x4 = to_nhwc(first(inputs)?, self.data_format)?;
-        if self.amounts.v.iter().flatten().any(|v| *v < 0) {
+        if self.padding.v.iter().flatten().any(|v| *v < 0) {
             return Err(format!(
                 "Paddings must be non-negative: {} {}",
-                self.amounts.v[0][0], self.amounts.v[0][1]
+                self.padding.v[0][0], self.padding.v[0][1]
             ));
         }
         Ok(from_nhwc(
-            kernels::zero_pad(x4.view(), sizes(&self.amounts)),
+            kernels::zero_pad(x4.view(), sizes(&self.padding)),
             self.data_format,
         ))
     }
 
     fn card(&self) -> String {
-        format!("ZeroPadding2D {:?}", self.amounts.v)
-    }
-
-    fn family(&self) -> Family {
-        Family::Shape
+        format!("ZeroPadding2D {:?}", self.padding.v)
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
         t.ready_for(self.data_format);
-        let [[top, bottom], [left, right]] = self.amounts.v;
+        let [[top, bottom], [left, right]] = self.padding.v;
         t.fwd(format!("x = F.pad(x, ({left}, {right}, {top}, {bottom}))"));
         Ok(())
-    }
-
-    fn data_format(&self) -> Option<DataFormat> {
-        Some(self.data_format)
     }
 }

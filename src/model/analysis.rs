@@ -197,11 +197,11 @@ mod tests {
         let i = net.insert_new(0, "Conv2DTranspose").unwrap();
         if let LayerKind::Conv2DTranspose(c) = &mut net.layer_mut(i).kind {
             c.filters = 1;
-            c.kernel_size = Pair::square(k);
-            c.strides = Pair::square(s);
-            c.padding = padding;
+            c.base.kernel_size = Pair::square(k);
+            c.base.strides = Pair::square(s);
+            c.base.padding = padding;
             c.output_padding = op.map(Pair::square);
-            c.dilation_rate = Pair::square(d);
+            c.base.dilation_rate = Pair::square(d);
         }
         net.analyze().layers[i]
             .output_shape
@@ -235,7 +235,7 @@ mod tests {
         let mut net = Network::sequential("t", &[3, 8, 8]);
         let c = net.insert_new(0, "Conv2D").unwrap();
         if let LayerKind::Conv2D(k) = &mut net.layer_mut(c).kind {
-            k.data_format = DataFormat::ChannelsFirst;
+            k.base.data_format = DataFormat::ChannelsFirst;
         }
         let r = net.insert_new(c, "ReLU").unwrap();
         let f = net.insert_new(r, "Flatten").unwrap();

@@ -375,7 +375,7 @@ impl Network {
             .get(i)
             .filter(|l| !l.kind.is_input())
             .ok_or_else(|| GraphError::Refused("The input layer cannot be duplicated.".into()))?;
-        if l.kind.spec().takes_list() {
+        if l.kind.facts().takes_list {
             return Err(GraphError::Refused(
                 "A merge layer cannot be duplicated into a chain: connect a new one instead."
                     .into(),

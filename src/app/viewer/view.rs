@@ -78,6 +78,25 @@ fn combo<T: PartialEq + Copy>(
     changed
 }
 
+const PREPROCESS: &[(Preprocess, &str)] = &[
+    (Preprocess::Unit, "unit (÷255)"),
+    (Preprocess::Raw, "raw (0-255)"),
+    (Preprocess::Symmetric, "symmetric ([-1, 1])"),
+    (Preprocess::Imagenet, "imagenet (mean/std)"),
+];
+
+const RESIZE: &[(ResizeMode, &str)] = &[
+    (ResizeMode::Stretch, "stretch"),
+    (ResizeMode::CenterCrop, "centre crop"),
+    (ResizeMode::Letterbox, "letterbox"),
+];
+
+const ORDER: &[(Order, &str)] = &[
+    (Order::Index, "channel index"),
+    (Order::Mean, "mean (largest first)"),
+    (Order::Energy, "energy (largest first)"),
+];
+
 fn input_bar(d: &mut Designer, ui: &mut egui::Ui) {
     let mut open = false;
     let mut sample = None;
@@ -99,27 +118,8 @@ fn input_bar(d: &mut Designer, ui: &mut egui::Ui) {
             .button("Open image…")
             .on_hover_text("Any PNG, JPEG, WebP, BMP, GIF or TIFF; or drop one on the window.")
             .clicked();
-        combo(
-            ui,
-            "Preprocess:",
-            &mut s.preprocess,
-            &[
-                (Preprocess::Unit, "unit (÷255)"),
-                (Preprocess::Raw, "raw (0-255)"),
-                (Preprocess::Symmetric, "symmetric ([-1, 1])"),
-                (Preprocess::Imagenet, "imagenet (mean/std)"),
-            ],
-        );
-        combo(
-            ui,
-            "Resize:",
-            &mut s.resize,
-            &[
-                (ResizeMode::Stretch, "stretch"),
-                (ResizeMode::CenterCrop, "centre crop"),
-                (ResizeMode::Letterbox, "letterbox"),
-            ],
-        );
+        combo(ui, "Preprocess:", &mut s.preprocess, PREPROCESS);
+        combo(ui, "Resize:", &mut s.resize, RESIZE);
     });
     if open {
         d.command(Command::OpenImage);
@@ -205,16 +205,7 @@ fn display_bar(v: &mut ViewSettings, running: bool, ui: &mut egui::Ui) {
             1 => Norm::PerLayer,
             _ => Norm::Fixed(v.fixed.0, v.fixed.1),
         };
-        combo(
-            ui,
-            "Sort:",
-            &mut v.order,
-            &[
-                (Order::Index, "channel index"),
-                (Order::Mean, "mean (largest first)"),
-                (Order::Energy, "energy (largest first)"),
-            ],
-        );
+        combo(ui, "Sort:", &mut v.order, ORDER);
         ui.checkbox(&mut v.dead_only, "dead only")
             .on_hover_text("Show only channels whose values are all ≤ 0 (dead after ReLU).");
         let l = ui.label("Tile:");
@@ -228,39 +219,46 @@ fn display_bar(v: &mut ViewSettings, running: bool, ui: &mut egui::Ui) {
 }
 
 fn export_bar(d: &mut Designer, ui: &mut egui::Ui) {
-    let focus = d.view.focus;
+    let focus = d.view.focus.is_some();
+    let buttons = [
+        (
+            "Grid PNG…",
+            "The tiles as shown: order, filter, colormap, range.",
+            true,
+            Command::ExportGrid(None),
+        ),
+        (
+            "Map PNG…",
+            "The magnified channel (at least 256 pixels across); click a tile first.",
+            focus,
+            Command::ExportMap(None),
+        ),
+        (
+            "Activations .npy…",
+            "The selected layer's output, float32, in its own layout.",
+            true,
+            Command::ExportNpy(None),
+        ),
+        (
+            "All layers .npz…",
+            "Every layer's output in one archive, keyed by layer name (numpy.load).",
+            true,
+            Command::ExportAllNpz(None),
+        ),
+    ];
+    let mut clicked = None;
     ui.horizontal_wrapped(|ui| {
         ui.label("Export:");
-        if ui
-            .button("Grid PNG…")
-            .on_hover_text("The tiles as shown: order, filter, colormap, range.")
-            .clicked()
-        {
-            d.command(Command::ExportGrid(None));
-        }
-        if ui
-            .add_enabled(focus.is_some(), egui::Button::new("Map PNG…"))
-            .on_hover_text("The magnified channel (at least 256 pixels across).")
-            .on_disabled_hover_text("Click a tile first.")
-            .clicked()
-        {
-            d.command(Command::ExportMap(None));
-        }
-        if ui
-            .button("Activations .npy…")
-            .on_hover_text("The selected layer's output, float32, in its own layout.")
-            .clicked()
-        {
-            d.command(Command::ExportNpy(None));
-        }
-        if ui
-            .button("All layers .npz…")
-            .on_hover_text("Every layer's output in one archive, keyed by layer name (numpy.load).")
-            .clicked()
-        {
-            d.command(Command::ExportAllNpz(None));
+        for (label, tip, enabled, c) in buttons {
+            let b = ui.add_enabled(enabled, egui::Button::new(label));
+            if b.on_hover_text(tip).on_disabled_hover_text(tip).clicked() {
+                clicked = Some(c);
+            }
         }
     });
+    if let Some(c) = clicked {
+        d.command(c);
+    }
 }
 
 /// Receptive-field window of an output pixel, in input pixels (inclusive).

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 /// The `config` dict Keras's `get_config()` returns for a layer.
 pub fn layer_config(layer: &Layer) -> Value {
     let mut m = Map::new();
-    let header = layer.kind.spec().config_header();
+    let header = layer.kind.facts().header;
     if header == ConfigHeader::Standard {
         m.insert("name".into(), json!(layer.name));
         m.insert("trainable".into(), json!(layer.trainable));
@@ -69,7 +69,7 @@ pub fn to_value(net: &Network) -> Value {
         e.insert("class_name".into(), json!(l.class_name()));
         e.insert("config".into(), layer_config(l));
         e.insert("registered_name".into(), Value::Null);
-        if l.kind.spec().build_config()
+        if l.kind.facts().build_config
             && let Some(s) = input_shapes(net, &analysis, i)
         {
             e.insert("build_config".into(), json!({ "input_shape": s }));
@@ -150,15 +150,15 @@ fn inbound_nodes_json(net: &Network, i: usize, analysis: &Analysis) -> Value {
             })
         })
         .collect();
-    let arg = if layer.kind.spec().takes_list() {
+    let arg = if layer.kind.facts().takes_list {
         Value::Array(tensors)
     } else {
         tensors.into_iter().next().unwrap_or(Value::Null)
     };
     let kwargs: Map<String, Value> = layer
         .kind
-        .spec()
-        .call_kwargs()
+        .facts()
+        .call_kwargs
         .iter()
         .map(|k| (k.to_string(), Value::Null))
         .collect();
