@@ -7,28 +7,12 @@ use super::init;
 use super::presets::Preset;
 use crate::keras::objects::KerasObject;
 use crate::keras::report::WeightSpec;
-use crate::layers::LayerWeights;
+use crate::layers::{LayerWeights, WeightError};
 use crate::model::analysis::Analysis;
 use crate::model::network::{Layer, LayerId, Network};
 use ndarray::{ArrayD, IxDyn};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// Drawing a layer's weights failed (an initializer refused its config or shape).
-#[derive(Debug, thiserror::Error, Clone, PartialEq)]
-pub enum InitError {
-    #[error("layer '{layer}': {message}")]
-    Layer { layer: String, message: String },
-    #[error("the model is invalid: {0}")]
-    Invalid(String),
-}
-
-fn layer_err(layer: &Layer, message: impl Into<String>) -> InitError {
-    InitError::Layer {
-        layer: layer.name.clone(),
-        message: message.into(),
-    }
-}
 
 /// A stable 64-bit hash (FNV-1a) so seeds do not depend on the platform or Rust version.
 fn fnv(parts: &[&[u8]]) -> u64 {
@@ -51,7 +35,7 @@ pub fn initialize_layer(
     layer: &Layer,
     specs: &[WeightSpec],
     seed: u64,
-) -> Result<LayerWeights, InitError> {
+) -> Result<LayerWeights, WeightError> {
     specs
         .iter()
         .map(|spec| {
@@ -65,10 +49,11 @@ pub fn initialize_layer(
                 class_name: "Zeros".into(),
                 config: Default::default(),
             });
-            let data = init::draw(&init, &shape, s)
-                .map_err(|e| layer_err(layer, format!("initializing '{}': {e}", spec.name)))?;
+            let data = init::draw(&init, &shape, s).map_err(|e| {
+                WeightError::layer(&layer.name, format!("initializing '{}': {e}", spec.name))
+            })?;
             ArrayD::from_shape_vec(IxDyn(&shape), data)
-                .map_err(|e| layer_err(layer, format!("'{}': {e}", spec.name)))
+                .map_err(|e| WeightError::layer(&layer.name, format!("'{}': {e}", spec.name)))
         })
         .collect()
 }
@@ -78,9 +63,9 @@ pub fn initialize(
     net: &Network,
     analysis: &Analysis,
     seed: u64,
-) -> Result<Vec<LayerWeights>, InitError> {
+) -> Result<Vec<LayerWeights>, WeightError> {
     if let Some(e) = analysis.error(net) {
-        return Err(InitError::Invalid(e));
+        return Err(WeightError::Invalid(e));
     }
     net.layers()
         .iter()

@@ -690,14 +690,14 @@ mod tests {
         out.extend_from_slice(&crc32(&body).to_be_bytes());
     }
 
-    #[test]
-    fn huge_image_is_refused_from_its_header() {
-        // A 30000×30000 RGB PNG header with a token IDAT: 2.7 GB if it were decoded.
+    /// A PNG whose header claims `width`×`height` pixels of 8-bit `color_type`, with a
+    /// token IDAT: enough for the size check, which must happen before any decoding.
+    fn png_header_only(width: u32, height: u32, color_type: u8) -> Vec<u8> {
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
         let mut ihdr = Vec::new();
-        ihdr.extend_from_slice(&30_000u32.to_be_bytes());
-        ihdr.extend_from_slice(&30_000u32.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, color_type, 0, 0, 0]);
         png_chunk(&mut png, b"IHDR", &ihdr);
         png_chunk(
             &mut png,
@@ -705,6 +705,13 @@ mod tests {
             &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
         );
         png_chunk(&mut png, b"IEND", &[]);
+        png
+    }
+
+    #[test]
+    fn huge_image_is_refused_from_its_header() {
+        // A 30000×30000 RGB PNG header with a token IDAT: 2.7 GB if it were decoded.
+        let png = png_header_only(30_000, 30_000, 2);
         let e = load_image(
             &png,
             Some((32, 32)),
@@ -726,18 +733,7 @@ mod tests {
             "image is 30000×30000 = 900 M pixels; the limit is 100 M pixels"
         );
         // Just over the limit is refused too; the size shows one decimal.
-        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-        let mut ihdr = Vec::new();
-        ihdr.extend_from_slice(&10_001u32.to_be_bytes());
-        ihdr.extend_from_slice(&10_000u32.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
-        png_chunk(&mut png, b"IHDR", &ihdr);
-        png_chunk(
-            &mut png,
-            b"IDAT",
-            &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
-        );
-        png_chunk(&mut png, b"IEND", &[]);
+        let png = png_header_only(10_001, 10_000, 0);
         let e = load_image(&png, None, 1, Preprocess::Unit, ResizeMode::Stretch).unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -547,46 +547,43 @@ mod tests {
 
     #[test]
     fn reads_other_dtypes_and_versions() {
-        let f8: Vec<u8> = [1.5f64, -2.0, 1e-3]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        fn le<const N: usize, T: Copy>(vals: &[T], bytes: fn(T) -> [u8; N]) -> Vec<u8> {
+            vals.iter().flat_map(|&v| bytes(v)).collect()
+        }
+        let cases: [(&str, Vec<u8>, Vec<f32>); 4] = [
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
+                le(&[1.5f64, -2.0, 1e-3], f64::to_le_bytes),
+                vec![1.5, -2.0, 1e-3f64 as f32],
+            ),
+            (
+                "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2), }",
+                vec![0, 1, 128, 255],
+                vec![0.0, 1.0, 128.0, 255.0],
+            ),
+            (
+                "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+                le(&[-7i32, 70000], i32::to_le_bytes),
+                vec![-7.0, 70000.0],
+            ),
+            (
+                // Double quotes, a Python 2 long, no trailing comma.
+                "{\"descr\": \"<i8\", \"fortran_order\": False, \"shape\": (2L,)}",
+                le(&[-3i64, 1 << 40], i64::to_le_bytes),
+                vec![-3.0, (1u64 << 40) as f32],
+            ),
+        ];
+        for (header, bytes, want) in cases {
+            let a = read_npy(&npy_with(header, &bytes)).expect(header);
+            assert_eq!(a.shape.iter().product::<usize>(), want.len(), "{header}");
+            assert_eq!(a.data, want, "{header}");
+        }
         let a = read_npy(&npy_with(
             "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
-            &f8,
+            &le(&[0.0f64; 3], f64::to_le_bytes),
         ))
         .expect("f8");
         assert_eq!(a.shape, vec![3]);
-        assert_eq!(a.data, vec![1.5, -2.0, 1e-3f64 as f32]);
-
-        let a = read_npy(&npy_with(
-            "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2), }",
-            &[0, 1, 128, 255],
-        ))
-        .expect("u1");
-        assert_eq!(a.data, vec![0.0, 1.0, 128.0, 255.0]);
-
-        let i4: Vec<u8> = [-7i32, 70000]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        let a = read_npy(&npy_with(
-            "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
-            &i4,
-        ))
-        .expect("i4");
-        assert_eq!(a.data, vec![-7.0, 70000.0]);
-
-        let i8: Vec<u8> = [-3i64, 1 << 40]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        let a = read_npy(&npy_with(
-            "{\"descr\": \"<i8\", \"fortran_order\": False, \"shape\": (2L,)}",
-            &i8,
-        ))
-        .expect("i8, double quotes, Python 2 long, no trailing comma");
-        assert_eq!(a.data, vec![-3.0, (1u64 << 40) as f32]);
 
         for major in [2, 3] {
             let a = read_npy(&npy_version(

@@ -7,29 +7,11 @@
 use super::keras_file::zip_entry;
 use super::npy;
 use crate::keras::report::WeightSpec;
-use crate::layers::LayerWeights;
+use crate::layers::{LayerWeights, WeightError};
 use crate::model::analysis::Analysis;
 use crate::model::network::{Layer, Network};
 use ndarray::{ArrayD, IxDyn};
 use std::collections::HashMap;
-use thiserror::Error;
-
-#[derive(Debug, Error, Clone, PartialEq)]
-pub enum WeightError {
-    #[error("{0}")]
-    File(String),
-    #[error("layer '{layer}': {message}")]
-    Layer { layer: String, message: String },
-    #[error("the model is invalid: {0}")]
-    Invalid(String),
-}
-
-fn layer_err(layer: &Layer, message: impl Into<String>) -> WeightError {
-    WeightError::Layer {
-        layer: layer.name.clone(),
-        message: message.into(),
-    }
-}
 
 /// Checks and converts one layer's arrays (`(shape, data)` in `get_weights()` order).
 fn assemble(
@@ -38,8 +20,8 @@ fn assemble(
     arrays: Vec<Raw>,
 ) -> Result<LayerWeights, WeightError> {
     if arrays.len() != specs.len() {
-        return Err(layer_err(
-            layer,
+        return Err(WeightError::layer(
+            &layer.name,
             format!(
                 "the file has {} weight arrays, the layer needs {} ({})",
                 arrays.len(),
@@ -54,8 +36,8 @@ fn assemble(
         .map(|(spec, (shape, data))| {
             let want: Vec<usize> = spec.shape.iter().map(|&d| d.max(0) as usize).collect();
             if shape != want {
-                return Err(layer_err(
-                    layer,
+                return Err(WeightError::layer(
+                    &layer.name,
                     format!(
                         "array '{}' has shape {:?}, the layer needs {:?}",
                         spec.name, shape, want
@@ -63,7 +45,7 @@ fn assemble(
                 ));
             }
             ArrayD::from_shape_vec(IxDyn(&shape), data)
-                .map_err(|e| layer_err(layer, format!("array '{}': {e}", spec.name)))
+                .map_err(|e| WeightError::layer(&layer.name, format!("array '{}': {e}", spec.name)))
         })
         .collect()
 }
@@ -140,7 +122,8 @@ fn read_layers(
             if specs.is_empty() {
                 return Ok(Vec::new());
             }
-            let a = arrays(i, layer, specs.len()).map_err(|e| layer_err(layer, e))?;
+            let a =
+                arrays(i, layer, specs.len()).map_err(|e| WeightError::layer(&layer.name, e))?;
             assemble(layer, specs, a)
         })
         .collect()

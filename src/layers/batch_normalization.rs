@@ -172,12 +172,11 @@ impl LayerSpec for BatchNormalization {
             .flatten()
             .ok_or("the normalised axis must have a known size")?;
         let m = t.m.clone();
-        t.init(format!(
-            "self.{m} = nn.{class}({c}, eps={}, momentum={})  # PyTorch momentum = 1 - Keras momentum",
+        t.module(format!(
+            "{class}({c}, eps={}, momentum={})  # PyTorch momentum = 1 - Keras momentum",
             py_float(self.epsilon),
             py_float(1.0 - self.momentum)
         ));
-        t.fwd(format!("x = self.{m}(x)"));
         let mut idx = 0;
         for (on, dst) in [
             (self.scale, "weight"),

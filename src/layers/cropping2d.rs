@@ -40,11 +40,9 @@ impl LayerSpec for Cropping2D {
     }
 
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        let x4 = to_nhwc(first(inputs)?, self.data_format)?;
-        Ok(from_nhwc(
-            kernels::crop(x4.view(), sizes(&self.cropping)),
-            self.data_format,
-        ))
+        in_nhwc(inputs, self.data_format, |x| {
+            Ok(kernels::crop(x, sizes(&self.cropping)))
+        })
     }
 
     fn card(&self) -> String {

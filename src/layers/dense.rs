@@ -117,12 +117,11 @@ impl LayerSpec for Dense {
             .flatten()
             .ok_or("the input's last axis must be known")?;
         let m = t.m.clone();
-        t.init(format!(
-            "self.{m} = nn.Linear({cin}, {}, bias={})",
+        t.module(format!(
+            "Linear({cin}, {}, bias={})",
             self.units,
             py_bool(self.use_bias)
         ));
-        t.fwd(format!("x = self.{m}(x)"));
         t.act(&self.activation)?;
         let w0 = format!("{}.T", t.key(0));
         t.copy(&format!("{m}.weight"), &w0);

@@ -28,9 +28,7 @@ impl LayerSpec for Dropout {
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
-        let m = t.m.clone();
-        t.init(format!("self.{m} = nn.Dropout({})", py_float(self.rate)));
-        t.fwd(format!("x = self.{m}(x)"));
+        t.module(format!("Dropout({})", py_float(self.rate)));
         Ok(())
     }
 }

@@ -135,6 +135,28 @@ use std::sync::Arc;
 /// One layer's weights, in Keras's `get_weights()` order.
 pub type LayerWeights = Vec<ArrayD<f32>>;
 
+/// Weights that cannot be given to a network: an unreadable file, one layer's arrays that
+/// do not fit it, or a model that is invalid. Readers and initializers share it.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum WeightError {
+    #[error("{0}")]
+    File(String),
+    #[error("layer '{layer}': {message}")]
+    Layer { layer: String, message: String },
+    #[error("the model is invalid: {0}")]
+    Invalid(String),
+}
+
+impl WeightError {
+    /// An error that names the layer.
+    pub fn layer(layer: &str, message: impl Into<String>) -> WeightError {
+        WeightError::Layer {
+            layer: layer.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A kind's Keras arguments and the facts that follow from them alone.
 pub trait Args {
     /// Shows every Keras argument, in `get_config()` order, to `v`.
@@ -484,6 +506,17 @@ pub fn to_nhwc(x: &ArrayD<f32>, df: DataFormat) -> Result<CowArray<'_, f32, Ix4>
     } else {
         CowArray::from(v.as_standard_layout().into_owned())
     })
+}
+
+/// Runs `f` on the first input seen as NHWC and returns its result in the layer's own
+/// layout: the frame of every spatial layer's `forward`.
+pub fn in_nhwc(
+    inputs: &[Arc<ArrayD<f32>>],
+    df: DataFormat,
+    f: impl FnOnce(ArrayView4<f32>) -> Result<Array4<f32>, String>,
+) -> Result<ArrayD<f32>, String> {
+    let x4 = to_nhwc(first(inputs)?, df)?;
+    Ok(from_nhwc(f(x4.view())?, df))
 }
 
 /// An NHWC result back in the layer's layout.

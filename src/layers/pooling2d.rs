@@ -160,13 +160,10 @@ impl LayerSpec for Pooling2D {
     }
 
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        let df = self.data_format;
-        let x4 = to_nhwc(first(inputs)?, df)?;
-        let win = self.window().map(|a| window_on(&x4.view(), &a)).ok_or("bad padding")?;
-        Ok(from_nhwc(
-            kernels::pool(x4.view(), &win, self.mode == PoolMode::Max),
-            df,
-        ))
+        in_nhwc(inputs, self.data_format, |x| {
+            let win = self.window().map(|a| window_on(&x, &a)).ok_or("bad padding")?;
+            Ok(kernels::pool(x, &win, self.mode == PoolMode::Max))
+        })
     }
 
     fn card(&self) -> String {

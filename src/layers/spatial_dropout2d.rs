@@ -32,9 +32,7 @@ impl LayerSpec for SpatialDropout2D {
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
         t.ready_for(self.data_format);
-        let m = t.m.clone();
-        t.init(format!("self.{m} = nn.Dropout2d({})", py_float(self.rate)));
-        t.fwd(format!("x = self.{m}(x)"));
+        t.module(format!("Dropout2d({})", py_float(self.rate)));
         Ok(())
     }
 }

@@ -47,6 +47,13 @@ impl Torch<'_> {
         let _ = writeln!(self.init, "        {}", line.as_ref());
     }
 
+    /// A submodule `self.<m> = nn.<ctor>` applied as `x = self.<m>(x)`: the usual pair.
+    pub fn module(&mut self, ctor: impl AsRef<str>) {
+        let m = self.m.clone();
+        self.init(format!("self.{m} = nn.{}", ctor.as_ref()));
+        self.fwd(format!("x = self.{m}(x)"));
+    }
+
     /// A line of `forward`.
     pub fn fwd(&mut self, line: impl AsRef<str>) {
         let _ = writeln!(self.fwd, "        {}", line.as_ref());

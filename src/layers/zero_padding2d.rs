@@ -59,17 +59,15 @@ impl LayerSpec for ZeroPadding2D {
     }
 
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        let x4 = to_nhwc(first(inputs)?, self.data_format)?;
         if self.padding.v.iter().flatten().any(|v| *v < 0) {
             return Err(format!(
                 "Paddings must be non-negative: {} {}",
                 self.padding.v[0][0], self.padding.v[0][1]
             ));
         }
-        Ok(from_nhwc(
-            kernels::zero_pad(x4.view(), sizes(&self.padding)),
-            self.data_format,
-        ))
+        in_nhwc(inputs, self.data_format, |x| {
+            Ok(kernels::zero_pad(x, sizes(&self.padding)))
+        })
     }
 
     fn card(&self) -> String {

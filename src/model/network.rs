@@ -738,42 +738,30 @@ mod tests {
 
     #[test]
     fn files_are_read_in_any_order_and_refused_when_broken() {
-        let l = |c: &str, n: &str| Layer::new(c, n).unwrap();
+        // Each layer as (class, name, inbound names).
+        let read = |layers: &[(&str, &str, &[&str])]| {
+            let layers = layers
+                .iter()
+                .map(|&(c, n, ins)| {
+                    let ins = ins.iter().map(|s| s.to_string()).collect();
+                    (Layer::new(c, n).unwrap(), ins)
+                })
+                .collect();
+            Network::from_named("g", true, layers, &[])
+        };
         // The consumer listed before its input: put after it.
-        let net = Network::from_named(
-            "g",
-            true,
-            vec![
-                (l("ReLU", "r"), vec!["in".into()]),
-                (l("InputLayer", "in"), vec![]),
-            ],
-            &[],
-        )
-        .unwrap();
+        let net = read(&[("ReLU", "r", &["in"]), ("InputLayer", "in", &[])]).unwrap();
         assert_eq!(net.layers()[0].name, "in");
         net.check().unwrap();
-        let missing = Network::from_named("g", true, vec![(l("ReLU", "r"), vec!["x".into()])], &[]);
+        let missing = read(&[("ReLU", "r", &["x"])]);
         assert!(missing.unwrap_err().to_string().contains("'x'"));
-        let dup = Network::from_named(
-            "g",
-            true,
-            vec![
-                (l("InputLayer", "in"), vec![]),
-                (l("ReLU", "in"), vec!["in".into()]),
-            ],
-            &[],
-        );
+        let dup = read(&[("InputLayer", "in", &[]), ("ReLU", "in", &["in"])]);
         assert!(dup.unwrap_err().to_string().contains("is used 2 times"));
-        let cycle = Network::from_named(
-            "g",
-            true,
-            vec![
-                (l("InputLayer", "in"), vec![]),
-                (l("ReLU", "a"), vec!["b".into()]),
-                (l("ReLU", "b"), vec!["a".into()]),
-            ],
-            &[],
-        );
+        let cycle = read(&[
+            ("InputLayer", "in", &[]),
+            ("ReLU", "a", &["b"]),
+            ("ReLU", "b", &["a"]),
+        ]);
         assert!(cycle.unwrap_err().to_string().contains("cycle"));
     }
 
