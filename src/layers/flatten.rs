@@ -26,13 +26,7 @@ impl LayerSpec for Flatten {
                 &rest.iter().map(|d| d.unwrap_or(0)).collect::<Vec<_>>(),
             )?)
         };
-        r.receptive_field = Some(if input.len() == 4 {
-            let sp = self.data_format.spatial_axes();
-            cx.rf
-                .through_whole(sp.map(|a| input[a].unwrap_or(1) as f64))
-        } else {
-            cx.rf
-        });
+        r.receptive_field = rf_whole(cx, self.data_format);
         Ok(vec![input[0], flat])
     }
 

@@ -52,7 +52,7 @@ impl LayerSpec for GlobalPooling2D {
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         cx.ndim(4)?;
         let input = cx.input;
-        r.receptive_field = None;
+        r.receptive_field = rf_whole(cx, self.data_format);
         let ch = input[self.data_format.channel_axis(4)];
         Ok(if self.keepdims {
             image_shape(input[0], [Some(1), Some(1)], ch, self.data_format)

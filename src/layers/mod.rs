@@ -508,6 +508,17 @@ pub fn to_nhwc(x: &ArrayD<f32>, df: DataFormat) -> Result<CowArray<'_, f32, Ix4>
     })
 }
 
+/// The receptive field after a layer whose every output sees the whole image of a rank-4
+/// input (flatten, reshape, global pooling); unchanged for other ranks, `None` when the
+/// image size is unknown.
+pub fn rf_whole(cx: &Cx, df: DataFormat) -> Option<ReceptiveField> {
+    if cx.input.len() != 4 {
+        return Some(cx.rf);
+    }
+    let [h, w] = df.spatial_axes().map(|a| cx.input[a]);
+    Some(cx.rf.through_whole([h? as f64, w? as f64]))
+}
+
 /// Runs `f` on the first input seen as NHWC and returns its result in the layer's own
 /// layout: the frame of every spatial layer's `forward`.
 pub fn in_nhwc(

@@ -248,4 +248,23 @@ mod tests {
             Some(vec![None, Some(32), Some(6), Some(6)])
         );
     }
+
+    /// After flattening or global pooling every unit sees the whole image, and so does
+    /// the Dense layer after it (not a 1-pixel field restarted at the input).
+    #[test]
+    fn whole_image_layers_see_the_whole_image() {
+        for whole in ["Flatten", "GlobalAveragePooling2D"] {
+            let mut net = Network::sequential("t", &[9, 7, 1]);
+            let c = net.insert_new(0, "Conv2D").unwrap();
+            let g = net.insert_new(c, whole).unwrap();
+            let d = net.insert_new(g, "Dense").unwrap();
+            let a = net.analyze();
+            let rf = |i: usize| a.layers[i].receptive_field.unwrap();
+            assert_eq!(rf(c).size, [3.0, 3.0], "{whole}");
+            // 7×5 outputs of a 3×3 kernel: 9×7 input pixels.
+            assert_eq!(rf(g).size, [9.0, 7.0], "{whole}");
+            assert_eq!(rf(g).start, [4.0, 3.0], "{whole}");
+            assert_eq!(rf(d).size, [9.0, 7.0], "{whole}");
+        }
+    }
 }
