@@ -100,6 +100,7 @@ BASE_KWARGS = {
     "Cropping2D": {},
     "UpSampling2D": {},
     "Rescaling": {"scale": 1.0},
+    "Reshape": {"target_shape": (-1,)},
 }
 
 CASES = []
@@ -673,6 +674,23 @@ case("rescale_int", "scale 2 (int)", RS, AIN, scale=2)
 case("rescale_list", "scale [1,2] per channel", RS, AIN, scale=[1.0, 2.0])
 case("rescale_string", "scale 'abc'", RS, AIN, scale="abc")
 case("rescale_none", "scale None", RS, AIN, scale=None)
+
+RH = "Reshape"
+case("reshape_flat", "target (-1,)", RH, AIN, target_shape=(-1,))
+case("reshape_known", "(12,) to (3, 4)", RH, [N, 12], target_shape=(3, 4))
+case("reshape_infer_last", "(12,) to (2, -1)", RH, [N, 12], target_shape=(2, -1))
+case("reshape_infer_mid", "4-D to (2, -1, 3)", RH, AIN, target_shape=(2, -1, 3))
+case("reshape_list", "target as a list", RH, [N, 12], target_shape=[4, 3])
+case("reshape_size_mismatch", "(12,) to (3, 5)", RH, [N, 12], target_shape=(3, 5))
+case("reshape_indivisible", "(12,) to (-1, 7)", RH, [N, 12], target_shape=(-1, 7))
+case("reshape_negative", "(-2, 3)", RH, [N, 12], target_shape=(-2, 3))
+case("reshape_two_unknown", "(-1, -1)", RH, [N, 12], target_shape=(-1, -1))
+case("reshape_zero", "(0, -1)", RH, [N, 12], target_shape=(0, -1))
+case("reshape_zero_known", "(0, 3) on 12", RH, [N, 12], target_shape=(0, 3))
+case("reshape_unknown_input", "(None, 3) to (-1, 3)", RH, [N, N, 3], target_shape=(-1, 3))
+case("reshape_unknown_input_fixed", "(None, 3) to (3, 2)", RH, [N, N, 3], target_shape=(3, 2))
+case("reshape_int", "target_shape=12 (not a tuple)", RH, [N, 12], target_shape=12)
+case("reshape_float", "target_shape=(3.0, 4)", RH, [N, 12], target_shape=(3.0, 4))
 
 
 # --------------------------------------------------------------------------

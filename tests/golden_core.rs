@@ -211,6 +211,11 @@ const KNOWN_DIVERGENCES: &[(&str, &str)] = &[
         "conv_filters_none",
         "filters=None is refused when the file is read, not when the layer is built",
     ),
+    (
+        "reshape_float",
+        "Keras keeps target_shape=(3.0, 4) and loses that dimension's size (None); \
+         convscope refuses a dimension that is not an integer",
+    ),
 ];
 
 #[test]

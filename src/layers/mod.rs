@@ -107,6 +107,7 @@ registry! {
     Dropout(dropout::Dropout),
     SpatialDropout2D(spatial_dropout2d::SpatialDropout2D),
     Flatten(flatten::Flatten),
+    Reshape(reshape::Reshape),
     Dense(dense::Dense),
     ZeroPadding2D(zero_padding2d::ZeroPadding2D),
     Cropping2D(cropping2d::Cropping2D),
