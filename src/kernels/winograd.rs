@@ -280,7 +280,7 @@ thread_local! {
 
 /// Winograd F(m×m, 3×3) convolution of NHWC `x` with the HWIO kernel `(3, 3, cin,
 /// cout)`; `win` must have stride 1 and dilation 1 (see [`choose`]). Bias and activation
-/// are fused as in [`super::ops::conv2d`]; `block` overrides the tiles per block.
+/// are fused as in [`super::conv::conv2d`]; `block` overrides the tiles per block.
 fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
     op: ConvOp,
     epilogue: Epilogue,

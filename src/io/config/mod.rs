@@ -37,6 +37,16 @@ pub enum ConfigError {
         class: String,
         supported: String,
     },
+    #[error(
+        "layer {index} ('{name}'): the operation `{module}.{class}` (a `keras.ops` call in \
+         the model's code, not a layer) is not supported"
+    )]
+    UnknownOp {
+        index: usize,
+        name: String,
+        module: String,
+        class: String,
+    },
     #[error("layer '{layer}': {message}")]
     Layer { layer: String, message: String },
     #[error("{0}")]
@@ -195,6 +205,12 @@ fn history_names(v: &Value) -> Vec<String> {
     }
 }
 
+/// Whether a Keras 3 entry's `module` is where layers live (`keras.layers`, or a
+/// `keras.src.layers.*` module), rather than `keras.src.ops.*` operations or models.
+fn is_layer_module(module: &str) -> bool {
+    module == "keras.layers" || module.starts_with("keras.src.layers")
+}
+
 /// Keys every layer accepts (Keras's `Layer.__init__` and the legacy loader).
 const COMMON_KEYS: &[&str] = &[
     "name",
@@ -225,6 +241,27 @@ fn parse_layer(entry: &Value, index: usize) -> Result<(Layer, Option<Shape>), Co
         .and_then(Value::as_str)
         .map(str::to_string)
         .unwrap_or_else(|| objects::to_snake_case(class));
+    // Keras 3 records `x + 3.0`, `ops.multiply(x, y)`… as operations with class names
+    // like `Add`, and custom classes keep their own module: neither is the built-in
+    // layer of the same name.
+    if let Some(module) = entry.get("module").and_then(Value::as_str)
+        && !is_layer_module(module)
+    {
+        if module.starts_with("keras.src.ops") || module.starts_with("keras.ops") {
+            return Err(ConfigError::UnknownOp {
+                index,
+                name,
+                module: module.to_string(),
+                class: class.to_string(),
+            });
+        }
+        return Err(ConfigError::UnknownClass {
+            index,
+            name,
+            class: format!("{module}.{class}"),
+            supported: supported_classes().join(", "),
+        });
+    }
     let Some(mut kind) = canonical_class(class).and_then(LayerKind::default_for) else {
         return Err(ConfigError::UnknownClass {
             index,
@@ -281,4 +318,61 @@ fn parse_layer(entry: &Value, index: usize) -> Result<(Layer, Option<Shape>), Co
     };
     layer.construct_error = p.error;
     Ok((layer, keras2::batch_input_shape(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `Activation("relu6")(x + 3.0) * 0.1666…` as Keras 3.15.1 writes it
+    /// (`tests/fixtures/ops/`): the `+` and `*` are `keras.src.ops.numpy` operations.
+    fn hard_swish() -> Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/ops/hard_swish_ops.json"
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn operations_are_refused_not_taken_for_the_merge_layers_of_their_name() {
+        let err = from_value(&hard_swish()).unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::UnknownOp {
+                index: 2,
+                name: "add".into(),
+                module: "keras.src.ops.numpy".into(),
+                class: "Add".into(),
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "layer 2 ('add'): the operation `keras.src.ops.numpy.Add` (a `keras.ops` call in \
+             the model's code, not a layer) is not supported"
+        );
+    }
+
+    #[test]
+    fn custom_classes_are_refused_even_when_named_like_a_keras_layer() {
+        let mut v = hard_swish();
+        v["config"]["layers"][2]["module"] = json!("my_lib.blocks");
+        match from_value(&v).unwrap_err() {
+            ConfigError::UnknownClass {
+                index, name, class, ..
+            } => assert_eq!(
+                (index, name.as_str(), class.as_str()),
+                (2, "add", "my_lib.blocks.Add")
+            ),
+            other => panic!("{other:?}"),
+        }
+        v["config"]["layers"][2]["module"] = json!("keras.layers");
+        v["config"]["layers"][2]["class_name"] = json!("Lambda");
+        let msg = from_value(&v).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("layer 2 ('add'): unknown layer class 'Lambda' (convscope supports "),
+            "{msg}"
+        );
+    }
 }
