@@ -22,13 +22,15 @@ import keras  # noqa: E402
 
 def summary_of(model):
     layers = []
-    for layer in model.layers:
+    # Keras's summary lists a Functional model's operations (x + 3.0) with its layers.
+    ops = model.layers if isinstance(model, keras.Sequential) else model.operations
+    for layer in ops:
         layers.append(
             {
                 "name": layer.name,
                 "class_name": layer.__class__.__name__,
                 "output_shape": list(layer.output.shape),
-                "params": layer.count_params(),
+                "params": layer.count_params() if hasattr(layer, "count_params") else 0,
             }
         )
     return layers

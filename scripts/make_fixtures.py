@@ -22,7 +22,8 @@ from keras import layers  # noqa: E402
 
 
 def cases():
-    """(name, input shape, layers) for every case."""
+    """(name, input shape, layers — or a function from the input to the output, for a
+    Functional model) for every case."""
     return [
         (
             "stack_reshape",
@@ -47,14 +48,34 @@ def cases():
                 layers.Softmax(axis=2),
             ],
         ),
+        ("graph_ops", (6, 6, 3), graph_ops),
     ]
+
+
+def graph_ops(inp):
+    """keras.ops arithmetic as MobileNetV3 and ConvNeXt use it: numbers on either side,
+    two tensors, broadcasting (a per-channel gate)."""
+    from keras import ops
+
+    c = layers.Conv2D(4, 3, padding="same", name="conv")(inp)
+    hs = layers.ReLU(6.0, name="relu6")(c + 3.0) * 0.16666666  # hard-swish gate
+    res = ops.add(c, hs)
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name="gap")(res)
+    scaled = ops.multiply(res, gate)
+    left = 1.0 - scaled
+    halved = ops.divide(left, 2)
+    quart = halved / 4.0
+    diff = ops.subtract(quart, c)
+    flat = layers.Flatten(name="flatten")(diff)
+    return layers.Dense(3, name="dense")(flat)
 
 
 def summary(model):
     out = []
-    for l in model.layers:
-        t = sum(int(np.prod(w.shape)) for w in l.trainable_weights)
-        n = sum(int(np.prod(w.shape)) for w in l.non_trainable_weights)
+    ops = model.layers if isinstance(model, keras.Sequential) else model.operations
+    for l in ops:
+        t = sum(int(np.prod(w.shape)) for w in getattr(l, "trainable_weights", []))
+        n = sum(int(np.prod(w.shape)) for w in getattr(l, "non_trainable_weights", []))
         out.append(
             {
                 "name": l.name,
@@ -78,7 +99,11 @@ def summary(model):
 def write(root, name, shape, make):
     keras.backend.clear_session()
     keras.utils.set_random_seed(7)
-    model = keras.Sequential([keras.Input(shape=shape), *make()], name=name)
+    if make.__code__.co_argcount == 1:
+        inp = keras.Input(shape=shape, name="input")
+        model = keras.Model(inp, make(inp), name=name)
+    else:
+        model = keras.Sequential([keras.Input(shape=shape), *make()], name=name)
     d = os.path.join(root, name)
     os.makedirs(os.path.join(d, "expected"), exist_ok=True)
     rng = np.random.default_rng(11)
@@ -88,10 +113,16 @@ def write(root, name, shape, make):
     model.save(os.path.join(d, "model.h5"))
     with open(os.path.join(d, "config.json"), "w") as f:
         f.write(json.dumps(json.loads(model.to_json()), indent=2))
-    y = x
-    for l in model.layers:
-        y = l(y)
-        np.save(os.path.join(d, "expected", f"{l.name}.npy"), np.asarray(y, dtype="float32"))
+    if isinstance(model, keras.Sequential):
+        y = x
+        for l in model.layers:
+            y = l(y)
+            np.save(os.path.join(d, "expected", f"{l.name}.npy"), np.asarray(y, dtype="float32"))
+    else:
+        ops = model.operations[1:]
+        probe = keras.Model(model.inputs, [o.output for o in ops])
+        for o, y in zip(ops, probe(x)):
+            np.save(os.path.join(d, "expected", f"{o.name}.npy"), np.asarray(y, dtype="float32"))
     with open(os.path.join(d, "summary.json"), "w") as f:
         json.dump(summary(model), f, indent=2)
     print("wrote", d)

@@ -319,3 +319,118 @@ fn regressions_found_by_the_engine_property() {
         );
     }
 }
+
+/// A convolution for the receptive-field property: `filters` 2, no bias, linear.
+fn conv(name: &str, k: i64, s: i64, same: bool) -> Layer {
+    let mut l = Layer::new("Conv2D", name).unwrap();
+    if let LayerKind::Conv2D(c) = &mut l.kind {
+        c.filters = 2;
+        c.base.kernel_size = Pair::square(k);
+        c.base.strides = Pair::square(s);
+        c.base.padding = if same { Padding::Same } else { Padding::Valid };
+        c.base.use_bias = false;
+    }
+    l
+}
+
+/// A residual-style graph (kernels `[a, b1, b2, d]`): input → a (stride s) and input → b1 (stride s) → b2,
+/// added; optionally gated by its own global average (squeeze and excitation); then one
+/// more convolution.
+fn branchy([h, w]: [i64; 2], [ka, kb, kc, kd]: [i64; 4], s: i64, gate: bool) -> Network {
+    let input = Layer::new("InputLayer", "in").map(|mut l| {
+        if let LayerKind::Input(i) = &mut l.kind {
+            i.batch_shape = vec![None, Some(h), Some(w), Some(1)];
+        }
+        l
+    });
+    let mut layers = vec![
+        (input.unwrap(), vec![]),
+        (conv("a", ka, s, true), vec!["in".to_string()]),
+        (conv("b1", kb, s, true), vec!["in".to_string()]),
+        (conv("b2", kc, 1, true), vec!["b1".to_string()]),
+        (
+            Layer::new("Add", "add").unwrap(),
+            vec!["a".into(), "b2".into()],
+        ),
+    ];
+    let mut last = "add".to_string();
+    if gate {
+        let mut g = Layer::new("GlobalAveragePooling2D", "gap").unwrap();
+        if let LayerKind::GlobalPooling2D(p) = &mut g.kind {
+            p.keepdims = true;
+        }
+        layers.push((g, vec!["add".into()]));
+        layers.push((
+            Layer::new("Multiply", "gated").unwrap(),
+            vec!["add".into(), "gap".into()],
+        ));
+        last = "gated".into();
+    }
+    layers.push((conv("d", kd, 1, false), vec![last]));
+    Network::from_named("branchy", true, layers, &["d".to_string()]).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(60))]
+
+    /// The receptive field the analysis gives through branches and merges is what the
+    /// engine computes: with positive weights (no cancellation), the input pixels whose
+    /// impulse reaches an output pixel lie inside the field, and span it exactly where
+    /// the field lies inside the image.
+    #[test]
+    fn receptive_fields_through_merges_match_the_engine(
+        h in 5i64..10, w in 5i64..10, ka in 1i64..4, kb in 1i64..4, kc in 1i64..4,
+        s in 1i64..3, gate in any::<bool>(), kd in 1i64..3,
+    ) {
+        use convscope::engine::{run, weights::initialize};
+        let net = branchy([h, w], [ka, kb, kc, kd], s, gate);
+        let a = net.analyze();
+        prop_assert!(a.first_error.is_none(), "{:?}", a.error(&net));
+        let mut weights = initialize(&net, &a, 1).unwrap();
+        for lw in &mut weights {
+            for arr in lw {
+                arr.mapv_inplace(|v| v.abs() + 0.1);
+            }
+        }
+        let last = net.len() - 1;
+        let rf = a.layers[last].receptive_field.expect("a receptive field");
+        let out = a.layers[last].output_shape.clone().unwrap();
+        let (oh, ow) = (out[1].unwrap() as usize, out[2].unwrap() as usize);
+        // reach[r][c]: bounding box of the input pixels whose change reaches output
+        // pixel (r, c), on a background of ones (so that the gate's product carries it).
+        let shape = ndarray::IxDyn(&[1, h as usize, w as usize, 1]);
+        let output = |input| run(&net, &weights, input).unwrap()[last].as_ref().unwrap().output.clone();
+        let base = output(ndarray::ArrayD::<f32>::ones(shape.clone()));
+        let mut reach = vec![vec![None::<[[usize; 2]; 2]>; ow]; oh];
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                let mut input = ndarray::ArrayD::<f32>::ones(shape.clone());
+                input[[0, y, x, 0]] = 2.0;
+                let o = output(input);
+                for (r, row) in reach.iter_mut().enumerate() {
+                    for (c, b) in row.iter_mut().enumerate() {
+                        if o[[0, r, c, 0]] != base[[0, r, c, 0]] {
+                            let e = b.get_or_insert([[y, y], [x, x]]);
+                            e[0] = [e[0][0].min(y), e[0][1].max(y)];
+                            e[1] = [e[1][0].min(x), e[1][1].max(x)];
+                        }
+                    }
+                }
+            }
+        }
+        for (r, row) in reach.iter().enumerate() {
+            for (c, b) in row.iter().enumerate() {
+                let win = rf.window(r, c);
+                let b = b.expect("every output pixel sees some input pixel");
+                for (ax, n) in [(0, h), (1, w)] {
+                    let (lo, hi) = (b[ax][0] as f64, b[ax][1] as f64);
+                    prop_assert!(lo >= win[ax][0] && hi <= win[ax][1],
+                        "pixel ({}, {}) axis {}: taps {:?} outside {:?}", r, c, ax, b[ax], win[ax]);
+                    if win[ax][0] >= 0.0 && win[ax][1] <= (n - 1) as f64 {
+                        prop_assert_eq!([lo, hi], win[ax], "pixel ({}, {}) axis {}", r, c, ax);
+                    }
+                }
+            }
+        }
+    }
+}

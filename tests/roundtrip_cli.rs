@@ -180,6 +180,34 @@ fn python_export_spells_out_non_defaults() {
         py.contains("kernel_initializer=keras.initializers.HeNormal(seed=7)"),
         "{py}"
     );
+    // strides=2 beside pool_size=3 is not the default (which follows pool_size).
+    let p = load_model(&fixtures().join("golden/stack_conv_maxpool/config.json"))
+        .unwrap()
+        .network;
+    let py = python::to_python(&p);
+    assert!(
+        py.contains(
+            "layers.MaxPooling2D(name=\"max_pooling2d_1\", pool_size=3, padding=\"same\", strides=2)"
+        ),
+        "{py}"
+    );
+    assert!(
+        py.contains("layers.MaxPooling2D(name=\"max_pooling2d\")"),
+        "{py}"
+    );
+    // Operations keep their names and their numbers' places.
+    let g = load_model(&fixtures().join("golden/graph_ops/config.json"))
+        .unwrap()
+        .network;
+    let py = python::to_python(&g);
+    for line in [
+        "x_add = keras.src.ops.numpy.Add(name=\"add\")(x_conv, 3.0)",
+        "x_subtract = keras.src.ops.numpy.Subtract(name=\"subtract\")(1.0, x_multiply_1)",
+        "x_divide = keras.src.ops.numpy.Divide(name=\"divide\")(x_subtract, 2)",
+        "x_add_1 = keras.src.ops.numpy.Add(name=\"add_1\")(x_conv, x_multiply)",
+    ] {
+        assert!(py.contains(line), "{line}\n{py}");
+    }
 }
 
 fn convscope(args: &[&str]) -> (i32, String, String) {

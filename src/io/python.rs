@@ -62,6 +62,8 @@ struct Kwarg {
     pair: bool,
     /// Pooling strides left to default to `pool_size`.
     unset: bool,
+    /// Its default follows another argument (pooling strides): written whenever set.
+    follows: bool,
 }
 
 /// Collects a kind's arguments as [`Kwarg`]s.
@@ -78,12 +80,14 @@ impl Visitor for Collect {
             &value,
             ArgMut::PairOr { value: v, fallback } if v.is_none_or(|p| p.v == fallback.v)
         );
+        let follows = matches!(value, ArgMut::PairOr { .. });
         self.0.push(Kwarg {
             key: arg.key,
             value: to_json(&value),
             required: arg.required,
             pair,
             unset,
+            follows,
         });
     }
 }
@@ -105,7 +109,9 @@ fn kwargs(layer: &Layer) -> Vec<String> {
     }
     for k in kwargs_of(&layer.kind) {
         let is_default = default.iter().any(|d| d.key == k.key && d.value == k.value);
-        if k.unset || (is_default && !k.required) {
+        // `strides=2` with `pool_size=3` equals the default layer's strides (2, its
+        // pool size) but not this layer's default: only `unset` says it is left out.
+        if k.unset || (is_default && !k.required && !k.follows) {
             continue;
         }
         let val = match &k.value {
@@ -180,7 +186,29 @@ pub fn to_python(net: &Network) -> String {
                 .iter()
                 .map(|&j| var(&layers[j].name))
                 .collect();
-            let arg = if l.kind.facts().takes_list {
+            let facts = l.kind.facts();
+            if facts.module != "keras.layers" {
+                // An operation keeps its name only when built as its class.
+                let mut args = srcs;
+                if let Some(c) = l.kind.spec().constant_operand() {
+                    let number = if c.integer {
+                        format!("{}", c.value as i64)
+                    } else {
+                        crate::layers::torch::py_float(c.value)
+                    };
+                    args.insert(c.position.min(args.len()), number);
+                }
+                s.push_str(&format!(
+                    "{} = {}.{}(name={:?})({})\n",
+                    var(&l.name),
+                    facts.module,
+                    l.class_name(),
+                    l.name,
+                    args.join(", ")
+                ));
+                continue;
+            }
+            let arg = if facts.takes_list {
                 format!("[{}]", srcs.join(", "))
             } else {
                 srcs.join(", ")

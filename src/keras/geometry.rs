@@ -374,11 +374,110 @@ impl ReceptiveField {
         }
         out
     }
+
+    /// The field of a layer that combines its inputs pixel by pixel (Add, Multiply,
+    /// Concatenate along channels): output pixel `i` sees what pixel `i` of every input
+    /// sees, or pixel 0 of an input that is broadcast along the axis (`broadcast[a]`, a
+    /// squeeze-and-excitation gate). `n` is the output's size per axis. `None` when the
+    /// union is not one window moving by a constant step (a broadcast window that does
+    /// not cover the others), or with no inputs.
+    pub fn union(inputs: &[(ReceptiveField, [bool; 2])], n: [Option<i64>; 2]) -> Option<Self> {
+        let first = inputs.first()?.0;
+        let mut out = first;
+        for a in 0..2 {
+            // The window edges of output pixel i on this axis.
+            let edges = |i: f64| {
+                inputs.iter().fold(
+                    (f64::INFINITY, f64::NEG_INFINITY),
+                    |(lo, hi), (rf, broadcast)| {
+                        let i = if broadcast[a] { 0.0 } else { i };
+                        let centre = rf.start[a] + i * rf.jump[a];
+                        let half = (rf.size[a] - 1.0) / 2.0;
+                        (lo.min(centre - half), hi.max(centre + half))
+                    },
+                )
+            };
+            let (lo0, hi0) = edges(0.0);
+            let (lo1, hi1) = edges(1.0);
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * (1.0 + x.abs().max(y.abs()));
+            let jump = match n[a] {
+                Some(1) => first.jump[a],
+                // Edges are piecewise linear (concave low, convex high): straight at the
+                // first, second and last pixel means straight everywhere.
+                Some(n) => {
+                    let (j_lo, j_hi) = (lo1 - lo0, hi1 - hi0);
+                    let last = (n - 1) as f64;
+                    let (lo_n, hi_n) = edges(last);
+                    if !close(j_lo, j_hi)
+                        || !close(lo_n, lo0 + last * j_lo)
+                        || !close(hi_n, hi0 + last * j_hi)
+                    {
+                        return None;
+                    }
+                    j_lo
+                }
+                // An unknown size: exact only when every input moves alike.
+                None => {
+                    if inputs
+                        .iter()
+                        .any(|(rf, b)| b[a] || !close(rf.jump[a], first.jump[a]))
+                    {
+                        return None;
+                    }
+                    first.jump[a]
+                }
+            };
+            out.size[a] = hi0 - lo0 + 1.0;
+            out.start[a] = (lo0 + hi0) / 2.0;
+            out.jump[a] = jump;
+        }
+        Some(out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A residual block's add: a 1×1 stride-2 shortcut and a 3×3 path see different
+    /// windows on the same grid; a broadcast gate that sees the whole image covers all.
+    #[test]
+    fn union_of_branches() {
+        let input = ReceptiveField::INPUT;
+        let short = input.through_window([1, 1], [2, 2], [1, 1], [0, 0]);
+        let long = input
+            .through_window([3, 3], [2, 2], [1, 1], [1, 1])
+            .through_window([3, 3], [1, 1], [1, 1], [1, 1]);
+        let u = ReceptiveField::union(&[(short, [false; 2]), (long, [false; 2])], [Some(4); 2])
+            .unwrap();
+        assert_eq!(u, long);
+        for (r, c) in [(0, 0), (1, 2), (3, 3)] {
+            let [a, b] = [short.window(r, c), long.window(r, c)];
+            let w = u.window(r, c);
+            for ax in 0..2 {
+                assert_eq!(w[ax][0], a[ax][0].min(b[ax][0]));
+                assert_eq!(w[ax][1], a[ax][1].max(b[ax][1]));
+            }
+        }
+        // Shifted windows of equal size: the union is wider than either.
+        let left = input.shifted([1, 0]);
+        let u = ReceptiveField::union(&[(input, [false; 2]), (left, [false; 2])], [Some(8); 2])
+            .unwrap();
+        assert_eq!(u.size, [2.0, 1.0]);
+        assert_eq!(u.window(0, 0), [[-1.0, 0.0], [0.0, 0.0]]);
+        // A gate over the whole 8×8 image: every pixel sees all of it (and moves by 0).
+        let gate = input.through_whole([8.0, 8.0]);
+        let u =
+            ReceptiveField::union(&[(input, [false; 2]), (gate, [true; 2])], [Some(8); 2]).unwrap();
+        assert_eq!((u.size, u.jump), ([8.0, 8.0], [0.0, 0.0]));
+        assert_eq!(u.window(5, 2), [[0.0, 7.0], [0.0, 7.0]]);
+        // A broadcast window that does not cover the others: no single window.
+        let corner = input.through_window([2, 2], [1, 1], [1, 1], [0, 0]);
+        assert_eq!(
+            ReceptiveField::union(&[(input, [false; 2]), (corner, [true; 2])], [Some(8); 2]),
+            None
+        );
+    }
 
     fn same(n: i64, k: i64, s: i64, d: i64) -> (i64, [i64; 2]) {
         let w = AxisWindow::new(n, k, s, d, Padding::Same);

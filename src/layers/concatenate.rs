@@ -53,7 +53,13 @@ impl LayerSpec for Concatenate {
                 }
             }
         }
-        r.receptive_field = None;
+        // Joined along the channels, a pixel sees what each input's pixel sees.
+        let channels = if cx.channels_first { 1 } else { rank as usize - 1 };
+        r.receptive_field = if ax == channels || rank != 4 {
+            cx.merged_rf(&out)
+        } else {
+            None
+        };
         Ok(out)
     }
 

@@ -101,7 +101,7 @@ impl LayerSpec for Merge {
                 };
             }
         }
-        r.receptive_field = None;
+        r.receptive_field = cx.merged_rf(&out);
         Ok(out)
     }
 

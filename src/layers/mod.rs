@@ -115,9 +115,11 @@ registry! {
     Rescaling(rescaling::Rescaling),
     Merge(merge::Merge),
     Concatenate(concatenate::Concatenate),
+    NumpyOp(numpy_op::NumpyOp),
 }
 
 pub use merge::MergeKind;
+pub use numpy_op::{Constant, OPS_MODULE, OpKind};
 pub use pooling2d::PoolMode;
 pub use registry::{Facts, PALETTE, canonical_class, supported_classes};
 
@@ -183,6 +185,17 @@ pub trait Args {
     fn window(&self) -> Option<WindowArgs> {
         self.conv().map(conv::ConvBase::window)
     }
+
+    /// The number an operation was called with in place of a tensor (`x + 3.0`): Keras
+    /// keeps it in the call's arguments, not in the config.
+    fn constant_operand(&self) -> Option<Constant> {
+        None
+    }
+
+    /// Gives the operation its number; `false` for kinds that take none.
+    fn set_constant_operand(&mut self, _: Constant) -> bool {
+        false
+    }
 }
 
 /// What a layer kind knows. Object-safe: [`LayerKind::spec`] hands out `&dyn LayerSpec`.
@@ -231,6 +244,8 @@ pub trait Kind: LayerSpec + Clone + std::fmt::Debug + PartialEq + Sized {
     /// Keyword arguments of the layer's `call` that Keras records (as None) in a
     /// Functional model's inbound nodes.
     const CALL_KWARGS: &'static [&'static str] = &[];
+    /// The Python module Keras names in the file (operations are not layers).
+    const MODULE: &'static str = "keras.layers";
 
     /// The layer of `class` with Keras's defaults (required arguments get the values a
     /// tutorial starts with: 32 filters, a 3×3 kernel, 10 units, rate 0.5).
@@ -308,6 +323,10 @@ pub struct Cx<'a> {
     pub index: usize,
     /// The first input's receptive field.
     pub rf: ReceptiveField,
+    /// Every input's receptive field (`None`: not known), for layers that combine them.
+    pub rfs: &'a [Option<ReceptiveField>],
+    /// Whether the first input is laid out channels-first.
+    pub channels_first: bool,
 }
 
 impl Cx<'_> {
@@ -370,6 +389,34 @@ impl Cx<'_> {
                 self.name
             ))
         })
+    }
+
+    /// The receptive field of a layer that combines its inputs pixel by pixel into
+    /// `out` (merges, operations on two tensors, concatenation along channels): the
+    /// union of what the inputs' pixels see, an input of size 1 along an axis being
+    /// broadcast (the same pixel for every output pixel).
+    pub fn merged_rf(&self, out: &Shape) -> Option<ReceptiveField> {
+        let spatial = (out.len() == 4).then(|| {
+            if self.channels_first {
+                DataFormat::ChannelsFirst
+            } else {
+                DataFormat::ChannelsLast
+            }
+            .spatial_axes()
+        });
+        let mut fields = Vec::with_capacity(self.inputs.len());
+        for (shape, rf) in self.inputs.iter().zip(self.rfs) {
+            let broadcast = spatial.map_or([true; 2], |axes| {
+                axes.map(|a| {
+                    // Aligned from the last axis, as NumPy broadcasts.
+                    let dim = (shape.len() + a).checked_sub(out.len()).map(|i| shape[i]);
+                    matches!(dim, None | Some(Some(1))) && out[a] != Some(1)
+                })
+            });
+            fields.push(((*rf)?, broadcast));
+        }
+        let n = spatial.map_or([Some(1); 2], |axes| axes.map(|a| out[a]));
+        ReceptiveField::union(&fields, n)
     }
 
     /// A layer whose output has the input's shape, and whose pixels see what the

@@ -119,6 +119,7 @@ pub struct Facts {
     pub takes_list: bool,
     pub header: ConfigHeader,
     pub call_kwargs: &'static [&'static str],
+    pub module: &'static str,
 }
 
 impl Facts {
@@ -129,6 +130,7 @@ impl Facts {
             takes_list: K::TAKES_LIST,
             header: K::HEADER,
             call_kwargs: K::CALL_KWARGS,
+            module: K::MODULE,
         }
     }
 }
@@ -154,13 +156,20 @@ impl LayerKind {
 mod tests {
     use super::*;
 
-    /// Every class makes a layer of that class, and the palette holds no input or merge.
+    /// Every class makes a layer of that class (operations are looked up by module and
+    /// class), and the palette holds no input, merge or operation.
     #[test]
     fn every_class_round_trips_through_the_registry() {
         for class in supported_classes() {
             let k = LayerKind::default_for(class).expect(class);
-            assert_eq!(k.class_name(), class);
+            let module = k.facts().module;
+            if module == "keras.layers" {
+                assert_eq!(k.class_name(), class);
+            } else {
+                assert_eq!(format!("{module}.{}", k.class_name()), class);
+            }
         }
+        assert!(!PALETTE.iter().any(|c| c.contains('.')));
         assert!(!PALETTE.contains(&"InputLayer"));
         assert!(!PALETTE.contains(&"Add"));
         assert_eq!(canonical_class("Convolution2D"), Some("Conv2D"));

@@ -76,8 +76,14 @@ pub fn analyze(net: &Network) -> Analysis {
             .map(|&j| reports.get(j).and_then(|r| r.output_shape.clone()))
             .collect();
         let first_in = inputs.first().and_then(|&j| reports.get(j));
-        let rf = first_in
-            .and_then(|r| r.receptive_field)
+        let rfs: Vec<Option<ReceptiveField>> = inputs
+            .iter()
+            .map(|&j| reports.get(j).and_then(|r| r.receptive_field))
+            .collect();
+        let rf = rfs
+            .first()
+            .copied()
+            .flatten()
             .unwrap_or(ReceptiveField::INPUT);
         let in_cf = first_in.map_or(input_cf, |r| r.channels_first);
         let mut report = if !names.insert(layer.name.as_str()) {
@@ -100,7 +106,12 @@ pub fn analyze(net: &Network) -> Analysis {
         } else {
             match in_shapes {
                 Some(shapes) if !shapes.is_empty() || layer.kind.is_input() => {
-                    analyze_layer(net, i, &shapes, rf)
+                    let mut r = analyze_layer(net, i, &shapes, (rf, &rfs), in_cf);
+                    // What follows a field that is not known is not known either.
+                    if rfs.iter().any(Option::is_none) {
+                        r.receptive_field = None;
+                    }
+                    r
                 }
                 Some(_) => {
                     let mut r = LayerReport::unknown();
@@ -143,7 +154,13 @@ pub fn analyze(net: &Network) -> Analysis {
     a
 }
 
-fn analyze_layer(net: &Network, index: usize, inputs: &[Shape], rf: ReceptiveField) -> LayerReport {
+fn analyze_layer(
+    net: &Network,
+    index: usize,
+    inputs: &[Shape],
+    (rf, rfs): (ReceptiveField, &[Option<ReceptiveField>]),
+    channels_first: bool,
+) -> LayerReport {
     let layer = &net.layers()[index];
     let mut report = LayerReport::unknown();
     let result = (|| {
@@ -158,6 +175,8 @@ fn analyze_layer(net: &Network, index: usize, inputs: &[Shape], rf: ReceptiveFie
             input: inputs.first().unwrap_or(&empty),
             index,
             rf,
+            rfs,
+            channels_first,
         };
         let out = layer.kind.spec().build(&cx, &mut report)?;
         if out.iter().skip(1).flatten().any(|d| *d < 0) {

@@ -284,13 +284,16 @@ impl Network {
 
     /// Keras's `model.weights.h5` group key for each layer: the snake-cased class name
     /// with `_1`, `_2` suffixes per class, in `model.layers` order (`None` for a
-    /// Sequential model's InputLayer, which is not in `model.layers`).
+    /// Sequential model's InputLayer and for operations, which are not in
+    /// `model.layers`).
     pub fn keras_weight_keys(&self) -> Vec<Option<String>> {
         let mut counts: std::collections::HashMap<String, usize> = Default::default();
         self.layers
             .iter()
             .map(|l| {
-                if l.kind.is_input() && !self.functional {
+                if (l.kind.is_input() && !self.functional)
+                    || l.kind.facts().module != "keras.layers"
+                {
                     return None;
                 }
                 let base = to_snake_case(l.class_name());

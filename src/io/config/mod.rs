@@ -156,6 +156,24 @@ fn functional(config: Option<&Value>) -> Result<Network, ConfigError> {
             layer.name = name.to_string();
         }
         let inbound = inbound_names(entry.get("inbound_nodes"));
+        if let Some(c) =
+            keras3::constant_operand(entry.get("inbound_nodes")).map_err(|message| {
+                ConfigError::Layer {
+                    layer: layer.name.clone(),
+                    message,
+                }
+            })?
+            && !layer.kind.spec_mut().set_constant_operand(c)
+        {
+            return Err(ConfigError::Layer {
+                layer: layer.name.clone(),
+                message: format!(
+                    "{} is called with a number ({}) in place of a tensor",
+                    layer.class_name(),
+                    c.value
+                ),
+            });
+        }
         layers.push((layer, inbound));
     }
     let outputs = config
@@ -244,25 +262,41 @@ fn parse_layer(entry: &Value, index: usize) -> Result<(Layer, Option<Shape>), Co
     // Keras 3 records `x + 3.0`, `ops.multiply(x, y)`… as operations with class names
     // like `Add`, and custom classes keep their own module: neither is the built-in
     // layer of the same name.
-    if let Some(module) = entry.get("module").and_then(Value::as_str)
-        && !is_layer_module(module)
-    {
-        if module.starts_with("keras.src.ops") || module.starts_with("keras.ops") {
-            return Err(ConfigError::UnknownOp {
+    let module = entry.get("module").and_then(Value::as_str);
+    let qualified;
+    let lookup = match module {
+        Some(m) if m.starts_with("keras.src.ops") || m.starts_with("keras.ops") => {
+            qualified = format!("{m}.{class}");
+            if canonical_class(&qualified).is_none() {
+                return Err(ConfigError::UnknownOp {
+                    index,
+                    name,
+                    module: m.to_string(),
+                    class: class.to_string(),
+                });
+            }
+            qualified.as_str()
+        }
+        Some(m) if !is_layer_module(m) => {
+            return Err(ConfigError::UnknownClass {
                 index,
                 name,
-                module: module.to_string(),
-                class: class.to_string(),
+                class: format!("{m}.{class}"),
+                supported: supported_classes().join(", "),
             });
         }
-        return Err(ConfigError::UnknownClass {
-            index,
-            name,
-            class: format!("{module}.{class}"),
-            supported: supported_classes().join(", "),
-        });
-    }
-    let Some(mut kind) = canonical_class(class).and_then(LayerKind::default_for) else {
+        // Keras 3's legacy `.h5` drops the module; an operation still shows by its
+        // config, which is its name alone (every layer also writes `trainable`/`dtype`).
+        None if config.len() == 1 && config.contains_key("name") => {
+            qualified = format!("{}.{class}", crate::layers::OPS_MODULE);
+            match canonical_class(&qualified) {
+                Some(_) => qualified.as_str(),
+                None => class,
+            }
+        }
+        _ => class,
+    };
+    let Some(mut kind) = canonical_class(lookup).and_then(LayerKind::default_for) else {
         return Err(ConfigError::UnknownClass {
             index,
             name,
@@ -336,21 +370,62 @@ mod tests {
     }
 
     #[test]
-    fn operations_are_refused_not_taken_for_the_merge_layers_of_their_name() {
-        let err = from_value(&hard_swish()).unwrap_err();
+    fn operations_are_read_with_their_numbers_not_taken_for_merge_layers() {
+        use crate::layers::{Constant, OpKind};
+        let net = from_value(&hard_swish()).unwrap();
+        let ops: Vec<_> = net
+            .layers()
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LayerKind::NumpyOp(op) => {
+                    Some((l.name.as_str(), op.op, op.constant, l.inputs().len()))
+                }
+                _ => None,
+            })
+            .collect();
+        let c = |value| {
+            Some(Constant {
+                position: 1,
+                value,
+                integer: false,
+            })
+        };
+        assert_eq!(
+            ops,
+            [
+                ("add", OpKind::Add, c(3.0), 1),
+                ("multiply", OpKind::Multiply, c(0.16666666), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_operations_are_refused_naming_the_layer() {
+        let mut v = hard_swish();
+        v["config"]["layers"][2]["class_name"] = json!("Sinh");
+        let err = from_value(&v).unwrap_err();
         assert_eq!(
             err,
             ConfigError::UnknownOp {
                 index: 2,
                 name: "add".into(),
                 module: "keras.src.ops.numpy".into(),
-                class: "Add".into(),
+                class: "Sinh".into(),
             }
         );
         assert_eq!(
             err.to_string(),
-            "layer 2 ('add'): the operation `keras.src.ops.numpy.Add` (a `keras.ops` call in \
+            "layer 2 ('add'): the operation `keras.src.ops.numpy.Sinh` (a `keras.ops` call in \
              the model's code, not a layer) is not supported"
+        );
+        // An operand that is neither a tensor nor a number.
+        let mut v = hard_swish();
+        v["config"]["layers"][2]["inbound_nodes"][0]["args"][1] =
+            json!({"class_name": "__numpy__", "config": {"value": [1.0, 2.0], "dtype": "float32"}});
+        let msg = from_value(&v).unwrap_err().to_string();
+        assert!(
+            msg.starts_with("layer 'add': call argument 1 is neither a tensor nor a number"),
+            "{msg}"
         );
     }
 

@@ -65,10 +65,18 @@ pub fn to_value(net: &Network) -> Value {
     let mut layers = Vec::new();
     for (i, l) in net.layers().iter().enumerate() {
         let mut e = Map::new();
-        e.insert("module".into(), json!("keras.layers"));
+        let module = l.kind.facts().module;
+        let operation = module != "keras.layers";
+        e.insert("module".into(), json!(module));
         e.insert("class_name".into(), json!(l.class_name()));
         e.insert("config".into(), layer_config(l));
-        e.insert("registered_name".into(), Value::Null);
+        // Keras registers its operations by class name; built-in layers have none.
+        let registered = if operation {
+            json!(l.class_name())
+        } else {
+            Value::Null
+        };
+        e.insert("registered_name".into(), registered);
         if l.kind.facts().build_config
             && let Some(s) = input_shapes(net, &analysis, i)
         {
@@ -150,19 +158,30 @@ fn inbound_nodes_json(net: &Network, i: usize, analysis: &Analysis) -> Value {
             })
         })
         .collect();
-    let arg = if layer.kind.facts().takes_list {
-        Value::Array(tensors)
+    let facts = layer.kind.facts();
+    let args = if facts.module != "keras.layers" {
+        // An operation's operands are its positional arguments, numbers in place.
+        let mut args = tensors;
+        if let Some(c) = layer.kind.spec().constant_operand() {
+            let number = if c.integer {
+                json!(c.value as i64)
+            } else {
+                json!(c.value)
+            };
+            args.insert(c.position.min(args.len()), number);
+        }
+        args
+    } else if facts.takes_list {
+        vec![Value::Array(tensors)]
     } else {
-        tensors.into_iter().next().unwrap_or(Value::Null)
+        vec![tensors.into_iter().next().unwrap_or(Value::Null)]
     };
-    let kwargs: Map<String, Value> = layer
-        .kind
-        .facts()
+    let kwargs: Map<String, Value> = facts
         .call_kwargs
         .iter()
         .map(|k| (k.to_string(), Value::Null))
         .collect();
-    json!([{"args": [arg], "kwargs": kwargs}])
+    json!([{"args": args, "kwargs": kwargs}])
 }
 
 /// Keras 3 JSON text, pretty-printed.

@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Every keras.applications model against convscope, as a user would open it.
+
+For each model (weights=None, BatchNormalization moving statistics randomised so that
+they matter), saves `.keras`, legacy `.h5` and config JSON in WORK/<model>/, runs
+Keras on one seeded input and keeps every operation's output, then for each format:
+
+  * `convscope summary --json` must give Keras's names, classes, output shapes and
+    parameter counts (and totals);
+  * `convscope run` (the `.keras` and `.h5` files, with their weights) must give every
+    layer's output within 1e-4 × max(1, max|expected|).
+
+A model convscope refuses is reported with convscope's message (a refusal is not a
+pass, but it is not a silent wrong result either).
+
+Usage (in the Keras venv; see scripts/check-applications.sh):
+    python scripts/check_applications.py target/release/convscope WORK [MODEL ...]
+Prints one line per model and format and a closing count per format.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+import keras  # noqa: E402
+
+MODELS = [
+    "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2",
+    "ResNet152V2", "InceptionV3", "InceptionResNetV2", "Xception", "MobileNet",
+    "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "DenseNet121", "DenseNet169",
+    "DenseNet201", "NASNetMobile", "NASNetLarge", "EfficientNetB0", "EfficientNetB1",
+    "EfficientNetB2", "EfficientNetB3", "EfficientNetB4", "EfficientNetB5",
+    "EfficientNetB6", "EfficientNetB7", "EfficientNetV2B0", "EfficientNetV2B1",
+    "EfficientNetV2B2", "EfficientNetV2B3", "EfficientNetV2S", "EfficientNetV2M",
+    "EfficientNetV2L", "ConvNeXtTiny", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge",
+    "ConvNeXtXLarge",
+]
+
+
+def randomise_batchnorm(model, rng):
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            ws = layer.get_weights()
+            c = ws[-1].shape
+            ws[-2] = rng.normal(0, 0.1, c).astype("float32")  # moving mean
+            ws[-1] = rng.uniform(0.5, 1.5, c).astype("float32")  # moving variance
+            if layer.scale:
+                ws[0] = rng.uniform(0.8, 1.2, c).astype("float32")
+            layer.set_weights(ws)
+
+
+def keras_summary(model):
+    out = []
+    for op in model.operations:
+        params = op.count_params() if hasattr(op, "count_params") else 0
+        out.append(
+            {
+                "name": op.name,
+                "class_name": op.__class__.__name__,
+                "output_shape": list(op.output.shape),
+                "params": params,
+            }
+        )
+    return out
+
+
+def prepare(name, work):
+    d = os.path.join(work, name)
+    done = os.path.join(d, "expected.npz")
+    if os.path.isfile(done):
+        return d
+    os.makedirs(d, exist_ok=True)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(7)
+    model = getattr(keras.applications, name)(weights=None)
+    randomise_batchnorm(model, np.random.default_rng(3))
+    shape = [1] + [int(s) for s in model.inputs[0].shape[1:]]
+    x = np.random.default_rng(11).uniform(0, 255, size=shape).astype("float32")
+    np.save(os.path.join(d, "input.npy"), x)
+    model.save(os.path.join(d, "model.keras"))
+    model.save(os.path.join(d, "model.h5"))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        f.write(model.to_json())
+    with open(os.path.join(d, "summary.json"), "w") as f:
+        json.dump(keras_summary(model), f)
+    ops = [o for o in model.operations[1:]]
+    probe = keras.Model(model.inputs, [o.output for o in ops])
+    ys = probe(x)
+    np.savez(done, **{o.name: np.asarray(y, dtype="float32") for o, y in zip(ops, ys)})
+    return d
+
+
+def convscope(exe, *args):
+    return subprocess.run([exe, *args], capture_output=True, text=True)
+
+
+def check_summary(exe, d, fmt):
+    r = convscope(exe, "summary", "--json", os.path.join(d, fmt))
+    if r.returncode != 0:
+        return "refused: " + (r.stderr.strip().splitlines() or ["?"])[-1]
+    got = json.loads(r.stdout)["layers"]
+    want = json.load(open(os.path.join(d, "summary.json")))
+    if len(got) != len(want):
+        return f"{len(got)} layers, Keras has {len(want)}"
+    for g, w in zip(got, want):
+        for k in ("name", "class_name", "output_shape", "params"):
+            if g.get(k) != w[k]:
+                return f"{w['name']}: {k} {g.get(k)} != Keras {w[k]}"
+    return None
+
+
+def check_outputs(exe, d, fmt):
+    out = os.path.join(d, f"convscope-{fmt}.npz")
+    r = convscope(exe, "run", os.path.join(d, fmt), "--input", os.path.join(d, "input.npy"),
+                  "--out", out)
+    if r.returncode != 0:
+        return "refused: " + (r.stderr.strip().splitlines() or ["?"])[-1], 0
+    got = np.load(out)
+    want = np.load(os.path.join(d, "expected.npz"))
+    n = 0
+    for k in want.files:
+        if k not in got.files:
+            return f"{k}: no output", n
+        e, g = want[k], got[k]
+        if e.shape != g.shape:
+            return f"{k}: shape {g.shape} != Keras {e.shape}", n
+        tol = 1e-4 * max(1.0, float(np.abs(e).max()))
+        err = float(np.abs(e - g).max())
+        if not err <= tol:
+            return f"{k}: max |diff| {err:.3g} > {tol:.3g}", n
+        n += 1
+    os.remove(out)
+    return None, n
+
+
+def main(argv):
+    if len(argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    exe, work = argv[1], argv[2]
+    names = argv[3:] or MODELS
+    counts = {}
+    for name in names:
+        try:
+            d = prepare(name, work)
+        except Exception as e:  # a model this Keras cannot build: say so, go on
+            print(f"{name}: Keras could not build it: {e}")
+            continue
+        for fmt in ("model.keras", "model.h5", "config.json"):
+            problem = check_summary(exe, d, fmt)
+            layers = 0
+            if problem is None and fmt != "config.json":
+                problem, layers = check_outputs(exe, d, fmt)
+            ok = problem is None
+            c = counts.setdefault(fmt, [0, 0])
+            c[0 if ok else 1] += 1
+            detail = f"{layers} layers match" if ok and layers else (problem or "summary matches")
+            print(f"{name} {fmt}: {'ok' if ok else 'FAIL'} ({detail})", flush=True)
+    for fmt, (ok, bad) in counts.items():
+        print(f"{fmt}: {ok} pass, {bad} fail")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
