@@ -79,7 +79,8 @@ def prepare(name, work):
     keras.utils.set_random_seed(7)
     model = getattr(keras.applications, name)(weights=None)
     randomise_batchnorm(model, np.random.default_rng(3))
-    shape = [1] + [int(s) for s in model.inputs[0].shape[1:]]
+    # MobileNet leaves H and W open (None): run it at the size its weights are for.
+    shape = [1] + [224 if s is None else int(s) for s in model.inputs[0].shape[1:]]
     x = np.random.default_rng(11).uniform(0, 255, size=shape).astype("float32")
     np.save(os.path.join(d, "input.npy"), x)
     model.save(os.path.join(d, "model.keras"))

@@ -101,6 +101,7 @@ BASE_KWARGS = {
     "UpSampling2D": {},
     "Rescaling": {"scale": 1.0},
     "Reshape": {"target_shape": (-1,)},
+    "Normalization": {},
 }
 
 CASES = []
@@ -691,6 +692,21 @@ case("reshape_unknown_input", "(None, 3) to (-1, 3)", RH, [N, N, 3], target_shap
 case("reshape_unknown_input_fixed", "(None, 3) to (3, 2)", RH, [N, N, 3], target_shape=(3, 2))
 case("reshape_int", "target_shape=12 (not a tuple)", RH, [N, 12], target_shape=12)
 case("reshape_float", "target_shape=(3.0, 4)", RH, [N, 12], target_shape=(3.0, 4))
+
+NO = "Normalization"
+case("norm_default", "adapted state, axis -1", NO, AIN)
+case("norm_axis_none", "axis None: one mean", NO, AIN, axis=None)
+case("norm_axis_pixels", "axis (1, 2)", NO, AIN, axis=(1, 2))
+case("norm_axis_int", "axis 3 as an int", NO, AIN, axis=3)
+case("norm_axis_out", "axis 4 (out of range)", NO, AIN, axis=4)
+case("norm_axis_batch", "axis 0 (the unknown batch)", NO, AIN, axis=0)
+case("norm_unknown_channels", "channels unknown", NO, [N, 4, 4, N])
+case("norm_given", "mean and variance given", NO, AIN, mean=[1.0, 2.0], variance=[1.0, 4.0])
+case("norm_given_scalar", "scalar mean and variance", NO, AIN, mean=0.5, variance=2.0)
+case("norm_mean_only", "mean without variance", NO, AIN, mean=[1.0, 2.0])
+case("norm_shape_mismatch", "mean (2,) variance (1,)", NO, AIN, mean=[1.0, 2.0], variance=[1.0])
+case("norm_rank", "mean rank 2 for one axis", NO, AIN, mean=[[1.0, 2.0]], variance=[[1.0, 1.0]])
+case("norm_invert", "invert", NO, AIN, mean=[1.0, 2.0], variance=[1.0, 4.0], invert=True)
 
 
 # --------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def cases():
             ],
         ),
         ("graph_ops", (6, 6, 3), graph_ops),
+        ("graph_normalization", (6, 5, 3), graph_normalization),
     ]
 
 
@@ -68,6 +69,42 @@ def graph_ops(inp):
     diff = ops.subtract(quart, c)
     flat = layers.Flatten(name="flatten")(diff)
     return layers.Dense(3, name="dense")(flat)
+
+
+def graph_normalization(inp):
+    """Normalization as applications use it: statistics given (ConvNeXt) or adapted and
+    saved as weights (EfficientNet), over channels, the whole tensor, pixels, or two
+    axes with a nested-list mean; and inverted."""
+    rng = np.random.default_rng(5)
+    data = rng.normal(0.4, 1.5, size=(16, *inp.shape[1:])).astype("float32")
+
+    def adapted(**kw):
+        # Built on the model's input (as a saved model's layer is), then given the
+        # statistics adapt() would compute: keeps build_config's batch axis None.
+        n = layers.Normalization(**kw)
+        n.build((None, *inp.shape[1:]))
+        keep = [a % 4 for a in n.axis]
+        reduce = tuple(a for a in range(4) if a not in keep)
+        n.set_weights([data.mean(axis=reduce), data.var(axis=reduce), np.array(len(data))])
+        n.finalize_state()
+        return n
+
+    h, c = inp.shape[1], inp.shape[3]
+    branches = [
+        layers.Normalization(mean=[0.5, 0.2, -0.1], variance=[0.25, 1.0, 4.0], name="given")(inp),
+        adapted(name="adapted")(inp),
+        adapted(axis=None, name="whole")(inp),
+        adapted(axis=(1, 2), name="pixels")(inp),
+        layers.Normalization(mean=0.3, variance=2.0, invert=True, name="inverted")(inp),
+        layers.Normalization(
+            axis=[1, 3],
+            mean=rng.normal(size=(h, c)).round(3).tolist(),
+            variance=rng.uniform(0.5, 2, size=(h, c)).round(3).tolist(),
+            name="rows_channels",
+        )(inp),
+    ]
+    joined = layers.Concatenate(name="joined")(branches)
+    return layers.Conv2D(4, 1, name="mix")(joined)
 
 
 def summary(model):

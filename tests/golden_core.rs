@@ -212,6 +212,11 @@ const KNOWN_DIVERGENCES: &[(&str, &str)] = &[
         "filters=None is refused when the file is read, not when the layer is built",
     ),
     (
+        "norm_mean_only",
+        "the oracle passes mean as a tuple, (1.0, 2.0); a file holds a list, which Keras \
+         prints [1.0, 2.0], as convscope does",
+    ),
+    (
         "reshape_float",
         "Keras keeps target_shape=(3.0, 4) and loses that dimension's size (None); \
          convscope refuses a dimension that is not an integer",

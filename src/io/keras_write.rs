@@ -48,13 +48,15 @@ pub fn weights_h5(net: &Network, weights: &[Vec<ArrayD<f32>>]) -> Result<Vec<u8>
             net.len()
         ));
     }
+    let analysis = net.analyze();
     let mut file = FileBuilder::new();
     let mut layers = file.create_group("layers");
-    for ((layer, key), ws) in net
+    for (((layer, key), ws), report) in net
         .layers()
         .iter()
         .zip(net.keras_weight_keys())
         .zip(weights)
+        .zip(&analysis.layers)
     {
         let Some(key) = key else {
             if !ws.is_empty() {
@@ -69,11 +71,16 @@ pub fn weights_h5(net: &Network, weights: &[Vec<ArrayD<f32>>]) -> Result<Vec<u8>
         let mut vars = group.create_group("vars");
         vars.set_attr("name", AttrValue::VarLenString(layer.name.clone()));
         for (n, w) in ws.iter().enumerate() {
-            let data: Vec<f32> = w.as_standard_layout().iter().copied().collect();
             let shape: Vec<u64> = w.shape().iter().map(|&d| d as u64).collect();
-            vars.create_dataset(&n.to_string())
-                .with_f32_data(&data)
-                .with_shape(&shape);
+            let ds = vars.create_dataset(&n.to_string());
+            if report.weights.get(n).is_some_and(|s| s.integer) {
+                let data: Vec<i64> = w.iter().map(|&v| v.round() as i64).collect();
+                ds.with_i64_data(&data);
+            } else {
+                let data: Vec<f32> = w.as_standard_layout().iter().copied().collect();
+                ds.with_f32_data(&data);
+            }
+            ds.with_shape(&shape);
         }
         group.add_group(vars.finish());
         layers.add_group(group.finish());

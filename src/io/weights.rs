@@ -84,6 +84,13 @@ fn read_dataset(file: &hdf5_pure::File, path: &str) -> Result<Raw, String> {
         hdf5_pure::DType::F64 => ds
             .read_f64()
             .map(|v| v.into_iter().map(|x| x as f32).collect()),
+        // Counters (Normalization's `count`) are integers.
+        hdf5_pure::DType::I64 => ds
+            .read_i64()
+            .map(|v| v.into_iter().map(|x| x as f32).collect()),
+        hdf5_pure::DType::I32 => ds
+            .read_i32()
+            .map(|v| v.into_iter().map(|x| x as f32).collect()),
         other => return Err(format!("{path} has data type {other:?}; expected float32")),
     }
     .map_err(|e| format!("cannot read {path}: {e}"))?;

@@ -17,6 +17,9 @@ pub struct WeightSpec {
     /// The initializer Keras draws it from (`None`: zeros).
     #[serde(skip)]
     pub init: Option<KerasObject>,
+    /// An integer variable (Normalization's `count`): stored as int64 in Keras's files.
+    #[serde(skip)]
+    pub integer: bool,
 }
 
 impl WeightSpec {
@@ -27,6 +30,7 @@ impl WeightSpec {
             shape,
             trainable: true,
             init: init.clone(),
+            integer: false,
         }
     }
     /// A variable training does not update (BatchNormalization's moving statistics).

@@ -100,6 +100,7 @@ registry! {
     Pooling2D(pooling2d::Pooling2D),
     GlobalPooling2D(global_pooling2d::GlobalPooling2D),
     BatchNormalization(batch_normalization::BatchNormalization),
+    Normalization(normalization::Normalization),
     Activation(activation::Activation),
     ReLU(relu::ReLU),
     LeakyReLU(leaky_relu::LeakyReLU),

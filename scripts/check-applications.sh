@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# check-applications.sh — every keras.applications model, opened by convscope as a user
+# would, against real Keras (scripts/check_applications.py has the details).
+#
+#   scripts/check-applications.sh [--work DIR] [--venv DIR] [MODEL ...]
+#
+# Builds target/release/convscope, makes the venv on first use (KERAS_VENV or --venv
+# reuses one; default .venv-keras, kept out of git), and keeps the Keras-made files in
+# DIR (default target/applications) so a rerun only runs convscope.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+venv="${KERAS_VENV:-$here/.venv-keras}"
+work="$here/target/applications"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --work) work="$2"; shift 2 ;;
+    --venv) venv="$2"; shift 2 ;;
+    *) break ;;
+  esac
+done
+# shellcheck source=keras-venv.sh
+source "$here/scripts/keras-venv.sh"
+ensure_keras_venv "$venv"
+(cd "$here" && cargo build --release --quiet)
+mkdir -p "$work"
+KERAS_BACKEND=tensorflow "$venv/bin/python" "$here/scripts/check_applications.py" \
+  "$here/target/release/convscope" "$work" "$@"
