@@ -50,6 +50,7 @@ def cases():
         ),
         ("graph_ops", (6, 6, 3), graph_ops),
         ("graph_normalization", (6, 5, 3), graph_normalization),
+        ("graph_custom_scale", (5, 5, 2), graph_custom_scale),
     ]
 
 
@@ -105,6 +106,16 @@ def graph_normalization(inp):
     ]
     joined = layers.Concatenate(name="joined")(branches)
     return layers.Conv2D(4, 1, name="mix")(joined)
+
+
+def graph_custom_scale(inp):
+    """InceptionResNetV2's residual: shortcut + 0.17 · branch, by its own layer class."""
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    short = layers.Conv2D(4, 1, name="shortcut")(inp)
+    branch = layers.Conv2D(4, 3, padding="same", name="branch")(inp)
+    mixed = CustomScaleLayer(scale=0.17, name="scaled_sum")([short, branch])
+    return layers.Activation("relu", name="out")(mixed)
 
 
 def summary(model):

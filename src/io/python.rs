@@ -128,8 +128,14 @@ fn kwargs(layer: &Layer) -> Vec<String> {
 }
 
 fn call(layer: &Layer) -> String {
+    let module = layer.kind.facts().module;
+    let module = if module == "keras.layers" {
+        "layers"
+    } else {
+        module
+    };
     format!(
-        "layers.{}({})",
+        "{module}.{}({})",
         layer.class_name(),
         kwargs(layer).join(", ")
     )
@@ -187,7 +193,7 @@ pub fn to_python(net: &Network) -> String {
                 .map(|&j| var(&layers[j].name))
                 .collect();
             let facts = l.kind.facts();
-            if facts.module != "keras.layers" {
+            if facts.is_operation() {
                 // An operation keeps its name only when built as its class.
                 let mut args = srcs;
                 if let Some(c) = l.kind.spec().constant_operand() {

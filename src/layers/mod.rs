@@ -46,6 +46,7 @@ macro_rules! kind_struct {
     (@const TAKES_LIST = $v:expr) => { const TAKES_LIST: bool = $v; };
     (@const HEADER = $v:expr) => { const HEADER: $crate::layers::ConfigHeader = $v; };
     (@const CALL_KWARGS = $v:expr) => { const CALL_KWARGS: &'static [&'static str] = $v; };
+    (@const MODULE = $v:expr) => { const MODULE: &'static str = $v; };
 }
 
 /// Declares a kind whose arguments are plain values, in `get_config()` order: its
@@ -117,6 +118,7 @@ registry! {
     Merge(merge::Merge),
     Concatenate(concatenate::Concatenate),
     NumpyOp(numpy_op::NumpyOp),
+    CustomScaleLayer(custom_scale::CustomScaleLayer),
 }
 
 pub use merge::MergeKind;
@@ -252,9 +254,12 @@ pub trait Kind: LayerSpec + Clone + std::fmt::Debug + PartialEq + Sized {
     /// tutorial starts with: 32 filters, a 3×3 kernel, 10 units, rate 0.5).
     fn new(class: &str) -> Option<Self>;
 
-    /// The Keras class name (`MaxPooling2D` and `AveragePooling2D` are one kind).
+    /// The Keras class name (`MaxPooling2D` and `AveragePooling2D` are one kind); a
+    /// class known by its module (`keras.src.applications….CustomScaleLayer`) is named
+    /// by its last part, as Keras names it.
     fn class_name(&self) -> &'static str {
-        Self::CLASSES[0]
+        let qualified = Self::CLASSES[0];
+        qualified.rsplit('.').next().unwrap_or(qualified)
     }
 }
 

@@ -121,7 +121,7 @@ impl Args for NumpyOp {
 
 /// Keras's `broadcast_shapes` (`ops/operation_utils.py`), its asymmetry with `None`
 /// included.
-fn broadcast_shapes(a: &[Option<i64>], b: &[Option<i64>]) -> R<Shape> {
+pub(super) fn broadcast_shapes(a: &[Option<i64>], b: &[Option<i64>]) -> R<Shape> {
     let n = a.len().max(b.len());
     let pad = |s: &[Option<i64>]| -> Vec<Option<i64>> {
         std::iter::repeat_n(Some(1), n - s.len())

@@ -123,6 +123,12 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// A `keras.ops` call recorded in the model (not in `model.layers`, no weights
+    /// group, operands as positional arguments).
+    pub fn is_operation(&self) -> bool {
+        self.module.starts_with("keras.src.ops")
+    }
+
     pub const fn of<K: Kind>() -> Facts {
         Facts {
             family: K::FAMILY,

@@ -291,9 +291,7 @@ impl Network {
         self.layers
             .iter()
             .map(|l| {
-                if (l.kind.is_input() && !self.functional)
-                    || l.kind.facts().module != "keras.layers"
-                {
+                if (l.kind.is_input() && !self.functional) || l.kind.facts().is_operation() {
                     return None;
                 }
                 let base = to_snake_case(l.class_name());

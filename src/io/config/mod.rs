@@ -262,41 +262,61 @@ fn parse_layer(entry: &Value, index: usize) -> Result<(Layer, Option<Shape>), Co
     // Keras 3 records `x + 3.0`, `ops.multiply(x, y)`… as operations with class names
     // like `Add`, and custom classes keep their own module: neither is the built-in
     // layer of the same name.
+    if matches!(class, "Sequential" | "Functional" | "Model") {
+        return Err(ConfigError::Layer {
+            layer: name,
+            message: format!(
+                "a {class} model used as a layer (a nested model) is not supported yet"
+            ),
+        });
+    }
     let module = entry.get("module").and_then(Value::as_str);
-    let qualified;
-    let lookup = match module {
-        Some(m) if m.starts_with("keras.src.ops") || m.starts_with("keras.ops") => {
-            qualified = format!("{m}.{class}");
-            if canonical_class(&qualified).is_none() {
+    let lookup: String = match module {
+        Some(m) if is_layer_module(m) => class.to_string(),
+        // Operations and the layers keras.applications defines itself
+        // (InceptionResNetV2's CustomScaleLayer) are known by module and class.
+        Some(m) => {
+            let qualified = format!("{m}.{class}");
+            if canonical_class(&qualified).is_some() {
+                qualified
+            } else if m.starts_with("keras.src.ops") || m.starts_with("keras.ops") {
                 return Err(ConfigError::UnknownOp {
                     index,
                     name,
                     module: m.to_string(),
                     class: class.to_string(),
                 });
+            } else {
+                return Err(ConfigError::UnknownClass {
+                    index,
+                    name,
+                    class: qualified,
+                    supported: supported_classes().join(", "),
+                });
             }
-            qualified.as_str()
-        }
-        Some(m) if !is_layer_module(m) => {
-            return Err(ConfigError::UnknownClass {
-                index,
-                name,
-                class: format!("{m}.{class}"),
-                supported: supported_classes().join(", "),
-            });
         }
         // Keras 3's legacy `.h5` drops the module; an operation still shows by its
         // config, which is its name alone (every layer also writes `trainable`/`dtype`).
-        None if config.len() == 1 && config.contains_key("name") => {
-            qualified = format!("{}.{class}", crate::layers::OPS_MODULE);
-            match canonical_class(&qualified) {
-                Some(_) => qualified.as_str(),
-                None => class,
+        None => {
+            let op = format!("{}.{class}", crate::layers::OPS_MODULE);
+            if config.len() == 1 && config.contains_key("name") && canonical_class(&op).is_some() {
+                op
+            } else if canonical_class(class).is_some() {
+                class.to_string()
+            } else {
+                // An application's own layer, by its class name alone.
+                supported_classes()
+                    .into_iter()
+                    .find(|c| {
+                        !c.starts_with("keras.src.ops")
+                            && c.rsplit('.').next() == Some(class)
+                            && c.contains('.')
+                    })
+                    .map_or_else(|| class.to_string(), str::to_string)
             }
         }
-        _ => class,
     };
-    let Some(mut kind) = canonical_class(lookup).and_then(LayerKind::default_for) else {
+    let Some(mut kind) = canonical_class(&lookup).and_then(LayerKind::default_for) else {
         return Err(ConfigError::UnknownClass {
             index,
             name,
@@ -448,6 +468,13 @@ mod tests {
         assert!(
             msg.starts_with("layer 2 ('add'): unknown layer class 'Lambda' (convscope supports "),
             "{msg}"
+        );
+        // ConvNeXt's stem: a Sequential model used as a layer.
+        v["config"]["layers"][2]["module"] = json!("keras");
+        v["config"]["layers"][2]["class_name"] = json!("Sequential");
+        assert_eq!(
+            from_value(&v).unwrap_err().to_string(),
+            "layer 'add': a Sequential model used as a layer (a nested model) is not supported yet"
         );
     }
 }

@@ -70,7 +70,8 @@ pub fn to_value(net: &Network) -> Value {
         e.insert("module".into(), json!(module));
         e.insert("class_name".into(), json!(l.class_name()));
         e.insert("config".into(), layer_config(l));
-        // Keras registers its operations by class name; built-in layers have none.
+        // Keras registers its operations and application layers by class name;
+        // built-in layers have none.
         let registered = if operation {
             json!(l.class_name())
         } else {
@@ -159,7 +160,7 @@ fn inbound_nodes_json(net: &Network, i: usize, analysis: &Analysis) -> Value {
         })
         .collect();
     let facts = layer.kind.facts();
-    let args = if facts.module != "keras.layers" {
+    let args = if facts.is_operation() {
         // An operation's operands are its positional arguments, numbers in place.
         let mut args = tensors;
         if let Some(c) = layer.kind.spec().constant_operand() {
