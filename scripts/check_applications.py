@@ -10,6 +10,11 @@ Keras on one seeded input and keeps every operation's output, then for each form
   * `convscope run` (the `.keras` and `.h5` files, with their weights) must give every
     layer's output within 1e-4 × max(1, max|expected|).
 
+With tf_keras installed (`pip install "tf_keras==2.21.*"`), each model is also built by
+Keras 2 and saved as Keras 2 writes `.h5` (WORK/<model>/keras2.h5): convscope must run
+it with tf_keras's numbers, and `convscope export keras2.h5 --format keras` must give
+a `.keras` that real Keras 3 loads and that computes the same numbers (migration).
+
 A model convscope refuses is reported with convscope's message (a refusal is not a
 pass, but it is not a silent wrong result either).
 
@@ -96,6 +101,79 @@ def prepare(name, work):
     return d
 
 
+def prepare_keras2(name, d):
+    """tf_keras's model, its .h5 and its every layer's output; False without tf_keras."""
+    done = os.path.join(d, "expected_keras2.npz")
+    if os.path.isfile(done):
+        return True
+    try:
+        import tf_keras
+    except ImportError:
+        return False
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(7)
+    model = getattr(tf_keras.applications, name)(weights=None)
+    rng = np.random.default_rng(3)
+    for layer in model.layers:
+        if isinstance(layer, tf_keras.layers.BatchNormalization):
+            ws = layer.get_weights()
+            c = ws[-1].shape
+            ws[-2] = rng.normal(0, 0.1, c).astype("float32")
+            ws[-1] = rng.uniform(0.5, 1.5, c).astype("float32")
+            layer.set_weights(ws)
+    model.save(os.path.join(d, "keras2.h5"))
+    x = np.load(os.path.join(d, "input.npy"))
+    if tuple(x.shape[1:]) != tuple(model.input_shape[1:]):
+        x = np.random.default_rng(11).uniform(0, 255, size=(1, *[
+            224 if s is None else s for s in model.input_shape[1:]])).astype("float32")
+    np.save(os.path.join(d, "input_keras2.npy"), x)
+    probe = tf_keras.Model(model.inputs, [l.output for l in model.layers[1:]])
+    ys = probe.predict(x, verbose=0)
+    np.savez(done, **{l.name: y for l, y in zip(model.layers[1:], ys)})
+    return True
+
+
+def check_keras2(exe, d):
+    """Runs keras2.h5 against tf_keras, then migrates it and runs it in Keras 3."""
+    out = os.path.join(d, "convscope-keras2.npz")
+    r = convscope(exe, "run", os.path.join(d, "keras2.h5"), "--input",
+                  os.path.join(d, "input_keras2.npy"), "--out", out)
+    if r.returncode != 0:
+        return "refused: " + (r.stderr.strip().splitlines() or ["?"])[-1], 0
+    got, want = np.load(out), np.load(os.path.join(d, "expected_keras2.npz"))
+    problem = compare(got, want)
+    if problem:
+        return problem, 0
+    migrated = os.path.join(d, "migrated.keras")
+    r = convscope(exe, "export", os.path.join(d, "keras2.h5"), "--format", "keras",
+                  "--out", migrated)
+    if r.returncode != 0:
+        return "export refused: " + (r.stderr.strip().splitlines() or ["?"])[-1], 0
+    m = keras.saving.load_model(migrated)
+    ops = m.operations[1:]
+    probe = keras.Model(m.inputs, [o.output for o in ops])
+    x = np.load(os.path.join(d, "input_keras2.npy"))
+    ys = {o.name: np.asarray(y) for o, y in zip(ops, probe(x))}
+    problem = compare(ys, want)
+    os.remove(out)
+    return (f"migrated .keras in Keras 3: {problem}" if problem else None), len(want.files)
+
+
+def compare(got, want):
+    names = got.files if hasattr(got, "files") else list(got)
+    for k in want.files:
+        if k not in names:
+            return f"{k}: no output"
+        e, g = want[k], got[k]
+        if e.shape != g.shape:
+            return f"{k}: shape {g.shape} != {e.shape}"
+        tol = 1e-4 * max(1.0, float(np.abs(e).max()))
+        err = float(np.abs(e - g).max())
+        if not err <= tol:
+            return f"{k}: max |diff| {err:.3g} > {tol:.3g}"
+    return None
+
+
 def convscope(exe, *args):
     return subprocess.run([exe, *args], capture_output=True, text=True)
 
@@ -123,18 +201,10 @@ def check_outputs(exe, d, fmt):
         return "refused: " + (r.stderr.strip().splitlines() or ["?"])[-1], 0
     got = np.load(out)
     want = np.load(os.path.join(d, "expected.npz"))
-    n = 0
-    for k in want.files:
-        if k not in got.files:
-            return f"{k}: no output", n
-        e, g = want[k], got[k]
-        if e.shape != g.shape:
-            return f"{k}: shape {g.shape} != Keras {e.shape}", n
-        tol = 1e-4 * max(1.0, float(np.abs(e).max()))
-        err = float(np.abs(e - g).max())
-        if not err <= tol:
-            return f"{k}: max |diff| {err:.3g} > {tol:.3g}", n
-        n += 1
+    problem = compare(got, want)
+    if problem:
+        return problem, 0
+    n = len(want.files)
     os.remove(out)
     return None, n
 
@@ -162,6 +232,18 @@ def main(argv):
             c[0 if ok else 1] += 1
             detail = f"{layers} layers match" if ok and layers else (problem or "summary matches")
             print(f"{name} {fmt}: {'ok' if ok else 'FAIL'} ({detail})", flush=True)
+        try:
+            has_keras2 = prepare_keras2(name, d)
+        except Exception as e:  # tf_keras lacks this architecture
+            print(f"{name} keras2.h5: tf_keras could not build it: {e}")
+            has_keras2 = False
+        if has_keras2:
+            problem, layers = check_keras2(exe, d)
+            c = counts.setdefault("keras2.h5", [0, 0])
+            c[0 if problem is None else 1] += 1
+            detail = f"{layers} layers match tf_keras, migrated .keras matches in Keras 3"
+            print(f"{name} keras2.h5: {'ok' if problem is None else 'FAIL'} "
+                  f"({problem or detail})", flush=True)
     for fmt, (ok, bad) in counts.items():
         print(f"{fmt}: {ok} pass, {bad} fail")
     return 0

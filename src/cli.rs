@@ -223,6 +223,7 @@ pub fn run(cmd: &Command) -> Outcome {
             if let Some(msg) = analysis.error(&net) {
                 return Outcome::fail(1, format!("error: {msg}\n"));
             }
+            let origin = loaded.provenance.describe();
             if *json {
                 let v = summary_json(&net, &analysis);
                 Outcome::ok(format!(
@@ -230,7 +231,11 @@ pub fn run(cmd: &Command) -> Outcome {
                     serde_json::to_string_pretty(&v).unwrap_or_default()
                 ))
             } else {
-                Outcome::ok(summary_table(&net, &analysis))
+                let table = summary_table(&net, &analysis);
+                Outcome::ok(match origin {
+                    Some(o) => format!("{o}\n{table}"),
+                    None => table,
+                })
             }
         }
         Command::Run {

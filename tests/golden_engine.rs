@@ -116,6 +116,35 @@ fn every_golden_layer_matches_keras() {
     );
 }
 
+/// Keras 2 files as tf_keras 2.21 wrote them (`scripts/make_keras2_fixtures.py`): read
+/// as Keras 2 did (DepthwiseConv2D's `groups: 1` dropped, and said so), every layer
+/// within the golden tolerance of tf_keras's own outputs.
+#[test]
+fn keras2_files_run_as_keras2_computed_them() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras2/mobilenet_block");
+    let loaded = load_model(&case.join("model.h5")).unwrap();
+    let p = &loaded.provenance;
+    assert!(p.is_keras2(), "{p:?}");
+    assert_eq!(
+        p.describe().unwrap(),
+        "Keras 2.21.0 file, backend tensorflow; adapted for Keras 3: DepthwiseConv2D: \
+         `groups: 1` dropped (Keras 2 wrote it; it meant nothing) (1 layer)."
+    );
+    assert_eq!(check_case(&case, "model.h5"), Ok(10));
+    // Migrated to Keras 3 JSON, the file no longer carries the Keras 2 argument.
+    let json = convscope::io::config::to_value(&loaded.network);
+    let dw = json["config"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "dw")
+        .unwrap();
+    assert_eq!(dw["class_name"], "DepthwiseConv2D");
+    assert!(dw["config"].get("groups").is_none(), "{dw}");
+    let again = convscope::io::config::from_value(&json).unwrap();
+    assert_eq!(again, loaded.network);
+}
+
 /// Cases made by Keras 3.15.1 for the Winograd path (`tests/fixtures/winograd`): every
 /// layer is within the golden tolerance, and every one of them really takes the
 /// variant its case is named after.

@@ -704,9 +704,16 @@ impl Designer {
                     }
                     None => WeightPlan::default(),
                 };
+                let origin = m
+                    .provenance
+                    .describe()
+                    .map_or(String::new(), |o| format!(" ({o})"));
                 let msg = match a.error(&m.network) {
-                    Some(e) => format!("Opened {} — Keras would reject it: {e}", p.display()),
-                    None => format!("Opened {}", p.display()),
+                    Some(e) => format!(
+                        "Opened {}{origin} — Keras would reject it: {e}",
+                        p.display()
+                    ),
+                    None => format!("Opened {}{origin}", p.display()),
                 };
                 let saveable = has_ext(p, "json") || has_ext(p, "keras");
                 // Legacy .h5 files are not overwritten by Save (convscope writes .keras).

@@ -31,6 +31,8 @@ pub struct LoadedModel {
     pub network: Network,
     pub kind: FileKind,
     pub bytes: Vec<u8>,
+    /// The Keras that wrote the file, and what was adapted to read a Keras 2 file.
+    pub provenance: config::Provenance,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,11 +72,12 @@ pub fn load_model_bytes(bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
         let text = zip_entry(&bytes, "config.json")?;
         let text = String::from_utf8(text)
             .map_err(|_| LoadError::Format("config.json in the .keras file is not UTF-8".into()))?;
-        let network = config::from_json_str(&text)?;
+        let (network, provenance) = config::read_json_str(&text, Default::default())?;
         Ok(LoadedModel {
             network,
             kind: FileKind::Keras,
             bytes,
+            provenance,
         })
     } else if bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
         let file = hdf5_pure::File::from_bytes(bytes.clone())
@@ -94,11 +97,16 @@ pub fn load_model_bytes(bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
                 )
             })?
             .to_string();
-        let network = config::from_json_str(&text)?;
+        let recorded = config::Provenance::recorded(
+            attrs.get("keras_version").and_then(|a| a.as_str()),
+            attrs.get("backend").and_then(|a| a.as_str()),
+        );
+        let (network, provenance) = config::read_json_str(&text, recorded)?;
         Ok(LoadedModel {
             network,
             kind: FileKind::H5,
             bytes,
+            provenance,
         })
     } else {
         let text = std::str::from_utf8(&bytes).map_err(|_| {
@@ -106,11 +114,13 @@ pub fn load_model_bytes(bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
                 "not a Keras model: expected a .keras archive, an HDF5 .h5 file or JSON".into(),
             )
         })?;
-        let network = config::from_json_str(text.trim_start_matches('\u{feff}'))?;
+        let (network, provenance) =
+            config::read_json_str(text.trim_start_matches('\u{feff}'), Default::default())?;
         Ok(LoadedModel {
             network,
             kind: FileKind::Json,
             bytes,
+            provenance,
         })
     }
 }

@@ -8,6 +8,22 @@ use super::args::shape_from_json;
 use crate::keras::shape::Shape;
 use serde_json::{Map, Value};
 
+/// Changes a Keras 2 layer config of class `class` into what Keras 3 reads with the same
+/// meaning; returns one note per change (`DepthwiseConv2D: `groups: 1` dropped …`).
+/// Only changes that keep the numbers: anything else is left for the reader to refuse.
+pub fn adapt(class: &str, config: &mut Map<String, Value>) -> Vec<String> {
+    let mut notes = Vec::new();
+    // tf.keras 2's DepthwiseConv2D inherits Conv2D's `groups` and writes `groups: 1`;
+    // Keras 3's has no such argument (keras-team/keras#19151, Teachable Machine models).
+    if class == "DepthwiseConv2D" && config.get("groups").and_then(Value::as_i64) == Some(1) {
+        config.remove("groups");
+        notes.push(
+            "DepthwiseConv2D: `groups: 1` dropped (Keras 2 wrote it; it meant nothing)".into(),
+        );
+    }
+    notes
+}
+
 /// Keras 2.2 and older: the config is the list of layers.
 pub fn bare_layer_list(config: Option<&Value>) -> Option<&Vec<Value>> {
     match config {

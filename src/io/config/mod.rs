@@ -53,29 +53,124 @@ pub enum ConfigError {
     Graph(String),
 }
 
+/// The Keras that wrote a config, as far as the file says, and what convscope changed
+/// to read a Keras 2 file the way Keras 2 did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Provenance {
+    pub keras_version: Option<String>,
+    pub backend: Option<String>,
+    /// One line per adaptation: the class, what was changed, how many layers.
+    pub adapted: Vec<String>,
+}
+
+impl Provenance {
+    /// What a file records: the `keras_version`/`backend` of an `.h5`'s attributes or
+    /// of a JSON's top level.
+    pub fn recorded(keras_version: Option<&str>, backend: Option<&str>) -> Provenance {
+        Provenance {
+            keras_version: keras_version.map(str::to_string),
+            backend: backend.map(str::to_string),
+            adapted: Vec::new(),
+        }
+    }
+
+    /// Written by Keras 1 or 2 (tf.keras 2, Teachable Machine).
+    pub fn is_keras2(&self) -> bool {
+        self.keras_version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("2.") || v.starts_with("1."))
+    }
+
+    /// A sentence for the window and the summary (`None` for Keras 3 files).
+    pub fn describe(&self) -> Option<String> {
+        if !self.is_keras2() {
+            return None;
+        }
+        let version = self.keras_version.as_deref().unwrap_or("?");
+        let backend = self
+            .backend
+            .as_deref()
+            .map_or(String::new(), |b| format!(", backend {b}"));
+        let adapted = if self.adapted.is_empty() {
+            String::from("nothing needed adapting")
+        } else {
+            format!("adapted for Keras 3: {}", self.adapted.join("; "))
+        };
+        Some(format!("Keras {version} file{backend}; {adapted}."))
+    }
+
+    fn note(&mut self, what: String) {
+        self.adapted.push(what);
+    }
+
+    /// Counts repeated notes: `DepthwiseConv2D: … (17 layers)`.
+    fn tally(&mut self) {
+        let mut counted: Vec<(String, usize)> = Vec::new();
+        for n in self.adapted.drain(..) {
+            match counted.iter_mut().find(|(m, _)| *m == n) {
+                Some((_, k)) => *k += 1,
+                None => counted.push((n, 1)),
+            }
+        }
+        self.adapted = counted
+            .into_iter()
+            .map(|(n, k)| match k {
+                1 => format!("{n} (1 layer)"),
+                k => format!("{n} ({k} layers)"),
+            })
+            .collect();
+    }
+}
+
 /// Reads a model config in any supported dialect.
 pub fn from_json_str(text: &str) -> Result<Network, ConfigError> {
+    read_json_str(text, Provenance::default()).map(|(n, _)| n)
+}
+
+/// Reads a model config, knowing what the file records of the Keras that wrote it (a
+/// JSON's own `keras_version` counts too); returns what was adapted.
+pub fn read_json_str(
+    text: &str,
+    recorded: Provenance,
+) -> Result<(Network, Provenance), ConfigError> {
     let v: Value = serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?;
-    from_value(&v)
+    read_value(&v, recorded)
 }
 
 /// Reads a model config already parsed as JSON.
 pub fn from_value(v: &Value) -> Result<Network, ConfigError> {
+    read_value(v, Provenance::default()).map(|(n, _)| n)
+}
+
+/// [`read_json_str`] on parsed JSON.
+pub fn read_value(v: &Value, mut prov: Provenance) -> Result<(Network, Provenance), ConfigError> {
     let obj = v
         .as_object()
         .ok_or_else(|| ConfigError::NotAModel("the top level is not an object".into()))?;
+    if prov.keras_version.is_none() {
+        prov.keras_version = obj
+            .get("keras_version")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        prov.backend = obj
+            .get("backend")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+    }
     let class = obj.get("class_name").and_then(Value::as_str).unwrap_or("");
     let config = obj.get("config");
-    match class {
-        "Sequential" => sequential(config),
-        "Functional" | "Model" => functional(config),
+    let net = match class {
+        "Sequential" => sequential(config, &mut prov),
+        "Functional" | "Model" => functional(config, &mut prov),
         "" => Err(ConfigError::NotAModel(
             "no `class_name` at the top level".into(),
         )),
         other => Err(ConfigError::NotAModel(format!(
             "the model class is '{other}'; convscope reads Sequential and Functional models"
         ))),
-    }
+    }?;
+    prov.tally();
+    Ok((net, prov))
 }
 
 /// The model's name and its list of layer entries.
@@ -107,14 +202,14 @@ fn graph_error(e: crate::model::GraphError) -> ConfigError {
     ConfigError::Graph(e.to_string())
 }
 
-fn sequential(config: Option<&Value>) -> Result<Network, ConfigError> {
+fn sequential(config: Option<&Value>, prov: &mut Provenance) -> Result<Network, ConfigError> {
     let (name, entries) = layer_list(config)?;
     let build_input_shape = config
         .and_then(|c| c.get("build_input_shape"))
         .and_then(args::shape_from_json);
     let mut layers: Vec<(Layer, Vec<String>)> = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
-        let (layer, batch_input_shape) = parse_layer(entry, i)?;
+        let (layer, batch_input_shape) = parse_layer(entry, i, prov)?;
         if layers.is_empty() && !layer.kind.is_input() {
             // tf.keras 2: the first layer carries `batch_input_shape`; Keras 3 may only
             // have `build_input_shape`.
@@ -147,11 +242,11 @@ fn input_layer(name: &str, batch_shape: Shape) -> Layer {
     )
 }
 
-fn functional(config: Option<&Value>) -> Result<Network, ConfigError> {
+fn functional(config: Option<&Value>, prov: &mut Provenance) -> Result<Network, ConfigError> {
     let (name, entries) = layer_list(config)?;
     let mut layers = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
-        let (mut layer, _) = parse_layer(entry, i)?;
+        let (mut layer, _) = parse_layer(entry, i, prov)?;
         if let Some(name) = entry.get("name").and_then(Value::as_str) {
             layer.name = name.to_string();
         }
@@ -244,7 +339,11 @@ const COMMON_KEYS: &[&str] = &[
 
 /// Reads the config of one layer entry. Returns the layer and the tf.keras 2
 /// `batch_input_shape`, if it had one.
-fn parse_layer(entry: &Value, index: usize) -> Result<(Layer, Option<Shape>), ConfigError> {
+fn parse_layer(
+    entry: &Value,
+    index: usize,
+    prov: &mut Provenance,
+) -> Result<(Layer, Option<Shape>), ConfigError> {
     let class = entry
         .get("class_name")
         .and_then(Value::as_str)
@@ -325,6 +424,18 @@ fn parse_layer(entry: &Value, index: usize) -> Result<(Layer, Option<Shape>), Co
         });
     };
     let canonical = kind.class_name();
+    // Keras 2 wrote some arguments Keras 3 no longer has: read the file as Keras 2 did.
+    let adapted;
+    let config = if prov.is_keras2() {
+        let mut c = config.clone();
+        for note in keras2::adapt(canonical, &mut c) {
+            prov.note(note);
+        }
+        adapted = c;
+        &adapted
+    } else {
+        config
+    };
     let mut p = args::Reader::new(config, COMMON_KEYS);
     kind.spec_mut().args(&mut p);
     let unknown: Vec<(&String, &Value)> = config

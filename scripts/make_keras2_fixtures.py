@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Keras 2 files as their users have them, made by tf_keras (Keras 2.21 on TF 2.21).
+
+Usage (the Keras venv plus `pip install "tf_keras==2.21.*"`):
+
+    python scripts/make_keras2_fixtures.py tests/fixtures/keras2
+
+Each case: model.h5 (tf.keras 2's legacy save, keras_version 2.x), input.npy and
+expected/<layer>.npy (tf_keras's own outputs). Seeded: a rerun writes the same numbers.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tf_keras as keras  # noqa: E402
+from tf_keras import layers  # noqa: E402
+
+
+def mobilenet_block(inp):
+    """A MobileNetV2 block as tf.keras 2 writes it: DepthwiseConv2D carries `groups: 1`."""
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem")(inp)
+    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = layers.ReLU(6.0, name="stem_relu")(x)
+    y = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(x)
+    y = layers.BatchNormalization(name="dw_bn")(y)
+    y = layers.ReLU(6.0, name="dw_relu")(y)
+    y = layers.Conv2D(8, 1, use_bias=False, name="project")(y)
+    x = layers.Add(name="residual")([x, y])
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    return layers.Dense(3, activation="softmax", name="head")(x)
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/keras2"
+    keras.utils.set_random_seed(7)
+    inp = keras.Input((12, 12, 3), name="image")
+    model = keras.Model(inp, mobilenet_block(inp), name="keras2_mobilenet_block")
+    rng = np.random.default_rng(3)
+    for l in model.layers:
+        if isinstance(l, layers.BatchNormalization):
+            w = l.get_weights()
+            c = w[-1].shape
+            w[-2] = rng.normal(0, 0.1, c).astype("float32")
+            w[-1] = rng.uniform(0.5, 1.5, c).astype("float32")
+            l.set_weights(w)
+    d = os.path.join(root, "mobilenet_block")
+    os.makedirs(os.path.join(d, "expected"), exist_ok=True)
+    model.save(os.path.join(d, "model.h5"))
+    x = np.random.default_rng(11).uniform(-1, 1, size=(2, 12, 12, 3)).astype("float32")
+    np.save(os.path.join(d, "input.npy"), x)
+    probe = keras.Model(model.inputs, [l.output for l in model.layers[1:]])
+    for l, y in zip(model.layers[1:], probe.predict(x, verbose=0)):
+        np.save(os.path.join(d, "expected", f"{l.name}.npy"), y.astype("float32"))
+    print("wrote", d)
+
+
+if __name__ == "__main__":
+    main()
