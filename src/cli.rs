@@ -460,6 +460,14 @@ fn shape_value(s: &Option<crate::model::Shape>) -> Value {
 }
 
 /// Rows Keras's summary lists: every layer but a Sequential model's InputLayer.
+/// A layer's inputs as Keras's summary writes them: `conv[0][0]`.
+fn connected_to(net: &Network, i: usize) -> Vec<String> {
+    net.inputs_of(i)
+        .into_iter()
+        .map(|j| format!("{}[0][0]", net.layers()[j].name))
+        .collect()
+}
+
 fn listed(net: &Network) -> impl Iterator<Item = usize> + '_ {
     (0..net.len()).filter(move |&i| net.functional || !net.layers()[i].kind.is_input())
 }
@@ -483,6 +491,7 @@ pub fn summary_json(net: &Network, a: &Analysis) -> Value {
                 })),
                 "same_padding": r.same_padding,
                 "warnings": r.warnings,
+                "connected_to": net.functional.then(|| connected_to(net, i)),
             })
         })
         .collect();
@@ -501,14 +510,18 @@ pub fn summary_json(net: &Network, a: &Analysis) -> Value {
 
 /// The Keras-style table.
 pub fn summary_table(net: &Network, a: &Analysis) -> String {
-    let headers = [
+    let mut headers = vec![
         "Layer (type)",
         "Output Shape",
         "Param #",
         "MACs",
         "Receptive field",
     ];
-    let mut rows: Vec<[String; 5]> = Vec::new();
+    // Keras's summary of a Functional model names each layer's inputs.
+    if net.functional {
+        headers.push("Connected to");
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for i in listed(net) {
         let l = &net.layers()[i];
         let r = &a.layers[i];
@@ -519,15 +532,24 @@ pub fn summary_table(net: &Network, a: &Analysis) -> String {
         let rf = r.receptive_field.map_or(String::from("-"), |rf| {
             format!("{}×{}", rf.size[0], rf.size[1])
         });
-        rows.push([
+        let mut row = vec![
             format!("{} ({})", l.name, l.class_name()),
             shape,
             thousands(r.params()),
             short_count(r.macs),
             rf,
-        ]);
+        ];
+        if net.functional {
+            let inputs = connected_to(net, i);
+            row.push(if inputs.is_empty() {
+                "-".into()
+            } else {
+                inputs.join(", ")
+            });
+        }
+        rows.push(row);
     }
-    let mut w = headers.map(|h| h.chars().count());
+    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (k, c) in r.iter().enumerate() {
             w[k] = w[k].max(c.chars().count());
@@ -547,7 +569,7 @@ pub fn summary_table(net: &Network, a: &Analysis) -> String {
     };
     let mut s = format!("Model: \"{}\"\n", net.name);
     s += &line("┌", "┬", "┐");
-    s += &row(&headers.map(String::from));
+    s += &row(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
     s += &line("├", "┼", "┤");
     for r in &rows {
         s += &row(r);

@@ -398,3 +398,35 @@ fn png_diagram_draws_every_box_with_text() {
     let edge = img.get_pixel(20, 76 + 68 + 23).0;
     assert!(edge[0] > 180 && edge[1] < 90, "red outline: {edge:?}");
 }
+
+/// Keras's "Connected to": each layer's inputs in a Functional model's summary.
+#[test]
+fn summary_names_each_layers_inputs_in_functional_models() {
+    let case = fixtures().join("golden/graph_custom_scale/model.keras");
+    let (code, out, _) = convscope(&["summary", case.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let connected: Vec<&serde_json::Value> = v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["connected_to"])
+        .collect();
+    assert_eq!(
+        connected,
+        [
+            &serde_json::json!([]),
+            &serde_json::json!(["input[0][0]"]),
+            &serde_json::json!(["input[0][0]"]),
+            &serde_json::json!(["shortcut[0][0]", "branch[0][0]"]),
+            &serde_json::json!(["scaled_sum[0][0]"]),
+        ]
+    );
+    let (_, table, _) = convscope(&["summary", case.to_str().unwrap()]);
+    assert!(table.contains("│ Connected to "), "{table}");
+    assert!(table.contains(" shortcut[0][0], branch[0][0] │"), "{table}");
+    // A Sequential model has no such column, as in Keras.
+    let seq = fixtures().join("golden/stridednet/config.json");
+    let (_, table, _) = convscope(&["summary", seq.to_str().unwrap()]);
+    assert!(!table.contains("Connected to"), "{table}");
+}
