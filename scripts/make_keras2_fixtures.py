@@ -20,7 +20,8 @@ from tf_keras import layers  # noqa: E402
 
 
 def mobilenet_block(inp):
-    """A MobileNetV2 block as tf.keras 2 writes it: DepthwiseConv2D carries `groups: 1`."""
+    """A MobileNetV2 block as tf.keras 2 writes it (DepthwiseConv2D carries `groups: 1`),
+    then the Keras 2 forms of Xception's and InceptionResNetV2's layers."""
     x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem")(inp)
     x = layers.BatchNormalization(name="stem_bn")(x)
     x = layers.ReLU(6.0, name="stem_relu")(x)
@@ -29,6 +30,12 @@ def mobilenet_block(inp):
     y = layers.ReLU(6.0, name="dw_relu")(y)
     y = layers.Conv2D(8, 1, use_bias=False, name="project")(y)
     x = layers.Add(name="residual")([x, y])
+    # Xception's separable convolution (tf.keras 2 writes groups and kernel_* for it)
+    # and InceptionResNetV2's scaled residual (written as `Custom>CustomScaleLayer`).
+    from tf_keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    s = layers.SeparableConv2D(8, 3, padding="same", name="sep")(x)
+    x = CustomScaleLayer(0.2, name="scaled")([x, s])
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     return layers.Dense(3, activation="softmax", name="head")(x)
 

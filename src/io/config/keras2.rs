@@ -21,7 +21,39 @@ pub fn adapt(class: &str, config: &mut Map<String, Value>) -> Vec<String> {
             "DepthwiseConv2D: `groups: 1` dropped (Keras 2 wrote it; it meant nothing)".into(),
         );
     }
+    // tf.keras 2's SeparableConv2D inherits Conv2D's `groups: 1` and the `kernel_*`
+    // arguments, which it never used (its kernels are the depthwise and pointwise ones).
+    if class == "SeparableConv2D" {
+        if config.get("groups").and_then(Value::as_i64) == Some(1) {
+            config.remove("groups");
+            notes.push(
+                "SeparableConv2D: `groups: 1` dropped (Keras 2 wrote it; it meant nothing)".into(),
+            );
+        }
+        let unused: Vec<String> = [
+            "kernel_initializer",
+            "kernel_regularizer",
+            "kernel_constraint",
+        ]
+        .into_iter()
+        .filter(|k| config.remove(*k).is_some())
+        .map(|k| format!("`{k}`"))
+        .collect();
+        if !unused.is_empty() {
+            notes.push(format!(
+                "SeparableConv2D: {} dropped (Keras 2 wrote them; its kernels are the depthwise \
+                 and pointwise ones)",
+                unused.join(", ")
+            ));
+        }
+    }
     notes
+}
+
+/// tf.keras 2 writes the classes keras.applications registers itself with a `Custom>`
+/// prefix (`Custom>CustomScaleLayer`): their class name without it.
+pub fn registered_class(class: &str) -> Option<&str> {
+    class.strip_prefix("Custom>")
 }
 
 /// Keras 2.2 and older: the config is the list of layers.

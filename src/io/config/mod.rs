@@ -397,24 +397,37 @@ fn parse_layer(
         // Keras 3's legacy `.h5` drops the module; an operation still shows by its
         // config, which is its name alone (every layer also writes `trainable`/`dtype`).
         None => {
+            // An application's own layer, by its class name alone (`CustomScaleLayer`;
+            // tf.keras 2 writes `Custom>CustomScaleLayer`). Never a built-in layer: a
+            // `Custom>Conv2D` is someone's own class.
+            let application = |c: &str| {
+                supported_classes().into_iter().find(|q| {
+                    q.contains('.')
+                        && !q.starts_with("keras.src.ops")
+                        && q.rsplit('.').next() == Some(c)
+                })
+            };
             let op = format!("{}.{class}", crate::layers::OPS_MODULE);
             if config.len() == 1 && config.contains_key("name") && canonical_class(&op).is_some() {
                 op
+            } else if let Some(q) = keras2::registered_class(class)
+                .filter(|_| prov.is_keras2())
+                .and_then(application)
+            {
+                q.to_string()
             } else if canonical_class(class).is_some() {
                 class.to_string()
             } else {
-                // An application's own layer, by its class name alone.
-                supported_classes()
-                    .into_iter()
-                    .find(|c| {
-                        !c.starts_with("keras.src.ops")
-                            && c.rsplit('.').next() == Some(class)
-                            && c.contains('.')
-                    })
-                    .map_or_else(|| class.to_string(), str::to_string)
+                application(class).map_or_else(|| class.to_string(), str::to_string)
             }
         }
     };
+    if module.is_none() && class.starts_with("Custom>") && lookup.ends_with(&class[7..]) {
+        prov.note(format!(
+            "{}: read as keras.applications' own class (Keras 2 wrote `{class}`)",
+            &class[7..]
+        ));
+    }
     let Some(mut kind) = canonical_class(&lookup).and_then(LayerKind::default_for) else {
         return Err(ConfigError::UnknownClass {
             index,
