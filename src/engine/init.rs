@@ -721,39 +721,39 @@ mod tests {
     #[test]
     fn plain_random_initializers_match_their_configs() {
         let n = [160, 150];
-        let v = draw(
-            &with("RandomNormal", json!({"mean": 1.5, "stddev": 0.3})),
-            &n,
-            5,
-        )
-        .expect("normal");
-        check_moments(&v, 1.5, 0.09, "RandomNormal");
-        let (_, _, lo, hi) = stats(&v);
-        assert!(
-            hi > 1.5 + 3.0 * 0.3 && lo < 1.5 - 3.0 * 0.3,
-            "normal has tails"
-        );
-
-        let v = draw(
-            &with("TruncatedNormal", json!({"mean": -2.0, "stddev": 0.5})),
-            &n,
-            5,
-        )
-        .expect("truncated");
         let sd = 0.5 * TRUNCATED_STDDEV_FACTOR;
-        check_moments(&v, -2.0, sd * sd, "TruncatedNormal");
-        let (_, _, lo, hi) = stats(&v);
-        assert!(lo >= -3.0 && hi <= -1.0 && lo < -2.95 && hi > -1.05);
-
-        let v = draw(
-            &with("RandomUniform", json!({"minval": 2.0, "maxval": 5.0})),
-            &n,
-            5,
-        )
-        .expect("uniform");
-        check_moments(&v, 3.5, 0.75, "RandomUniform");
-        let (_, _, lo, hi) = stats(&v);
-        assert!(lo >= 2.0 && hi < 5.0 && lo < 2.01 && hi > 4.99);
+        // (class, config, mean, variance, what the extremes must be)
+        type Bounds = fn(f64, f64) -> bool;
+        let cases: [(&str, Value, f64, f64, Bounds); 3] = [
+            (
+                "RandomNormal",
+                json!({"mean": 1.5, "stddev": 0.3}),
+                1.5,
+                0.09,
+                // It has tails.
+                |lo, hi| hi > 1.5 + 3.0 * 0.3 && lo < 1.5 - 3.0 * 0.3,
+            ),
+            (
+                "TruncatedNormal",
+                json!({"mean": -2.0, "stddev": 0.5}),
+                -2.0,
+                sd * sd,
+                |lo, hi| lo >= -3.0 && hi <= -1.0 && lo < -2.95 && hi > -1.05,
+            ),
+            (
+                "RandomUniform",
+                json!({"minval": 2.0, "maxval": 5.0}),
+                3.5,
+                0.75,
+                |lo, hi| lo >= 2.0 && hi < 5.0 && lo < 2.01 && hi > 4.99,
+            ),
+        ];
+        for (class, config, mean, var, bounds) in cases {
+            let v = draw(&with(class, config), &n, 5).expect(class);
+            check_moments(&v, mean, var, class);
+            let (_, _, lo, hi) = stats(&v);
+            assert!(bounds(lo, hi), "{class}: {lo}..{hi}");
+        }
 
         // Defaults: RandomUniform(-0.05, 0.05), RandomNormal(0, 0.05).
         let v = draw(&init("RandomUniform"), &n, 9).expect("default uniform");

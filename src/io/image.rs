@@ -592,12 +592,17 @@ mod tests {
         assert!(box_shrink(&gradient(79, 20), 10, 10).is_none());
     }
 
+    /// An 8-bit image's values as the floats `load` gives.
+    fn floats(img: &image::RgbImage) -> Vec<f32> {
+        img.as_raw().iter().map(|&v| v as f32).collect()
+    }
+
     #[test]
     fn resize_modes() {
         let img = gradient(40, 20);
         let png = encode(DynamicImage::ImageRgb8(img.clone()), ImageFormat::Png);
         let load = |t, mode| load_image(&png, t, 3, Preprocess::Raw, mode).expect("load");
-        let want_raw: Vec<f32> = img.as_raw().iter().map(|&v| v as f32).collect();
+        let want_raw = floats(&img);
 
         // Same size: untouched, in every mode.
         for mode in [
@@ -611,37 +616,16 @@ mod tests {
         let s = load(Some((10, 10)), ResizeMode::Stretch);
         let expected = imageops::resize(&img, 10, 10, FilterType::Triangle);
         assert_eq!((s.height, s.width), (10, 10));
-        assert_eq!(
-            s.data,
-            expected
-                .as_raw()
-                .iter()
-                .map(|&v| v as f32)
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(s.data, floats(&expected));
         // Center crop of a 40×20 image to a square: the middle 20×20 (x 10..30), then
         // resized 20×20 → 10×10.
         let c = load(Some((10, 10)), ResizeMode::CenterCrop);
         let middle = imageops::crop_imm(&img, 10, 0, 20, 20).to_image();
         let expected = imageops::resize(&middle, 10, 10, FilterType::Triangle);
-        assert_eq!(
-            c.data,
-            expected
-                .as_raw()
-                .iter()
-                .map(|&v| v as f32)
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(c.data, floats(&expected));
         // Center crop with no resize needed after cropping: exactly the middle columns.
         let c = load(Some((20, 20)), ResizeMode::CenterCrop);
-        assert_eq!(
-            c.data,
-            middle
-                .as_raw()
-                .iter()
-                .map(|&v| v as f32)
-                .collect::<Vec<_>>()
-        );
+        assert_eq!(c.data, floats(&middle));
         // Letterbox 40×20 into 20×20: a 20×10 band in rows 5..15, black above and below.
         let l = load(Some((20, 20)), ResizeMode::Letterbox);
         let row = |r: usize| &l.data[r * 20 * 3..(r + 1) * 20 * 3];

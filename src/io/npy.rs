@@ -603,6 +603,7 @@ mod tests {
             Ok(_) => panic!("expected an error"),
             Err(e) => e.to_string(),
         };
+        let refused = |header: &str, body: &[u8]| msg(read_npy(&npy_with(header, body)));
         assert!(matches!(read_npy(b"PK\x03\x04"), Err(NpyError::BadMagic)));
         assert!(matches!(read_npy(b""), Err(NpyError::BadMagic)));
         assert!(msg(read_npy(&good[..7])).contains("truncated"));
@@ -622,19 +623,33 @@ mod tests {
             read_npy(&v4),
             Err(NpyError::UnsupportedVersion(4, 0))
         ));
-        let e = msg(read_npy(&npy_with(
-            "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }",
-            &[0; 4],
-        )));
-        assert!(e.contains("'>f4'"), "{e}");
-        let e = msg(read_npy(&npy_with(
-            "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }",
-            &[0; 16],
-        )));
-        assert_eq!(
-            e,
-            "unsupported dtype '<c16' (supported: '<f4', '<f8', '|u1', '<i4', '<i8')"
-        );
+        // (header, data bytes, part of the message); a shape whose byte count overflows
+        // is refused without allocating.
+        for (header, n, says) in [
+            (
+                "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }",
+                4,
+                "'>f4'",
+            ),
+            (
+                "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }",
+                16,
+                "unsupported dtype '<c16' (supported: '<f4', '<f8', '|u1', '<i4', '<i8')",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+                8,
+                "too large",
+            ),
+            (
+                "{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000), }",
+                8,
+                "truncated",
+            ),
+        ] {
+            let e = refused(header, &vec![0; n]);
+            assert!(e.contains(says), "{header}: {e}");
+        }
         assert!(matches!(
             read_npy(&npy_with(
                 "{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }",
@@ -659,17 +674,6 @@ mod tests {
             let e = read_npy(&npy_with(header, &[0; 4]));
             assert!(matches!(e, Err(NpyError::BadHeader(_))), "{header}: {e:?}");
         }
-        // A shape whose byte count overflows is refused without allocating.
-        let e = msg(read_npy(&npy_with(
-            "{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
-            &[0; 8],
-        )));
-        assert!(e.contains("too large"), "{e}");
-        let e = msg(read_npy(&npy_with(
-            "{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000), }",
-            &[0; 8],
-        )));
-        assert!(e.contains("truncated"), "{e}");
     }
 
     #[test]

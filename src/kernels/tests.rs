@@ -37,6 +37,26 @@ fn naive_conv(x: ArrayView4<f32>, k: ArrayView4<f32>, win: &Window, groups: usiz
     })
 }
 
+/// A `(n, h, w, c)` tensor of [`values`].
+fn tensor(d: (usize, usize, usize, usize), seed: u32) -> Array4<f32> {
+    Array4::from_shape_vec(d, values(d.0 * d.1 * d.2 * d.3, seed))
+        .expect("as many values as the shape holds")
+}
+
+/// Same shape and every value within `tol` (absolute), or the first difference.
+fn same_values(
+    a: &Array4<f32>,
+    b: &Array4<f32>,
+    tol: f32,
+    what: &str,
+) -> Result<(), TestCaseError> {
+    prop_assert_eq!(a.dim(), b.dim(), "{}", what);
+    for (x, y) in a.iter().zip(b.iter()) {
+        prop_assert!((x - y).abs() < tol, "{} {} vs {}", what, x, y);
+    }
+    Ok(())
+}
+
 fn values(len: usize, seed: u32) -> Vec<f32> {
     (0..len)
         .map(|i| {
@@ -78,8 +98,8 @@ fn direct_conv_with_streaming_stores_equals_gemm() {
     let (h, w, cin, cout) = (512, 512, 3, 32);
     let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], Padding::Same);
     assert!(win.out[0] * win.out[1] * cout * 4 > STREAM_MIN_BYTES);
-    let x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, 7)).unwrap();
-    let kern = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 9)).unwrap();
+    let x = tensor((1, h, w, cin), 7);
+    let kern = tensor((3, 3, cin, cout), 9);
     let bias: Vec<f32> = values(cout, 11);
     for ep in [Epilogue::Relu, Epilogue::Linear] {
         let a = conv2d_direct(ConvOp::new(x.view(), kern.view(), Some(&bias), &win), ep);
@@ -108,8 +128,8 @@ fn winograd_on_wide_layers_equals_naive() {
             (1, 40, 37, 32, 48, true),
         ] {
             let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], pad(same));
-            let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, 3)).unwrap();
-            let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
+            let x = tensor((n, h, w, cin), 3);
+            let k = tensor((3, 3, cin, cout), 5);
             let want = naive_conv(x.view(), k.view(), &win, 1);
             let got = conv(
                 variant,
@@ -136,9 +156,9 @@ fn non_finite_inputs_take_the_exact_path() {
     assert!(!direct_wins(9 * cin, cout));
     let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], Padding::Same);
     assert!(super::winograd::choose([3, 3], &win, 1, cin, cout).is_some());
-    let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, 5)).unwrap();
+    let k = tensor((3, 3, cin, cout), 5);
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 3e37] {
-        let mut x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, 3)).unwrap();
+        let mut x = tensor((1, h, w, cin), 3);
         x[[0, 13, 17, 5]] = bad;
         let got = conv2d(
             ConvOp::new(x.view(), k.view(), None, &win),
@@ -191,20 +211,14 @@ proptest! {
         prop_assume!(win.out[0] > 0 && win.out[1] > 0);
         let cin = cin_g * groups;
         let cout = cout_g * groups;
-        let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, seed)).unwrap();
-        let k = Array4::from_shape_vec((kh, kw, cin_g, cout), values(kh * kw * cin_g * cout, seed + 7)).unwrap();
+        let x = tensor((n, h, w, cin), seed);
+        let k = tensor((kh, kw, cin_g, cout), seed + 7);
         let slow = naive_conv(x.view(), k.view(), &win, groups);
         let fast = conv2d_gemm(ConvOp::new(x.view(), k.view(), None, &win), groups, Epilogue::Linear);
-        prop_assert_eq!(fast.dim(), slow.dim());
-        for (a, b) in fast.iter().zip(slow.iter()) {
-            prop_assert!((a - b).abs() < 1e-4, "gemm {} vs {}", a, b);
-        }
+        same_values(&fast, &slow, 1e-4, "gemm")?;
         if groups == 1 {
             let direct = conv2d_direct(ConvOp::new(x.view(), k.view(), None, &win), Epilogue::Linear);
-            prop_assert_eq!(direct.dim(), slow.dim());
-            for (a, b) in direct.iter().zip(slow.iter()) {
-                prop_assert!((a - b).abs() < 1e-4, "direct {} vs {}", a, b);
-            }
+            same_values(&direct, &slow, 1e-4, "direct")?;
         }
     }
 
@@ -219,8 +233,8 @@ proptest! {
         use super::winograd::{conv_blocks, Variant};
         let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], pad(same));
         prop_assume!(win.out[0] > 0 && win.out[1] > 0);
-        let x = Array4::from_shape_vec((n, h, w, cin), values(n * h * w * cin, seed)).unwrap();
-        let k = Array4::from_shape_vec((3, 3, cin, cout), values(9 * cin * cout, seed + 7)).unwrap();
+        let x = tensor((n, h, w, cin), seed);
+        let k = tensor((3, 3, cin, cout), seed + 7);
         let bias: Vec<f32> = values(cout, seed + 5);
         let ep = if relu { Epilogue::Relu } else { Epilogue::Linear };
         let variant = if four { Variant::F4 } else { Variant::F2 };
@@ -244,16 +258,13 @@ proptest! {
     ) {
         let win = Window::keras([h, w], [k, k], [s, s], [dil, dil], pad(same));
         prop_assume!(win.out[0] > 0 && win.out[1] > 0);
-        let x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, seed)).unwrap();
-        let kern = Array4::from_shape_vec((k, k, cin, cout), values(k * k * cin * cout, seed + 3)).unwrap();
+        let x = tensor((1, h, w, cin), seed);
+        let kern = tensor((k, k, cin, cout), seed + 3);
         let bias: Vec<f32> = values(cout, seed + 5);
         let ep = if relu { Epilogue::Relu } else { Epilogue::Linear };
         let a = conv2d_direct(ConvOp::new(x.view(), kern.view(), Some(&bias), &win), ep);
         let b = conv2d_gemm(ConvOp::new(x.view(), kern.view(), Some(&bias), &win), 1, ep);
-        prop_assert_eq!(a.dim(), b.dim());
-        for (p, q) in a.iter().zip(b.iter()) {
-            prop_assert!((p - q).abs() < 1e-4, "{} vs {}", p, q);
-        }
+        same_values(&a, &b, 1e-4, "")?;
     }
 
     #[test]
@@ -263,8 +274,8 @@ proptest! {
     ) {
         let win = Window::keras([h, w], [k, k], [s, s], [1, 1], pad(same));
         prop_assume!(win.out[0] > 0 && win.out[1] > 0);
-        let x = Array4::from_shape_vec((1, h, w, cin), values(h * w * cin, seed)).unwrap();
-        let kd = Array4::from_shape_vec((k, k, cin, mult), values(k * k * cin * mult, seed + 3)).unwrap();
+        let x = tensor((1, h, w, cin), seed);
+        let kd = tensor((k, k, cin, mult), seed + 3);
         // Depthwise = grouped conv with groups = cin and the same kernel laid out (k, k, 1, cin*mult).
         let kg = kd.clone().into_shape_with_order((k, k, 1, cin * mult)).unwrap();
         let a = depthwise(ConvOp::new(x.view(), kd.view(), None, &win));
@@ -277,8 +288,8 @@ proptest! {
 
 #[test]
 fn one_by_one_fast_path_matches_naive() {
-    let x = Array4::from_shape_vec((2, 3, 4, 5), values(120, 1)).unwrap();
-    let k = Array4::from_shape_vec((1, 1, 5, 6), values(30, 2)).unwrap();
+    let x = tensor((2, 3, 4, 5), 1);
+    let k = tensor((1, 1, 5, 6), 2);
     let win = Window::keras([3, 4], [1, 1], [1, 1], [1, 1], Padding::Valid);
     let fast = conv2d(
         ConvOp::new(x.view(), k.view(), None, &win),
