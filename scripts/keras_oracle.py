@@ -102,6 +102,7 @@ BASE_KWARGS = {
     "Rescaling": {"scale": 1.0},
     "Reshape": {"target_shape": (-1,)},
     "Normalization": {},
+    "LayerNormalization": {},
 }
 
 CASES = []
@@ -707,6 +708,16 @@ case("norm_mean_only", "mean without variance", NO, AIN, mean=[1.0, 2.0])
 case("norm_shape_mismatch", "mean (2,) variance (1,)", NO, AIN, mean=[1.0, 2.0], variance=[1.0])
 case("norm_rank", "mean rank 2 for one axis", NO, AIN, mean=[[1.0, 2.0]], variance=[[1.0, 1.0]])
 case("norm_invert", "invert", NO, AIN, mean=[1.0, 2.0], variance=[1.0, 4.0], invert=True)
+
+LN = "LayerNormalization"
+case("ln_default", "axis -1", LN, AIN)
+case("ln_axes", "axis [1, 2, 3]", LN, AIN, axis=[1, 2, 3])
+case("ln_axes_mixed", "axis [-1, 1] (sorted as given)", LN, AIN, axis=[-1, 1])
+case("ln_axis_out", "axis 4 (out of range)", LN, AIN, axis=4)
+case("ln_unknown_channels", "channels unknown", LN, [N, 4, 4, N])
+case("ln_no_center_scale", "center and scale off", LN, AIN, center=False, scale=False)
+case("ln_rms", "rms_scaling (deprecated)", LN, AIN, rms_scaling=True)
+case("ln_axis_string", "axis 'x'", LN, AIN, axis="x")
 
 
 # --------------------------------------------------------------------------

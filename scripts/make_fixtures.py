@@ -39,6 +39,24 @@ def cases():
             ],
         ),
         (
+            "stack_layer_norm",
+            (5, 4, 6),
+            lambda: [
+                layers.Conv2D(6, 2),
+                layers.LayerNormalization(
+                    gamma_initializer="random_normal", beta_initializer="random_uniform"
+                ),
+                layers.LayerNormalization(axis=[1, 2, 3], center=False, epsilon=1e-6,
+                                          gamma_initializer="random_normal"),
+                layers.LayerNormalization(axis=[-1, 1], gamma_initializer="random_normal",
+                                          beta_initializer="random_uniform"),
+                layers.LayerNormalization(scale=False, beta_initializer="random_uniform"),
+                layers.LayerNormalization(rms_scaling=True, gamma_initializer="random_normal"),
+                layers.Dense(3),
+                layers.LayerNormalization(axis=1, gamma_initializer="random_normal"),
+            ],
+        ),
+        (
             "stack_softmax_axes",
             (5, 4, 3),
             lambda: [

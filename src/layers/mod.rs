@@ -102,6 +102,7 @@ registry! {
     GlobalPooling2D(global_pooling2d::GlobalPooling2D),
     BatchNormalization(batch_normalization::BatchNormalization),
     Normalization(normalization::Normalization),
+    LayerNormalization(layer_normalization::LayerNormalization),
     Activation(activation::Activation),
     ReLU(relu::ReLU),
     LeakyReLU(leaky_relu::LeakyReLU),
