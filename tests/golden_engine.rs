@@ -153,6 +153,16 @@ fn keras2_files_run_as_keras2_computed_them() {
     assert!(dw["config"].get("groups").is_none(), "{dw}");
     let again = convscope::io::config::from_value(&json).unwrap();
     assert_eq!(again, loaded.network);
+    // Keras 2 allowed `/` in names (DenseNet's `conv1/conv`); Keras 3 refuses it, so a
+    // migrated file writes `_`, in the layer and in every reference to it.
+    let mut net = loaded.network.clone();
+    let dw = net.find("dw").unwrap();
+    net.layer_mut(dw).name = "block/dw".into();
+    let text = convscope::io::config::to_json_string(&net);
+    assert!(!text.contains("block/dw"), "{text}");
+    let back = convscope::io::config::from_json_str(&text).unwrap();
+    let i = back.find("block_dw").expect("renamed layer");
+    assert_eq!(back.consumers_of(i).len(), 1);
 }
 
 /// Cases made by Keras 3.15.1 for the Winograd path (`tests/fixtures/winograd`): every

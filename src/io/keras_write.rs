@@ -69,7 +69,10 @@ pub fn weights_h5(net: &Network, weights: &[Vec<ArrayD<f32>>]) -> Result<Vec<u8>
         };
         let mut group = layers.create_group(&key);
         let mut vars = group.create_group("vars");
-        vars.set_attr("name", AttrValue::VarLenString(layer.name.clone()));
+        vars.set_attr(
+            "name",
+            AttrValue::VarLenString(config::keras3_name(&layer.name)),
+        );
         for (n, w) in ws.iter().enumerate() {
             let shape: Vec<u64> = w.shape().iter().map(|&d| d as u64).collect();
             let ds = vars.create_dataset(&n.to_string());

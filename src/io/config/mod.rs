@@ -13,7 +13,7 @@ mod keras2;
 mod keras3;
 mod write;
 
-pub use write::{layer_config, to_json_string, to_value};
+pub use write::{keras3_name, layer_config, to_json_string, to_value};
 
 use crate::keras::objects::{self, py_repr_json};
 use crate::keras::shape::Shape;
@@ -479,6 +479,12 @@ fn parse_layer(
             "{canonical}.__init__() missing {n} required positional argument{}: {list}",
             if n == 1 { "" } else { "s" }
         ));
+    }
+    if prov.is_keras2() && name.contains('/') {
+        prov.note(
+            "layer names: `/` written as `_` in Keras 3 files (Keras 3 refuses `/` in names)"
+                .into(),
+        );
     }
     let mut layer = Layer::of(kind, name);
     layer.trainable = config

@@ -8,12 +8,18 @@ use crate::model::analysis::Analysis;
 use crate::model::network::{Layer, Network, default_dtype};
 use serde_json::{Map, Value, json};
 
+/// A layer name as Keras 3 accepts it: Keras 2 allowed `/` (DenseNet's `conv1/conv`),
+/// Keras 3 refuses it in names, so it is written as `_`.
+pub fn keras3_name(name: &str) -> String {
+    name.replace('/', "_")
+}
+
 /// The `config` dict Keras's `get_config()` returns for a layer.
 pub fn layer_config(layer: &Layer) -> Value {
     let mut m = Map::new();
     let header = layer.kind.facts().header;
     if header == ConfigHeader::Standard {
-        m.insert("name".into(), json!(layer.name));
+        m.insert("name".into(), json!(keras3_name(&layer.name)));
         m.insert("trainable".into(), json!(layer.trainable));
         m.insert("dtype".into(), layer.dtype.clone());
     }
@@ -22,10 +28,10 @@ pub fn layer_config(layer: &Layer) -> Value {
     match header {
         ConfigHeader::Standard => {}
         ConfigHeader::NameOnly => {
-            m.insert("name".into(), json!(layer.name));
+            m.insert("name".into(), json!(keras3_name(&layer.name)));
         }
         ConfigHeader::NameAndDtypeName => {
-            m.insert("name".into(), json!(layer.name));
+            m.insert("name".into(), json!(keras3_name(&layer.name)));
             let dtype = layer
                 .dtype
                 .pointer("/config/name")
@@ -84,7 +90,7 @@ pub fn to_value(net: &Network) -> Value {
             e.insert("build_config".into(), json!({ "input_shape": s }));
         }
         if net.functional {
-            e.insert("name".into(), json!(l.name));
+            e.insert("name".into(), json!(keras3_name(&l.name)));
             e.insert(
                 "inbound_nodes".into(),
                 inbound_nodes_json(net, i, &analysis),
@@ -94,7 +100,7 @@ pub fn to_value(net: &Network) -> Value {
     }
     let input_shape = net.input_shape().map_or(Value::Null, |s| shape_json(s));
     if net.functional {
-        let triple = |i: usize| json!([net.layers()[i].name, 0, 0]);
+        let triple = |i: usize| json!([keras3_name(&net.layers()[i].name), 0, 0]);
         let one_or_list = |v: Vec<Value>| {
             if v.len() == 1 {
                 v.into_iter().next().unwrap_or(Value::Null)
@@ -155,7 +161,7 @@ fn inbound_nodes_json(net: &Network, i: usize, analysis: &Analysis) -> Value {
             json!({
                 "class_name": "__keras_tensor__",
                 "config": {"shape": shape, "dtype": "float32",
-                           "keras_history": [net.layers()[j].name, 0, 0]}
+                           "keras_history": [keras3_name(&net.layers()[j].name), 0, 0]}
             })
         })
         .collect();
