@@ -24,19 +24,20 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    const ALL: [(OpKind, &'static str, &'static str); 5] = [
-        (OpKind::Add, "Add", "keras.src.ops.numpy.Add"),
-        (OpKind::Subtract, "Subtract", "keras.src.ops.numpy.Subtract"),
-        (OpKind::Multiply, "Multiply", "keras.src.ops.numpy.Multiply"),
-        (OpKind::Divide, "Divide", "keras.src.ops.numpy.Divide"),
-        (OpKind::TrueDivide, "TrueDivide", "keras.src.ops.numpy.TrueDivide"),
+    /// Each operation and its class name (the last part of its `CLASSES` entry).
+    const ALL: [(OpKind, &'static str); 5] = [
+        (OpKind::Add, "Add"),
+        (OpKind::Subtract, "Subtract"),
+        (OpKind::Multiply, "Multiply"),
+        (OpKind::Divide, "Divide"),
+        (OpKind::TrueDivide, "TrueDivide"),
     ];
 
     fn class_name(self) -> &'static str {
         Self::ALL
             .iter()
-            .find(|(k, _, _)| *k == self)
-            .map_or("Add", |(_, c, _)| c)
+            .find(|(k, _)| *k == self)
+            .map_or("Add", |(_, c)| c)
     }
 
     fn apply(self, a: f32, b: f32) -> f32 {
@@ -91,10 +92,11 @@ impl Kind for NumpyOp {
     const MODULE: &'static str = OPS_MODULE;
 
     fn new(class: &str) -> Option<Self> {
+        let short = class.strip_prefix(OPS_MODULE)?.strip_prefix('.')?;
         OpKind::ALL
             .iter()
-            .find(|(_, _, q)| *q == class)
-            .map(|(op, _, _)| NumpyOp {
+            .find(|(_, c)| *c == short)
+            .map(|(op, _)| NumpyOp {
                 op: *op,
                 constant: None,
             })
