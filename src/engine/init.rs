@@ -838,29 +838,21 @@ mod tests {
         let rows = v.len() / cols;
         let at = |i: usize, j: usize| v[i * cols + j] as f64;
         let g2 = gain * gain;
-        if rows >= cols {
-            // Columns orthonormal: QᵀQ = gain² I.
-            for a in 0..cols {
-                for b in 0..cols {
-                    let s: f64 = (0..rows).map(|i| at(i, a) * at(i, b)).sum();
-                    let want = if a == b { g2 } else { 0.0 };
-                    assert!(
-                        (s - want).abs() < 1e-5 * g2.max(1.0),
-                        "{shape:?} ({a},{b}) {s}"
-                    );
-                }
-            }
+        // The shorter side is orthonormal: QᵀQ = gain² I (columns) or Q Qᵀ (rows).
+        let (n, len) = if rows >= cols {
+            (cols, rows)
         } else {
-            // Rows orthonormal: Q Qᵀ = gain² I.
-            for a in 0..rows {
-                for b in 0..rows {
-                    let s: f64 = (0..cols).map(|j| at(a, j) * at(b, j)).sum();
-                    let want = if a == b { g2 } else { 0.0 };
-                    assert!(
-                        (s - want).abs() < 1e-5 * g2.max(1.0),
-                        "{shape:?} ({a},{b}) {s}"
-                    );
-                }
+            (rows, cols)
+        };
+        let entry = |vec: usize, k: usize| if rows >= cols { at(k, vec) } else { at(vec, k) };
+        for a in 0..n {
+            for b in 0..n {
+                let s: f64 = (0..len).map(|k| entry(a, k) * entry(b, k)).sum();
+                let want = if a == b { g2 } else { 0.0 };
+                assert!(
+                    (s - want).abs() < 1e-5 * g2.max(1.0),
+                    "{shape:?} ({a},{b}) {s}"
+                );
             }
         }
     }

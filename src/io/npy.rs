@@ -380,18 +380,26 @@ pub fn write_npy(shape: &[usize], data: &[f32]) -> Vec<u8> {
     let padded = wrapped_len(len_size);
     header.push_str(&" ".repeat(padded - header.len() - 1));
     header.push('\n');
-    let mut out = Vec::with_capacity(MAGIC.len() + 2 + len_size + header.len() + data.len() * 4);
+    let mut out = preamble(version, &header, data.len() * 4);
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// The magic string, format version, header length (2 bytes in version 1, 4 after)
+/// and `header` itself, with room for `data_bytes` more.
+fn preamble(version: u8, header: &str, data_bytes: usize) -> Vec<u8> {
+    let len_size = if version == 1 { 2 } else { 4 };
+    let mut out = Vec::with_capacity(MAGIC.len() + 2 + len_size + header.len() + data_bytes);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[version, 0]);
-    if len_size == 2 {
+    if version == 1 {
         out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     } else {
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     }
     out.extend_from_slice(header.as_bytes());
-    for v in data {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
     out
 }
 
@@ -480,16 +488,7 @@ mod tests {
     }
 
     fn npy_version(major: u8, header: &str, data: &[u8]) -> Vec<u8> {
-        let mut h = header.to_string();
-        h.push('\n');
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&[major, 0]);
-        if major == 1 {
-            out.extend_from_slice(&(h.len() as u16).to_le_bytes());
-        } else {
-            out.extend_from_slice(&(h.len() as u32).to_le_bytes());
-        }
-        out.extend_from_slice(h.as_bytes());
+        let mut out = super::preamble(major, &format!("{header}\n"), data.len());
         out.extend_from_slice(data);
         out
     }
@@ -764,51 +763,38 @@ mod tests {
     /// DEFLATE stream (an empty stored block): a zip bomb's headers without the bomb.
     fn crafted_zip(name: &str, declared: u32) -> Vec<u8> {
         let data = [0x03u8, 0x00];
+        let name_len = name.len() as u16;
         let mut out = Vec::new();
-        let field =
-            |out: &mut Vec<u8>, v: u32, n: usize| out.extend_from_slice(&v.to_le_bytes()[..n]);
-        field(&mut out, 0x0403_4b50, 4);
-        for (v, n) in [(20, 2), (0, 2), (8, 2), (0, 2), (0x21, 2), (0, 4), (2, 4)] {
-            field(&mut out, v, n);
-        }
-        field(&mut out, declared, 4);
-        field(&mut out, name.len() as u32, 2);
-        field(&mut out, 0, 2);
+        let u16s = |out: &mut Vec<u8>, vs: &[u16]| {
+            vs.iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes()))
+        };
+        let u32s = |out: &mut Vec<u8>, vs: &[u32]| {
+            vs.iter()
+                .for_each(|v| out.extend_from_slice(&v.to_le_bytes()))
+        };
+        // Local header: version, flags, method 8 (DEFLATE), time, date; CRC, sizes.
+        u32s(&mut out, &[0x0403_4b50]);
+        u16s(&mut out, &[20, 0, 8, 0, 0x21]);
+        u32s(&mut out, &[0, 2, declared]);
+        u16s(&mut out, &[name_len, 0]);
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(&data);
+        // Central directory: the same, after "made by", then comment, disk, attributes
+        // and the local header's offset.
         let cd_offset = out.len() as u32;
-        field(&mut out, 0x0201_4b50, 4);
-        for (v, n) in [
-            (20, 2),
-            (20, 2),
-            (0, 2),
-            (8, 2),
-            (0, 2),
-            (0x21, 2),
-            (0, 4),
-            (2, 4),
-        ] {
-            field(&mut out, v, n);
-        }
-        field(&mut out, declared, 4);
-        field(&mut out, name.len() as u32, 2);
-        for (v, n) in [(0, 2), (0, 2), (0, 2), (0, 2), (0, 4), (0, 4)] {
-            field(&mut out, v, n);
-        }
+        u32s(&mut out, &[0x0201_4b50]);
+        u16s(&mut out, &[20, 20, 0, 8, 0, 0x21]);
+        u32s(&mut out, &[0, 2, declared]);
+        u16s(&mut out, &[name_len, 0, 0, 0, 0]);
+        u32s(&mut out, &[0, 0]);
         out.extend_from_slice(name.as_bytes());
+        // End of central directory: one entry.
         let cd_size = out.len() as u32 - cd_offset;
-        field(&mut out, 0x0605_4b50, 4);
-        for (v, n) in [
-            (0, 2),
-            (0, 2),
-            (1, 2),
-            (1, 2),
-            (cd_size, 4),
-            (cd_offset, 4),
-            (0, 2),
-        ] {
-            field(&mut out, v, n);
-        }
+        u32s(&mut out, &[0x0605_4b50]);
+        u16s(&mut out, &[0, 0, 1, 1]);
+        u32s(&mut out, &[cd_size, cd_offset]);
+        u16s(&mut out, &[0]);
         out
     }
 

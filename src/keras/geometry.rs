@@ -213,46 +213,37 @@ impl Window {
         dilation: [usize; 2],
         padding: Padding,
     ) -> Window {
-        Window::per_axis(kernel, strides, dilation, |a| {
-            AxisWindow::new(
-                wide(input[a]),
-                wide(kernel[a]),
-                wide(strides[a]),
-                wide(dilation[a]),
-                padding,
-            )
+        Window::per_axis(input, kernel, strides, dilation, |[n, k, s, d], _| {
+            AxisWindow::new(n, k, s, d, padding)
         })
     }
 
-    /// The convolution whose transpose is Keras's `Conv2DTranspose` on `input` pixels.
+    /// The convolution whose transpose is Keras's `Conv2DTranspose` on `input` pixels,
+    /// from its kernel size, strides and dilation, padding and `output_padding`.
     pub fn transposed(
+        input: [usize; 2],
+        [kernel, strides, dilation]: [[usize; 2]; 3],
+        padding: Padding,
+        output_padding: Option<[i64; 2]>,
+    ) -> Window {
+        Window::per_axis(input, kernel, strides, dilation, |[n, k, s, d], a| {
+            AxisWindow::transposed(n, k, s, d, padding, output_padding.map(|p| p[a].max(0)))
+        })
+    }
+
+    /// A window whose output size and padding along axis `a` are those of
+    /// `axis([input, kernel, stride, dilation], a)` (that axis's values, widened).
+    fn per_axis(
         input: [usize; 2],
         kernel: [usize; 2],
         strides: [usize; 2],
         dilation: [usize; 2],
-        padding: Padding,
-        output_padding: Option<[i64; 2]>,
+        axis: impl Fn([i64; 4], usize) -> AxisWindow,
     ) -> Window {
-        Window::per_axis(kernel, strides, dilation, |a| {
-            AxisWindow::transposed(
-                wide(input[a]),
-                wide(kernel[a]),
-                wide(strides[a]),
-                wide(dilation[a]),
-                padding,
-                output_padding.map(|p| p[a].max(0)),
-            )
-        })
-    }
-
-    /// A window whose output size and padding along axis `a` are `axis(a)`'s.
-    fn per_axis(
-        kernel: [usize; 2],
-        strides: [usize; 2],
-        dilation: [usize; 2],
-        axis: impl Fn(usize) -> AxisWindow,
-    ) -> Window {
-        let axes = [axis(0), axis(1)];
+        let axes = [0, 1].map(|a| {
+            let values = [input, kernel, strides, dilation].map(|v| wide(v[a]));
+            axis(values, a)
+        });
         Window {
             kernel,
             strides,

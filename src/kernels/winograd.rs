@@ -508,22 +508,21 @@ fn run_band_dispatch<const A: usize, const M: usize, T: Tile<A, M>>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn wide<const A: usize, const M: usize, T: Tile<A, M>>(
-            job: Band,
-            s: &mut Scratch,
-            chunk: &mut [MaybeUninit<f32>],
-        ) {
-            run_band::<A, M, T>(job, s, chunk)
+        // `run_band` compiled once per instruction set.
+        macro_rules! compiled_for {
+            ($name:ident, $features:literal) => {
+                #[target_feature(enable = $features)]
+                unsafe fn $name<const A: usize, const M: usize, T: Tile<A, M>>(
+                    job: Band,
+                    s: &mut Scratch,
+                    chunk: &mut [MaybeUninit<f32>],
+                ) {
+                    run_band::<A, M, T>(job, s, chunk)
+                }
+            };
         }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2<const A: usize, const M: usize, T: Tile<A, M>>(
-            job: Band,
-            s: &mut Scratch,
-            chunk: &mut [MaybeUninit<f32>],
-        ) {
-            run_band::<A, M, T>(job, s, chunk)
-        }
+        compiled_for!(wide, "avx512f,avx2,fma");
+        compiled_for!(avx2, "avx2,fma");
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked just above.
             return unsafe { wide::<A, M, T>(job, s, chunk) };

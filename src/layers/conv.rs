@@ -12,6 +12,56 @@ use crate::keras::pyfmt;
 use crate::keras::report::LayerReport;
 use crate::kernels::activations;
 use ndarray::{Array4, ArrayD, CowArray, Ix4};
+
+/// Declares a convolution kind: its struct (its own arguments, one [`WeightArgs`] per
+/// kernel, and the [`ConvBase`] every convolution has) and its [`super::Args`], which
+/// visits the arguments in Keras's `get_config()` order: the kind's leading ones
+/// (`filters`, `depth_multiplier`), `kernel_size`/`strides`/`padding`, those after the
+/// window (`output_padding`), `data_format`/`dilation_rate`, those after the format
+/// (`groups`), then activation, bias and each kernel's initializer, regularizer and
+/// constraint. `args { … }` adds items to the `Args` impl.
+macro_rules! conv_kind {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident: $class:literal {
+            $($lead:ident: $lty:ty = $ldef:expr => $lvar:ident($larg:expr)),* $(,)?
+        }
+        after_window { $($mid:ident: $mty:ty = $mdef:expr => $mvar:ident($marg:expr)),* $(,)? }
+        after_format { $($tail:ident: $tty:ty = $tdef:expr => $tvar:ident($targ:expr)),* $(,)? }
+        kernels { $($w:ident: $wkeys:expr),+ $(,)? }
+        $(args { $($extra:item)* })?
+    ) => {
+        kind_struct! {
+            $(#[$meta])*
+            pub struct $name: [$class], Convolution {
+                $($lead: $lty = $ldef,)*
+                $($mid: $mty = $mdef,)*
+                $($tail: $tty = $tdef,)*
+                $($w: $crate::keras::args::WeightArgs =
+                    $crate::keras::args::WeightArgs::with_init("GlorotUniform"),)+
+                base: $crate::layers::conv::ConvBase = $crate::layers::conv::ConvBase::default()
+            }
+        }
+
+        impl $crate::layers::Args for $name {
+            fn args(&mut self, v: &mut dyn $crate::keras::args::Visitor) {
+                use $crate::keras::args::ArgMut;
+                $(v.arg(&$larg, ArgMut::$lvar(&mut self.$lead));)*
+                self.base.visit_window(v);
+                $(v.arg(&$marg, ArgMut::$mvar(&mut self.$mid));)*
+                self.base.visit_format_dilation(v);
+                $(v.arg(&$targ, ArgMut::$tvar(&mut self.$tail));)*
+                self.base.visit_rest(v, &mut [$((&$wkeys, &mut self.$w)),+]);
+            }
+
+            fn conv(&self) -> Option<&$crate::layers::conv::ConvBase> {
+                Some(&self.base)
+            }
+
+            $($($extra)*)?
+        }
+    };
+}
 use std::sync::Arc;
 
 const KERNEL_SIZE: Arg = Arg::new(
@@ -99,21 +149,21 @@ impl ConvBase {
     }
 
     /// `kernel_size`, `strides`, `padding`: the arguments after the first one.
-    pub fn visit_window(&mut self, v: &mut dyn Visitor) {
+    pub(super) fn visit_window(&mut self, v: &mut dyn Visitor) {
         v.arg(&KERNEL_SIZE, ArgMut::Pair(&mut self.kernel_size));
         v.arg(&STRIDES, ArgMut::Pair(&mut self.strides));
         v.arg(&PADDING, ArgMut::Padding(&mut self.padding));
     }
 
     /// `data_format`, `dilation_rate` (after Conv2DTranspose's `output_padding`).
-    pub fn visit_format_dilation(&mut self, v: &mut dyn Visitor) {
+    pub(super) fn visit_format_dilation(&mut self, v: &mut dyn Visitor) {
         v.arg(&DATA_FORMAT, ArgMut::DataFormat(&mut self.data_format));
         v.arg(&DILATION_RATE, ArgMut::Pair(&mut self.dilation_rate));
     }
 
     /// `activation`, `use_bias`, then the initializers, regularizers (and the activity
     /// regularizer) and constraints of `kernels` and the bias, in Keras's order.
-    pub fn visit_rest(
+    pub(super) fn visit_rest(
         &mut self,
         v: &mut dyn Visitor,
         kernels: &mut [(&WeightKeys, &mut WeightArgs)],

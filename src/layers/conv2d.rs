@@ -1,9 +1,9 @@
 //! `keras.layers.Conv2D`: a 2-D convolution, with groups, dilation and both layouts.
 
-use super::conv::{self, ConvBase, FILTERS, KERNEL};
+use super::conv::{self, FILTERS, KERNEL};
 use super::torch::{Torch, pair, py_bool};
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor, WeightArgs};
+use crate::keras::args::Arg;
 use crate::kernels::{self, ConvOp, Epilogue};
 
 const GROUPS: Arg = Arg::new(
@@ -11,28 +11,14 @@ const GROUPS: Arg = Arg::new(
     "Split input channels into groups convolved separately; filters and input channels must divide by it.",
 );
 
-kind_struct! {
+conv_kind! {
     /// `keras.layers.Conv2D`.
-    pub struct Conv2D: ["Conv2D"], Convolution {
-        filters: i64 = 32,
-        groups: i64 = 1,
-        kernel: WeightArgs = WeightArgs::with_init("GlorotUniform"),
-        base: ConvBase = ConvBase::default(),
+    pub struct Conv2D: "Conv2D" {
+        filters: i64 = 32 => Int(FILTERS),
     }
-}
-
-impl Args for Conv2D {
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&FILTERS, ArgMut::Int(&mut self.filters));
-        self.base.visit_window(v);
-        self.base.visit_format_dilation(v);
-        v.arg(&GROUPS, ArgMut::Int(&mut self.groups));
-        self.base.visit_rest(v, &mut [(&KERNEL, &mut self.kernel)]);
-    }
-
-    fn conv(&self) -> Option<&ConvBase> {
-        Some(&self.base)
-    }
+    after_window {}
+    after_format { groups: i64 = 1 => Int(GROUPS) }
+    kernels { kernel: KERNEL }
 }
 
 impl LayerSpec for Conv2D {

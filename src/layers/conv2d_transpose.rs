@@ -1,10 +1,10 @@
 //! `keras.layers.Conv2DTranspose`: the transpose of a convolution (each input pixel
 //! scatters a kernel-weighted patch), with Keras's output sizes and `output_padding`.
 
-use super::conv::{self, ConvBase, FILTERS, KERNEL};
+use super::conv::{self, FILTERS, KERNEL};
 use super::torch::{Torch, pair, py_bool};
 use super::*;
-use crate::keras::args::{Arg, ArgMut, Visitor, WeightArgs};
+use crate::keras::args::Arg;
 use crate::keras::geometry::AxisWindow;
 use crate::kernels::{self, ConvOp};
 
@@ -13,32 +13,19 @@ const OUTPUT_PADDING: Arg = Arg::new(
     "Extra rows/columns added to one side of the output; must be smaller than the stride.",
 );
 
-kind_struct! {
+conv_kind! {
     /// `keras.layers.Conv2DTranspose`.
-    pub struct Conv2DTranspose: ["Conv2DTranspose"], Convolution {
-        filters: i64 = 32,
-        output_padding: Option<Pair> = None,
-        kernel: WeightArgs = WeightArgs::with_init("GlorotUniform"),
-        base: ConvBase = ConvBase::default(),
+    pub struct Conv2DTranspose: "Conv2DTranspose" {
+        filters: i64 = 32 => Int(FILTERS),
     }
-}
-
-impl Args for Conv2DTranspose {
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&FILTERS, ArgMut::Int(&mut self.filters));
-        self.base.visit_window(v);
-        v.arg(&OUTPUT_PADDING, ArgMut::OptPair(&mut self.output_padding));
-        self.base.visit_format_dilation(v);
-        self.base.visit_rest(v, &mut [(&KERNEL, &mut self.kernel)]);
-    }
-
-    fn conv(&self) -> Option<&ConvBase> {
-        Some(&self.base)
-    }
-
-    /// The output-size formula of a forward window does not apply.
-    fn window(&self) -> Option<WindowArgs> {
-        None
+    after_window { output_padding: Option<Pair> = None => OptPair(OUTPUT_PADDING) }
+    after_format {}
+    kernels { kernel: KERNEL }
+    args {
+        /// The output-size formula of a forward window does not apply.
+        fn window(&self) -> Option<WindowArgs> {
+            None
+        }
     }
 }
 
@@ -111,9 +98,7 @@ impl LayerSpec for Conv2DTranspose {
         let (_, h, wd, _) = x4.dim();
         let win = Window::transposed(
             [h, wd],
-            b.kernel_size.dims(),
-            b.strides.dims(),
-            b.dilation_rate.dims(),
+            [b.kernel_size.dims(), b.strides.dims(), b.dilation_rate.dims()],
             b.padding,
             self.output_padding.map(|p| p.v),
         );

@@ -1,35 +1,22 @@
 //! `keras.layers.DepthwiseConv2D`: each input channel convolved with its own
 //! `depth_multiplier` kernels.
 
-use super::conv::{self, ConvBase, DEPTH_MULTIPLIER};
+use super::conv::{self, DEPTH_MULTIPLIER};
 use super::torch::{self, Torch};
 use super::*;
-use crate::keras::args::{ArgMut, Visitor, WeightArgs, WeightKeys};
+use crate::keras::args::WeightKeys;
 use crate::kernels::{self, ConvOp};
 
 pub(super) const DEPTHWISE: WeightKeys = crate::weight_keys!("depthwise");
 
-kind_struct! {
+conv_kind! {
     /// `keras.layers.DepthwiseConv2D`.
-    pub struct DepthwiseConv2D: ["DepthwiseConv2D"], Convolution {
-        depth_multiplier: i64 = 1,
-        depthwise: WeightArgs = WeightArgs::with_init("GlorotUniform"),
-        base: ConvBase = ConvBase::default(),
+    pub struct DepthwiseConv2D: "DepthwiseConv2D" {
+        depth_multiplier: i64 = 1 => Int(DEPTH_MULTIPLIER),
     }
-}
-
-impl Args for DepthwiseConv2D {
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&DEPTH_MULTIPLIER, ArgMut::Int(&mut self.depth_multiplier));
-        self.base.visit_window(v);
-        self.base.visit_format_dilation(v);
-        self.base
-            .visit_rest(v, &mut [(&DEPTHWISE, &mut self.depthwise)]);
-    }
-
-    fn conv(&self) -> Option<&ConvBase> {
-        Some(&self.base)
-    }
+    after_window {}
+    after_format {}
+    kernels { depthwise: DEPTHWISE }
 }
 
 impl LayerSpec for DepthwiseConv2D {

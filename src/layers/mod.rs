@@ -13,6 +13,7 @@
 
 #[macro_use]
 mod registry;
+#[macro_use]
 mod conv;
 pub mod torch;
 

@@ -1,43 +1,23 @@
 //! `keras.layers.SeparableConv2D`: a depthwise convolution, then a 1×1 convolution.
 
-use super::conv::{self, ConvBase, DEPTH_MULTIPLIER, FILTERS};
+use super::conv::{self, DEPTH_MULTIPLIER, FILTERS};
 use super::depthwise_conv2d::DEPTHWISE;
 use super::torch::{self, Torch, py_bool};
 use super::*;
-use crate::keras::args::{ArgMut, Visitor, WeightArgs, WeightKeys};
+use crate::keras::args::WeightKeys;
 use crate::kernels::{self, ConvOp, Epilogue};
 
 const POINTWISE: WeightKeys = crate::weight_keys!("pointwise");
 
-kind_struct! {
+conv_kind! {
     /// `keras.layers.SeparableConv2D`.
-    pub struct SeparableConv2D: ["SeparableConv2D"], Convolution {
-        depth_multiplier: i64 = 1,
-        filters: i64 = 32,
-        depthwise: WeightArgs = WeightArgs::with_init("GlorotUniform"),
-        pointwise: WeightArgs = WeightArgs::with_init("GlorotUniform"),
-        base: ConvBase = ConvBase::default(),
+    pub struct SeparableConv2D: "SeparableConv2D" {
+        depth_multiplier: i64 = 1 => Int(DEPTH_MULTIPLIER),
+        filters: i64 = 32 => Int(FILTERS),
     }
-}
-
-impl Args for SeparableConv2D {
-    fn args(&mut self, v: &mut dyn Visitor) {
-        v.arg(&DEPTH_MULTIPLIER, ArgMut::Int(&mut self.depth_multiplier));
-        v.arg(&FILTERS, ArgMut::Int(&mut self.filters));
-        self.base.visit_window(v);
-        self.base.visit_format_dilation(v);
-        self.base.visit_rest(
-            v,
-            &mut [
-                (&DEPTHWISE, &mut self.depthwise),
-                (&POINTWISE, &mut self.pointwise),
-            ],
-        );
-    }
-
-    fn conv(&self) -> Option<&ConvBase> {
-        Some(&self.base)
-    }
+    after_window {}
+    after_format {}
+    kernels { depthwise: DEPTHWISE, pointwise: POINTWISE }
 }
 
 impl LayerSpec for SeparableConv2D {

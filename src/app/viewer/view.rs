@@ -218,30 +218,21 @@ fn display_bar(v: &mut ViewSettings, running: bool, ui: &mut egui::Ui) {
     });
 }
 
+const GRID_TIP: &str = "The tiles as shown: order, filter, colormap, range.";
+const MAP_TIP: &str = "The magnified channel (at least 256 pixels across); click a tile first.";
+const NPY_TIP: &str = "The selected layer's output, float32, in its own layout.";
+const NPZ_TIP: &str = "Every layer's output in one archive, keyed by layer name (numpy.load).";
+
 fn export_bar(d: &mut Designer, ui: &mut egui::Ui) {
     let focus = d.view.focus.is_some();
+    // (label, tooltip, enabled, command)
     let buttons = [
-        (
-            "Grid PNG…",
-            "The tiles as shown: order, filter, colormap, range.",
-            true,
-            Command::ExportGrid(None),
-        ),
-        (
-            "Map PNG…",
-            "The magnified channel (at least 256 pixels across); click a tile first.",
-            focus,
-            Command::ExportMap(None),
-        ),
-        (
-            "Activations .npy…",
-            "The selected layer's output, float32, in its own layout.",
-            true,
-            Command::ExportNpy(None),
-        ),
+        ("Grid PNG…", GRID_TIP, true, Command::ExportGrid(None)),
+        ("Map PNG…", MAP_TIP, focus, Command::ExportMap(None)),
+        ("Activations .npy…", NPY_TIP, true, Command::ExportNpy(None)),
         (
             "All layers .npz…",
-            "Every layer's output in one archive, keyed by layer name (numpy.load).",
+            NPZ_TIP,
             true,
             Command::ExportAllNpz(None),
         ),
