@@ -269,20 +269,24 @@ proptest! {
 
     #[test]
     fn depthwise_equals_grouped_conv(
-        h in 1usize..10, w in 1usize..10, cin in 1usize..4, mult in 1usize..3,
-        k in 1usize..4, s in 1usize..3, same in any::<bool>(), seed in 0u32..1000,
+        n in 1usize..3, h in 1usize..8, w in 1usize..8, cin in 1usize..140,
+        mult in 1usize..3, k in 1usize..4, s in 1usize..3, dil in 1usize..3,
+        same in any::<bool>(), with_bias in any::<bool>(), seed in 0u32..1000,
     ) {
-        let win = Window::keras([h, w], [k, k], [s, s], [1, 1], pad(same));
+        let win = Window::keras([h, w], [k, k], [s, s], [dil, dil], pad(same));
         prop_assume!(win.out[0] > 0 && win.out[1] > 0);
-        let x = tensor((1, h, w, cin), seed);
+        let x = tensor((n, h, w, cin), seed);
         let kd = tensor((k, k, cin, mult), seed + 3);
+        let bias: Vec<f32> = values(cin * mult, seed + 5);
+        let bias = with_bias.then_some(&bias[..]);
         // Depthwise = grouped conv with groups = cin and the same kernel laid out (k, k, 1, cin*mult).
         let kg = kd.clone().into_shape_with_order((k, k, 1, cin * mult)).unwrap();
-        let a = depthwise(ConvOp::new(x.view(), kd.view(), None, &win));
-        let b = naive_conv(x.view(), kg.view(), &win, cin);
-        for (p, q) in a.iter().zip(b.iter()) {
-            prop_assert!((p - q).abs() < 1e-4);
+        let a = depthwise(ConvOp::new(x.view(), kd.view(), bias, &win));
+        let mut b = naive_conv(x.view(), kg.view(), &win, cin);
+        if let Some(bias) = bias {
+            add_bias(&mut b, bias);
         }
+        same_values(&a, &b, 1e-4, "")?;
     }
 }
 

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""keras.applications models timed in Keras 3 (TensorFlow graph mode) and convscope.
+
+For each model (weights=None, default input size, batch 1): builds it, saves
+WORK/<model>/model.keras and a seeded input.npy (uniform 0–255, the raw pixels the
+models with their own preprocessing take), times `tf.function(model(x, training=False))`
+as bench_keras.py does (warm-up, then the median of --runs), then runs
+`convscope bench` on the same file and input with the same thread count, one after the
+other in this session. Prints a Markdown table with the ratio convscope / TF graph.
+
+Usage (in the Keras venv; see scripts/bench-apps.sh):
+    python scripts/bench_apps.py target/release/convscope WORK [--runs N] [--threads T] [MODEL ...]
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+
+DEFAULT = [
+    "VGG16", "ResNet50", "ResNet50V2", "InceptionV3", "Xception", "MobileNet",
+    "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "DenseNet121", "NASNetMobile",
+    "EfficientNetB0", "EfficientNetV2B0",
+]
+
+ap = argparse.ArgumentParser()
+ap.add_argument("exe")
+ap.add_argument("work")
+ap.add_argument("models", nargs="*")
+ap.add_argument("--runs", type=int, default=20)
+ap.add_argument("--warmup", type=int, default=3)
+ap.add_argument("--threads", type=int, default=os.cpu_count())
+args = ap.parse_intermixed_args()
+
+import tensorflow as tf  # noqa: E402
+
+tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+import keras  # noqa: E402
+
+
+def median_ms(fn, x):
+    for _ in range(args.warmup):
+        np.asarray(fn(x))
+    ts = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        np.asarray(fn(x))
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(ts)
+
+
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+print(f"machine: {cpu}, {os.cpu_count()} CPUs; keras {keras.__version__}, tensorflow {tf.__version__}, "
+      f"{args.threads} threads, batch 1, median of {args.runs} runs")
+print("| model | input | convscope ms | TF graph ms | convscope / TF graph |")
+print("| --- | --- | --- | --- | --- |", flush=True)
+for name in args.models or DEFAULT:
+    d = os.path.join(args.work, name)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "model.keras")
+    keras.backend.clear_session()
+    model = getattr(keras.applications, name)(weights=None)
+    model.save(path)
+    shape = (1,) + tuple(model.input_shape[1:])
+    x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
+    np.save(os.path.join(d, "input.npy"), x)
+    graph = median_ms(tf.function(lambda z: model(z, training=False)), tf.constant(x))
+    del model
+    r = subprocess.run([args.exe, "bench", path, "--input", os.path.join(d, "input.npy"),
+                        "--runs", str(args.runs), "--threads", str(args.threads), "--json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        msg = (r.stderr.strip().splitlines() or ["failed"])[-1]
+        print(f"| {name} | {shape[1]}×{shape[2]} | refused: {msg} | {graph:.1f} | – |", flush=True)
+        continue
+    ours = json.loads(r.stdout)["median_ms"]
+    print(f"| {name} | {shape[1]}×{shape[2]} | {ours:.1f} | {graph:.1f} | {ours / graph:.2f}× |", flush=True)
