@@ -101,6 +101,7 @@ BASE_KWARGS = {
     "UpSampling2D": {},
     "Rescaling": {"scale": 1.0},
     "Reshape": {"target_shape": (-1,)},
+    "Permute": {"dims": (1, 2, 3)},
     "Normalization": {},
     "LayerNormalization": {},
 }
@@ -693,6 +694,18 @@ case("reshape_unknown_input", "(None, 3) to (-1, 3)", RH, [N, N, 3], target_shap
 case("reshape_unknown_input_fixed", "(None, 3) to (3, 2)", RH, [N, N, 3], target_shape=(3, 2))
 case("reshape_int", "target_shape=12 (not a tuple)", RH, [N, 12], target_shape=12)
 case("reshape_float", "target_shape=(3.0, 4)", RH, [N, 12], target_shape=(3.0, 4))
+
+PM = "Permute"
+case("permute_channels_first", "(3, 1, 2)", PM, AIN, dims=(3, 1, 2))
+case("permute_rows_cols", "(2, 1, 3)", PM, AIN, dims=(2, 1, 3))
+case("permute_2d", "(2, 1) on a sequence", PM, [N, 5, 7], dims=(2, 1))
+case("permute_identity", "(1, 2, 3)", PM, AIN, dims=[1, 2, 3])
+case("permute_zero_based", "(0, 1, 2)", PM, AIN, dims=(0, 1, 2))
+case("permute_repeat", "(1, 1, 2)", PM, AIN, dims=(1, 1, 2))
+case("permute_gap", "(1, 2, 4)", PM, AIN, dims=(1, 2, 4))
+case("permute_short", "(2, 1) on a 4-D input", PM, AIN, dims=(2, 1))
+case("permute_long", "(1, 2, 3, 4) on a 4-D input", PM, AIN, dims=(1, 2, 3, 4))
+case("permute_unknown_dims", "(2, 1) with unknown axes", PM, [N, N, 4], dims=(2, 1))
 
 NO = "Normalization"
 case("norm_default", "adapted state, axis -1", NO, AIN)

@@ -3,7 +3,7 @@
 
 Usage (a venv with keras==3.15.1 and tensorflow-cpu==2.21.*; see keras-venv.sh):
 
-    python scripts/make_fixtures.py tests/fixtures/golden
+    python scripts/make_fixtures.py tests/fixtures/golden [CASE ...]
 
 Each case is written in the golden layout (`../shared/golden/README.md`):
 config.json, model.keras, model.h5, input.npy, expected/<layer>.npy, summary.json.
@@ -64,6 +64,19 @@ def cases():
                 layers.Softmax(axis=[1, 2]),
                 layers.Softmax(axis=(1, 3)),
                 layers.Softmax(axis=2),
+            ],
+        ),
+        (
+            "stack_permute",
+            (4, 5, 3),
+            lambda: [
+                layers.Conv2D(6, 2),
+                layers.Permute((2, 1, 3)),
+                layers.Conv2D(4, 2, activation="relu"),
+                layers.Permute((3, 1, 2)),
+                layers.Reshape((-1, 6)),
+                layers.Permute((2, 1)),
+                layers.Dense(2),
             ],
         ),
         ("graph_ops", (6, 6, 3), graph_ops),
@@ -196,8 +209,10 @@ def write(root, name, shape, make):
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/golden"
+    only = set(sys.argv[2:])  # optional case names: write just those
     for name, shape, make in cases():
-        write(root, name, shape, make)
+        if not only or name in only:
+            write(root, name, shape, make)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ registry! {
     SpatialDropout2D(spatial_dropout2d::SpatialDropout2D),
     Flatten(flatten::Flatten),
     Reshape(reshape::Reshape),
+    Permute(permute::Permute),
     Dense(dense::Dense),
     ZeroPadding2D(zero_padding2d::ZeroPadding2D),
     Cropping2D(cropping2d::Cropping2D),
