@@ -165,6 +165,41 @@ fn keras2_files_run_as_keras2_computed_them() {
     assert_eq!(back.consumers_of(i).len(), 1);
 }
 
+/// tf.keras 2's op layers (`TFOpLambda`: what MobileNetV3's `x + 3.0` and `* (1/6)`
+/// become in a Keras 2 file): read as the Keras 3 operations, with numbers and tensors
+/// as second operands, every layer within tolerance of tf_keras; an unknown TensorFlow
+/// call is refused naming the layer.
+#[test]
+fn keras2_op_layers_run_as_keras2_computed_them() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras2/op_layers");
+    let loaded = load_model(&case.join("model.h5")).unwrap();
+    let adapted = &loaded.provenance.adapted;
+    for (function, op, n) in [
+        ("__operators__.add", "Add", 2),
+        ("math.multiply", "Multiply", 2),
+        ("math.subtract", "Subtract", 1),
+        ("math.truediv", "TrueDivide", 1),
+    ] {
+        let s = if n == 1 { "" } else { "s" };
+        let note = format!(
+            "TFOpLambda: TensorFlow's `tf.{function}` read as the Keras 3 operation {op} \
+             ({n} layer{s})"
+        );
+        assert!(adapted.contains(&note), "{note} not in {adapted:?}");
+    }
+    assert_eq!(check_case(&case, "model.h5"), Ok(12));
+    // An op layer convscope does not know is refused, never guessed.
+    let cfg = std::fs::read_to_string(case.join("config.json")).unwrap();
+    let edited = cfg.replace("math.truediv", "math.floordiv");
+    let e = convscope::io::config::from_json_str(&edited)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("TFOpLambda") && e.contains("tf.math.floordiv") && e.contains("layer 'tf."),
+        "{e}"
+    );
+}
+
 /// Cases made by Keras 3.15.1 for the Winograd path (`tests/fixtures/winograd`): every
 /// layer is within the golden tolerance, and every one of them really takes the
 /// variant its case is named after.

@@ -84,3 +84,68 @@ pub fn node_entry_name(entry: &[Value]) -> Option<String> {
         _ => None,
     }
 }
+
+/// tf.keras 2's op layers: `x + 3.0` on a Keras tensor records a `TFOpLambda` whose
+/// `function` names the TensorFlow symbol. The Keras 3 operation (in
+/// [`crate::layers::OPS_MODULE`]) that computes the same, for the symbols convscope
+/// knows; any other is refused.
+pub fn op_lambda_class(function: &str) -> Option<&'static str> {
+    match function {
+        "__operators__.add" | "math.add" => Some("Add"),
+        "math.subtract" => Some("Subtract"),
+        "math.multiply" => Some("Multiply"),
+        "math.truediv" | "math.divide" => Some("TrueDivide"),
+        _ => None,
+    }
+}
+
+/// The TensorFlow symbols [`op_lambda_class`] knows, for messages.
+pub const OP_LAMBDA_FUNCTIONS: &str =
+    "__operators__.add, math.add, math.subtract, math.multiply, math.truediv, math.divide";
+
+/// An op layer's second operand.
+#[derive(Debug, PartialEq)]
+pub enum Operand {
+    /// A number (`x + 3.0`), kept in the call's keyword arguments.
+    Number { value: f64, integer: bool },
+    /// Another layer's output (`x * y`), written `["layer", node, tensor]`.
+    Tensor(String),
+}
+
+/// The second operand of a tf.keras 2 op layer, from its inbound node
+/// `["layer", 0, 0, {"y": 3.0, "name": null}]`: tf_keras writes every call argument
+/// after the first as a keyword argument named as the function names it (`y`). A call
+/// with anything else (more arguments, a second node) is refused.
+pub fn op_lambda_operand(nodes: Option<&Value>) -> Result<Operand, String> {
+    let node = match nodes {
+        Some(Value::Array(n)) if n.len() == 1 => &n[0],
+        _ => return Err("the op layer is not called exactly once".into()),
+    };
+    // Op layers write the node as the one entry itself; other layers a list of entries.
+    let entry = match node {
+        Value::Array(e) if node_entry_name(e).is_some() => Some(e),
+        Value::Array(e) if e.len() == 1 => e[0].as_array(),
+        _ => None,
+    }
+    .ok_or("the op layer's call does not have exactly one tensor input")?;
+    let empty = Map::new();
+    let kwargs = entry.get(3).and_then(Value::as_object).unwrap_or(&empty);
+    for (k, v) in kwargs {
+        if k != "y" && !(k == "name" && v.is_null()) {
+            return Err(format!("the call's argument `{k}` is not supported"));
+        }
+    }
+    match kwargs.get("y") {
+        Some(Value::Number(n)) => Ok(Operand::Number {
+            value: n.as_f64().unwrap_or(f64::NAN),
+            integer: n.is_i64() || n.is_u64(),
+        }),
+        Some(Value::Array(t)) => node_entry_name(t)
+            .map(Operand::Tensor)
+            .ok_or_else(|| "the call's argument `y` is neither a tensor nor a number".into()),
+        Some(other) => Err(format!(
+            "the call's argument `y` is neither a tensor nor a number: {other}"
+        )),
+        None => Err("the call has no second operand `y`".into()),
+    }
+}

@@ -250,7 +250,10 @@ fn functional(config: Option<&Value>, prov: &mut Provenance) -> Result<Network, 
         if let Some(name) = entry.get("name").and_then(Value::as_str) {
             layer.name = name.to_string();
         }
-        let inbound = inbound_names(entry.get("inbound_nodes"));
+        let mut inbound = inbound_names(entry.get("inbound_nodes"));
+        if entry.get("class_name").and_then(Value::as_str) == Some("TFOpLambda") {
+            op_lambda_operand(&mut layer, &mut inbound, entry.get("inbound_nodes"))?;
+        }
         if let Some(c) =
             keras3::constant_operand(entry.get("inbound_nodes")).map_err(|message| {
                 ConfigError::Layer {
@@ -276,6 +279,37 @@ fn functional(config: Option<&Value>, prov: &mut Provenance) -> Result<Network, 
         .map(history_names)
         .unwrap_or_default();
     Network::from_named(&name, true, layers, &outputs).map_err(graph_error)
+}
+
+/// A tf.keras 2 op layer's second operand: a number becomes the operation's constant, a
+/// tensor its second input.
+fn op_lambda_operand(
+    layer: &mut Layer,
+    inbound: &mut Vec<String>,
+    nodes: Option<&Value>,
+) -> Result<(), ConfigError> {
+    let name = layer.name.clone();
+    let refuse = |message: String| ConfigError::Layer {
+        layer: name.clone(),
+        message,
+    };
+    match keras2::op_lambda_operand(nodes).map_err(refuse)? {
+        keras2::Operand::Number { value, integer } => {
+            let c = crate::layers::Constant {
+                position: 1,
+                value,
+                integer,
+            };
+            if !layer.kind.spec_mut().set_constant_operand(c) {
+                return Err(refuse(format!(
+                    "{} cannot take a number operand",
+                    layer.class_name()
+                )));
+            }
+        }
+        keras2::Operand::Tensor(name) => inbound.push(name),
+    }
+    Ok(())
 }
 
 /// Names of inbound layers, from Keras 3 (`{"args": [tensor...]}`) or tf.keras 2
@@ -370,7 +404,36 @@ fn parse_layer(
         });
     }
     let module = entry.get("module").and_then(Value::as_str);
+    // tf.keras 2's op layers: the TensorFlow call as the Keras 3 operation.
+    let op_lambda_config;
+    let (op_lambda, config) = if class == "TFOpLambda" {
+        let function = config.get("function").and_then(Value::as_str).unwrap_or("");
+        let op = keras2::op_lambda_class(function).ok_or_else(|| ConfigError::Layer {
+            layer: name.clone(),
+            message: format!(
+                "a TFOpLambda layer (tf.keras 2's record of the TensorFlow call \
+                 `tf.{function}`) is not supported; convscope reads the calls {}",
+                keras2::OP_LAMBDA_FUNCTIONS
+            ),
+        })?;
+        prov.note(format!(
+            "TFOpLambda: TensorFlow's `tf.{function}` read as the Keras 3 operation {op}"
+        ));
+        let mut c = config.clone();
+        c.remove("function");
+        op_lambda_config = c;
+        (Some(op), &op_lambda_config)
+    } else {
+        (None, config)
+    };
     let lookup: String = match module {
+        _ if op_lambda.is_some() => {
+            format!(
+                "{}.{}",
+                crate::layers::OPS_MODULE,
+                op_lambda.unwrap_or_default()
+            )
+        }
         Some(m) if is_layer_module(m) => class.to_string(),
         // Operations and the layers keras.applications defines itself
         // (InceptionResNetV2's CustomScaleLayer) are known by module and class.
