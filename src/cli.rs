@@ -123,6 +123,7 @@ pub enum PreprocessArg {
     Raw,
     Symmetric,
     Imagenet,
+    Caffe,
 }
 
 impl From<PreprocessArg> for crate::io::image::Preprocess {
@@ -133,6 +134,7 @@ impl From<PreprocessArg> for crate::io::image::Preprocess {
             PreprocessArg::Raw => Preprocess::Raw,
             PreprocessArg::Symmetric => Preprocess::Symmetric,
             PreprocessArg::Imagenet => Preprocess::Imagenet,
+            PreprocessArg::Caffe => Preprocess::Caffe,
         }
     }
 }

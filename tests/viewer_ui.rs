@@ -219,6 +219,30 @@ fn preprocessing_and_reinitialise_rerun_the_stack() {
     assert_ne!(d.rt.viewer.acts[1].as_ref().unwrap().output, raw);
 }
 
+/// A model keras.applications built (known by its name) gets its preprocessing
+/// proposed next to the menu; one click takes it, and the proposal goes away.
+#[test]
+fn an_application_model_proposes_its_preprocessing() {
+    use convscope::io::image::Preprocess;
+    let mut d = Designer::default();
+    d.doc.network.name = "vgg16".into();
+    let mut h = harness_with(d);
+    h.run();
+    h.get_by_label("Feature maps").click();
+    h.run();
+    assert!(h.query_by_label("Use caffe (BGR, mean)").is_some());
+    h.get_by_label("Use caffe (BGR, mean)").click();
+    h.run();
+    assert_eq!(h.state().view.preprocess, Preprocess::Caffe);
+    assert!(h.query_by_label("Use caffe (BGR, mean)").is_none());
+    // The bundled example is not an application: nothing is proposed.
+    let mut h = harness();
+    h.run();
+    h.get_by_label("Feature maps").click();
+    h.run();
+    assert!(h.query_by_label_contains("Use ").is_none());
+}
+
 /// The readout label: (row, col, channel, value).
 fn readout(h: &Harness<'static, Designer>) -> Option<(usize, usize, usize, f32)> {
     let node = h

@@ -21,8 +21,64 @@ pub enum Preprocess {
     /// x / 127.5 − 1, in [−1, 1] (MobileNet, Inception).
     Symmetric,
     /// (x / 255 − mean) / std with ImageNet's mean [0.485, 0.456, 0.406] and std
-    /// [0.229, 0.224, 0.225]; grayscale uses the first (red) pair.
+    /// [0.229, 0.224, 0.225]; grayscale uses the first (red) pair. keras.applications
+    /// calls it `torch`.
     Imagenet,
+    /// keras.applications' `caffe` mode (VGG, ResNet v1): RGB → BGR, then ImageNet's
+    /// mean pixel [103.939, 116.779, 123.68] (B, G, R) subtracted, no scaling;
+    /// grayscale subtracts the mean of the three.
+    Caffe,
+}
+
+/// ImageNet's mean pixel in BGR order, 0–255 (`imagenet_utils`, `caffe` mode).
+const CAFFE_MEAN_BGR: [f32; 3] = [103.939, 116.779, 123.68];
+
+impl Preprocess {
+    /// The preprocessing keras.applications defines for a model it built, known by the
+    /// name it gives the model (`vgg16`, `mobilenetv2_1.00_224`, `efficientnetb0`…),
+    /// with the reason; `None` for any other name.
+    pub fn for_application(model_name: &str) -> Option<(Preprocess, &'static str)> {
+        let n = model_name.to_ascii_lowercase();
+        let starts = |ps: &[&str]| ps.iter().any(|p| n.starts_with(p));
+        let v2 = n.ends_with("v2");
+        if matches!(
+            n.as_str(),
+            "vgg16" | "vgg19" | "resnet50" | "resnet101" | "resnet152"
+        ) {
+            Some((
+                Preprocess::Caffe,
+                "keras.applications preprocesses VGG and ResNet (v1) inputs in `caffe` mode",
+            ))
+        } else if (n.starts_with("resnet") && v2)
+            || starts(&[
+                "inception_v3",
+                "inception_resnet_v2",
+                "xception",
+                "mobilenet_",
+                "mobilenetv2_",
+                "nasnet_",
+            ])
+        {
+            Some((
+                Preprocess::Symmetric,
+                "keras.applications preprocesses this model's inputs in `tf` mode ([-1, 1])",
+            ))
+        } else if n.starts_with("densenet") {
+            Some((
+                Preprocess::Imagenet,
+                "keras.applications preprocesses DenseNet inputs in `torch` mode (ImageNet \
+                 mean and std)",
+            ))
+        } else if starts(&["efficientnet", "convnext_", "mobilenetv3"]) {
+            Some((
+                Preprocess::Raw,
+                "this keras.applications model preprocesses its input itself: it takes raw \
+                 0-255 pixels",
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 /// How an image whose size differs from the target is made to fit.
@@ -349,6 +405,11 @@ where
         .map(|(i, &v)| {
             let x = v as f32;
             match pre {
+                Preprocess::Caffe if channels == 3 => {
+                    let c = i % 3;
+                    raw[i - c + 2 - c] as f32 - CAFFE_MEAN_BGR[c]
+                }
+                Preprocess::Caffe => x - CAFFE_MEAN_BGR.iter().sum::<f32>() / 3.0,
                 Preprocess::Unit => x / 255.0,
                 Preprocess::Raw => x,
                 Preprocess::Symmetric => x / 127.5 - 1.0,
@@ -560,6 +621,37 @@ mod tests {
             serde_json::from_str::<Preprocess>(&json).expect("back"),
             Preprocess::Imagenet
         );
+        // caffe: R, G, B = 0, 255, 51 → B, G, R minus the BGR mean, as
+        // imagenet_utils.preprocess_input(mode="caffe") computes.
+        let caffe = run(Preprocess::Caffe, 3);
+        let want = [51.0 - 103.939, 255.0 - 116.779, 0.0 - 123.68];
+        for (a, b) in caffe.iter().zip(want) {
+            assert!((a - b).abs() < 1e-4, "{caffe:?}");
+        }
+    }
+
+    #[test]
+    fn applications_propose_their_preprocessing() {
+        let mode = |n| Preprocess::for_application(n).map(|(m, _)| m);
+        for (name, want) in [
+            ("vgg16", Preprocess::Caffe),
+            ("resnet50", Preprocess::Caffe),
+            ("resnet50v2", Preprocess::Symmetric),
+            ("mobilenetv2_1.00_224", Preprocess::Symmetric),
+            ("mobilenet_0.50_160", Preprocess::Symmetric),
+            ("inception_v3", Preprocess::Symmetric),
+            ("xception", Preprocess::Symmetric),
+            ("nasnet_mobile", Preprocess::Symmetric),
+            ("densenet121", Preprocess::Imagenet),
+            ("efficientnetb0", Preprocess::Raw),
+            ("efficientnetv2-s", Preprocess::Raw),
+            ("convnext_tiny", Preprocess::Raw),
+            ("MobileNetV3Small", Preprocess::Raw),
+        ] {
+            assert_eq!(mode(name), Some(want), "{name}");
+        }
+        assert_eq!(mode("stridednet"), None);
+        assert_eq!(mode("my_resnet50_copy"), None);
     }
 
     /// Large reductions average blocks first; the result stays within 2 grey levels of

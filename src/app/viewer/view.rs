@@ -83,6 +83,7 @@ const PREPROCESS: &[(Preprocess, &str)] = &[
     (Preprocess::Raw, "raw (0-255)"),
     (Preprocess::Symmetric, "symmetric ([-1, 1])"),
     (Preprocess::Imagenet, "imagenet (mean/std)"),
+    (Preprocess::Caffe, "caffe (BGR, mean)"),
 ];
 
 const RESIZE: &[(ResizeMode, &str)] = &[
@@ -100,6 +101,7 @@ const ORDER: &[(Order, &str)] = &[
 fn input_bar(d: &mut Designer, ui: &mut egui::Ui) {
     let mut open = false;
     let mut sample = None;
+    let proposed = Preprocess::for_application(&d.doc.network.name);
     let (s, v) = (&mut d.view, &d.rt.viewer);
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("Image:");
@@ -119,6 +121,21 @@ fn input_bar(d: &mut Designer, ui: &mut egui::Ui) {
             .on_hover_text("Any PNG, JPEG, WebP, BMP, GIF or TIFF; or drop one on the window.")
             .clicked();
         combo(ui, "Preprocess:", &mut s.preprocess, PREPROCESS);
+        if let Some((mode, why)) = proposed
+            && mode != s.preprocess
+        {
+            let label = PREPROCESS
+                .iter()
+                .find(|(m, _)| *m == mode)
+                .map_or("", |(_, l)| l);
+            if ui
+                .button(format!("Use {label}"))
+                .on_hover_text(format!("{why}."))
+                .clicked()
+            {
+                s.preprocess = mode;
+            }
+        }
         combo(ui, "Resize:", &mut s.resize, RESIZE);
     });
     if open {
