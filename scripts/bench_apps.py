@@ -70,7 +70,8 @@ for name in args.models or DEFAULT:
     keras.backend.clear_session()
     model = getattr(keras.applications, name)(weights=None)
     model.save(path)
-    shape = (1,) + tuple(model.input_shape[1:])
+    # MobileNetV3 is built for any size: time it at 224×224 as keras.applications' weights.
+    shape = (1,) + tuple(d or 224 for d in model.input_shape[1:])
     x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
     np.save(os.path.join(d, "input.npy"), x)
     graph = median_ms(tf.function(lambda z: model(z, training=False)), tf.constant(x))

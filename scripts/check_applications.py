@@ -47,6 +47,13 @@ MODELS = [
 ]
 
 
+def call_output(op):
+    """The tensor an operation's call in the model produced (a nested model's `.output`
+    is its own graph's, not the call's)."""
+    return op._inbound_nodes[0].output_tensors[0]
+
+
+
 def randomise_batchnorm(model, rng):
     for layer in model._flatten_layers():
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -67,7 +74,7 @@ def keras_summary(model):
             {
                 "name": op.name,
                 "class_name": op.__class__.__name__,
-                "output_shape": list(op.output.shape),
+                "output_shape": list(call_output(op).shape),
                 "params": params,
             }
         )
@@ -95,7 +102,7 @@ def prepare(name, work):
     with open(os.path.join(d, "summary.json"), "w") as f:
         json.dump(keras_summary(model), f)
     ops = [o for o in model.operations[1:]]
-    probe = keras.Model(model.inputs, [o.output for o in ops])
+    probe = keras.Model(model.inputs, [call_output(o) for o in ops])
     ys = probe(x)
     np.savez(done, **{o.name: np.asarray(y, dtype="float32") for o, y in zip(ops, ys)})
     return d
@@ -155,7 +162,7 @@ def check_keras2(exe, d):
         msg = str(e).strip().splitlines()[-1][:200]
         return f"{len(want.files)} layers match tf_keras; Keras 3 cannot load the migrated .keras: {msg}", 0
     ops = m.operations[1:]
-    probe = keras.Model(m.inputs, [o.output for o in ops])
+    probe = keras.Model(m.inputs, [call_output(o) for o in ops])
     x = np.load(os.path.join(d, "input_keras2.npy"))
     ys = {o.name: np.asarray(y) for o, y in zip(ops, probe(x))}
     problem = compare(ys, want)

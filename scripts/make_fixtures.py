@@ -21,6 +21,13 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 
+def call_output(op):
+    """The tensor an operation's call in the model produced (a nested model's `.output`
+    is its own graph's, not the call's)."""
+    return op._inbound_nodes[0].output_tensors[0]
+
+
+
 def cases():
     """(name, input shape, layers — or a function from the input to the output, for a
     Functional model) for every case."""
@@ -80,6 +87,7 @@ def cases():
             ],
         ),
         ("graph_ops", (6, 6, 3), graph_ops),
+        ("graph_nested", (8, 8, 3), graph_nested),
         ("graph_normalization", (6, 5, 3), graph_normalization),
         ("graph_custom_scale", (5, 5, 2), graph_custom_scale),
     ]
@@ -159,7 +167,7 @@ def summary(model):
             {
                 "name": l.name,
                 "class_name": l.__class__.__name__,
-                "output_shape": list(l.output.shape),
+                "output_shape": list(call_output(l).shape),
                 "params": t + n,
                 "trainable_params": t,
                 "non_trainable_params": n,
@@ -173,6 +181,42 @@ def summary(model):
         "trainable_params": trainable,
         "non_trainable_params": total - trainable,
     }
+
+
+def nested_outputs(m, x):
+    """(layer name, output) of every layer of a model used as a layer, on input `x`."""
+    if isinstance(m, keras.Sequential):
+        out, y = [], x
+        for l in m.layers:
+            y = l(y)
+            out.append((l.name, y))
+        return out
+    ops = m.operations[1:]
+    probe = keras.Model(m.inputs, [call_output(o) for o in ops])
+    return list(zip([o.name for o in ops], probe(x)))
+
+
+def graph_nested(inp):
+    """ConvNeXt's structure: a nested Sequential stem (Conv2D + LayerNormalization), a
+    nested Functional block, and a block with Dense on 4-D, gelu, LayerScale and the
+    residual add as an operation."""
+    from keras.src.applications.convnext import LayerScale
+
+    stem = keras.Sequential(
+        [layers.Conv2D(8, 2, strides=2, name="stem_conv"),
+         layers.LayerNormalization(epsilon=1e-6, name="stem_ln")],
+        name="stem",
+    )
+    x = stem(inp)
+    i2 = keras.Input((None, None, 8), name="block_in")
+    y = layers.Conv2D(8, 3, padding="same", groups=8, name="block_dw")(i2)
+    y = layers.Dense(16, name="block_pw1")(y)
+    y = layers.Activation("gelu", name="block_gelu")(y)
+    y = layers.Dense(8, name="block_pw2")(y)
+    y = LayerScale(0.5, 8, name="block_scale")(y)
+    block = keras.Model(i2, y, name="block")
+    x = x + block(x)
+    return layers.Conv2D(3, 1, name="head")(x)
 
 
 def write(root, name, shape, make):
@@ -199,9 +243,17 @@ def write(root, name, shape, make):
             np.save(os.path.join(d, "expected", f"{l.name}.npy"), np.asarray(y, dtype="float32"))
     else:
         ops = model.operations[1:]
-        probe = keras.Model(model.inputs, [o.output for o in ops])
-        for o, y in zip(ops, probe(x)):
-            np.save(os.path.join(d, "expected", f"{o.name}.npy"), np.asarray(y, dtype="float32"))
+        probe = keras.Model(model.inputs, [call_output(o) for o in ops])
+        values = dict(zip([o.name for o in ops], probe(x)))
+        for o in ops:
+            np.save(os.path.join(d, "expected", f"{o.name}.npy"), np.asarray(values[o.name], dtype="float32"))
+        for o in ops:
+            if isinstance(o, keras.Model):
+                # A nested model's own layers, on what it was called with.
+                src = o._inbound_nodes[0].input_tensors[0]
+                inner_in = x if src is model.inputs[0] else values[src._keras_history[0].name]
+                for l, y in nested_outputs(o, inner_in):
+                    np.save(os.path.join(d, "expected", f"{l}.npy"), np.asarray(y, dtype="float32"))
     with open(os.path.join(d, "summary.json"), "w") as f:
         json.dump(summary(model), f, indent=2)
     print("wrote", d)

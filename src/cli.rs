@@ -2,6 +2,7 @@
 //! Commands other programs call are contracts: keep their form and exit codes
 //! (0 ok, 1 a model Keras would reject, 2 an unreadable file or bad usage).
 
+use crate::io::config::NestedModel;
 use crate::io::{self, config, python};
 use crate::keras::pyfmt;
 pub use crate::keras::pyfmt::{readable_bytes, short_count, thousands};
@@ -226,14 +227,15 @@ pub fn run(cmd: &Command) -> Outcome {
                 return Outcome::fail(1, format!("error: {msg}\n"));
             }
             let origin = loaded.provenance.describe();
+            let nested = &loaded.provenance.nested;
             if *json {
-                let v = summary_json(&net, &analysis);
+                let v = summary_json_nested(&net, &analysis, nested);
                 Outcome::ok(format!(
                     "{}\n",
                     serde_json::to_string_pretty(&v).unwrap_or_default()
                 ))
             } else {
-                let table = summary_table(&net, &analysis);
+                let table = summary_table_nested(&net, &analysis, nested);
                 Outcome::ok(match origin {
                     Some(o) => format!("{o}\n{table}"),
                     None => table,
@@ -461,27 +463,98 @@ fn shape_value(s: &Option<crate::model::Shape>) -> Value {
     }
 }
 
-/// Rows Keras's summary lists: every layer but a Sequential model's InputLayer.
-/// A layer's inputs as Keras's summary writes them: `conv[0][0]`.
-fn connected_to(net: &Network, i: usize) -> Vec<String> {
-    net.inputs_of(i)
-        .into_iter()
-        .map(|j| format!("{}[0][0]", net.layers()[j].name))
-        .collect()
+/// One row of the summary: a layer, or a nested model as one row (Keras's view).
+struct Row<'a> {
+    name: &'a str,
+    class_name: &'a str,
+    report: std::borrow::Cow<'a, crate::keras::report::LayerReport>,
+    connected_to: Vec<String>,
 }
 
-fn listed(net: &Network) -> impl Iterator<Item = usize> + '_ {
-    (0..net.len()).filter(move |&i| net.functional || !net.layers()[i].kind.is_input())
+/// The rows Keras's summary lists: every layer but a Sequential model's InputLayer; a
+/// model the file nests is one row where its first layer is, with its output layer's
+/// shape and its layers' parameters and costs summed.
+fn rows<'a>(net: &'a Network, a: &'a Analysis, nested: &'a [NestedModel]) -> Vec<Row<'a>> {
+    use std::borrow::Cow;
+    let model_of = |name: &str| nested.iter().find(|m| m.layers.iter().any(|l| l == name));
+    // Outside a nested model, its layers' outputs are the model's.
+    let shown = |j: usize| {
+        let n = net.layers()[j].name.as_str();
+        format!("{}[0][0]", model_of(n).map_or(n, |m| m.name.as_str()))
+    };
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..net.len() {
+        let l = &net.layers()[i];
+        if !net.functional && l.kind.is_input() {
+            continue;
+        }
+        let Some(m) = model_of(&l.name) else {
+            out.push(Row {
+                name: &l.name,
+                class_name: l.class_name(),
+                report: Cow::Borrowed(&a.layers[i]),
+                connected_to: net.inputs_of(i).into_iter().map(shown).collect(),
+            });
+            continue;
+        };
+        if !seen.insert(m.name.as_str()) {
+            continue;
+        }
+        let members: Vec<usize> = m.layers.iter().filter_map(|n| net.find(n)).collect();
+        let mut r = net
+            .find(&m.output)
+            .map_or_else(crate::keras::report::LayerReport::unknown, |o| {
+                a.layers[o].clone()
+            });
+        let sum = |f: fn(&crate::keras::report::LayerReport) -> i64| {
+            members
+                .iter()
+                .fold(0i64, |acc, &j| acc.saturating_add(f(&a.layers[j])))
+        };
+        r.trainable_params = sum(|x| x.trainable_params);
+        r.non_trainable_params = sum(|x| x.non_trainable_params);
+        r.macs = sum(|x| x.macs);
+        r.weights.clear();
+        r.warnings = members
+            .iter()
+            .flat_map(|&j| a.layers[j].warnings.iter().cloned())
+            .collect();
+        let mut inputs = Vec::new();
+        for &j in &members {
+            for k in net.inputs_of(j) {
+                let s = shown(k);
+                if model_of(&net.layers()[k].name).is_none_or(|o| o.name != m.name)
+                    && !inputs.contains(&s)
+                {
+                    inputs.push(s);
+                }
+            }
+        }
+        out.push(Row {
+            name: &m.name,
+            class_name: &m.class,
+            report: Cow::Owned(r),
+            connected_to: inputs,
+        });
+    }
+    out
 }
+
 /// `summary --json`: Keras's `summary.json` keys plus convscope's costs.
 pub fn summary_json(net: &Network, a: &Analysis) -> Value {
-    let layers: Vec<Value> = listed(net)
-        .map(|i| {
-            let l = &net.layers()[i];
-            let r = &a.layers[i];
+    summary_json_nested(net, a, &[])
+}
+
+/// [`summary_json`] of a file that nests the models `nested` (one row each).
+pub fn summary_json_nested(net: &Network, a: &Analysis, nested: &[NestedModel]) -> Value {
+    let layers: Vec<Value> = rows(net, a, nested)
+        .into_iter()
+        .map(|row| {
+            let r = &row.report;
             json!({
-                "name": l.name,
-                "class_name": l.class_name(),
+                "name": row.name,
+                "class_name": row.class_name,
                 "output_shape": shape_value(&r.output_shape),
                 "params": r.params(),
                 "trainable_params": r.trainable_params,
@@ -493,7 +566,7 @@ pub fn summary_json(net: &Network, a: &Analysis) -> Value {
                 })),
                 "same_padding": r.same_padding,
                 "warnings": r.warnings,
-                "connected_to": net.functional.then(|| connected_to(net, i)),
+                "connected_to": net.functional.then_some(&row.connected_to),
             })
         })
         .collect();
@@ -512,6 +585,11 @@ pub fn summary_json(net: &Network, a: &Analysis) -> Value {
 
 /// The Keras-style table.
 pub fn summary_table(net: &Network, a: &Analysis) -> String {
+    summary_table_nested(net, a, &[])
+}
+
+/// [`summary_table`] of a file that nests the models `nested` (one row each).
+pub fn summary_table_nested(net: &Network, a: &Analysis, nested: &[NestedModel]) -> String {
     let mut headers = vec![
         "Layer (type)",
         "Output Shape",
@@ -523,10 +601,9 @@ pub fn summary_table(net: &Network, a: &Analysis) -> String {
     if net.functional {
         headers.push("Connected to");
     }
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for i in listed(net) {
-        let l = &net.layers()[i];
-        let r = &a.layers[i];
+    let mut table: Vec<Vec<String>> = Vec::new();
+    for row in rows(net, a, nested) {
+        let r = &row.report;
         let shape = r
             .output_shape
             .as_ref()
@@ -534,25 +611,24 @@ pub fn summary_table(net: &Network, a: &Analysis) -> String {
         let rf = r.receptive_field.map_or(String::from("-"), |rf| {
             format!("{}×{}", rf.size[0], rf.size[1])
         });
-        let mut row = vec![
-            format!("{} ({})", l.name, l.class_name()),
+        let mut cells = vec![
+            format!("{} ({})", row.name, row.class_name),
             shape,
             thousands(r.params()),
             short_count(r.macs),
             rf,
         ];
         if net.functional {
-            let inputs = connected_to(net, i);
-            row.push(if inputs.is_empty() {
+            cells.push(if row.connected_to.is_empty() {
                 "-".into()
             } else {
-                inputs.join(", ")
+                row.connected_to.join(", ")
             });
         }
-        rows.push(row);
+        table.push(cells);
     }
     let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
+    for r in &table {
         for (k, c) in r.iter().enumerate() {
             w[k] = w[k].max(c.chars().count());
         }
@@ -573,7 +649,7 @@ pub fn summary_table(net: &Network, a: &Analysis) -> String {
     s += &line("┌", "┬", "┐");
     s += &row(&headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
     s += &line("├", "┼", "┤");
-    for r in &rows {
+    for r in &table {
         s += &row(r);
     }
     s += &line("└", "┴", "┘");

@@ -27,10 +27,12 @@ pub enum RunError {
     Write { path: String, message: String },
 }
 
-/// A model ready to run: the network and its weights.
+/// A model ready to run: the network and its weights, and the models its file nests
+/// (whose outputs are their output layers').
 pub struct Prepared {
     pub network: Network,
     pub weights: Vec<LayerWeights>,
+    pub nested: Vec<io::config::NestedModel>,
 }
 
 /// Loads a model file and its weights (initializer weights drawn with `seed` when the
@@ -44,11 +46,12 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
         return Err(RunError::Rejected(msg));
     }
     engine::forward::check_memory(&analysis, 1).map_err(|e| RunError::Engine(e.to_string()))?;
+    let nested = loaded.provenance.nested;
     let weights = match loaded.kind {
-        FileKind::Keras => {
-            weights::from_keras(&loaded.bytes, &net, &analysis).map_err(|e| e.to_string())
-        }
-        FileKind::H5 => weights::from_h5(&loaded.bytes, &net, &analysis).map_err(|e| e.to_string()),
+        FileKind::Keras => weights::from_keras_nested(&loaded.bytes, &net, &analysis, &nested)
+            .map_err(|e| e.to_string()),
+        FileKind::H5 => weights::from_h5_nested(&loaded.bytes, &net, &analysis, &nested)
+            .map_err(|e| e.to_string()),
         FileKind::Json => {
             engine::weights::initialize(&net, &analysis, seed).map_err(|e| e.to_string())
         }
@@ -57,6 +60,7 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     Ok(Prepared {
         network: net,
         weights,
+        nested,
     })
 }
 
@@ -169,22 +173,33 @@ pub fn activations_npz(
     net: &Network,
     acts: &[Option<engine::LayerRun>],
 ) -> Result<Vec<u8>, String> {
-    let arrays: Vec<(String, npy::NpyArray)> = net
-        .layers()
+    activations_npz_nested(net, acts, &[])
+}
+
+/// [`activations_npz`], plus an entry for each nested model (its output layer's output,
+/// keyed by the model's name, as Keras's `model.layers` has it).
+pub fn activations_npz_nested(
+    net: &Network,
+    acts: &[Option<engine::LayerRun>],
+    nested: &[io::config::NestedModel],
+) -> Result<Vec<u8>, String> {
+    let entry = |name: &str, i: usize| {
+        let a = acts.get(i)?.as_ref()?.output.as_standard_layout();
+        Some((
+            name.replace(['/', '\\'], "_"),
+            npy::NpyArray {
+                shape: a.shape().to_vec(),
+                data: a.iter().copied().collect(),
+            },
+        ))
+    };
+    let layers = (0..net.len())
+        .filter(|&i| !net.layers()[i].kind.is_input())
+        .filter_map(|i| entry(&net.layers()[i].name, i));
+    let models = nested
         .iter()
-        .zip(acts)
-        .filter(|(l, _)| !l.kind.is_input())
-        .filter_map(|(l, a)| {
-            let a = a.as_ref()?.output.as_standard_layout();
-            Some((
-                l.name.replace(['/', '\\'], "_"),
-                npy::NpyArray {
-                    shape: a.shape().to_vec(),
-                    data: a.iter().copied().collect(),
-                },
-            ))
-        })
-        .collect();
+        .filter_map(|m| entry(&m.name, net.find(&m.output)?));
+    let arrays: Vec<(String, npy::NpyArray)> = layers.chain(models).collect();
     npy::write_npz(&arrays).map_err(|e| e.to_string())
 }
 
@@ -197,13 +212,17 @@ pub fn run_to_dir(
     seed: u64,
     pre: Preprocess,
 ) -> Result<usize, RunError> {
-    let (network, acts) = run_model(model, input, seed, pre)?;
+    let p = prepare(model, seed)?;
+    let x = read_input(&p.network, input, pre)?;
+    let acts =
+        engine::run(&p.network, &p.weights, x).map_err(|e| RunError::Engine(e.to_string()))?;
+    let network = p.network;
     if out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"))
     {
-        // One archive with every layer, written atomically.
-        let bytes = activations_npz(&network, &acts).map_err(RunError::Engine)?;
+        // One archive with every layer (and nested model), written atomically.
+        let bytes = activations_npz_nested(&network, &acts, &p.nested).map_err(RunError::Engine)?;
         io::write_atomic(out, &bytes).map_err(|e| RunError::Write {
             path: out.display().to_string(),
             message: e.to_string(),

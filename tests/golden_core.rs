@@ -6,7 +6,7 @@
 //! Runs on the copies in `tests/fixtures/` and, when `../shared/golden` exists, on the
 //! full original set as well.
 
-use convscope::cli::summary_json;
+use convscope::cli::summary_json_nested;
 use convscope::io::{config, load_model};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -81,7 +81,11 @@ fn summaries_match_keras_for_every_case_and_format() {
                                 failures.push(format!("{}: rejected: {e}", path.display()));
                                 continue;
                             }
-                            None => comparable(&summary_json(&m.network, &a)),
+                            None => comparable(&summary_json_nested(
+                                &m.network,
+                                &a,
+                                &m.provenance.nested,
+                            )),
                         }
                     }
                     Err(e) => {

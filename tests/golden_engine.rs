@@ -30,10 +30,11 @@ fn check_case(case: &Path, file: &str) -> Result<usize, String> {
     let loaded = load_model(&model).map_err(|e| e.to_string())?;
     let net = loaded.network;
     let analysis = net.analyze();
+    let nested = &loaded.provenance.nested;
     let w = if file.ends_with(".keras") {
-        weights::from_keras(&loaded.bytes, &net, &analysis)
+        weights::from_keras_nested(&loaded.bytes, &net, &analysis, nested)
     } else {
-        weights::from_h5(&loaded.bytes, &net, &analysis)
+        weights::from_h5_nested(&loaded.bytes, &net, &analysis, nested)
     }
     .map_err(|e| e.to_string())?;
     compare(case, &net, &w)

@@ -691,8 +691,18 @@ impl Designer {
                 // Keep the file's weights for the viewer when it has them.
                 use crate::io::keras_file::FileKind;
                 let w = match m.kind {
-                    FileKind::Keras => Some(io::weights::from_keras(&m.bytes, &m.network, &a)),
-                    FileKind::H5 => Some(io::weights::from_h5(&m.bytes, &m.network, &a)),
+                    FileKind::Keras => Some(io::weights::from_keras_nested(
+                        &m.bytes,
+                        &m.network,
+                        &a,
+                        &m.provenance.nested,
+                    )),
+                    FileKind::H5 => Some(io::weights::from_h5_nested(
+                        &m.bytes,
+                        &m.network,
+                        &a,
+                        &m.provenance.nested,
+                    )),
                     FileKind::Json => None,
                 };
                 let mut weight_note = String::new();

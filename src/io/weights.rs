@@ -4,6 +4,7 @@
 //! Every array is checked against the shape the analysis expects; a mismatch names the
 //! layer and the array. Nothing here panics on a corrupt file.
 
+use super::config::NestedModel;
 use super::keras_file::zip_entry;
 use super::npy;
 use crate::keras::report::WeightSpec;
@@ -102,9 +103,28 @@ fn read_dataset(file: &hdf5_pure::File, path: &str) -> Result<Raw, String> {
 
 /// Weights from a `.keras` archive.
 pub fn from_keras(bytes: &[u8], net: &Network, a: &Analysis) -> Weights {
+    from_keras_nested(bytes, net, a, &[])
+}
+
+/// [`from_keras`] for a file whose config nests the models `nested` (read from the
+/// config with the network).
+pub fn from_keras_nested(
+    bytes: &[u8],
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+) -> Weights {
     let h5bytes =
         zip_entry(bytes, "model.weights.h5").map_err(|e| WeightError::File(e.to_string()))?;
-    from_weights_h5(h5bytes, net, a)
+    read_weights_h5(h5bytes, net, a, nested)
+}
+
+/// The nested model (name, class) that holds layer `name`, if any.
+fn scope_of<'a>(nested: &'a [NestedModel], name: &str) -> Option<(&'a str, &'a str)> {
+    nested
+        .iter()
+        .find(|m| m.layers.iter().any(|l| l == name))
+        .map(|m| (m.name.as_str(), m.class.as_str()))
 }
 
 /// Every layer's weights, or why not.
@@ -147,8 +167,17 @@ fn read_group(file: &hdf5_pure::File, group: &str, names: &[String]) -> Result<V
 /// Weights from the `model.weights.h5` inside a `.keras` archive (Keras 3's layout:
 /// `layers/<key>/vars/<n>`).
 pub fn from_weights_h5(h5bytes: Vec<u8>, net: &Network, a: &Analysis) -> Weights {
+    read_weights_h5(h5bytes, net, a, &[])
+}
+
+fn read_weights_h5(
+    h5bytes: Vec<u8>,
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+) -> Weights {
     let file = h5(h5bytes)?;
-    let keys = net.keras_weight_keys();
+    let keys = net.keras_weight_keys_in(|name| scope_of(nested, name));
     read_layers(net, a, |i, _, _| {
         let key = keys[i]
             .as_ref()
@@ -167,9 +196,21 @@ pub fn from_weights_h5(h5bytes: Vec<u8>, net: &Network, a: &Analysis) -> Weights
 
 /// Weights from a legacy `.h5` full-model file (`model_weights/<layer>/<weight path>`).
 pub fn from_h5(bytes: &[u8], net: &Network, a: &Analysis) -> Weights {
+    from_h5_nested(bytes, net, a, &[])
+}
+
+/// [`from_h5`] for a file whose config nests the models `nested`: a nested model's
+/// group holds the weights of all its layers, each listed as `…/<layer>/<weight>`.
+pub fn from_h5_nested(
+    bytes: &[u8],
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+) -> Weights {
     let file = h5(bytes.to_vec())?;
     read_layers(net, a, |_, layer, _| {
-        let gpath = format!("model_weights/{}", layer.name);
+        let model = scope_of(nested, &layer.name).map(|(m, _)| m);
+        let gpath = format!("model_weights/{}", model.unwrap_or(&layer.name));
         let group = file
             .group(&gpath)
             .map_err(|_| format!("the file has no group {gpath}"))?;
@@ -181,6 +222,14 @@ pub fn from_h5(bytes: &[u8], net: &Network, a: &Analysis) -> Weights {
             .and_then(|a| a.as_strings())
             .map(|s| s.to_vec())
             .unwrap_or_default();
+        let names: Vec<String> = match model {
+            // `stem/stem_conv/kernel` (Sequential) or `inner_conv/kernel` (Functional).
+            Some(_) => names
+                .into_iter()
+                .filter(|n| n.rsplit('/').nth(1) == Some(layer.name.as_str()))
+                .collect(),
+            None => names,
+        };
         read_group(&file, &gpath, &names)
     })
 }

@@ -113,6 +113,7 @@ registry! {
     Flatten(flatten::Flatten),
     Reshape(reshape::Reshape),
     Permute(permute::Permute),
+    LayerScale(layer_scale::LayerScale),
     Dense(dense::Dense),
     ZeroPadding2D(zero_padding2d::ZeroPadding2D),
     Cropping2D(cropping2d::Cropping2D),

@@ -287,18 +287,44 @@ impl Network {
     /// Sequential model's InputLayer and for operations, which are not in
     /// `model.layers`).
     pub fn keras_weight_keys(&self) -> Vec<Option<String>> {
-        let mut counts: std::collections::HashMap<String, usize> = Default::default();
+        self.keras_weight_keys_in(|_| None)
+    }
+
+    /// [`Network::keras_weight_keys`] for a file that keeps some layers inside models
+    /// used as layers: `scope(name)` is the (model name, `Sequential`/`Functional`) a
+    /// layer belongs to. Such a model takes one key in the outer list, where its first
+    /// layer is (`sequential`, `functional_1`…), and its layers are keyed inside it:
+    /// `sequential/layers/conv2d`.
+    pub fn keras_weight_keys_in<'a>(
+        &self,
+        scope: impl Fn(&str) -> Option<(&'a str, &'a str)>,
+    ) -> Vec<Option<String>> {
+        type Counts = std::collections::HashMap<String, usize>;
+        fn next(counts: &mut Counts, base: String) -> String {
+            let k = counts.entry(base.clone()).or_insert(0);
+            let key = if *k == 0 { base } else { format!("{base}_{k}") };
+            *k += 1;
+            key
+        }
+        let mut outer = Counts::new();
+        let mut nested: std::collections::HashMap<&str, (String, Counts)> = Default::default();
         self.layers
             .iter()
             .map(|l| {
-                if (l.kind.is_input() && !self.functional) || l.kind.facts().is_operation() {
+                if l.kind.facts().is_operation() {
                     return None;
                 }
                 let base = to_snake_case(l.class_name());
-                let k = counts.entry(base.clone()).or_insert(0);
-                let key = if *k == 0 { base } else { format!("{base}_{k}") };
-                *k += 1;
-                Some(key)
+                match scope(&l.name) {
+                    Some((model, class)) => {
+                        let (key, counts) = nested.entry(model).or_insert_with(|| {
+                            (next(&mut outer, to_snake_case(class)), Counts::new())
+                        });
+                        Some(format!("{key}/layers/{}", next(counts, base)))
+                    }
+                    None if l.kind.is_input() && !self.functional => None,
+                    None => Some(next(&mut outer, base)),
+                }
             })
             .collect()
     }

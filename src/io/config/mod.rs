@@ -18,7 +18,7 @@ pub use write::{keras3_name, layer_config, to_json_string, to_value};
 use crate::keras::objects::{self, py_repr_json};
 use crate::keras::shape::Shape;
 use crate::layers::{LayerKind, canonical_class, supported_classes};
-use crate::model::network::{Layer, Network, default_dtype};
+use crate::model::network::{Layer, LayerId, Network, default_dtype};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
@@ -61,6 +61,22 @@ pub struct Provenance {
     pub backend: Option<String>,
     /// One line per adaptation: the class, what was changed, how many layers.
     pub adapted: Vec<String>,
+    /// The Sequential or Functional models the file uses as layers (ConvNeXt's stem and
+    /// downsampling blocks): the network holds their layers in their place; these
+    /// records say where the file keeps their weights and how Keras's summary shows
+    /// them.
+    pub nested: Vec<NestedModel>,
+}
+
+/// A model used as a layer, as the file has it: convscope's network holds its layers
+/// (`layers`, in order) where the file has the model; its consumers take `output`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NestedModel {
+    pub name: String,
+    /// `Sequential` or `Functional`.
+    pub class: String,
+    pub layers: Vec<String>,
+    pub output: String,
 }
 
 impl Provenance {
@@ -71,6 +87,7 @@ impl Provenance {
             keras_version: keras_version.map(str::to_string),
             backend: backend.map(str::to_string),
             adapted: Vec::new(),
+            nested: Vec::new(),
         }
     }
 
@@ -81,10 +98,19 @@ impl Provenance {
             .is_some_and(|v| v.starts_with("2.") || v.starts_with("1."))
     }
 
-    /// A sentence for the window and the summary (`None` for Keras 3 files).
+    /// A sentence for the window and the summary (`None` for Keras 3 files without
+    /// nested models).
     pub fn describe(&self) -> Option<String> {
+        let nested = (!self.nested.is_empty()).then(|| {
+            let models: Vec<String> = self
+                .nested
+                .iter()
+                .map(|n| format!("{} ({}, {} layers)", n.name, n.class, n.layers.len()))
+                .collect();
+            format!("nested models shown as their layers: {}", models.join(", "))
+        });
         if !self.is_keras2() {
-            return None;
+            return nested.map(|n| format!("{}{}.", n[..1].to_uppercase(), &n[1..]));
         }
         let version = self.keras_version.as_deref().unwrap_or("?");
         let backend = self
@@ -96,7 +122,8 @@ impl Provenance {
         } else {
             format!("adapted for Keras 3: {}", self.adapted.join("; "))
         };
-        Some(format!("Keras {version} file{backend}; {adapted}."))
+        let nested = nested.map_or(String::new(), |n| format!("; {n}"));
+        Some(format!("Keras {version} file{backend}; {adapted}{nested}."))
     }
 
     fn note(&mut self, what: String) {
@@ -243,9 +270,46 @@ fn input_layer(name: &str, batch_shape: Shape) -> Layer {
 }
 
 fn functional(config: Option<&Value>, prov: &mut Provenance) -> Result<Network, ConfigError> {
+    let (name, layers, outputs) = functional_layers(config, prov, true)?;
+    Network::from_named(&name, true, layers, &outputs).map_err(graph_error)
+}
+
+/// A layer with the names of the layers it takes.
+type Named = (Layer, Vec<String>);
+
+/// Whether an entry is a model used as a layer.
+fn is_model_entry(entry: &Value) -> bool {
+    matches!(
+        entry.get("class_name").and_then(Value::as_str),
+        Some("Sequential" | "Functional" | "Model")
+    )
+}
+
+/// A Functional model's name, layers and output layer names. Models used as layers
+/// (when `outer`) are replaced by their layers, and the layers that take a nested
+/// model's output take its output layer's.
+fn functional_layers(
+    config: Option<&Value>,
+    prov: &mut Provenance,
+    outer: bool,
+) -> Result<(String, Vec<Named>, Vec<String>), ConfigError> {
     let (name, entries) = layer_list(config)?;
     let mut layers = Vec::new();
+    let mut aliases: std::collections::HashMap<String, String> = Default::default();
     for (i, entry) in entries.iter().enumerate() {
+        if is_model_entry(entry) {
+            if !outer {
+                return Err(ConfigError::Layer {
+                    layer: entry_name(entry),
+                    message: "a model nested inside a nested model is not supported yet".into(),
+                });
+            }
+            let (nested, inner) = nested_model(entry, prov)?;
+            aliases.insert(nested.name.clone(), nested.output.clone());
+            prov.nested.push(nested);
+            layers.extend(inner);
+            continue;
+        }
         let (mut layer, _) = parse_layer(entry, i, prov)?;
         if let Some(name) = entry.get("name").and_then(Value::as_str) {
             layer.name = name.to_string();
@@ -274,11 +338,136 @@ fn functional(config: Option<&Value>, prov: &mut Provenance) -> Result<Network, 
         }
         layers.push((layer, inbound));
     }
-    let outputs = config
+    let mut outputs = config
         .and_then(|c| c.get("output_layers"))
         .map(history_names)
         .unwrap_or_default();
-    Network::from_named(&name, true, layers, &outputs).map_err(graph_error)
+    let alias = |n: &mut String| {
+        if let Some(a) = aliases.get(n.as_str()) {
+            *n = a.clone();
+        }
+    };
+    for (_, inbound) in layers.iter_mut() {
+        inbound.iter_mut().for_each(alias);
+    }
+    outputs.iter_mut().for_each(alias);
+    Ok((name, layers, outputs))
+}
+
+/// An entry's name: its own, else its config's.
+fn entry_name(entry: &Value) -> String {
+    entry
+        .get("name")
+        .or_else(|| entry.get("config").and_then(|c| c.get("name")))
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// The layers of a Sequential or Functional model used as a layer, fed by what the
+/// model is fed (its input layers dropped), and the record of where they came from.
+fn nested_model(
+    entry: &Value,
+    prov: &mut Provenance,
+) -> Result<(NestedModel, Vec<Named>), ConfigError> {
+    let name = entry_name(entry);
+    let class = entry
+        .get("class_name")
+        .and_then(Value::as_str)
+        .unwrap_or("Functional");
+    let refuse = |message: String| ConfigError::Layer {
+        layer: name.clone(),
+        message,
+    };
+    let config = entry.get("config");
+    if let Some(Value::Array(inner)) = config.and_then(|c| c.get("layers"))
+        && let Some(deeper) = inner.iter().find(|e| is_model_entry(e))
+    {
+        return Err(refuse(format!(
+            "the nested model '{}' inside it is not supported yet (one level of nesting is)",
+            entry_name(deeper)
+        )));
+    }
+    let outer_inputs = inbound_names(entry.get("inbound_nodes"));
+    // A nested config that is not a model is named by the layer it stands for.
+    let named = |e: ConfigError| match e {
+        ConfigError::NotAModel(m) => refuse(format!("its {class} config: {m}")),
+        other => other,
+    };
+    let (layers, inputs, outputs) = if class == "Sequential" {
+        let net = sequential(config, prov).map_err(named)?;
+        let names = |ids: &[LayerId]| -> Vec<String> {
+            ids.iter()
+                .filter_map(|&id| net.index_of(id))
+                .map(|j| net.layers()[j].name.clone())
+                .collect()
+        };
+        let inputs: Vec<String> = net
+            .layers()
+            .iter()
+            .filter(|l| l.kind.is_input())
+            .map(|l| l.name.clone())
+            .collect();
+        let layers: Vec<Named> = net
+            .layers()
+            .iter()
+            .map(|l| (l.clone(), names(l.inputs())))
+            .collect();
+        let last = net.layers().last().map(|l| l.name.clone());
+        (layers, inputs, last.into_iter().collect())
+    } else {
+        let (_, layers, outputs) = functional_layers(config, prov, false).map_err(named)?;
+        let inputs = config
+            .and_then(|c| c.get("input_layers"))
+            .map(history_names)
+            .unwrap_or_default();
+        (layers, inputs, outputs)
+    };
+    let [output] = &outputs[..] else {
+        return Err(refuse(format!(
+            "a nested {class} model with {} outputs is not supported",
+            outputs.len()
+        )));
+    };
+    if inputs.len() != outer_inputs.len() {
+        return Err(refuse(format!(
+            "the nested {class} model has {} inputs but is called on {}",
+            inputs.len(),
+            outer_inputs.len()
+        )));
+    }
+    // Its input layers are what the model is called on.
+    let feed: std::collections::HashMap<&str, &str> = inputs
+        .iter()
+        .map(String::as_str)
+        .zip(outer_inputs.iter().map(String::as_str))
+        .collect();
+    let layers: Vec<Named> = layers
+        .into_iter()
+        .filter(|(l, _)| !l.kind.is_input())
+        .map(|(l, inbound)| {
+            let inbound = inbound
+                .into_iter()
+                .map(|n| feed.get(n.as_str()).map_or(n, |o| o.to_string()))
+                .collect();
+            (l, inbound)
+        })
+        .collect();
+    if feed.contains_key(output.as_str()) {
+        return Err(refuse(format!("the nested {class} model has no layers")));
+    }
+    let nested = NestedModel {
+        name: name.clone(),
+        class: if class == "Sequential" {
+            "Sequential"
+        } else {
+            "Functional"
+        }
+        .into(),
+        layers: layers.iter().map(|(l, _)| l.name.clone()).collect(),
+        output: output.clone(),
+    };
+    Ok((nested, layers))
 }
 
 /// A tf.keras 2 op layer's second operand: a number becomes the operation's constant, a
@@ -399,7 +588,7 @@ fn parse_layer(
         return Err(ConfigError::Layer {
             layer: name,
             message: format!(
-                "a {class} model used as a layer (a nested model) is not supported yet"
+                "a {class} model used as a layer is supported in Functional models only"
             ),
         });
     }
@@ -665,9 +854,19 @@ mod tests {
         // ConvNeXt's stem: a Sequential model used as a layer.
         v["config"]["layers"][2]["module"] = json!("keras");
         v["config"]["layers"][2]["class_name"] = json!("Sequential");
+        // (a layer's config in place of the model's is refused naming the layer).
         assert_eq!(
             from_value(&v).unwrap_err().to_string(),
-            "layer 'add': a Sequential model used as a layer (a nested model) is not supported yet"
+            "layer 'add': its Sequential config: the model config has no `layers` list"
+        );
+        // A model nested two levels deep is refused.
+        let inner = json!({"module": "keras", "class_name": "Sequential", "name": "deep",
+            "config": {"name": "deep", "layers": []}});
+        v["config"]["layers"][2]["config"] = json!({"name": "add", "layers": [inner]});
+        let msg = from_value(&v).unwrap_err().to_string();
+        assert!(
+            msg.contains("layer 'add': the nested model 'deep'"),
+            "{msg}"
         );
     }
 }
