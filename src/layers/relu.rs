@@ -44,7 +44,7 @@ impl LayerSpec for ReLU {
         let max = self.max_value.map(|m| m as f32);
         let slope = self.negative_slope as f32;
         let th = self.threshold as f32;
-        Ok(first(inputs)?.mapv(|v| {
+        Ok(crate::kernels::map(first(inputs)?, move |v| {
             let y = if v >= th { v } else { slope * (v - th) };
             match max {
                 Some(m) if y > m => m,
