@@ -40,18 +40,26 @@ pub struct Prepared {
 pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     let loaded =
         io::load_model(model).map_err(|e| RunError::Load(format!("{}: {e}", model.display())))?;
-    let net = loaded.network;
+    let io::keras_file::LoadedModel {
+        network: net,
+        kind,
+        bytes,
+        provenance,
+    } = loaded;
     let analysis = net.analyze();
     if let Some(msg) = analysis.error(&net) {
         return Err(RunError::Rejected(msg));
     }
     engine::forward::check_memory(&analysis, 1).map_err(|e| RunError::Engine(e.to_string()))?;
-    let nested = loaded.provenance.nested;
-    let weights = match loaded.kind {
-        FileKind::Keras => weights::from_keras_nested(&loaded.bytes, &net, &analysis, &nested)
-            .map_err(|e| e.to_string()),
-        FileKind::H5 => weights::from_h5_nested(&loaded.bytes, &net, &analysis, &nested)
-            .map_err(|e| e.to_string()),
+    let nested = provenance.nested;
+    // The file's bytes become the weights' (read into their final arrays, no copy).
+    let weights = match kind {
+        FileKind::Keras => {
+            weights::from_keras_owned(bytes, &net, &analysis, &nested).map_err(|e| e.to_string())
+        }
+        FileKind::H5 => {
+            weights::from_h5_owned(bytes, &net, &analysis, &nested).map_err(|e| e.to_string())
+        }
         FileKind::Json => {
             engine::weights::initialize(&net, &analysis, seed).map_err(|e| e.to_string())
         }

@@ -686,19 +686,21 @@ impl Designer {
             );
         }
         match io::load_model(p) {
-            Ok(m) => {
+            Ok(mut m) => {
                 let a = m.network.analyze();
-                // Keep the file's weights for the viewer when it has them.
+                // Keep the file's weights for the viewer when it has them (the file's
+                // bytes become them: no second copy of a large model).
                 use crate::io::keras_file::FileKind;
+                let bytes = std::mem::take(&mut m.bytes);
                 let w = match m.kind {
-                    FileKind::Keras => Some(io::weights::from_keras_nested(
-                        &m.bytes,
+                    FileKind::Keras => Some(io::weights::from_keras_owned(
+                        bytes,
                         &m.network,
                         &a,
                         &m.provenance.nested,
                     )),
-                    FileKind::H5 => Some(io::weights::from_h5_nested(
-                        &m.bytes,
+                    FileKind::H5 => Some(io::weights::from_h5_owned(
+                        bytes,
                         &m.network,
                         &a,
                         &m.provenance.nested,

@@ -125,6 +125,53 @@ pub fn load_model_bytes(bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
     }
 }
 
+/// [`zip_entry`] of an archive the caller gives up: a stored (uncompressed) entry, as
+/// Keras writes `model.weights.h5`, is cut out of the archive's own buffer instead of
+/// copied (the weights of a large model are otherwise in memory twice), after its
+/// CRC-32 is checked as the zip reader would.
+pub fn zip_entry_owned(mut bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, LoadError> {
+    let stored = {
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&bytes[..]))
+            .map_err(|e| LoadError::Format(format!("not a readable .keras (zip) archive: {e}")))?;
+        let entry = archive
+            .by_name(name)
+            .map_err(|_| LoadError::Format(format!("the .keras archive has no {name}")))?;
+        let plain = entry.compression() == zip::CompressionMethod::Stored
+            && !entry.encrypted()
+            && entry.compressed_size() == entry.size();
+        match entry.data_start() {
+            Some(start) if plain => Some((start, entry.size(), entry.crc32())),
+            _ => None,
+        }
+    };
+    let Some((start, size, crc)) = stored else {
+        return zip_entry(&bytes, name);
+    };
+    let limit = if name.ends_with(".json") {
+        MAX_CONFIG_BYTES
+    } else {
+        MAX_MODEL_BYTES
+    };
+    if size > limit {
+        return Err(LoadError::Format(format!(
+            "{name} in the archive unpacks to more than {} MB",
+            limit >> 20
+        )));
+    }
+    let (start, end) = (start as usize, start.saturating_add(size) as usize);
+    let data = bytes
+        .get(start..end)
+        .ok_or_else(|| LoadError::Format(format!("{name} runs past the end of the archive")))?;
+    if crc32fast::hash(data) != crc {
+        return Err(LoadError::Format(format!(
+            "cannot unpack {name}: its CRC-32 does not match (the file is corrupt)"
+        )));
+    }
+    bytes.truncate(end);
+    bytes.drain(..start);
+    Ok(bytes)
+}
+
 /// Reads one entry of a zip archive held in memory, refusing oversized entries.
 pub fn zip_entry(bytes: &[u8], name: &str) -> Result<Vec<u8>, LoadError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
@@ -150,4 +197,42 @@ pub fn zip_entry(bytes: &[u8], name: &str) -> Result<Vec<u8>, LoadError> {
                 limit >> 20
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn golden_keras() -> Vec<u8> {
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/golden/stack_mini_vgg/model.keras"
+        );
+        std::fs::read(p).expect("fixture")
+    }
+
+    /// The entry cut out of the archive's buffer is the entry the zip reader unpacks;
+    /// one flipped byte inside it is refused by its CRC, never read as weights.
+    #[test]
+    fn a_stored_entry_is_cut_out_in_place_and_checked() {
+        let bytes = golden_keras();
+        let copied = zip_entry(&bytes, "model.weights.h5").expect("copy");
+        let cut = zip_entry_owned(bytes.clone(), "model.weights.h5").expect("in place");
+        assert_eq!(cut, copied);
+        assert_eq!(
+            zip_entry_owned(bytes.clone(), "config.json").expect("config"),
+            zip_entry(&bytes, "config.json").expect("config")
+        );
+        let at = bytes
+            .windows(copied.len().min(64))
+            .position(|w| w == &copied[..copied.len().min(64)])
+            .expect("entry in archive");
+        let mut bad = bytes.clone();
+        bad[at + copied.len() / 2] ^= 0x55;
+        let e = zip_entry_owned(bad, "model.weights.h5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CRC-32"), "{e}");
+        assert!(zip_entry_owned(bytes, "nothing.h5").is_err());
+    }
 }

@@ -119,6 +119,29 @@ pub fn from_keras_nested(
     read_weights_h5(h5bytes, net, a, nested)
 }
 
+/// [`from_keras_nested`] taking the archive's bytes, which become the weights file's
+/// (no second copy of a large model's weights).
+pub fn from_keras_owned(
+    bytes: Vec<u8>,
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+) -> Weights {
+    let h5bytes = super::keras_file::zip_entry_owned(bytes, "model.weights.h5")
+        .map_err(|e| WeightError::File(e.to_string()))?;
+    read_weights_h5(h5bytes, net, a, nested)
+}
+
+/// [`from_h5_nested`] taking the file's bytes (no copy of them).
+pub fn from_h5_owned(
+    bytes: Vec<u8>,
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+) -> Weights {
+    read_h5(h5(bytes)?, net, a, nested)
+}
+
 /// The nested model (name, class) that holds layer `name`, if any.
 fn scope_of<'a>(nested: &'a [NestedModel], name: &str) -> Option<(&'a str, &'a str)> {
     nested
@@ -207,7 +230,10 @@ pub fn from_h5_nested(
     a: &Analysis,
     nested: &[NestedModel],
 ) -> Weights {
-    let file = h5(bytes.to_vec())?;
+    read_h5(h5(bytes.to_vec())?, net, a, nested)
+}
+
+fn read_h5(file: hdf5_pure::File, net: &Network, a: &Analysis, nested: &[NestedModel]) -> Weights {
     read_layers(net, a, |_, layer, _| {
         let model = scope_of(nested, &layer.name).map(|(m, _)| m);
         let gpath = format!("model_weights/{}", model.unwrap_or(&layer.name));
