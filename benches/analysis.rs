@@ -1,5 +1,6 @@
-//! Analysis must keep up with typing: a 100-layer stack in well under 1 ms.
-//! `cargo bench --bench analysis`
+//! Analysis must keep up with typing: a 100-layer stack in well under 1 ms, and
+//! keras.applications' NASNetMobile (771 layers, branches and merges; its Keras 3.15.1
+//! config in `benches/data/`) within 2 ms. `cargo bench --bench analysis`
 
 use convscope::model::Network;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -53,6 +54,22 @@ fn bench(c: &mut Criterion) {
     c.bench_function("analyze 100-layer stack", |b| {
         b.iter(|| black_box(black_box(&net).analyze()))
     });
+    let nasnet = nasnet_mobile();
+    assert_eq!(nasnet.len(), 771);
+    assert!(nasnet.analyze().first_error.is_none());
+    c.bench_function("analyze NASNetMobile (771 layers)", |b| {
+        b.iter(|| black_box(black_box(&nasnet).analyze()))
+    });
+}
+
+/// NASNetMobile as `keras.applications.NASNetMobile(weights=None)` saves its config.
+pub fn nasnet_mobile() -> Network {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/data/nasnet_mobile.json"
+    );
+    let text = std::fs::read_to_string(path).expect("benches/data/nasnet_mobile.json");
+    convscope::io::config::from_json_str(&text).expect("NASNetMobile reads")
 }
 
 criterion_group!(benches, bench);

@@ -8,7 +8,9 @@
 //! - `accepting_a_result`: the frame that takes a finished result and builds every tile
 //!   texture of the selected layer (the most expensive frame there is);
 //! - `edit_to_screen`: from an edit of the last Conv2D's kernel size (3 ↔ 5) to the end
-//!   of the frame that shows its new feature maps (worker run + that frame).
+//!   of the frame that shows its new feature maps (worker run + that frame);
+//! - `nasnet_idle_summary`: a frame of the Summary tab (and the stack of cards beside
+//!   it) with keras.applications' NASNetMobile (771 layers) open, nothing running.
 
 use convscope::app::{Designer, Tab};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -88,7 +90,26 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+    let mut h = nasnet_harness(Tab::Summary);
+    group.bench_function("nasnet_idle_summary", |b| b.iter(|| h.step()));
     group.finish();
+}
+
+/// The window with NASNetMobile (`benches/data/nasnet_mobile.json`) open on `tab`.
+fn nasnet_harness(tab: Tab) -> Harness<'static, Designer> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/data/nasnet_mobile.json"
+    );
+    let text = std::fs::read_to_string(path).expect("benches/data/nasnet_mobile.json");
+    let net = convscope::io::config::from_json_str(&text).expect("NASNetMobile reads");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(|ui, d: &mut Designer| d.ui(ui), Designer::new(net));
+    h.state_mut().view.tab = tab;
+    h.step();
+    h.step();
+    h
 }
 
 criterion_group!(benches, bench);

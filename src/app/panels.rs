@@ -263,12 +263,26 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
             ui.separator();
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
-                .show(ui, |ui| {
+                .show_viewport(ui, |ui, viewport| {
                     let mut drop_target: Option<usize> = None;
                     let mut dragged: Option<usize> = None;
                     let mut clicked = None;
                     let net = &d.doc.network;
-                    for i in 0..net.len() {
+                    // Only the cards in view are laid out (NASNetMobile has 771); the
+                    // others take the height they had when last shown.
+                    let heights_id = ui.scope_id().with("stack_card_heights");
+                    let mut heights: Vec<f32> =
+                        ui.data(|m| m.get_temp(heights_id)).unwrap_or_default();
+                    heights.resize(net.len(), 0.0);
+                    let origin = ui.min_rect().top();
+                    let (view_top, view_bottom) = (viewport.min.y - 200.0, viewport.max.y + 200.0);
+                    for (i, height) in heights.iter_mut().enumerate() {
+                        let top = ui.cursor().top() - origin;
+                        let guess = if *height > 0.0 { *height } else { 32.0 };
+                        if (top + guess < view_top || top > view_bottom) && i != d.view.selected {
+                            ui.add_space(guess);
+                            continue;
+                        }
                         let l = &net.layers()[i];
                         let r = &d.rt.analysis.layers[i];
                         let mut text = card_text(l, r);
@@ -298,6 +312,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                         } else {
                             Color32::TRANSPARENT
                         });
+                        let before = ui.cursor().top();
                         let resp = frame
                             .show(ui, |ui| {
                                 ui.set_width(ui.available_width());
@@ -315,6 +330,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                                 card
                             })
                             .inner;
+                        *height = ui.cursor().top() - before;
                         if resp.clicked() {
                             clicked = Some(i);
                         }
@@ -329,6 +345,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                             }
                         }
                     }
+                    ui.data_mut(|m| m.insert_temp(heights_id, heights));
                     if let Some(i) = clicked {
                         d.command(Command::Select(i));
                     }
@@ -342,52 +359,74 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
 pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
     {
         ui.heading(format!("Summary — Model: \"{}\"", d.doc.network.name));
+        // One monospace line per layer, columns padded as Keras's own summary is: only
+        // the rows in view are laid out (NASNetMobile has 771).
+        let net = &d.doc.network;
+        let header = [
+            "Layer (type)",
+            "Output Shape",
+            "Param #",
+            "MACs",
+            "Memory",
+            "RF",
+        ]
+        .map(String::from);
+        let rows: Vec<([String; 6], bool)> = (0..net.len())
+            .filter(|&i| net.functional || !net.layers()[i].kind.is_input())
+            .map(|i| {
+                let (l, r) = (&net.layers()[i], &d.rt.analysis.layers[i]);
+                let cells = [
+                    format!("{} ({})", l.name, l.class_name()),
+                    r.output_shape
+                        .as_ref()
+                        .map_or("?".to_string(), |s| pyfmt::tuple_opt(s)),
+                    thousands(r.params()),
+                    short_count(r.macs),
+                    human_bytes(r.output_bytes),
+                    r.receptive_field
+                        .map_or("-".into(), |rf| format!("{}×{}", rf.size[0], rf.size[1])),
+                ];
+                (cells, r.error.is_some())
+            })
+            .collect();
+        let mut widths = header.clone().map(|h| h.chars().count());
+        for (cells, _) in &rows {
+            for (w, c) in widths.iter_mut().zip(cells) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: &[String; 6]| {
+            let mut t = String::new();
+            for (k, (c, w)) in cells.iter().zip(widths).enumerate() {
+                let pad = w.saturating_sub(c.chars().count());
+                // Numbers right-aligned, text left-aligned.
+                if (2..5).contains(&k) {
+                    t.push_str(&" ".repeat(pad));
+                    t.push_str(c);
+                } else {
+                    t.push_str(c);
+                    t.push_str(&" ".repeat(pad));
+                }
+                t.push_str("   ");
+            }
+            t.trim_end().to_string()
+        };
+        ui.add(egui::Label::new(RichText::new(line(&header)).monospace().strong()).extend());
+        let row_h = ui.text_style_height(&egui::TextStyle::Monospace);
+        let footer_h = 6.0 * (row_h + ui.spacing().item_spacing.y) + 12.0;
         egui::ScrollArea::both()
             .auto_shrink([false, false])
-            .show(ui, |ui| {
-                egui::Grid::new("summary")
-                    .striped(true)
-                    .num_columns(6)
-                    .spacing([12.0, 4.0])
-                    .show(ui, |ui| {
-                        for h in [
-                            "Layer (type)",
-                            "Output Shape",
-                            "Param #",
-                            "MACs",
-                            "Memory",
-                            "RF",
-                        ] {
-                            ui.label(RichText::new(h).strong());
-                        }
-                        ui.end_row();
-                        for (i, l) in d.doc.network.layers().iter().enumerate() {
-                            if l.kind.is_input() && !d.doc.network.functional {
-                                continue;
-                            }
-                            let r = &d.rt.analysis.layers[i];
-                            let name = format!("{} ({})", l.name, l.class_name());
-                            if r.error.is_some() {
-                                ui.colored_label(RED, name);
-                            } else {
-                                ui.label(name);
-                            }
-                            ui.monospace(
-                                r.output_shape
-                                    .as_ref()
-                                    .map_or("?".to_string(), |s| pyfmt::tuple_opt(s)),
-                            );
-                            ui.monospace(thousands(r.params()));
-                            ui.monospace(short_count(r.macs));
-                            ui.monospace(human_bytes(r.output_bytes));
-                            ui.monospace(
-                                r.receptive_field.map_or("-".into(), |rf| {
-                                    format!("{}×{}", rf.size[0], rf.size[1])
-                                }),
-                            );
-                            ui.end_row();
-                        }
-                    });
+            .max_height((ui.available_height() - footer_h).max(row_h * 4.0))
+            .show_rows(ui, row_h, rows.len(), |ui, range| {
+                for (cells, failed) in &rows[range] {
+                    let text = RichText::new(line(cells)).monospace();
+                    // One line each (no wrapping): the area scrolls sideways.
+                    let text = if *failed { text.color(RED) } else { text };
+                    ui.add(egui::Label::new(text).extend());
+                }
+            });
+        {
+            {
                 ui.separator();
                 let a = &d.rt.analysis;
                 ui.label(format!(
@@ -409,7 +448,8 @@ pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 if let Some(msg) = a.error(&d.doc.network) {
                     ui.colored_label(RED, msg);
                 }
-            });
+            }
+        }
     }
 }
 
