@@ -48,13 +48,11 @@ pub fn depthwise(op: ConvOp) -> Array4<f32> {
         ks,
         bias,
         win,
-        h,
-        w,
+        hw: [h, w],
         cin,
         kw,
         mult,
-        oh,
-        ow,
+        out: [oh, ow],
     };
     #[cfg(target_arch = "x86_64")]
     let level = if std::arch::is_x86_feature_detected!("avx512f") {
@@ -88,13 +86,13 @@ struct Geometry<'a> {
     ks: &'a [f32],
     bias: &'a [f32],
     win: &'a Window,
-    h: usize,
-    w: usize,
+    /// Input height and width.
+    hw: [usize; 2],
     cin: usize,
     kw: usize,
     mult: usize,
-    oh: usize,
-    ow: usize,
+    /// Output height and width.
+    out: [usize; 2],
 }
 
 // `output_row` compiled once per instruction set.
@@ -114,18 +112,18 @@ compiled_for!(row_avx2, "avx2,fma");
 /// inside the image are visited: the others read zero padding.
 #[inline(always)]
 fn output_row(g: &Geometry, row_i: usize, row: &mut [f32]) {
-    let (b, oy) = (row_i / g.oh, row_i % g.oh);
+    let (b, oy) = (row_i / g.out[0], row_i % g.out[0]);
     let (c, cout) = (g.cin, g.cin * g.mult);
-    let image = &g.xs[b * g.h * g.w * c..(b + 1) * g.h * g.w * c];
-    let rows = g.win.inside(0, oy, g.h);
-    for (ox, px) in row.chunks_exact_mut(cout).enumerate().take(g.ow) {
-        let cols = g.win.inside(1, ox, g.w);
+    let image = &g.xs[b * g.hw[0] * g.hw[1] * c..(b + 1) * g.hw[0] * g.hw[1] * c];
+    let rows = g.win.inside(0, oy, g.hw[0]);
+    for (ox, px) in row.chunks_exact_mut(cout).enumerate().take(g.out[1]) {
+        let cols = g.win.inside(1, ox, g.hw[1]);
         // (input offset, kernel offset) of every tap inside the image.
         let taps = rows.clone().flat_map(|ky| {
             let iy = g.win.coord(0, oy, ky) as usize;
             cols.clone().map(move |kx| {
                 let ix = g.win.coord(1, ox, kx) as usize;
-                ((iy * g.w + ix) * c, (ky * g.kw + kx) * cout)
+                ((iy * g.hw[1] + ix) * c, (ky * g.kw + kx) * cout)
             })
         });
         if g.mult == 1 {
