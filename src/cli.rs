@@ -84,7 +84,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
     },
-    /// Time full forward passes (all activations kept): median/min/max and per layer.
+    /// Time full forward passes: median/min/max and per layer. Only what is still to be
+    /// read is kept (as TensorFlow's graph mode runs), unless --all-layers.
     Bench {
         model: PathBuf,
         /// A .npy array or an image (default: pseudo-random values of the input shape).
@@ -101,6 +102,10 @@ pub enum Command {
         json: bool,
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
+        /// Keep every layer's output, as the window does (element-wise layers then write
+        /// new arrays instead of changing their input in place).
+        #[arg(long)]
+        all_layers: bool,
     },
     /// Write the model as Keras config JSON or as Keras Python code.
     Export {
@@ -311,6 +316,7 @@ pub fn run(cmd: &Command) -> Outcome {
             threads,
             json,
             preprocess,
+            all_layers,
         } => {
             let threads = threads
                 .map(usize::from)
@@ -321,6 +327,7 @@ pub fn run(cmd: &Command) -> Outcome {
                 *runs as usize,
                 threads,
                 (*preprocess).into(),
+                *all_layers,
             ) {
                 Ok(r) => r,
                 Err(crate::runner::RunError::Rejected(m)) => {

@@ -297,7 +297,8 @@ pub struct BenchReport {
     pub threads: usize,
     /// Per layer after the input: the median of its time over the runs.
     pub layers: Vec<LayerTime>,
-    /// Bytes of all layer outputs of one run (input included) and of the weights.
+    /// Bytes of layer outputs of one run (input included): all of them with
+    /// `all_layers`, else the most alive at once; and the bytes of the weights.
     pub activation_bytes: usize,
     pub weight_bytes: usize,
     /// The process's peak resident memory (Linux), bytes.
@@ -358,13 +359,16 @@ pub fn synthetic_input(net: &Network) -> Result<ArrayD<f32>, RunError> {
     ArrayD::from_shape_vec(IxDyn(&dims), data).map_err(|e| RunError::Input(e.to_string()))
 }
 
-/// Times `runs` full forward passes (after one warm-up) on `threads` threads.
+/// Times `runs` full forward passes (after one warm-up) on `threads` threads: the model's
+/// outputs alone ([`engine::forward::predict`], as TensorFlow's graph mode is timed), or
+/// with `all_layers` every layer's output kept as the window keeps them.
 pub fn bench(
     model: &Path,
     input: Option<&Path>,
     runs: usize,
     threads: usize,
     pre: Preprocess,
+    all_layers: bool,
 ) -> Result<BenchReport, RunError> {
     let p = prepare(model, 0)?;
     let x = match input {
@@ -386,19 +390,27 @@ pub fn bench(
     let x = std::sync::Arc::new(x);
     pool.install(|| -> Result<(), RunError> {
         for r in 0..=runs {
+            let engine_err = |e: engine::forward::EngineError| RunError::Engine(e.to_string());
             let t = std::time::Instant::now();
-            let acts = engine::forward::run_shared(&p.network, &p.weights, x.clone())
-                .map_err(|e| RunError::Engine(e.to_string()))?;
+            let (millis, bytes): (Vec<f64>, usize) = if all_layers {
+                let acts = engine::forward::run_shared(&p.network, &p.weights, x.clone())
+                    .map_err(engine_err)?;
+                let bytes = acts.iter().flatten().map(|a| a.output.len() * 4).sum();
+                let millis = acts.iter().map(|a| a.as_ref().map_or(0.0, |a| a.millis));
+                (millis.collect(), bytes)
+            } else {
+                let pr = engine::forward::predict(&p.network, &p.weights, x.clone())
+                    .map_err(engine_err)?;
+                (pr.millis, pr.peak_bytes)
+            };
             let ms = t.elapsed().as_secs_f64() * 1e3;
             if r == 0 {
-                activation_bytes = acts.iter().flatten().map(|a| a.output.len() * 4).sum();
+                activation_bytes = bytes;
                 continue; // warm-up
             }
             totals.push(ms);
-            for (i, a) in acts.iter().enumerate() {
-                if let Some(a) = a {
-                    per_layer[i].push(a.millis);
-                }
+            for (i, m) in millis.into_iter().enumerate() {
+                per_layer[i].push(m);
             }
         }
         Ok(())

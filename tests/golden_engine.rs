@@ -47,7 +47,32 @@ fn compare(
     w: &[engine::LayerWeights],
 ) -> Result<usize, String> {
     let input = read(&case.join("input.npy"));
-    let acts = engine::run(net, w, input).map_err(|e| e.to_string())?;
+    let acts = engine::run(net, w, input.clone()).map_err(|e| e.to_string())?;
+    // The prediction path (outputs alone, element-wise layers in place) gives the same
+    // bits as the run that keeps every layer.
+    let pred =
+        engine::forward::predict(net, w, std::sync::Arc::new(input)).map_err(|e| e.to_string())?;
+    for (o, got) in net.outputs().into_iter().zip(&pred.outputs) {
+        let all = &acts[o].as_ref().ok_or("missing activation")?.output;
+        if all.shape() != got.shape()
+            || all
+                .iter()
+                .zip(got.iter())
+                .any(|(a, b)| a.to_bits() != b.to_bits())
+        {
+            return Err(format!(
+                "{}: predict differs from run",
+                net.layers()[o].name
+            ));
+        }
+    }
+    let kept: usize = acts.iter().flatten().map(|a| a.output.len() * 4).sum();
+    if pred.peak_bytes > kept {
+        return Err(format!(
+            "predict kept {} bytes, run {kept}",
+            pred.peak_bytes
+        ));
+    }
     let mut compared = 0;
     for (i, layer) in net.layers().iter().enumerate() {
         if matches!(layer.kind, LayerKind::Input(_)) {

@@ -3,7 +3,12 @@
 //! Keras's own tensor layout. Activations of every layer are kept so the viewer can show
 //! all of them, and a run recomputes only the layers an edit made dirty, reusing the
 //! cached activations of the others.
+//!
+//! [`predict`] is the other way to run a network, for when only the model's outputs are
+//! wanted (`convscope bench`, as TensorFlow's graph mode is timed): intermediate outputs
+//! are dropped once their last reader has run, and element-wise layers run in place.
 
+use crate::kernels::Pointwise;
 use crate::model::analysis::Analysis;
 use crate::model::network::Network;
 use ndarray::ArrayD;
@@ -187,6 +192,179 @@ pub fn run_shared(
     });
     run_from(net, &analysis, weights, &mut acts, 1)?;
     Ok(acts)
+}
+
+/// What [`predict`] gives: the model's outputs (in [`Network::outputs`]'s order) and the
+/// time each layer took (0 for a layer that ran inside the pass of the one before it),
+/// and the most bytes of layer outputs alive at once (the input included).
+pub struct Prediction {
+    pub outputs: Vec<Arc<ArrayD<f32>>>,
+    pub millis: Vec<f64>,
+    pub peak_bytes: usize,
+}
+
+/// Runs the network on `input` keeping only what is still to be read: each layer's output
+/// is dropped once its last consumer has run (unless it is a model output). A layer with
+/// a [`crate::layers::LayerSpec::pointwise`] form (BatchNormalization on the last axis,
+/// element-wise activations, Rescaling, Dropout) whose input nothing else reads runs in
+/// place on that buffer, and a chain of such layers (Conv2D → BatchNormalization → ReLU's
+/// last two) in one pass over memory. Every element goes through the same `f32`
+/// operations in the same order as in [`run`], so the outputs are bit for bit the same.
+pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
+    net: &Network,
+    weights: &[W],
+    input: Arc<ArrayD<f32>>,
+) -> Result<Prediction, EngineError> {
+    let analysis = net.analyze();
+    if let Some(msg) = analysis.error(net) {
+        return Err(EngineError::Invalid(msg));
+    }
+    check_input(net, input.shape())?;
+    check_memory(&analysis, input.shape().first().copied().unwrap_or(1))?;
+    let n = net.len();
+    let inputs: Vec<Vec<usize>> = (0..n).map(|i| net.inputs_of(i)).collect();
+    let outputs = net.outputs();
+    let mut keep = vec![false; n];
+    for &o in &outputs {
+        keep[o] = true;
+    }
+    // Readers still to run, per layer; the only reader of each layer read exactly once.
+    let mut readers = vec![0usize; n];
+    let mut only_reader: Vec<Option<usize>> = vec![None; n];
+    for (i, ins) in inputs.iter().enumerate() {
+        for &j in ins {
+            readers[j] += 1;
+            only_reader[j] = Some(i);
+        }
+    }
+    // The one layer that reads `j`'s output, when only one does and it reads nothing else.
+    let total = readers.clone();
+    let sole = |j: usize| -> Option<usize> {
+        only_reader[j].filter(|&k| total[j] == 1 && inputs[k] == [j] && !keep[j])
+    };
+    let weights_of =
+        |i: usize| -> &[ArrayD<f32>] { weights.get(i).map_or(&[], |w| w.borrow().as_slice()) };
+    let bytes = |a: &ArrayD<f32>| a.len() * std::mem::size_of::<f32>();
+    let mut live = bytes(&input);
+    let mut peak_bytes = live;
+    let mut acts: Vec<Option<Arc<ArrayD<f32>>>> = vec![None; n];
+    acts[0] = Some(input);
+    let mut millis = vec![0.0; n];
+    let mut done = vec![false; n];
+    done[0] = true;
+    for i in 1..n {
+        if done[i] {
+            continue;
+        }
+        let layer = &net.layers()[i];
+        let fail = |name: &str, message: String| EngineError::Layer {
+            layer: name.to_string(),
+            message,
+        };
+        let start = Instant::now();
+        let ins: Vec<Arc<ArrayD<f32>>> = inputs[i]
+            .iter()
+            .map(|&j| {
+                acts[j].clone().ok_or_else(|| {
+                    fail(
+                        &layer.name,
+                        format!("input from layer {j} has not been computed"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        // In place: this layer and the element-wise layers that alone read it after it.
+        let mut last = i;
+        let mut chain = Vec::new();
+        if let [x] = ins.as_slice() {
+            let mut k = i;
+            while let Some(p) = net.layers()[k]
+                .kind
+                .spec()
+                .pointwise(x.shape(), weights_of(k))
+            {
+                let p = p.map_err(|m| fail(&net.layers()[k].name, m))?;
+                if !p.fits(x.shape()) {
+                    break;
+                }
+                chain.push(p);
+                last = k;
+                match sole(k) {
+                    Some(next) => k = next,
+                    None => break,
+                }
+            }
+        }
+        let out = if chain.is_empty() {
+            let out = layer
+                .kind
+                .spec()
+                .forward(&ins, weights_of(i))
+                .map_err(|m| fail(&layer.name, m))?;
+            live += bytes(&out);
+            Arc::new(out)
+        } else {
+            let j = inputs[i][0];
+            drop(ins);
+            let shared = acts[j]
+                .take()
+                .ok_or_else(|| fail(&layer.name, "no input".into()))?;
+            if chain.iter().all(Pointwise::is_identity) {
+                acts[j] = Some(shared.clone());
+                shared
+            } else {
+                // The input's own buffer when this chain is its last reader; else the
+                // first step writes a new array and the others change that.
+                let mut x = if readers[j] == 1 && !keep[j] {
+                    Arc::try_unwrap(shared).unwrap_or_else(|a| {
+                        live += bytes(&a);
+                        a.as_ref().clone()
+                    })
+                } else {
+                    let first = chain.remove(0).apply(&shared);
+                    live += bytes(&first);
+                    acts[j] = Some(shared);
+                    first
+                };
+                Pointwise::apply_chain(&chain, &mut x);
+                Arc::new(x)
+            }
+        };
+        millis[i] = start.elapsed().as_secs_f64() * 1e3;
+        let mut k = i;
+        while k != last {
+            done[k] = true;
+            k = only_reader[k].unwrap_or(last);
+        }
+        done[last] = true;
+        acts[last] = Some(out);
+        peak_bytes = peak_bytes.max(live);
+        for &j in &inputs[i] {
+            readers[j] = readers[j].saturating_sub(1);
+            if readers[j] == 0 && !keep[j] {
+                // Freed unless another slot shares the buffer (an identity layer's).
+                if let Some(a) = acts[j].take()
+                    && Arc::strong_count(&a) == 1
+                {
+                    live -= bytes(&a);
+                }
+            }
+        }
+    }
+    let outputs = outputs
+        .iter()
+        .map(|&o| {
+            acts[o].clone().ok_or_else(|| EngineError::Layer {
+                layer: net.layers()[o].name.clone(),
+                message: "the output was not computed".into(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Prediction {
+        outputs,
+        millis,
+        peak_bytes,
+    })
 }
 
 /// Checks an input array against the model's `batch_shape` (batch size is free).

@@ -1,5 +1,7 @@
 //! Element-wise passes over whole tensors, split over rayon's pool when large: bias
-//! addition, any `f32 -> f32` map, and a per-channel scale and shift.
+//! addition, any `f32 -> f32` map, and a per-channel scale and shift — the last two as
+//! [`Pointwise`] steps, which a layer's own forward applies into a new array and the
+//! engine's prediction path applies in place, several in one pass.
 
 use ndarray::{Array4, Axis};
 use std::mem::MaybeUninit;
@@ -50,52 +52,119 @@ fn map_runs(
         let s = &src[i * piece..i * piece + d.len()];
         g(d, s);
     });
-    // SAFETY: every run `d` has the length of its source `s`, and both callers write
-    // each element of `d` from `s` (element by element, or per channel over whole
-    // pixels when the length is a multiple of the channel count).
+    // SAFETY: every run `d` has the length of its source `s`, and the caller writes
+    // each element of `d` from `s`.
     unsafe { out.set_len(len) };
     out
 }
 
-/// `f` applied to every element, into a new array of the same shape (one pass).
-pub fn map(x: &ndarray::ArrayD<f32>, f: impl Fn(f32) -> f32 + Sync + Send) -> ndarray::ArrayD<f32> {
-    let xs = x.as_standard_layout();
-    let src = xs.as_slice().expect("standard layout is contiguous");
-    let out = map_runs(src, 1 << 14, |d, s| {
-        for (d, s) in d.iter_mut().zip(s) {
-            d.write(f(*s));
-        }
-    });
-    ndarray::ArrayD::from_shape_vec(x.raw_dim(), out).unwrap_or_else(|_| x.mapv(&f))
+/// Elements one run of a [`Pointwise`] pass covers: 64 KiB, a run stays in L1/L2
+/// while every step of a chain works on it.
+const RUN: usize = 1 << 14;
+
+/// One step of a [`Pointwise`] pass over a run of elements.
+type Step = Box<dyn Fn(&mut [f32]) + Send + Sync>;
+
+/// A layer's change of a tensor element by element, or per channel along the last axis:
+/// a function over a run of elements that holds whole pixels when `channels > 1`.
+pub struct Pointwise {
+    channels: usize,
+    /// `None`: the identity (Dropout at inference).
+    step: Option<Step>,
 }
 
-/// `x * scale[c] + shift[c]` along the last axis (batch normalisation in inference).
-pub fn scale_shift_last(
-    x: &ndarray::ArrayD<f32>,
-    scale: &[f32],
-    shift: &[f32],
-) -> ndarray::ArrayD<f32> {
-    let c = scale.len().max(1);
-    let xs = x.as_standard_layout();
-    let src = xs.as_slice().expect("standard layout is contiguous");
-    if scale.is_empty() || !src.len().is_multiple_of(c) || shift.len() != scale.len() {
-        // Not whole pixels of `c` channels: per element, the last axis's index.
-        let n = src.len();
-        let out = (0..n)
-            .map(|k| {
-                let j = k % c;
-                src[k] * scale.get(j).copied().unwrap_or(1.0) + shift.get(j).copied().unwrap_or(0.0)
-            })
-            .collect();
-        return ndarray::ArrayD::from_shape_vec(x.raw_dim(), out).unwrap_or_else(|_| x.clone());
+impl Pointwise {
+    /// The output is the input (Dropout and its kin at inference).
+    pub fn identity() -> Pointwise {
+        Pointwise {
+            channels: 1,
+            step: None,
+        }
     }
-    // Runs of whole pixels: every element of a run is written.
-    let out = map_runs(src, c * (16384 / c).max(1), |d, s| {
-        for (dr, sr) in d.chunks_exact_mut(c).zip(s.chunks_exact(c)) {
-            for j in 0..c {
-                dr[j].write(sr[j] * scale[j] + shift[j]);
+
+    /// Whether this step leaves every element as it is.
+    pub fn is_identity(&self) -> bool {
+        self.step.is_none()
+    }
+
+    /// `f` on every element.
+    pub fn map(f: impl Fn(f32) -> f32 + Send + Sync + 'static) -> Pointwise {
+        Pointwise {
+            channels: 1,
+            step: Some(Box::new(move |run: &mut [f32]| {
+                for v in run {
+                    *v = f(*v);
+                }
+            })),
+        }
+    }
+
+    /// `x * scale[c] + shift[c]` along the last axis, which must have `scale.len()`
+    /// elements (batch normalisation in inference).
+    pub fn scale_shift(scale: Vec<f32>, shift: Vec<f32>) -> Pointwise {
+        let c = scale.len().min(shift.len()).max(1);
+        Pointwise {
+            channels: c,
+            step: Some(Box::new(move |run: &mut [f32]| {
+                for px in run.chunks_exact_mut(c) {
+                    for j in 0..c {
+                        px[j] = px[j] * scale[j] + shift[j];
+                    }
+                }
+            })),
+        }
+    }
+
+    /// Whether the step fits a tensor of `shape` (a per-channel step needs its channel
+    /// count on the last axis).
+    pub fn fits(&self, shape: &[usize]) -> bool {
+        self.channels == 1 || shape.last() == Some(&self.channels)
+    }
+
+    /// The step applied to `x`, into a new array (one pass: each run is copied, then
+    /// changed while it is in cache).
+    pub fn apply(&self, x: &ndarray::ArrayD<f32>) -> ndarray::ArrayD<f32> {
+        let Some(step) = &self.step else {
+            return x.clone();
+        };
+        let xs = x.as_standard_layout();
+        let src = xs.as_slice().expect("standard layout is contiguous");
+        let out = map_runs(src, run_len(x.shape()), |d, s| {
+            for (d, s) in d.iter_mut().zip(s) {
+                d.write(*s);
+            }
+            // SAFETY: every element of `d` was written just above.
+            let d = unsafe { &mut *(d as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            step(d);
+        });
+        ndarray::ArrayD::from_shape_vec(x.raw_dim(), out)
+            .expect("map_runs keeps the length of its source")
+    }
+
+    /// Every step of `chain`, in order, on `x` in place: one pass over memory, each run
+    /// taken through all the steps while it is in cache. Every step must [`Self::fits`]
+    /// `x`'s shape.
+    pub fn apply_chain(chain: &[Pointwise], x: &mut ndarray::ArrayD<f32>) {
+        let piece = run_len(x.shape());
+        if chain.iter().all(Pointwise::is_identity) {
+            return;
+        }
+        if let Some(data) = x.as_slice_mut() {
+            for_chunks(data, piece, |_, run| {
+                for step in chain.iter().filter_map(|p| p.step.as_ref()) {
+                    step(run);
+                }
+            });
+        } else {
+            for p in chain {
+                *x = p.apply(x);
             }
         }
-    });
-    ndarray::ArrayD::from_shape_vec(x.raw_dim(), out).unwrap_or_else(|_| x.clone())
+    }
+}
+
+/// Runs of whole pixels (the last axis) of about [`RUN`] elements.
+fn run_len(shape: &[usize]) -> usize {
+    let c = shape.last().copied().unwrap_or(1).max(1);
+    c * (RUN / c).max(1)
 }

@@ -56,7 +56,7 @@ impl<'a> ConvOp<'a> {
 
 pub use conv::conv2d;
 pub use depthwise::depthwise;
-pub use elementwise::{add_bias, for_chunks, map, scale_shift_last};
+pub use elementwise::{Pointwise, add_bias, for_chunks};
 pub use epilogue::Epilogue;
 pub use pooling::pool;
 pub use resample::{crop, resize_bilinear, upsample_nearest, zero_pad};

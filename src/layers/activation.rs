@@ -5,7 +5,7 @@ use super::conv::activation_warnings;
 use super::torch::Torch;
 use super::*;
 use crate::keras::objects;
-use crate::kernels::{self, activations};
+use crate::kernels::{Pointwise, activations};
 
 kind! {
     /// `keras.layers.Activation`.
@@ -23,14 +23,18 @@ impl LayerSpec for Activation {
         Ok(cx.same_shape(r))
     }
 
-    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
         let x = first(inputs)?;
+        match self.pointwise(x.shape(), w) {
+            Some(p) => Ok(p?.apply(x)),
+            None => activations::apply(&self.activation, x.clone()),
+        }
+    }
+
+    fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
         match self.activation.as_str() {
-            "relu" => Ok(kernels::map(x, |v| v.max(0.0))),
-            a => match activations::elementwise(a) {
-                Some(f) => Ok(kernels::map(x, f)),
-                None => activations::apply(a, x.clone()),
-            },
+            "relu" => Some(Ok(Pointwise::map(|v: f32| v.max(0.0)))),
+            a => activations::elementwise(a).map(|f| Ok(Pointwise::map(f))),
         }
     }
 

@@ -4,7 +4,7 @@
 use super::torch::{Torch, py_float};
 use super::*;
 use crate::keras::objects::{KerasObject, ObjectKind};
-use crate::kernels;
+use crate::kernels::Pointwise;
 use ndarray::Axis;
 use serde_json::Value;
 
@@ -33,6 +33,45 @@ kind! {
 }
 
 impl BatchNormalization {
+    /// The normalised axis of an input of `shape` and the per-channel scale and shift
+    /// inference applies along it.
+    fn scale_shift(
+        &self,
+        shape: &[usize],
+        w: &[ArrayD<f32>],
+    ) -> Result<(usize, Vec<f32>, Vec<f32>), String> {
+        let ax = self.axis_of(shape.len());
+        let c = shape.get(ax).copied().ok_or("the normalised axis is missing")?;
+
+        let mut idx = 0;
+        let mut next = |on: bool, what: &str| -> Result<Option<&[f32]>, String> {
+            if !on {
+                return Ok(None);
+            }
+            let a = slice_of(weight(w, idx, what)?)?;
+            idx += 1;
+            Ok(Some(a))
+        };
+        let gamma = next(self.scale, "gamma")?;
+        let beta = next(self.center, "beta")?;
+        let mean = next(true, "moving_mean")?.unwrap_or(&[]);
+        let var = next(true, "moving_variance")?.unwrap_or(&[]);
+        if mean.len() != c || var.len() != c {
+            return Err(format!(
+                "moving statistics have {} values for {c} channels",
+                mean.len()
+            ));
+        }
+        let eps = self.epsilon as f32;
+        let scale: Vec<f32> = (0..c)
+            .map(|i| gamma.map_or(1.0, |g| g[i]) / (var[i] + eps).sqrt())
+            .collect();
+        let shift: Vec<f32> = (0..c)
+            .map(|i| beta.map_or(0.0, |bt| bt[i]) - mean[i] * scale[i])
+            .collect();
+        Ok((ax, scale, shift))
+    }
+
     /// The normalised axis of a rank-`rank` input.
     fn axis_of(&self, rank: usize) -> usize {
         let rank = rank as i64;
@@ -101,44 +140,26 @@ impl LayerSpec for BatchNormalization {
 
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
         let x = first(inputs)?;
-        let ax = self.axis_of(x.ndim());
-        let c = x.shape().get(ax).copied().ok_or("the normalised axis is missing")?;
-        let mut idx = 0;
-        let mut next = |on: bool, what: &str| -> Result<Option<&[f32]>, String> {
-            if !on {
-                return Ok(None);
-            }
-            let a = slice_of(weight(w, idx, what)?)?;
-            idx += 1;
-            Ok(Some(a))
-        };
-        let gamma = next(self.scale, "gamma")?;
-        let beta = next(self.center, "beta")?;
-        let mean = next(true, "moving_mean")?.unwrap_or(&[]);
-        let var = next(true, "moving_variance")?.unwrap_or(&[]);
-        if mean.len() != c || var.len() != c {
-            return Err(format!(
-                "moving statistics have {} values for {c} channels",
-                mean.len()
-            ));
+        if let Some(p) = self.pointwise(x.shape(), w) {
+            return Ok(p?.apply(x));
         }
-        let eps = self.epsilon as f32;
-        let scale: Vec<f32> = (0..c)
-            .map(|i| gamma.map_or(1.0, |g| g[i]) / (var[i] + eps).sqrt())
-            .collect();
-        let shift: Vec<f32> = (0..c)
-            .map(|i| beta.map_or(0.0, |bt| bt[i]) - mean[i] * scale[i])
-            .collect();
-        if ax + 1 == x.ndim() {
-            Ok(kernels::scale_shift_last(x, &scale, &shift))
-        } else {
-            let mut y = x.clone();
-            for (i, mut lane) in y.axis_iter_mut(Axis(ax)).enumerate() {
-                let (sc, sh) = (scale[i], shift[i]);
-                lane.mapv_inplace(|v| v * sc + sh);
-            }
-            Ok(y)
+        let (ax, scale, shift) = self.scale_shift(x.shape(), w)?;
+        let mut y = x.clone();
+        for (i, mut lane) in y.axis_iter_mut(Axis(ax)).enumerate() {
+            let (sc, sh) = (scale[i], shift[i]);
+            lane.mapv_inplace(|v| v * sc + sh);
         }
+        Ok(y)
+    }
+
+    fn pointwise(&self, shape: &[usize], w: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
+        if self.axis_of(shape.len()) + 1 != shape.len() {
+            return None;
+        }
+        Some(
+            self.scale_shift(shape, w)
+                .map(|(_, scale, shift)| Pointwise::scale_shift(scale, shift)),
+        )
     }
 
     fn card(&self) -> String {

@@ -2,6 +2,7 @@
 
 use super::torch::{Torch, py_float};
 use super::*;
+use crate::kernels::Pointwise;
 use serde_json::Value;
 
 kind! {
@@ -21,6 +22,10 @@ impl LayerSpec for Dropout {
 
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
         Ok(first(inputs)?.clone())
+    }
+
+    fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
+        Some(Ok(Pointwise::identity()))
     }
 
     fn card(&self) -> String {

@@ -3,6 +3,7 @@
 
 use super::torch::{Torch, py_float};
 use super::*;
+use crate::kernels::Pointwise;
 
 kind! {
     /// `keras.layers.LeakyReLU`.
@@ -25,9 +26,15 @@ impl LayerSpec for LeakyReLU {
         Ok(cx.same_shape(r))
     }
 
-    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+        let x = first(inputs)?;
+        let p = self.pointwise(x.shape(), w).ok_or("LeakyReLU is element-wise")??;
+        Ok(p.apply(x))
+    }
+
+    fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
         let s = self.negative_slope as f32;
-        Ok(first(inputs)?.mapv(|v| if v >= 0.0 { v } else { s * v }))
+        Some(Ok(Pointwise::map(move |v| if v >= 0.0 { v } else { s * v })))
     }
 
     fn card(&self) -> String {

@@ -221,6 +221,19 @@ pub trait LayerSpec: Args {
         w: &[ArrayD<f32>],
     ) -> Result<ArrayD<f32>, String>;
 
+    /// The layer as a [`crate::kernels::Pointwise`] change of its one input (of `shape`),
+    /// for layers whose output is their input changed element by element or per channel
+    /// on the last axis; `None` for the others. [`LayerSpec::forward`] of such a layer
+    /// applies it into a new array; the engine's prediction path applies it in place on
+    /// the producer's buffer when nothing else reads that, several in one pass.
+    fn pointwise(
+        &self,
+        _shape: &[usize],
+        _w: &[ArrayD<f32>],
+    ) -> Option<Result<crate::kernels::Pointwise, String>> {
+        None
+    }
+
     /// The short text on the layer's card: `Conv2D 32 · 3×3 · s2 · same · relu`.
     fn card(&self) -> String;
 

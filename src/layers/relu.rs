@@ -2,6 +2,7 @@
 
 use super::torch::{Torch, py_float};
 use super::*;
+use crate::kernels::Pointwise;
 
 kind! {
     /// `keras.layers.ReLU`.
@@ -40,17 +41,23 @@ impl LayerSpec for ReLU {
         Ok(cx.same_shape(r))
     }
 
-    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+        let x = first(inputs)?;
+        let p = self.pointwise(x.shape(), w).ok_or("ReLU is element-wise")??;
+        Ok(p.apply(x))
+    }
+
+    fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
         let max = self.max_value.map(|m| m as f32);
         let slope = self.negative_slope as f32;
         let th = self.threshold as f32;
-        Ok(crate::kernels::map(first(inputs)?, move |v| {
+        Some(Ok(Pointwise::map(move |v| {
             let y = if v >= th { v } else { slope * (v - th) };
             match max {
                 Some(m) if y > m => m,
                 _ => y,
             }
-        }))
+        })))
     }
 
     fn card(&self) -> String {

@@ -2,6 +2,7 @@
 
 use super::torch::{Torch, py_float};
 use super::*;
+use crate::kernels::Pointwise;
 
 kind! {
     /// `keras.layers.Rescaling`.
@@ -16,9 +17,15 @@ impl LayerSpec for Rescaling {
         Ok(cx.same_shape(r))
     }
 
-    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
+        let x = first(inputs)?;
+        let p = self.pointwise(x.shape(), w).ok_or("Rescaling is element-wise")??;
+        Ok(p.apply(x))
+    }
+
+    fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
         let (s, o) = (self.scale as f32, self.offset as f32);
-        Ok(first(inputs)?.mapv(|v| v * s + o))
+        Some(Ok(Pointwise::map(move |v| v * s + o)))
     }
 
     fn card(&self) -> String {
