@@ -6,7 +6,9 @@ WORK/<model>/model.keras and a seeded input.npy (uniform 0–255, the raw pixels
 models with their own preprocessing take), times `tf.function(model(x, training=False))`
 as bench_keras.py does (warm-up, then the median of --runs), then runs
 `convscope bench` on the same file and input with the same thread count, one after the
-other in this session. Prints a Markdown table with the ratio convscope / TF graph.
+other in this session: as TF graph mode runs (outputs alone, element-wise layers in
+place) and with `--all-layers` (every layer's output kept, as the window runs). Prints a
+Markdown table with the ratios convscope / TF graph.
 
 Usage (in the Keras venv; see scripts/bench-apps.sh):
     python scripts/bench_apps.py target/release/convscope WORK [--runs N] [--threads T] [MODEL ...]
@@ -61,8 +63,9 @@ def median_ms(fn, x):
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 print(f"machine: {cpu}, {os.cpu_count()} CPUs; keras {keras.__version__}, tensorflow {tf.__version__}, "
       f"{args.threads} threads, batch 1, median of {args.runs} runs")
-print("| model | input | convscope ms | TF graph ms | convscope / TF graph |")
-print("| --- | --- | --- | --- | --- |", flush=True)
+print("| model | input | convscope ms | all layers kept ms | TF graph ms "
+      "| convscope / TF graph | all layers kept / TF graph |")
+print("| --- | --- | --- | --- | --- | --- | --- |", flush=True)
 for name in args.models or DEFAULT:
     d = os.path.join(args.work, name)
     os.makedirs(d, exist_ok=True)
@@ -76,12 +79,20 @@ for name in args.models or DEFAULT:
     np.save(os.path.join(d, "input.npy"), x)
     graph = median_ms(tf.function(lambda z: model(z, training=False)), tf.constant(x))
     del model
-    r = subprocess.run([args.exe, "bench", path, "--input", os.path.join(d, "input.npy"),
-                        "--runs", str(args.runs), "--threads", str(args.threads), "--json"],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        msg = (r.stderr.strip().splitlines() or ["failed"])[-1]
-        print(f"| {name} | {shape[1]}×{shape[2]} | refused: {msg} | {graph:.1f} | – |", flush=True)
+    times = []
+    for extra in ([], ["--all-layers"]):
+        r = subprocess.run([args.exe, "bench", path, "--input", os.path.join(d, "input.npy"),
+                            "--runs", str(args.runs), "--threads", str(args.threads), "--json",
+                            *extra], capture_output=True, text=True)
+        if r.returncode != 0:
+            times.append((r.stderr.strip().splitlines() or ["failed"])[-1])
+        else:
+            times.append(json.loads(r.stdout)["median_ms"])
+    if any(isinstance(t, str) for t in times):
+        msg = next(t for t in times if isinstance(t, str))
+        print(f"| {name} | {shape[1]}×{shape[2]} | refused: {msg} | | {graph:.1f} | – | – |",
+              flush=True)
         continue
-    ours = json.loads(r.stdout)["median_ms"]
-    print(f"| {name} | {shape[1]}×{shape[2]} | {ours:.1f} | {graph:.1f} | {ours / graph:.2f}× |", flush=True)
+    ours, kept = times
+    print(f"| {name} | {shape[1]}×{shape[2]} | {ours:.1f} | {kept:.1f} | {graph:.1f} "
+          f"| {ours / graph:.2f}× | {kept / graph:.2f}× |", flush=True)

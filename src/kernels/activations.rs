@@ -2,6 +2,7 @@
 //! Semantics follow Keras exactly (gelu is the erf form; `leaky_relu` has slope 0.2;
 //! hard_sigmoid is `clip(x/6 + 1/2, 0, 1)`; softmax-like functions use the last axis).
 
+use super::elementwise::Pointwise;
 use ndarray::{ArrayD, Axis, IxDyn};
 
 /// Applies the activation `name` (a Keras serialised name) in place or returns a new array
@@ -18,34 +19,37 @@ pub fn apply(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
     apply_axis(name, x)
 }
 
-/// The element-wise function of activation `name` (`None` for linear and for those that
-/// work along an axis, like softmax).
-pub fn elementwise(name: &str) -> Option<fn(f32) -> f32> {
-    match name {
-        "relu" => Some(|v| v.max(0.0)),
-        "relu6" => Some(|v| v.clamp(0.0, 6.0)),
-        "leaky_relu" => Some(|v| if v >= 0.0 { v } else { 0.2 * v }),
-        "elu" => Some(|v| if v > 0.0 { v } else { v.exp_m1() }),
-        "selu" => Some(|v| {
+/// The element-wise activations, as `Some($wrap(f))` for activation `$name` (`None` for
+/// linear and for those that work along an axis, like softmax): one table for the
+/// function pointers the epilogues take and the monomorphised [`Pointwise`] steps whose
+/// loops inline the function and vectorise.
+macro_rules! elementwise_table {
+    ($name:expr, $wrap:path) => {
+        match $name {
+        "relu" => Some($wrap(|v: f32| v.max(0.0))),
+        "relu6" => Some($wrap(|v: f32| v.clamp(0.0, 6.0))),
+        "leaky_relu" => Some($wrap(|v: f32| if v >= 0.0 { v } else { 0.2 * v })),
+        "elu" => Some($wrap(|v: f32| if v > 0.0 { v } else { v.exp_m1() })),
+        "selu" => Some($wrap(|v: f32| {
             const ALPHA: f32 = 1.673_263_2;
             const SCALE: f32 = 1.050_701;
             SCALE * if v > 0.0 { v } else { ALPHA * v.exp_m1() }
-        }),
-        "celu" => Some(|v| v.max(0.0) + (v.exp_m1()).min(0.0)),
-        "gelu" => Some(|v| {
+        })),
+        "celu" => Some($wrap(|v: f32| v.max(0.0) + (v.exp_m1()).min(0.0))),
+        "gelu" => Some($wrap(|v: f32| {
             let v = v as f64;
             (0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2))) as f32
-        }),
-        "sigmoid" => Some(sigmoid),
-        "tanh" => Some(f32::tanh),
-        "softplus" => Some(softplus),
-        "softsign" => Some(|v| v / (1.0 + v.abs())),
-        "silu" | "swish" => Some(|v| v * sigmoid(v)),
-        "hard_sigmoid" => Some(hard_sigmoid),
-        "hard_silu" | "hard_swish" => Some(|v| v * hard_sigmoid(v)),
-        "hard_tanh" => Some(|v| v.clamp(-1.0, 1.0)),
-        "hard_shrink" => Some(|v| if v.abs() > 0.5 { v } else { 0.0 }),
-        "soft_shrink" => Some(|v| {
+        })),
+        "sigmoid" => Some($wrap(sigmoid_fast)),
+        "tanh" => Some($wrap(f32::tanh)),
+        "softplus" => Some($wrap(softplus)),
+        "softsign" => Some($wrap(|v: f32| v / (1.0 + v.abs()))),
+        "silu" | "swish" => Some($wrap(|v: f32| v * sigmoid_fast(v))),
+        "hard_sigmoid" => Some($wrap(hard_sigmoid)),
+        "hard_silu" | "hard_swish" => Some($wrap(|v: f32| v * hard_sigmoid(v))),
+        "hard_tanh" => Some($wrap(|v: f32| v.clamp(-1.0, 1.0))),
+        "hard_shrink" => Some($wrap(|v: f32| if v.abs() > 0.5 { v } else { 0.0 })),
+        "soft_shrink" => Some($wrap(|v: f32| {
             if v > 0.5 {
                 v - 0.5
             } else if v < -0.5 {
@@ -53,13 +57,13 @@ pub fn elementwise(name: &str) -> Option<fn(f32) -> f32> {
             } else {
                 0.0
             }
-        }),
-        "tanh_shrink" => Some(|v| v - v.tanh()),
-        "exponential" => Some(f32::exp),
-        "mish" => Some(|v| v * softplus(v).tanh()),
-        "log_sigmoid" => Some(|v| -softplus(-v)),
-        "squareplus" => Some(|v| (v + (v * v + 4.0).sqrt()) / 2.0),
-        "sparse_plus" => Some(|v| {
+        })),
+        "tanh_shrink" => Some($wrap(|v: f32| v - v.tanh())),
+        "exponential" => Some($wrap(f32::exp)),
+        "mish" => Some($wrap(|v: f32| v * softplus(v).tanh())),
+        "log_sigmoid" => Some($wrap(|v: f32| -softplus(-v))),
+        "squareplus" => Some($wrap(|v: f32| (v + (v * v + 4.0).sqrt()) / 2.0)),
+        "sparse_plus" => Some($wrap(|v: f32| {
             if v <= -1.0 {
                 0.0
             } else if v >= 1.0 {
@@ -67,8 +71,8 @@ pub fn elementwise(name: &str) -> Option<fn(f32) -> f32> {
             } else {
                 (v + 1.0) * (v + 1.0) / 4.0
             }
-        }),
-        "sparse_sigmoid" => Some(|v| {
+        })),
+        "sparse_sigmoid" => Some($wrap(|v: f32| {
             if v <= -1.0 {
                 0.0
             } else if v >= 1.0 {
@@ -76,9 +80,25 @@ pub fn elementwise(name: &str) -> Option<fn(f32) -> f32> {
             } else {
                 (v + 1.0) / 2.0
             }
-        }),
+        })),
         _ => None,
+        }
+    };
+}
+
+/// The element-wise function of activation `name` (`None` for linear and for those that
+/// work along an axis, like softmax).
+pub fn elementwise(name: &str) -> Option<fn(f32) -> f32> {
+    fn pointer(f: fn(f32) -> f32) -> fn(f32) -> f32 {
+        f
     }
+    elementwise_table!(name, pointer)
+}
+
+/// Activation `name` as a [`Pointwise`] step over runs of elements (`None` as
+/// [`elementwise`]).
+pub fn pointwise(name: &str) -> Option<Pointwise> {
+    elementwise_table!(name, Pointwise::map)
 }
 
 fn apply_axis(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
@@ -141,6 +161,39 @@ fn apply_axis(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
 
 fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v).exp())
+}
+
+/// `1 / (1 + e^-v)` with [`exp_fast`]: within a few ulp of [`sigmoid`], and its loops
+/// vectorise (sigmoid and swish are most of EfficientNet's element-wise work).
+#[inline(always)]
+fn sigmoid_fast(v: f32) -> f32 {
+    1.0 / (1.0 + exp_fast(-v))
+}
+
+/// `e^x` without a call or a branch, so a loop of it vectorises: Cephes' `expf` (x = n·ln 2
+/// + r with |r| ≤ ln 2 / 2, a degree-7 polynomial for e^r, 2^n from the exponent bits),
+/// within 2 ulp of libm's on [-87, 88]; 0 below -87 and +∞ above 88 (where e^x is below
+/// the normal floats or near the largest), NaN for NaN.
+#[inline(always)]
+fn exp_fast(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // 1.5 · 2^23: adding it rounds to an integer, which its low mantissa bits then hold.
+    const ROUND: f32 = 12_582_912.0;
+    let xc = x.clamp(-87.0, 88.0);
+    let t = xc * LOG2E + ROUND;
+    let n = t - ROUND;
+    let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
+    let r = xc - n * LN2_HI - n * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+        * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let e = (p * r * r + r + 1.0) * f32::from_bits((ni.wrapping_add(127) as u32) << 23);
+    let e = if x > 88.0 { f32::INFINITY } else { e };
+    if x < -87.0 { 0.0 } else { e }
 }
 
 fn softplus(v: f32) -> f32 {
@@ -261,6 +314,31 @@ pub fn zeros(shape: &[usize]) -> ArrayD<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exp_fast_is_within_a_few_ulp_of_libm() {
+        let mut worst = 0f64;
+        let mut x = -87.0f32;
+        while x <= 88.0 {
+            let (e, want) = (exp_fast(x) as f64, (x as f64).exp());
+            worst = worst.max((e - want).abs() / want);
+            x += 0.001_37;
+        }
+        assert!(worst < 4e-7, "relative error {worst}");
+        assert!(exp_fast(f32::NAN).is_nan());
+        assert_eq!(exp_fast(-1e30), 0.0);
+        assert_eq!(exp_fast(f32::NEG_INFINITY), 0.0);
+        assert_eq!(exp_fast(1e30), f32::INFINITY);
+        // Sigmoid and swish at the ends, as `1 / (1 + e^-v)` and `v * sigmoid(v)` give them.
+        assert_eq!(sigmoid_fast(f32::NEG_INFINITY), 0.0);
+        assert_eq!(sigmoid_fast(f32::INFINITY), 1.0);
+        assert!(sigmoid_fast(f32::NAN).is_nan());
+        let swish = elementwise("swish").unwrap();
+        assert!(swish(f32::NEG_INFINITY).is_nan(), "-inf * 0 is NaN in Keras too");
+        for v in [-30.0f32, -5.0, -0.3, 0.0, 0.7, 6.0, 40.0] {
+            assert!((sigmoid_fast(v) - sigmoid(v)).abs() <= 2.0 * f32::EPSILON * sigmoid(v));
+        }
+    }
 
     #[test]
     fn erf_is_accurate() {

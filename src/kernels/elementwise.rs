@@ -91,11 +91,7 @@ impl Pointwise {
     pub fn map(f: impl Fn(f32) -> f32 + Send + Sync + 'static) -> Pointwise {
         Pointwise {
             channels: 1,
-            step: Some(Box::new(move |run: &mut [f32]| {
-                for v in run {
-                    *v = f(*v);
-                }
-            })),
+            step: Some(Box::new(move |run: &mut [f32]| map_run(&f, run))),
         }
     }
 
@@ -160,6 +156,29 @@ impl Pointwise {
                 *x = p.apply(x);
             }
         }
+    }
+}
+
+/// `f` on every element of `run`, in a loop compiled for AVX2 when the CPU has it (the
+/// loop is `f` inlined, eight lanes wide; the same IEEE operations per element as the
+/// portable loop, so the same bits).
+fn map_run<F: Fn(f32) -> f32>(f: &F, run: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { map_run_avx2(f, run) };
+        return;
+    }
+    for v in run {
+        *v = f(*v);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn map_run_avx2<F: Fn(f32) -> f32>(f: &F, run: &mut [f32]) {
+    for v in run {
+        *v = f(*v);
     }
 }
 

@@ -32,10 +32,7 @@ impl LayerSpec for Activation {
     }
 
     fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
-        match self.activation.as_str() {
-            "relu" => Some(Ok(Pointwise::map(|v: f32| v.max(0.0)))),
-            a => activations::elementwise(a).map(|f| Ok(Pointwise::map(f))),
-        }
+        activations::pointwise(&self.activation).map(Ok)
     }
 
     fn card(&self) -> String {
