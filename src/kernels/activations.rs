@@ -26,62 +26,62 @@ pub fn apply(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
 macro_rules! elementwise_table {
     ($name:expr, $wrap:path) => {
         match $name {
-        "relu" => Some($wrap(|v: f32| v.max(0.0))),
-        "relu6" => Some($wrap(|v: f32| v.clamp(0.0, 6.0))),
-        "leaky_relu" => Some($wrap(|v: f32| if v >= 0.0 { v } else { 0.2 * v })),
-        "elu" => Some($wrap(|v: f32| if v > 0.0 { v } else { v.exp_m1() })),
-        "selu" => Some($wrap(|v: f32| {
-            const ALPHA: f32 = 1.673_263_2;
-            const SCALE: f32 = 1.050_701;
-            SCALE * if v > 0.0 { v } else { ALPHA * v.exp_m1() }
-        })),
-        "celu" => Some($wrap(|v: f32| v.max(0.0) + (v.exp_m1()).min(0.0))),
-        "gelu" => Some($wrap(|v: f32| {
-            let v = v as f64;
-            (0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2))) as f32
-        })),
-        "sigmoid" => Some($wrap(sigmoid_fast)),
-        "tanh" => Some($wrap(f32::tanh)),
-        "softplus" => Some($wrap(softplus)),
-        "softsign" => Some($wrap(|v: f32| v / (1.0 + v.abs()))),
-        "silu" | "swish" => Some($wrap(|v: f32| v * sigmoid_fast(v))),
-        "hard_sigmoid" => Some($wrap(hard_sigmoid)),
-        "hard_silu" | "hard_swish" => Some($wrap(|v: f32| v * hard_sigmoid(v))),
-        "hard_tanh" => Some($wrap(|v: f32| v.clamp(-1.0, 1.0))),
-        "hard_shrink" => Some($wrap(|v: f32| if v.abs() > 0.5 { v } else { 0.0 })),
-        "soft_shrink" => Some($wrap(|v: f32| {
-            if v > 0.5 {
-                v - 0.5
-            } else if v < -0.5 {
-                v + 0.5
-            } else {
-                0.0
-            }
-        })),
-        "tanh_shrink" => Some($wrap(|v: f32| v - v.tanh())),
-        "exponential" => Some($wrap(f32::exp)),
-        "mish" => Some($wrap(|v: f32| v * softplus(v).tanh())),
-        "log_sigmoid" => Some($wrap(|v: f32| -softplus(-v))),
-        "squareplus" => Some($wrap(|v: f32| (v + (v * v + 4.0).sqrt()) / 2.0)),
-        "sparse_plus" => Some($wrap(|v: f32| {
-            if v <= -1.0 {
-                0.0
-            } else if v >= 1.0 {
-                v
-            } else {
-                (v + 1.0) * (v + 1.0) / 4.0
-            }
-        })),
-        "sparse_sigmoid" => Some($wrap(|v: f32| {
-            if v <= -1.0 {
-                0.0
-            } else if v >= 1.0 {
-                1.0
-            } else {
-                (v + 1.0) / 2.0
-            }
-        })),
-        _ => None,
+            "relu" => Some($wrap(|v: f32| v.max(0.0))),
+            "relu6" => Some($wrap(|v: f32| v.clamp(0.0, 6.0))),
+            "leaky_relu" => Some($wrap(|v: f32| if v >= 0.0 { v } else { 0.2 * v })),
+            "elu" => Some($wrap(|v: f32| if v > 0.0 { v } else { v.exp_m1() })),
+            "selu" => Some($wrap(|v: f32| {
+                const ALPHA: f32 = 1.673_263_2;
+                const SCALE: f32 = 1.050_701;
+                SCALE * if v > 0.0 { v } else { ALPHA * v.exp_m1() }
+            })),
+            "celu" => Some($wrap(|v: f32| v.max(0.0) + (v.exp_m1()).min(0.0))),
+            "gelu" => Some($wrap(|v: f32| {
+                let v = v as f64;
+                (0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2))) as f32
+            })),
+            "sigmoid" => Some($wrap(sigmoid_fast)),
+            "tanh" => Some($wrap(f32::tanh)),
+            "softplus" => Some($wrap(softplus)),
+            "softsign" => Some($wrap(|v: f32| v / (1.0 + v.abs()))),
+            "silu" | "swish" => Some($wrap(|v: f32| v * sigmoid_fast(v))),
+            "hard_sigmoid" => Some($wrap(hard_sigmoid)),
+            "hard_silu" | "hard_swish" => Some($wrap(|v: f32| v * hard_sigmoid(v))),
+            "hard_tanh" => Some($wrap(|v: f32| v.clamp(-1.0, 1.0))),
+            "hard_shrink" => Some($wrap(|v: f32| if v.abs() > 0.5 { v } else { 0.0 })),
+            "soft_shrink" => Some($wrap(|v: f32| {
+                if v > 0.5 {
+                    v - 0.5
+                } else if v < -0.5 {
+                    v + 0.5
+                } else {
+                    0.0
+                }
+            })),
+            "tanh_shrink" => Some($wrap(|v: f32| v - v.tanh())),
+            "exponential" => Some($wrap(f32::exp)),
+            "mish" => Some($wrap(|v: f32| v * softplus(v).tanh())),
+            "log_sigmoid" => Some($wrap(|v: f32| -softplus(-v))),
+            "squareplus" => Some($wrap(|v: f32| (v + (v * v + 4.0).sqrt()) / 2.0)),
+            "sparse_plus" => Some($wrap(|v: f32| {
+                if v <= -1.0 {
+                    0.0
+                } else if v >= 1.0 {
+                    v
+                } else {
+                    (v + 1.0) * (v + 1.0) / 4.0
+                }
+            })),
+            "sparse_sigmoid" => Some($wrap(|v: f32| {
+                if v <= -1.0 {
+                    0.0
+                } else if v >= 1.0 {
+                    1.0
+                } else {
+                    (v + 1.0) / 2.0
+                }
+            })),
+            _ => None,
         }
     };
 }
@@ -186,8 +186,7 @@ fn exp_fast(x: f32) -> f32 {
     let n = t - ROUND;
     let ni = (t.to_bits() as i32).wrapping_sub(0x4B40_0000);
     let r = xc - n * LN2_HI - n * LN2_LO;
-    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
-        * r
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
         + 1.666_666_5e-1)
         * r
         + 5.000_000_1e-1;
@@ -334,7 +333,10 @@ mod tests {
         assert_eq!(sigmoid_fast(f32::INFINITY), 1.0);
         assert!(sigmoid_fast(f32::NAN).is_nan());
         let swish = elementwise("swish").unwrap();
-        assert!(swish(f32::NEG_INFINITY).is_nan(), "-inf * 0 is NaN in Keras too");
+        assert!(
+            swish(f32::NEG_INFINITY).is_nan(),
+            "-inf * 0 is NaN in Keras too"
+        );
         for v in [-30.0f32, -5.0, -0.3, 0.0, 0.7, 6.0, 40.0] {
             assert!((sigmoid_fast(v) - sigmoid(v)).abs() <= 2.0 * f32::EPSILON * sigmoid(v));
         }

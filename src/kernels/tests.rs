@@ -314,3 +314,50 @@ fn average_pool_same_divides_by_real_pixels() {
     assert_eq!(y.dim(), (1, 2, 2, 1));
     assert!(y.iter().all(|v| (*v - 1.0).abs() < 1e-6));
 }
+
+/// Pooling by its definition: every tap of every window, in order.
+fn naive_pool(x: ArrayView4<f32>, win: &Window, k: [usize; 2], max: bool) -> Array4<f32> {
+    let (n, h, w, c) = x.dim();
+    Array4::from_shape_fn((n, win.out[0], win.out[1], c), |(b, oy, ox, ch)| {
+        let (mut acc, mut count) = (if max { f32::NEG_INFINITY } else { 0.0 }, 0);
+        for ky in 0..k[0] {
+            for kx in 0..k[1] {
+                let (iy, ix) = (win.coord(0, oy, ky), win.coord(1, ox, kx));
+                if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                    continue;
+                }
+                let v = x[[b, iy as usize, ix as usize, ch]];
+                acc = if max { acc.max(v) } else { acc + v };
+                count += 1;
+            }
+        }
+        if max || count == 0 {
+            acc
+        } else {
+            acc / count as f32
+        }
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(60))]
+    /// The separable pooling (window rows first, then columns) equals the definition.
+    #[test]
+    fn pooling_equals_its_definition(
+        h in 1usize..12, w in 1usize..12, c in 1usize..9,
+        kh in 1usize..5, kw in 1usize..5, sh in 1usize..4, sw in 1usize..4,
+        same: bool, max: bool, seed in 0u64..1000,
+    ) {
+        prop_assume!(same || (kh <= h && kw <= w));
+        let x = Array4::from_shape_fn((2, h, w, c), |(b, y, xx, ch)| {
+            (((b * 131 + y * 31 + xx * 7 + ch) as u64 * 2654435761 + seed) % 1000) as f32 / 100.0 - 5.0
+        });
+        let win = Window::keras([h, w], [kh, kw], [sh, sw], [1, 1], pad(same));
+        let fast = pool(x.view(), &win, max);
+        let slow = naive_pool(x.view(), &win, [kh, kw], max);
+        prop_assert_eq!(fast.dim(), slow.dim());
+        for (a, b) in fast.iter().zip(slow.iter()) {
+            prop_assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{} vs {}", a, b);
+        }
+    }
+}
