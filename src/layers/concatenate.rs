@@ -2,6 +2,7 @@
 
 use super::torch::Torch;
 use super::*;
+use crate::kernels;
 use ndarray::Axis;
 
 kind! {
@@ -66,8 +67,7 @@ impl LayerSpec for Concatenate {
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
         let rank = first(inputs)?.ndim() as i64;
         let ax = if self.axis < 0 { self.axis + rank } else { self.axis } as usize;
-        let views: Vec<_> = inputs.iter().map(|a| a.view()).collect();
-        ndarray::concatenate(Axis(ax), &views).map_err(|e| e.to_string())
+        concat(inputs, ax)
     }
 
     fn card(&self) -> String {
@@ -76,5 +76,65 @@ impl LayerSpec for Concatenate {
 
     fn torch(&self, _: &mut Torch) -> Result<(), String> {
         Err("merge layers are not exported (single chains only)".into())
+    }
+}
+
+/// The inputs joined along axis `ax`. In row-major order the output is, for each index
+/// before the axis, each input's contiguous block from the axis on, one after the other:
+/// copied as whole blocks, the output's rows in parallel (ndarray's `concatenate` copies
+/// element by element through strides: InceptionV3's eleven `mixed` layers took 9 ms).
+fn concat(inputs: &[Arc<ArrayD<f32>>], ax: usize) -> Result<ArrayD<f32>, String> {
+    let views: Vec<_> = inputs.iter().map(|a| a.view()).collect();
+    let first = views.first().ok_or("Concatenate needs inputs")?;
+    let same_around = views.iter().all(|v| {
+        v.ndim() == first.ndim()
+            && (0..v.ndim()).all(|d| d == ax || v.shape()[d] == first.shape()[d])
+    });
+    if ax >= first.ndim() || !same_around {
+        return ndarray::concatenate(Axis(ax), &views).map_err(|e| e.to_string());
+    }
+    let outer: usize = first.shape()[..ax].iter().product();
+    let blocks: Vec<usize> = views.iter().map(|v| v.shape()[ax..].iter().product()).collect();
+    let row: usize = blocks.iter().sum();
+    let owned: Vec<_> = views.iter().map(|v| v.as_standard_layout()).collect();
+    let srcs: Vec<&[f32]> = owned
+        .iter()
+        .map(|v| v.as_slice().ok_or("not contiguous"))
+        .collect::<Result<_, _>>()?;
+    let mut out = vec![0f32; outer * row];
+    // Rows grouped so that each task copies about 64 KiB.
+    let per_task = (16384 / row.max(1)).max(1);
+    kernels::for_chunks(&mut out, per_task * row, |t, chunk| {
+        for (r, dst) in chunk.chunks_exact_mut(row.max(1)).enumerate() {
+            let o = t * per_task + r;
+            let mut at = 0;
+            for (src, &b) in srcs.iter().zip(&blocks) {
+                dst[at..at + b].copy_from_slice(&src[o * b..(o + 1) * b]);
+                at += b;
+            }
+        }
+    });
+    let mut shape = first.shape().to_vec();
+    shape[ax] = views.iter().map(|v| v.shape()[ax]).sum();
+    ArrayD::from_shape_vec(shape, out).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_copies_equal_ndarray_on_every_axis() {
+        let a = ArrayD::from_shape_fn(vec![2, 3, 4, 5], |i| (i[0] * 60 + i[1] * 20 + i[2] * 5 + i[3]) as f32);
+        for ax in 0..4 {
+            let mut shape = vec![2, 3, 4, 5];
+            shape[ax] = 2;
+            let b = ArrayD::from_shape_fn(shape, |i| -(i[0] as f32) - i[1] as f32 * 0.5 - i[3] as f32);
+            // A transposed view too: not in standard layout.
+            let c = b.clone().reversed_axes().as_standard_layout().into_owned().reversed_axes();
+            let inputs = [Arc::new(a.clone()), Arc::new(b.clone()), Arc::new(c.clone())];
+            let want = ndarray::concatenate(Axis(ax), &[a.view(), b.view(), c.view()]).unwrap();
+            assert_eq!(concat(&inputs, ax).unwrap(), want, "axis {ax}");
+        }
     }
 }
