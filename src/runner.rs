@@ -52,13 +52,14 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     }
     engine::forward::check_memory(&analysis, 1).map_err(|e| RunError::Engine(e.to_string()))?;
     let nested = provenance.nested;
-    // The file's bytes become the weights' (read into their final arrays, no copy).
+    // The weights are read from the file as they are needed (the config is parsed
+    // already): the file's bytes are let go first, so they and the weights are never
+    // in memory together.
+    drop(bytes);
     let weights = match kind {
-        FileKind::Keras => {
-            weights::from_keras_owned(bytes, &net, &analysis, &nested).map_err(|e| e.to_string())
-        }
-        FileKind::H5 => {
-            weights::from_h5_owned(bytes, &net, &analysis, &nested).map_err(|e| e.to_string())
+        FileKind::Keras | FileKind::H5 => {
+            weights::from_path(model, kind == FileKind::Keras, &net, &analysis, &nested)
+                .map_err(|e| e.to_string())
         }
         FileKind::Json => {
             engine::weights::initialize(&net, &analysis, seed).map_err(|e| e.to_string())

@@ -37,7 +37,35 @@ fn check_case(case: &Path, file: &str) -> Result<usize, String> {
         weights::from_h5_nested(&loaded.bytes, &net, &analysis, nested)
     }
     .map_err(|e| e.to_string())?;
+    // Read from the path as `run` and `bench` read it (streamed, never the file whole):
+    // the same arrays.
+    let streamed = weights::from_path(&model, file.ends_with(".keras"), &net, &analysis, nested)
+        .map_err(|e| e.to_string())?;
+    if streamed != w {
+        return Err("weights read from the path differ from the file's bytes".into());
+    }
     compare(case, &net, &w)
+}
+
+/// A byte changed inside a `.keras` archive's weights file is caught by its CRC-32 when
+/// the weights are streamed from the path, as when they are read from memory.
+#[test]
+fn a_corrupt_weights_entry_is_refused_when_streamed() {
+    let case = roots()[0].join("stack_conv_bn_act");
+    let model = case.join("model.keras");
+    let (start, len) = convscope::io::keras_file::stored_entry_span(&model, "model.weights.h5")
+        .unwrap()
+        .expect("convscope's fixtures store the weights file unpacked");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let at = (start + len / 2) as usize;
+    bytes[at] ^= 0x40;
+    let bad = std::env::temp_dir().join(format!("convscope-crc-{}.keras", std::process::id()));
+    std::fs::write(&bad, &bytes).unwrap();
+    let loaded = load_model(&bad).unwrap();
+    let net = loaded.network;
+    let err = weights::from_path(&bad, true, &net, &net.analyze(), &[]).unwrap_err();
+    std::fs::remove_file(&bad).ok();
+    assert!(err.to_string().contains("CRC-32 does not match"), "{err}");
 }
 
 /// Runs `net` with `w` on the case's input; every layer against Keras's output.

@@ -301,6 +301,7 @@ pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
                 .spec()
                 .forward(&ins, weights_of(i))
                 .map_err(|m| fail(&layer.name, m))?;
+            drop(ins); // before the inputs' buffers are counted as freed below
             live += bytes(&out);
             Arc::new(out)
         } else {

@@ -172,6 +172,57 @@ pub fn zip_entry_owned(mut bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, LoadEr
     Ok(bytes)
 }
 
+/// Where the archive at `path` stores entry `name` unpacked: `(offset, size)` of its bytes
+/// in the file, after checking their CRC-32 in 1 MiB pieces (so the entry is never held
+/// whole in memory). `None` when the entry is compressed or encrypted.
+pub fn stored_entry_span(path: &Path, name: &str) -> Result<Option<(u64, u64)>, LoadError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| LoadError::Format(format!("not a readable .keras (zip) archive: {e}")))?;
+    let span = {
+        let entry = archive
+            .by_name(name)
+            .map_err(|_| LoadError::Format(format!("the .keras archive has no {name}")))?;
+        let plain = entry.compression() == zip::CompressionMethod::Stored
+            && !entry.encrypted()
+            && entry.compressed_size() == entry.size();
+        match entry.data_start() {
+            Some(start) if plain => (start, entry.size(), entry.crc32()),
+            _ => return Ok(None),
+        }
+    };
+    let (start, size, crc) = span;
+    if size > MAX_MODEL_BYTES {
+        return Err(LoadError::Format(format!(
+            "{name} in the archive unpacks to more than {} MB",
+            MAX_MODEL_BYTES >> 20
+        )));
+    }
+    let mut file = archive.into_inner();
+    file.seek(SeekFrom::Start(start)).map_err(io)?;
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        file.read_exact(&mut buf[..n])
+            .map_err(|_| LoadError::Format(format!("{name} runs past the end of the archive")))?;
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    if hasher.finalize() != crc {
+        return Err(LoadError::Format(format!(
+            "cannot unpack {name}: its CRC-32 does not match (the file is corrupt)"
+        )));
+    }
+    Ok(Some((start, size)))
+}
+
 /// Reads one entry of a zip archive held in memory, refusing oversized entries.
 pub fn zip_entry(bytes: &[u8], name: &str) -> Result<Vec<u8>, LoadError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))

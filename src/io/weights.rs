@@ -142,6 +142,73 @@ pub fn from_h5_owned(
     read_h5(h5(bytes)?, net, a, nested)
 }
 
+/// A byte range of a file as an HDF5 source: a `.keras` archive's stored
+/// `model.weights.h5`, read where it lies.
+struct FileWindow {
+    file: std::sync::Mutex<std::fs::File>,
+    start: u64,
+    len: u64,
+}
+
+impl hdf5_pure::Source for FileWindow {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), hdf5_pure::FormatError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let end = offset.checked_add(buf.len() as u64);
+        if end.is_none_or(|e| e > self.len) {
+            return Err(hdf5_pure::FormatError::UnexpectedEof {
+                expected: end.map_or(usize::MAX, |e| e as usize),
+                available: self.len as usize,
+            });
+        }
+        let mut f = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.seek(SeekFrom::Start(self.start + offset))
+            .and_then(|_| f.read_exact(buf))
+            .map_err(|e| hdf5_pure::FormatError::Source(e.to_string()))
+    }
+}
+
+/// Weights read from the file at `path` as they are needed, never holding the file
+/// whole: a legacy `.h5` streamed from disk; a `.keras` archive's stored
+/// `model.weights.h5` read where it lies in the archive (its CRC-32 checked first, a
+/// piece at a time), or unpacked in memory when the archive compressed it. Each array is
+/// decoded straight into its final vector, a window of rows at a time, so the peak is
+/// the weights plus one window.
+pub fn from_path(
+    path: &std::path::Path,
+    keras_archive: bool,
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+) -> Weights {
+    let unreadable =
+        |e: hdf5_pure::Error| WeightError::File(format!("not a readable HDF5 file: {e}"));
+    if !keras_archive {
+        let file = hdf5_pure::File::open_streaming(path).map_err(unreadable)?;
+        return read_h5(file, net, a, nested);
+    }
+    let span = super::keras_file::stored_entry_span(path, "model.weights.h5")
+        .map_err(|e| WeightError::File(e.to_string()))?;
+    let Some((start, len)) = span else {
+        let bytes = std::fs::read(path).map_err(|e| WeightError::File(e.to_string()))?;
+        return from_keras_owned(bytes, net, a, nested);
+    };
+    let file = std::fs::File::open(path).map_err(|e| WeightError::File(e.to_string()))?;
+    let window = FileWindow {
+        file: std::sync::Mutex::new(file),
+        start,
+        len,
+    };
+    let file = hdf5_pure::File::from_source(window).map_err(unreadable)?;
+    read_weights_file(file, net, a, nested)
+}
+
 /// The nested model (name, class) that holds layer `name`, if any.
 fn scope_of<'a>(nested: &'a [NestedModel], name: &str) -> Option<(&'a str, &'a str)> {
     nested
@@ -199,7 +266,16 @@ fn read_weights_h5(
     a: &Analysis,
     nested: &[NestedModel],
 ) -> Weights {
-    let file = h5(h5bytes)?;
+    read_weights_file(h5(h5bytes)?, net, a, nested)
+}
+
+/// A `.keras` archive's weights file (`model.weights.h5`), however it is held.
+fn read_weights_file(
+    file: hdf5_pure::File,
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+) -> Weights {
     let keys = net.keras_weight_keys_in(|name| scope_of(nested, name));
     read_layers(net, a, |i, _, _| {
         let key = keys[i]
