@@ -136,13 +136,7 @@ pub fn zip_entry_owned(mut bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, LoadEr
         let entry = archive
             .by_name(name)
             .map_err(|_| LoadError::Format(format!("the .keras archive has no {name}")))?;
-        let plain = entry.compression() == zip::CompressionMethod::Stored
-            && !entry.encrypted()
-            && entry.compressed_size() == entry.size();
-        match entry.data_start() {
-            Some(start) if plain => Some((start, entry.size(), entry.crc32())),
-            _ => None,
-        }
+        stored_span(&entry)
     };
     let Some((start, size, crc)) = stored else {
         return zip_entry(&bytes, name);
@@ -172,6 +166,18 @@ pub fn zip_entry_owned(mut bytes: Vec<u8>, name: &str) -> Result<Vec<u8>, LoadEr
     Ok(bytes)
 }
 
+/// `(offset, size, CRC-32)` of an entry's bytes in its archive when they are stored as
+/// they are (not compressed, not encrypted).
+fn stored_span<R: std::io::Read>(entry: &zip::read::ZipFile<'_, R>) -> Option<(u64, u64, u32)> {
+    let plain = entry.compression() == zip::CompressionMethod::Stored
+        && !entry.encrypted()
+        && entry.compressed_size() == entry.size();
+    entry
+        .data_start()
+        .filter(|_| plain)
+        .map(|start| (start, entry.size(), entry.crc32()))
+}
+
 /// Where the archive at `path` stores entry `name` unpacked: `(offset, size)` of its bytes
 /// in the file, after checking their CRC-32 in 1 MiB pieces (so the entry is never held
 /// whole in memory). `None` when the entry is compressed or encrypted.
@@ -188,15 +194,11 @@ pub fn stored_entry_span(path: &Path, name: &str) -> Result<Option<(u64, u64)>, 
         let entry = archive
             .by_name(name)
             .map_err(|_| LoadError::Format(format!("the .keras archive has no {name}")))?;
-        let plain = entry.compression() == zip::CompressionMethod::Stored
-            && !entry.encrypted()
-            && entry.compressed_size() == entry.size();
-        match entry.data_start() {
-            Some(start) if plain => (start, entry.size(), entry.crc32()),
-            _ => return Ok(None),
-        }
+        stored_span(&entry)
     };
-    let (start, size, crc) = span;
+    let Some((start, size, crc)) = span else {
+        return Ok(None);
+    };
     if size > MAX_MODEL_BYTES {
         return Err(LoadError::Format(format!(
             "{name} in the archive unpacks to more than {} MB",

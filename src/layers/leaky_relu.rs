@@ -26,12 +26,6 @@ impl LayerSpec for LeakyReLU {
         Ok(cx.same_shape(r))
     }
 
-    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        let x = first(inputs)?;
-        let p = self.pointwise(x.shape(), w).ok_or("LeakyReLU is element-wise")??;
-        Ok(p.apply(x))
-    }
-
     fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
         let s = self.negative_slope as f32;
         Some(Ok(Pointwise::map(move |v| if v >= 0.0 { v } else { s * v })))

@@ -214,12 +214,19 @@ pub trait LayerSpec: Args {
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape>;
 
     /// The output in inference mode, in Keras's layout, from the inputs and the weights
-    /// [`LayerSpec::build`] declared.
+    /// [`LayerSpec::build`] declared. A layer that is a [`LayerSpec::pointwise`] step
+    /// leaves this as it is: its step applied to its input.
     fn forward(
         &self,
         inputs: &[Arc<ArrayD<f32>>],
         w: &[ArrayD<f32>],
-    ) -> Result<ArrayD<f32>, String>;
+    ) -> Result<ArrayD<f32>, String> {
+        let x = first(inputs)?;
+        match self.pointwise(x.shape(), w) {
+            Some(step) => Ok(step?.apply(x)),
+            None => Err("this layer has no forward pass for this input".into()),
+        }
+    }
 
     /// The layer as a [`crate::kernels::Pointwise`] change of its one input (of `shape`),
     /// for layers whose output is their input changed element by element or per channel

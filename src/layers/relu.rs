@@ -41,12 +41,6 @@ impl LayerSpec for ReLU {
         Ok(cx.same_shape(r))
     }
 
-    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        let x = first(inputs)?;
-        let p = self.pointwise(x.shape(), w).ok_or("ReLU is element-wise")??;
-        Ok(p.apply(x))
-    }
-
     fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
         let max = self.max_value.map(|m| m as f32);
         let slope = self.negative_slope as f32;

@@ -17,12 +17,6 @@ impl LayerSpec for Rescaling {
         Ok(cx.same_shape(r))
     }
 
-    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        let x = first(inputs)?;
-        let p = self.pointwise(x.shape(), w).ok_or("Rescaling is element-wise")??;
-        Ok(p.apply(x))
-    }
-
     fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
         let (s, o) = (self.scale as f32, self.offset as f32);
         Some(Ok(Pointwise::map(move |v| v * s + o)))

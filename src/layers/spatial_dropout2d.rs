@@ -23,10 +23,6 @@ impl LayerSpec for SpatialDropout2D {
         Ok(cx.same_shape(r))
     }
 
-    fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        Ok(first(inputs)?.clone())
-    }
-
     fn pointwise(&self, _: &[usize], _: &[ArrayD<f32>]) -> Option<Result<Pointwise, String>> {
         Some(Ok(Pointwise::identity()))
     }
