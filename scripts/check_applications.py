@@ -161,23 +161,18 @@ def check_keras2(exe, d):
     got, want = np.load(out), np.load(os.path.join(d, "expected_keras2.npz"))
     problem = compare(got, want)
     rounding = None
+    migrated = os.path.join(d, "migrated.keras")
+    r = convscope(exe, "export", os.path.join(d, "keras2.h5"), "--format", "keras",
+                  "--out", migrated)
+    if r.returncode != 0:
+        return "export refused: " + (r.stderr.strip().splitlines() or ["?"])[-1], 0, None
     if problem:
-        migrated = os.path.join(d, "migrated.keras")
-        r = convscope(exe, "export", os.path.join(d, "keras2.h5"), "--format", "keras",
-                      "--out", migrated)
-        if r.returncode != 0:
-            return "export refused: " + (r.stderr.strip().splitlines() or ["?"])[-1], 0, None
         x = os.path.join(d, "input_keras2.npy")
         jax = jax_outputs(migrated, x, os.path.join(d, "jax-keras2.npz"))
         local = layerwise(migrated, np.load(x), got)
         rounding = drift_note(problem, local, worst_spread(want, jax), "tf_keras")
         if not local[0]:
             return rounding, 0, None
-    migrated = os.path.join(d, "migrated.keras")
-    r = convscope(exe, "export", os.path.join(d, "keras2.h5"), "--format", "keras",
-                  "--out", migrated)
-    if r.returncode != 0:
-        return "export refused: " + (r.stderr.strip().splitlines() or ["?"])[-1], 0, None
     try:
         m = keras.saving.load_model(migrated)
     except Exception as e:  # say why, go on with the next model

@@ -384,6 +384,7 @@ pub fn bench(
         .build()
         .map_err(|e| RunError::Engine(format!("cannot start {threads} threads: {e}")))?;
     let runs = runs.max(1);
+    let analysis = p.network.analyze();
     let mut totals = Vec::with_capacity(runs);
     let mut per_layer: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); p.network.len()];
     let mut activation_bytes = 0;
@@ -400,7 +401,7 @@ pub fn bench(
                 let millis = acts.iter().map(|a| a.as_ref().map_or(0.0, |a| a.millis));
                 (millis.collect(), bytes)
             } else {
-                let pr = engine::forward::predict(&p.network, &p.weights, x.clone())
+                let pr = engine::forward::predict(&p.network, &analysis, &p.weights, x.clone())
                     .map_err(engine_err)?;
                 (pr.millis, pr.peak_bytes)
             };

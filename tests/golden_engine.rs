@@ -78,8 +78,8 @@ fn compare(
     let acts = engine::run(net, w, input.clone()).map_err(|e| e.to_string())?;
     // The prediction path (outputs alone, element-wise layers in place) gives the same
     // bits as the run that keeps every layer.
-    let pred =
-        engine::forward::predict(net, w, std::sync::Arc::new(input)).map_err(|e| e.to_string())?;
+    let pred = engine::forward::predict(net, &net.analyze(), w, std::sync::Arc::new(input))
+        .map_err(|e| e.to_string())?;
     for (o, got) in net.outputs().into_iter().zip(&pred.outputs) {
         let all = &acts[o].as_ref().ok_or("missing activation")?.output;
         if all.shape() != got.shape()

