@@ -147,6 +147,30 @@ fn winograd_on_wide_layers_equals_naive() {
     }
 }
 
+/// A layer whose transformed kernel is too large for the cache (9 MiB here) runs each
+/// image as one band with its GEMMs split between the threads: the same values as the
+/// banded plan that the property test checks against the naive convolution.
+#[test]
+fn winograd_with_a_wide_kernel_equals_the_banded_plan() {
+    use super::winograd::{Plan, Variant, conv, conv_planned};
+    let (n, h, w, c) = (2, 20, 20, 256);
+    let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], Padding::Same);
+    let x = tensor((n, h, w, c), 3);
+    let k = tensor((3, 3, c, c), 5);
+    let bias: Vec<f32> = values(c, 9);
+    let op = || ConvOp::new(x.view(), k.view(), Some(&bias), &win);
+    let wide = conv(Variant::F4, op(), Epilogue::Relu);
+    let plan = Plan {
+        block: None,
+        wide: Some(false),
+    };
+    let banded = conv_planned(Variant::F4, op(), Epilogue::Relu, plan);
+    let scale = banded.iter().fold(1f32, |m, v| m.max(v.abs()));
+    if let Err(e) = same_values(&wide, &banded, 1e-5 * scale, "wide") {
+        panic!("{e}");
+    }
+}
+
 /// NaN, ±∞ and huge inputs leave the Winograd path (its transforms would spread a
 /// NaN over whole tiles and overflow): the result is exactly the GEMM path's.
 #[test]
@@ -228,9 +252,9 @@ proptest! {
     fn winograd_equals_naive(
         n in 1usize..3, h in 1usize..14, w in 1usize..14, cin in 1usize..24,
         cout in 1usize..24, same in any::<bool>(), four in any::<bool>(),
-        relu in any::<bool>(), block in 0usize..12, seed in 0u32..1000,
+        relu in any::<bool>(), block in 0usize..12, wide in any::<bool>(), seed in 0u32..1000,
     ) {
-        use super::winograd::{conv_blocks, Variant};
+        use super::winograd::{conv_planned, Plan, Variant};
         let win = Window::keras([h, w], [3, 3], [1, 1], [1, 1], pad(same));
         prop_assume!(win.out[0] > 0 && win.out[1] > 0);
         let x = tensor((n, h, w, cin), seed);
@@ -240,7 +264,9 @@ proptest! {
         let variant = if four { Variant::F4 } else { Variant::F2 };
         // block 0: the default size; else blocks of 1..11 tiles (ending mid-row).
         let block = (block > 0).then_some(block);
-        let fast = conv_blocks(variant, ConvOp::new(x.view(), k.view(), Some(&bias), &win), ep, block);
+        // wide: each image one band, as layers with a large transformed kernel run.
+        let plan = Plan { block, wide: Some(wide) };
+        let fast = conv_planned(variant, ConvOp::new(x.view(), k.view(), Some(&bias), &win), ep, plan);
         let mut slow = naive_conv(x.view(), k.view(), &win, 1);
         ep.apply(slow.as_slice_mut().unwrap(), cout, Some(&bias));
         prop_assert_eq!(fast.dim(), slow.dim());

@@ -230,22 +230,44 @@ pub fn tame(x: ArrayView4<f32>) -> bool {
 
 /// [`conv3x3`] with the given variant.
 pub fn conv(variant: Variant, op: ConvOp, epilogue: Epilogue) -> Array4<f32> {
-    conv_blocks(variant, op, epilogue, None)
+    conv_planned(variant, op, epilogue, Plan::default())
 }
 
-/// [`conv`] with `block` tiles per block instead of the cache-sized default (tests
-/// use tiny blocks to cover blocks that end mid-row on small inputs).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn conv_blocks(
+/// How [`conv3x3`] cuts its work, where tests override the cache-sized defaults.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Plan {
+    /// Tiles per block (tests use tiny blocks to cover blocks that end mid-row).
+    pub block: Option<usize>,
+    /// Whether the image is one band whose GEMMs share the threads ([`wide_kernel`]).
+    pub wide: Option<bool>,
+}
+
+/// [`conv`] with the given plan.
+pub(crate) fn conv_planned(
     variant: Variant,
     op: ConvOp,
     epilogue: Epilogue,
-    block: Option<usize>,
+    plan: Plan,
 ) -> Array4<f32> {
     match variant {
-        Variant::F2 => conv3x3::<4, 2, F2>(op, epilogue, block),
-        Variant::F4 => conv3x3::<6, 4, F4>(op, epilogue, block),
+        Variant::F2 => conv3x3::<4, 2, F2>(op, epilogue, plan),
+        Variant::F4 => conv3x3::<6, 4, F4>(op, epilogue, plan),
     }
+}
+
+/// Transformed kernels (A²·cin·cout floats) above this many bytes no longer fit beside
+/// the blocks in L2/L3, and every block's GEMMs re-read and re-pack all of it: VGG16's
+/// 512→512 layers (36 MiB at F(4×4)) spent 71 ms in `block4_conv2` that way. Such a
+/// layer runs each image as one band in blocks of up to [`WIDE_BLOCK`] tiles, its GEMMs
+/// split between the threads, so the kernel is packed once per block of many tiles.
+const WIDE_KERNEL_BYTES: usize = 8 << 20;
+
+/// Tiles per block of a wide-kernel layer (its GEMMs are WIDE_BLOCK × cin × cout).
+const WIDE_BLOCK: usize = 256;
+
+/// Whether a transformed kernel of `a`²·cin·cout floats is over [`WIDE_KERNEL_BYTES`].
+fn wide_kernel(a: usize, cin: usize, cout: usize) -> bool {
+    a * a * cin * cout * 4 > WIDE_KERNEL_BYTES
 }
 
 /// Bytes of transformed input and products (A²·tiles·(cin + cout) floats) one block of
@@ -280,11 +302,11 @@ thread_local! {
 
 /// Winograd F(m×m, 3×3) convolution of NHWC `x` with the HWIO kernel `(3, 3, cin,
 /// cout)`; `win` must have stride 1 and dilation 1 (see [`choose`]). Bias and activation
-/// are fused as in [`super::conv::conv2d`]; `block` overrides the tiles per block.
+/// are fused as in [`super::conv::conv2d`]; `plan` overrides how the work is cut.
 fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
     op: ConvOp,
     epilogue: Epilogue,
-    block: Option<usize>,
+    plan: Plan,
 ) -> Array4<f32> {
     let (x, kernel, bias, win) = (op.x, op.kernel, op.bias, op.win);
     use rayon::prelude::*;
@@ -297,16 +319,27 @@ fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
     }
     let xs = x.as_standard_layout();
     let xs = xs.as_slice().expect("standard layout is contiguous");
-    let u = transform_kernel::<A, M, T>(kernel);
-    let (tiles_y, tiles_x) = (oh.div_ceil(M), ow.div_ceil(M));
     let threads = rayon::current_num_threads().max(1);
+    let u = transform_kernel::<A, M, T>(kernel, threads);
+    let (tiles_y, tiles_x) = (oh.div_ceil(M), ow.div_ceil(M));
+    let wide = plan.wide.unwrap_or_else(|| wide_kernel(A, cin, cout));
     // Bands of whole tile rows, about one block of tiles each, and enough of them for
-    // every thread to get several.
-    let block = block.unwrap_or_else(|| block_tiles(A, cin, cout)).max(1);
-    let mut band_rows = (block / tiles_x).clamp(1, tiles_y);
-    while band_rows > 1 && n * tiles_y.div_ceil(band_rows) < 4 * threads {
-        band_rows -= 1;
-    }
+    // every thread to get several; or, for a wide kernel, whole images one after the
+    // other, the threads sharing each GEMM.
+    let (block, band_rows, gemm_threads) = if wide {
+        let block = plan.block.unwrap_or(WIDE_BLOCK.min(tiles_y * tiles_x));
+        (block.max(1), tiles_y, threads)
+    } else {
+        let block = plan
+            .block
+            .unwrap_or_else(|| block_tiles(A, cin, cout))
+            .max(1);
+        let mut band_rows = (block / tiles_x).clamp(1, tiles_y);
+        while band_rows > 1 && n * tiles_y.div_ceil(band_rows) < 4 * threads {
+            band_rows -= 1;
+        }
+        (block, band_rows, 1)
+    };
     let geo = Geometry {
         h,
         w,
@@ -332,6 +365,7 @@ fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
             ty0,
             rows,
             block,
+            threads: gemm_threads,
         };
         run_band_dispatch::<A, M, T>(job, scratch, chunk);
         // SAFETY: run_band wrote every element of `chunk` (its tiles cover the band).
@@ -353,7 +387,7 @@ fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
             Err(_) => band(&mut Scratch::default(), item),
         })
     };
-    if threads > 1 && bands.len() > 1 {
+    if threads > 1 && bands.len() > 1 && !wide {
         bands.into_par_iter().for_each(with_scratch);
     } else {
         bands.into_iter().for_each(with_scratch);
@@ -373,6 +407,8 @@ struct Band<'a> {
     ty0: usize,
     rows: usize,
     block: usize,
+    /// Threads each of the band's GEMMs may use (1 when bands run in parallel).
+    threads: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -387,47 +423,78 @@ struct Geometry {
 }
 
 /// `U = G g Gᵀ` for every (cin, cout) pair, laid out as A² matrices of cin × cout
-/// (row-major): position `e` = r·A + s is `u[e·cin·cout..]`.
+/// (row-major): position `e` = r·A + s is `u[e·cin·cout..]`. Large kernels are
+/// transformed by `threads` threads, each owning a range of input channels (its rows in
+/// all A² planes, so each reads its taps once): one thread took 17 ms for a 512→512
+/// layer, most of it first touches of the 36 MiB result.
 fn transform_kernel<const A: usize, const M: usize, T: Tile<A, M>>(
     kernel: ArrayView4<f32>,
+    threads: usize,
 ) -> Vec<f32> {
+    use rayon::prelude::*;
     let (_, _, cin, cout) = kernel.dim();
     let k = kernel.as_standard_layout();
     let k = k.as_slice().expect("standard layout is contiguous");
     let plane = cin * cout;
     let mut u = vec![0f32; A * A * plane];
-    let mut tmp = vec![0f32; 3 * cout];
-    // g[ky][kx] is the cout-long row k[((ky·3 + kx)·cin + ci)·cout..].
-    for ci in 0..cin {
-        let g = |ky: usize, kx: usize| &k[((ky * 3 + kx) * cin + ci) * cout..][..cout];
-        for r in 0..A {
-            // tmp[kx] = Σ_ky G[r][ky] · g[ky][kx]
-            tmp.fill(0.0);
-            for (kx, row) in tmp.chunks_exact_mut(cout).enumerate() {
-                for ky in 0..3 {
-                    let c = T::G[r][ky];
-                    if c != 0.0 {
-                        for (v, x) in row.iter_mut().zip(g(ky, kx)) {
-                            *v += c * x;
+    if plane == 0 {
+        return u;
+    }
+    // Channels per part: one part for small kernels, else several per thread.
+    let per_part = match threads > 1 && A * A * plane >= PARALLEL_KERNEL {
+        true => cin.div_ceil(4 * threads).max(1),
+        false => cin,
+    };
+    let mut parts: Vec<Vec<&mut [f32]>> = (0..cin.div_ceil(per_part))
+        .map(|_| Vec::with_capacity(A * A))
+        .collect();
+    for p in u.chunks_mut(plane) {
+        for (part, rows) in parts.iter_mut().zip(p.chunks_mut(per_part * cout)) {
+            part.push(rows);
+        }
+    }
+    let transform = |(i, mut part): (usize, Vec<&mut [f32]>)| {
+        let mut tmp = vec![0f32; 3 * cout];
+        let first = i * per_part;
+        for ci in first..(first + per_part).min(cin) {
+            // g[ky][kx] is the cout-long row k[((ky·3 + kx)·cin + ci)·cout..].
+            let g = |ky: usize, kx: usize| &k[((ky * 3 + kx) * cin + ci) * cout..][..cout];
+            for r in 0..A {
+                // tmp[kx] = Σ_ky G[r][ky] · g[ky][kx]
+                tmp.fill(0.0);
+                for (kx, row) in tmp.chunks_exact_mut(cout).enumerate() {
+                    for ky in 0..3 {
+                        let c = T::G[r][ky];
+                        if c != 0.0 {
+                            for (v, x) in row.iter_mut().zip(g(ky, kx)) {
+                                *v += c * x;
+                            }
                         }
                     }
                 }
-            }
-            for s in 0..A {
-                let dst = &mut u[(r * A + s) * plane + ci * cout..][..cout];
-                for (kx, row) in tmp.chunks_exact(cout).enumerate() {
-                    let c = T::G[s][kx];
-                    if c != 0.0 {
-                        for (v, x) in dst.iter_mut().zip(row) {
-                            *v += c * x;
+                for s in 0..A {
+                    let dst = &mut part[r * A + s][(ci - first) * cout..][..cout];
+                    for (kx, row) in tmp.chunks_exact(cout).enumerate() {
+                        let c = T::G[s][kx];
+                        if c != 0.0 {
+                            for (v, x) in dst.iter_mut().zip(row) {
+                                *v += c * x;
+                            }
                         }
                     }
                 }
             }
         }
+    };
+    match parts.len() {
+        1 => parts.into_iter().enumerate().for_each(transform),
+        _ => parts.into_par_iter().enumerate().for_each(transform),
     }
     u
 }
+
+/// Transformed-kernel floats from which [`transform_kernel`] uses every thread.
+const PARALLEL_KERNEL: usize = 1 << 18;
 
 /// One band: tile rows `ty0..ty0 + rows` of one image into `chunk`, that band's output
 /// rows (before bias and activation).
@@ -485,7 +552,7 @@ fn run_block<const A: usize, const M: usize, T: Tile<A, M>>(
         m: tiles,
         n: cout,
         k: cin,
-        threads: 1,
+        threads: job.threads,
     };
     for e in 0..A * A {
         let (v, u) = (
@@ -656,6 +723,25 @@ fn output_tile<const A: usize, const M: usize, T: Tile<A, M>>(
             .zip(&s.tile[i * M * cout..])
         {
             o.write(*v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kernel transform gives the same floats whether one thread or several own its
+    /// input channels (parts of uneven size included).
+    #[test]
+    fn kernel_transform_is_the_same_on_any_thread_count() {
+        let (cin, cout) = (130, 64);
+        let k = ndarray::Array4::from_shape_fn((3, 3, cin, cout), |(a, b, c, d)| {
+            ((a * 31 + b * 17 + c * 7 + d) % 23) as f32 * 0.1 - 1.1
+        });
+        let one = transform_kernel::<6, 4, F4>(k.view(), 1);
+        for threads in [2, 3] {
+            assert_eq!(one, transform_kernel::<6, 4, F4>(k.view(), threads));
         }
     }
 }
