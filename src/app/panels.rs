@@ -411,18 +411,30 @@ pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
             }
             t.trim_end().to_string()
         };
-        ui.add(egui::Label::new(RichText::new(line(&header)).monospace().strong()).extend());
         let row_h = ui.text_style_height(&egui::TextStyle::Monospace);
         let footer_h = 6.0 * (row_h + ui.spacing().item_spacing.y) + 12.0;
+        let header = line(&header);
+        // Row 0 is the header; when the rows scroll down it stays painted at the top of
+        // the view, and sideways it moves with them (one scroll area for both).
         egui::ScrollArea::both()
             .auto_shrink([false, false])
             .max_height((ui.available_height() - footer_h).max(row_h * 4.0))
-            .show_rows(ui, row_h, rows.len(), |ui, range| {
-                for (cells, failed) in &rows[range] {
+            .show_rows(ui, row_h, rows.len() + 1, |ui, range| {
+                let scrolled = range.start > 0;
+                for i in range {
+                    let Some((cells, failed)) = i.checked_sub(1).and_then(|r| rows.get(r)) else {
+                        let text = RichText::new(header.as_str()).monospace().strong();
+                        ui.add(egui::Label::new(text).extend());
+                        continue;
+                    };
                     let text = RichText::new(line(cells)).monospace();
                     // One line each (no wrapping): the area scrolls sideways.
                     let text = if *failed { text.color(RED) } else { text };
                     ui.add(egui::Label::new(text).extend());
+                }
+                let view = ui.clip_rect();
+                if scrolled || ui.min_rect().top() < view.top() {
+                    sticky_header(ui, &header, view, row_h);
                 }
             });
         {
@@ -451,6 +463,25 @@ pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {
             }
         }
     }
+}
+
+/// The summary's column header painted over the top row of the view `view`, at the
+/// rows' own horizontal position (so it scrolls sideways with them).
+fn sticky_header(ui: &egui::Ui, header: &str, view: egui::Rect, row_h: f32) {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let color = ui.visuals().strong_text_color();
+    let left = ui.max_rect().left();
+    let band = egui::Rect::from_min_max(
+        egui::pos2(view.left(), view.top()),
+        egui::pos2(
+            view.right(),
+            view.top() + row_h + ui.spacing().item_spacing.y,
+        ),
+    );
+    let painter = ui.painter_at(view);
+    painter.rect_filled(band, 0.0, ui.visuals().panel_fill);
+    let galley = painter.layout_no_wrap(header.to_string(), font, color);
+    painter.galley(egui::pos2(left, view.top()), galley, color);
 }
 
 fn human_bytes(b: i64) -> String {
