@@ -310,6 +310,37 @@ mod tests {
         assert!(e.contains("Keras would reject"), "{e}");
     }
 
+    /// Normalization (given, adapted, inverted, over two axes), LayerNormalization and
+    /// LayerScale in a chain (Keras-made config; `scripts/pytorch-check.sh` ran the
+    /// export against Keras's output).
+    #[test]
+    fn normalization_layers_translate_in_keras_layout() {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/pytorch/chain_norm/config.json");
+        let n = crate::io::load_model(&p).unwrap().network;
+        let py = to_pytorch(&n, &n.analyze()).unwrap();
+        for line in [
+            "torch.tensor([0.5, 0.2, -0.1], dtype=torch.float32).reshape((1, 1, 1, 3))",
+            "model.adapted_mean.copy_(t(\"adapted/0\").reshape((1, 1, 1, 3)))",
+            "model.pixels_variance.copy_(t(\"pixels/1\").reshape((1, 6, 5, 1)))",
+            "x = self.inverted_mean + x * torch.clamp(torch.sqrt(self.inverted_variance), min=1e-7)",
+            ".reshape((1, 6, 1, 3)).expand((1, 6, 1, 3))",
+            "inv = torch.rsqrt(x.var(dim=(3,), unbiased=False, keepdim=True) + 0.001)",
+            "x = x * inv + (self.ln_beta - mean * inv)",
+            "mean = x.mean(dim=(1, 2, 3), keepdim=True)",
+            "x = x * inv - mean * inv",
+            "x = x * self.scale_gamma",
+            "model.scale_gamma.copy_(t(\"scale/0\"))",
+        ] {
+            assert!(py.contains(line), "{line} not in {py}");
+        }
+        // Back to Keras's layout for LayerNormalization after the convolution.
+        assert_eq!(py.matches("NCHW -> NHWC").count(), 1, "{py}");
+        let rms = net("stack_layer_norm");
+        let py = to_pytorch(&rms, &rms.analyze()).unwrap();
+        assert!(py.contains("x = x * inv\n"), "{py}");
+    }
+
     #[test]
     fn identifiers_are_python_safe() {
         assert_eq!(ident("conv2d_1"), "conv2d_1");

@@ -163,7 +163,52 @@ impl LayerSpec for LayerNormalization {
         )
     }
 
-    fn torch(&self, _: &mut Torch) -> Result<(), String> {
-        Err("LayerNormalization is not exported to PyTorch yet".into())
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        // ops.layer_normalization in Keras's layout: per-sample moments over the axes,
+        // `x · inv + (β − mean · inv)` with `inv = γ / √(var + ε)`.
+        let axes: Vec<usize> = self
+            .axes(t.input.len())
+            .ok_or("axis out of range")?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        t.as_keras();
+        let shape = super::torch::kept_shape(t.input, &axes)?;
+        let tuple = super::torch::dims_tuple;
+        let m = t.m.clone();
+        let mut params = Vec::new();
+        if self.has_gamma() {
+            params.push(("gamma", "ones"));
+        }
+        if self.has_beta() {
+            params.push(("beta", "zeros"));
+        }
+        for (i, (what, init)) in params.iter().enumerate() {
+            t.init(format!(
+                "self.{m}_{what} = nn.Parameter(torch.{init}({}))",
+                tuple(&shape)
+            ));
+            let src = format!("{}.reshape({})", t.key(i), tuple(&shape));
+            t.copy(&format!("{m}_{what}"), &src);
+        }
+        let dims = super::torch::dims_tuple(&axes);
+        t.fwd(format!(
+            "mean = x.mean(dim={dims}, keepdim=True)"
+        ));
+        t.fwd(format!(
+            "inv = torch.rsqrt(x.var(dim={dims}, unbiased=False, keepdim=True) + {})",
+            super::torch::py_float(self.epsilon)
+        ));
+        if self.has_gamma() {
+            t.fwd(format!("inv = inv * self.{m}_gamma"));
+        }
+        if self.rms_scaling {
+            t.fwd("x = x * inv");
+        } else if self.has_beta() {
+            t.fwd(format!("x = x * inv + (self.{m}_beta - mean * inv)"));
+        } else {
+            t.fwd("x = x * inv - mean * inv");
+        }
+        Ok(())
     }
 }

@@ -62,7 +62,18 @@ impl LayerSpec for LayerScale {
         format!("LayerScale {}", self.projection_dim)
     }
 
-    fn torch(&self, _: &mut Torch) -> Result<(), String> {
-        Err("LayerScale (ConvNeXt) has no PyTorch translation yet".into())
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        // `x * gamma` on Keras's last axis.
+        t.as_keras();
+        let m = t.m.clone();
+        t.init(format!(
+            "self.{m}_gamma = nn.Parameter(torch.full(({},), {}))",
+            self.projection_dim.max(0),
+            super::torch::py_float(self.init_values)
+        ));
+        t.fwd(format!("x = x * self.{m}_gamma"));
+        let src = t.key(0);
+        t.copy(&format!("{m}_gamma"), &src);
+        Ok(())
     }
 }

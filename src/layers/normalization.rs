@@ -222,8 +222,57 @@ impl LayerSpec for Normalization {
         }
     }
 
-    fn torch(&self, _: &mut Torch) -> Result<(), String> {
-        Err("Normalization is not exported to PyTorch yet".into())
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        // In Keras's layout, with the statistics as buffers shaped to broadcast as
+        // Keras broadcasts them.
+        let axes = self.axes().map_err(|e| e.message)?;
+        let keep = self.keep(&axes, t.input).map_err(|e| e.message)?;
+        t.as_keras();
+        let shape = super::torch::kept_shape(t.input, &keep)?;
+        let m = t.m.clone();
+        let tuple = super::torch::dims_tuple;
+        match self.given(&axes).map_err(|e| e.message)? {
+            Some(stats) => {
+                for ((stat_shape, data), what) in stats.iter().zip(["mean", "variance"]) {
+                    // The given values fill the last kept axes (as Keras reshapes them).
+                    let mut expanded = vec![1; shape.len()];
+                    for (i, &n) in stat_shape.iter().rev().enumerate() {
+                        let ax = keep
+                            .len()
+                            .checked_sub(i + 1)
+                            .and_then(|k| keep.get(k))
+                            .ok_or("the statistics have more axes than axis keeps")?;
+                        expanded[*ax] = n;
+                    }
+                    t.init(format!(
+                        "self.register_buffer(\"{m}_{what}\", torch.tensor({}, dtype=torch.float32).reshape({}).expand({}).clone())",
+                        super::torch::py_floats(data),
+                        tuple(&expanded),
+                        tuple(&shape)
+                    ));
+                }
+            }
+            None => {
+                t.init(format!(
+                    "self.register_buffer(\"{m}_mean\", torch.zeros({}))",
+                    tuple(&shape)
+                ));
+                t.init(format!(
+                    "self.register_buffer(\"{m}_variance\", torch.ones({}))",
+                    tuple(&shape)
+                ));
+                for (i, what) in ["mean", "variance"].into_iter().enumerate() {
+                    let src = format!("{}.reshape({})", t.key(i), tuple(&shape));
+                    t.copy(&format!("{m}_{what}"), &src);
+                }
+            }
+        }
+        let sd = format!("torch.clamp(torch.sqrt(self.{m}_variance), min={EPSILON:e})");
+        t.fwd(match self.invert {
+            true => format!("x = self.{m}_mean + x * {sd}"),
+            false => format!("x = (x - self.{m}_mean) / {sd}"),
+        });
+        Ok(())
     }
 }
 

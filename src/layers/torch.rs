@@ -169,6 +169,40 @@ pub struct TorchConv {
     pub same: bool,
 }
 
+/// A Python tuple of sizes, `(1, 3)`, `(5,)`.
+pub fn dims_tuple(d: &[usize]) -> String {
+    match d {
+        [one] => format!("({one},)"),
+        _ => format!(
+            "({})",
+            d.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// A Python list of floats.
+pub fn py_floats(v: &[f64]) -> String {
+    let items: Vec<String> = v.iter().map(|&x| py_float(x)).collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The broadcast shape of per-axis statistics: `input`'s sizes on `kept` axes, 1 on the
+/// others (the batch included).
+pub fn kept_shape(input: &Shape, kept: &[usize]) -> Result<Vec<usize>, String> {
+    (0..input.len())
+        .map(|d| match kept.contains(&d) {
+            true => input[d]
+                .filter(|&n| n >= 0)
+                .map(|n| n as usize)
+                .ok_or_else(|| format!("axis {d} must have a known size")),
+            false => Ok(1),
+        })
+        .collect()
+}
+
 /// `(a, b)`.
 pub fn pair(v: [i64; 2]) -> String {
     format!("({}, {})", v[0], v[1])
