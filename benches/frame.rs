@@ -10,7 +10,10 @@
 //! - `edit_to_screen`: from an edit of the last Conv2D's kernel size (3 ↔ 5) to the end
 //!   of the frame that shows its new feature maps (worker run + that frame);
 //! - `nasnet_idle_summary`: a frame of the Summary tab (and the stack of cards beside
-//!   it) with keras.applications' NASNetMobile (771 layers) open, nothing running.
+//!   it) with keras.applications' NASNetMobile (771 layers) open, nothing running;
+//! - `nasnet_scrolling_summary`: the same while the mouse wheel scrolls the summary
+//!   (60 points a frame, down to the end and back), each frame laying out new rows;
+//! - `nasnet_scrolling_stack`: the same for the stack of layer cards.
 
 use convscope::app::{Designer, Tab};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -92,6 +95,29 @@ fn bench(c: &mut Criterion) {
     });
     let mut h = nasnet_harness(Tab::Summary);
     group.bench_function("nasnet_idle_summary", |b| b.iter(|| h.step()));
+    for (name, at) in [
+        ("nasnet_scrolling_summary", egui::pos2(640.0, 400.0)),
+        ("nasnet_scrolling_stack", egui::pos2(170.0, 400.0)),
+    ] {
+        let mut h = nasnet_harness(Tab::Summary);
+        h.hover_at(at);
+        h.step();
+        let mut frame = 0u64;
+        let mut scroll = || {
+            // 771 rows of ~16 points: down for 250 frames, then back up.
+            frame += 1;
+            let dy = if (frame / 250) % 2 == 0 { -60.0 } else { 60.0 };
+            h.event(egui::Event::MouseWheel {
+                unit: egui::MouseWheelUnit::Point,
+                delta: egui::vec2(0.0, dy),
+                phase: egui::TouchPhase::Move,
+                source: egui::MouseWheelSource::Unknown,
+                modifiers: egui::Modifiers::NONE,
+            });
+            h.step();
+        };
+        group.bench_function(name, |b| b.iter(&mut scroll));
+    }
     group.finish();
 }
 

@@ -688,19 +688,15 @@ impl Designer {
         match io::load_model(p) {
             Ok(mut m) => {
                 let a = m.network.analyze();
-                // Keep the file's weights for the viewer when it has them (the file's
-                // bytes become them: no second copy of a large model).
+                // Keep the file's weights for the viewer when it has them, read from
+                // the file into their arrays once its bytes are let go (as `run` does:
+                // the file and its weights are never in memory together).
                 use crate::io::keras_file::FileKind;
-                let bytes = std::mem::take(&mut m.bytes);
+                drop(std::mem::take(&mut m.bytes));
                 let w = match m.kind {
-                    FileKind::Keras => Some(io::weights::from_keras_owned(
-                        bytes,
-                        &m.network,
-                        &a,
-                        &m.provenance.nested,
-                    )),
-                    FileKind::H5 => Some(io::weights::from_h5_owned(
-                        bytes,
+                    FileKind::Keras | FileKind::H5 => Some(io::weights::from_path(
+                        p,
+                        m.kind == FileKind::Keras,
                         &m.network,
                         &a,
                         &m.provenance.nested,

@@ -132,16 +132,6 @@ pub fn from_keras_owned(
     read_weights_h5(h5bytes, net, a, nested)
 }
 
-/// [`from_h5_nested`] taking the file's bytes (no copy of them).
-pub fn from_h5_owned(
-    bytes: Vec<u8>,
-    net: &Network,
-    a: &Analysis,
-    nested: &[NestedModel],
-) -> Weights {
-    read_h5(h5(bytes)?, net, a, nested)
-}
-
 /// A byte range of a file as an HDF5 source: a `.keras` archive's stored
 /// `model.weights.h5`, read where it lies.
 struct FileWindow {
