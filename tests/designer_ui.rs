@@ -149,3 +149,39 @@ fn corrupt_saved_state_falls_back_to_the_example_with_a_notice() {
     let back = Designer::restore(Some(saved));
     assert_eq!(back.doc.network, Designer::default().doc.network);
 }
+
+/// The Summary of a 771-layer model scrolls with the mouse wheel: rows far down are laid
+/// out, and the header row (row 0 of the same scroll area, painted at the top of the
+/// view when scrolled away) leaves the laid-out rows with the layers above.
+#[test]
+fn a_long_summary_scrolls_with_the_wheel() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/data/nasnet_mobile.json"
+    );
+    let text = std::fs::read_to_string(path).expect("benches/data/nasnet_mobile.json");
+    let net = convscope::io::config::from_json_str(&text).expect("NASNetMobile reads");
+    let mut h = harness_with(Designer::new(net));
+    h.run();
+    h.get_by_label("Summary").click();
+    h.run();
+    assert!(has_text(&h, "Layer (type)"));
+    assert!(has_text(&h, "stem_conv1 (Conv2D)"));
+    assert!(!has_text(&h, "normal_conv_1_2 (Conv2D)"));
+    h.hover_at(egui::pos2(800.0, 500.0));
+    for _ in 0..40 {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, -200.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: Modifiers::NONE,
+        });
+        h.step();
+    }
+    h.run();
+    assert!(!has_text(&h, "Layer (type)"), "the header row scrolled away");
+    assert!(!has_text(&h, "stem_conv1 (Conv2D)"));
+    // Further down (the total line below the area stays).
+    assert!(has_text(&h, "Total params:"));
+}
