@@ -106,7 +106,11 @@ fn bench(c: &mut Criterion) {
         let mut scroll = || {
             // 771 rows of ~16 points: down for 250 frames, then back up.
             frame += 1;
-            let dy = if (frame / 250).is_multiple_of(2) { -60.0 } else { 60.0 };
+            let dy = if (frame / 250).is_multiple_of(2) {
+                -60.0
+            } else {
+                60.0
+            };
             h.event(egui::Event::MouseWheel {
                 unit: egui::MouseWheelUnit::Point,
                 delta: egui::vec2(0.0, dy),

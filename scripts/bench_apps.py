@@ -64,8 +64,8 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 print(f"machine: {cpu}, {os.cpu_count()} CPUs; keras {keras.__version__}, tensorflow {tf.__version__}, "
       f"{args.threads} threads, batch 1, median of {args.runs} runs")
 print("| model | input | convscope ms | all layers kept ms | TF graph ms "
-      "| convscope / TF graph | all layers kept / TF graph |")
-print("| --- | --- | --- | --- | --- | --- | --- |", flush=True)
+      "| convscope / TF graph | all layers kept / TF graph | peak RSS MiB (× weights + live outputs) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
 for name in args.models or DEFAULT:
     d = os.path.join(args.work, name)
     os.makedirs(d, exist_ok=True)
@@ -80,6 +80,7 @@ for name in args.models or DEFAULT:
     graph = median_ms(tf.function(lambda z: model(z, training=False)), tf.constant(x))
     del model
     times = []
+    memory = None
     for extra in ([], ["--all-layers"]):
         r = subprocess.run([args.exe, "bench", path, "--input", os.path.join(d, "input.npy"),
                             "--runs", str(args.runs), "--threads", str(args.threads), "--json",
@@ -87,12 +88,18 @@ for name in args.models or DEFAULT:
         if r.returncode != 0:
             times.append((r.stderr.strip().splitlines() or ["failed"])[-1])
         else:
-            times.append(json.loads(r.stdout)["median_ms"])
+            report = json.loads(r.stdout)
+            times.append(report["median_ms"])
+            if memory is None and report.get("peak_rss_bytes"):
+                # The outputs-only run (a fresh process): its peak against the weights
+                # plus the most layer outputs alive at once.
+                need = report["weight_bytes"] + report["activation_bytes"]
+                memory = f"{report['peak_rss_bytes'] / 2**20:.0f} ({report['peak_rss_bytes'] / need:.2f}×)"
     if any(isinstance(t, str) for t in times):
         msg = next(t for t in times if isinstance(t, str))
-        print(f"| {name} | {shape[1]}×{shape[2]} | refused: {msg} | | {graph:.1f} | – | – |",
+        print(f"| {name} | {shape[1]}×{shape[2]} | refused: {msg} | | {graph:.1f} | – | – | – |",
               flush=True)
         continue
     ours, kept = times
     print(f"| {name} | {shape[1]}×{shape[2]} | {ours:.1f} | {kept:.1f} | {graph:.1f} "
-          f"| {ours / graph:.2f}× | {kept / graph:.2f}× |", flush=True)
+          f"| {ours / graph:.2f}× | {kept / graph:.2f}× | {memory or '–'} |", flush=True)

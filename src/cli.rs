@@ -222,7 +222,7 @@ impl Outcome {
 pub fn run(cmd: &Command) -> Outcome {
     match cmd {
         Command::Summary { model, json } => {
-            let loaded = match io::load_model(model) {
+            let loaded = match io::open_model(model) {
                 Ok(l) => l,
                 Err(e) => return Outcome::fail(2, format!("error: {}: {e}\n", model.display())),
             };
@@ -401,7 +401,7 @@ pub fn run(cmd: &Command) -> Outcome {
                     io::keras_write::write_keras(&p.network, &p.weights)
                         .map_err(|e| Outcome::fail(2, format!("error: {e}\n")))
                 }),
-                _ => io::load_model(model)
+                _ => io::open_model(model)
                     .map_err(|e| Outcome::fail(2, format!("error: {}: {e}\n", model.display())))
                     .and_then(|loaded| {
                         let net = &loaded.network;

@@ -39,7 +39,7 @@ pub struct Prepared {
 /// file has none).
 pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     let loaded =
-        io::load_model(model).map_err(|e| RunError::Load(format!("{}: {e}", model.display())))?;
+        io::open_model(model).map_err(|e| RunError::Load(format!("{}: {e}", model.display())))?;
     let io::keras_file::LoadedModel {
         network: net,
         kind,
@@ -52,9 +52,8 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     }
     engine::forward::check_memory(&analysis, 1).map_err(|e| RunError::Engine(e.to_string()))?;
     let nested = provenance.nested;
-    // The weights are read from the file as they are needed (the config is parsed
-    // already): the file's bytes are let go first, so they and the weights are never
-    // in memory together.
+    // The weights are read from the file as they are needed: only the config was read
+    // to open it (`bytes` is empty), so the file is never in memory beside them.
     drop(bytes);
     let weights = match kind {
         FileKind::Keras | FileKind::H5 => {

@@ -180,7 +180,10 @@ fn a_long_summary_scrolls_with_the_wheel() {
         h.step();
     }
     h.run();
-    assert!(!has_text(&h, "Layer (type)"), "the header row scrolled away");
+    assert!(
+        !has_text(&h, "Layer (type)"),
+        "the header row scrolled away"
+    );
     assert!(!has_text(&h, "stem_conv1 (Conv2D)"));
     // Further down (the total line below the area stays).
     assert!(has_text(&h, "Total params:"));

@@ -685,14 +685,13 @@ impl Designer {
                 true,
             );
         }
-        match io::load_model(p) {
-            Ok(mut m) => {
+        match io::open_model(p) {
+            Ok(m) => {
                 let a = m.network.analyze();
                 // Keep the file's weights for the viewer when it has them, read from
-                // the file into their arrays once its bytes are let go (as `run` does:
-                // the file and its weights are never in memory together).
+                // the file into their arrays (only its config was read to open it, as
+                // `run` does: the file is never in memory beside its weights).
                 use crate::io::keras_file::FileKind;
-                drop(std::mem::take(&mut m.bytes));
                 let w = match m.kind {
                     FileKind::Keras | FileKind::H5 => Some(io::weights::from_path(
                         p,

@@ -26,7 +26,8 @@ pub enum LoadError {
     Config(#[from] ConfigError),
 }
 
-/// What a model file holds. The raw bytes are kept so the engine can read weights.
+/// What a model file holds. [`load_model`] keeps the file's bytes (weights can be read
+/// from them); [`open_model`] leaves them empty.
 pub struct LoadedModel {
     pub network: Network,
     pub kind: FileKind,
@@ -43,11 +44,39 @@ pub enum FileKind {
 }
 
 pub fn load_model(path: &Path) -> Result<LoadedModel, LoadError> {
-    let io = |source| LoadError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
+    check_model_file(path)?;
+    let bytes = std::fs::read(path).map_err(io_error(path))?;
+    load_model_bytes(bytes)
+}
+
+/// The model in the file at `path` without holding the file in memory: of a `.keras`
+/// archive only `config.json` is read, of an `.h5` file its root attributes (through a
+/// streaming reader); JSON is read whole. `bytes` stays empty: weights are read from the
+/// path ([`super::weights::from_path`]). Same checks and messages as [`load_model`]
+/// (whose whole-file read made `summary` of a 96 MB InceptionV3 peak at 107 MB).
+pub fn open_model(path: &Path) -> Result<LoadedModel, LoadError> {
+    use std::io::Read;
+    check_model_file(path)?;
+    let mut head = Vec::with_capacity(8);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(8).read_to_end(&mut head))
+        .map_err(io_error(path))?;
+    if head.starts_with(b"PK") {
+        let file = std::fs::File::open(path).map_err(io_error(path))?;
+        let text = zip_entry_from(file, "config.json")?;
+        return keras_archive(&text, Vec::new());
+    }
+    if head.starts_with(HDF5_MAGIC) {
+        let file = hdf5_pure::File::open_streaming(path)
+            .map_err(|e| LoadError::Format(format!("not a readable HDF5 file: {e}")))?;
+        return legacy_h5(&file, Vec::new());
+    }
+    load_model(path)
+}
+
+/// `path` is a file, not larger than [`MAX_MODEL_BYTES`].
+fn check_model_file(path: &Path) -> Result<(), LoadError> {
+    let meta = std::fs::metadata(path).map_err(io_error(path))?;
     if meta.is_dir() {
         return Err(LoadError::Format(format!(
             "{} is a folder, not a model file",
@@ -62,52 +91,27 @@ pub fn load_model(path: &Path) -> Result<LoadedModel, LoadError> {
             MAX_MODEL_BYTES >> 20
         )));
     }
-    let bytes = std::fs::read(path).map_err(io)?;
-    load_model_bytes(bytes)
+    Ok(())
 }
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> LoadError + '_ {
+    move |source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+const HDF5_MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
 
 /// Opens a model from bytes, recognising the format by its magic number.
 pub fn load_model_bytes(bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
     if bytes.starts_with(b"PK") {
         let text = zip_entry(&bytes, "config.json")?;
-        let text = String::from_utf8(text)
-            .map_err(|_| LoadError::Format("config.json in the .keras file is not UTF-8".into()))?;
-        let (network, provenance) = config::read_json_str(&text, Default::default())?;
-        Ok(LoadedModel {
-            network,
-            kind: FileKind::Keras,
-            bytes,
-            provenance,
-        })
-    } else if bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
+        keras_archive(&text, bytes)
+    } else if bytes.starts_with(HDF5_MAGIC) {
         let file = hdf5_pure::File::from_bytes(bytes.clone())
             .map_err(|e| LoadError::Format(format!("not a readable HDF5 file: {e}")))?;
-        let attrs = file
-            .root()
-            .attrs()
-            .map_err(|e| LoadError::Format(format!("cannot read the HDF5 root attributes: {e}")))?;
-        let text = attrs
-            .get("model_config")
-            .and_then(|a| a.as_str())
-            .ok_or_else(|| {
-                LoadError::Format(
-                    "this HDF5 file has no `model_config` attribute: it holds weights only, \
-                     not a Keras model"
-                        .into(),
-                )
-            })?
-            .to_string();
-        let recorded = config::Provenance::recorded(
-            attrs.get("keras_version").and_then(|a| a.as_str()),
-            attrs.get("backend").and_then(|a| a.as_str()),
-        );
-        let (network, provenance) = config::read_json_str(&text, recorded)?;
-        Ok(LoadedModel {
-            network,
-            kind: FileKind::H5,
-            bytes,
-            provenance,
-        })
+        legacy_h5(&file, bytes)
     } else {
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             LoadError::Format(
@@ -123,6 +127,50 @@ pub fn load_model_bytes(bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
             provenance,
         })
     }
+}
+
+/// A `.keras` archive's model from its `config.json`.
+fn keras_archive(config_json: &[u8], bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
+    let text = std::str::from_utf8(config_json)
+        .map_err(|_| LoadError::Format("config.json in the .keras file is not UTF-8".into()))?;
+    let (network, provenance) = config::read_json_str(text, Default::default())?;
+    Ok(LoadedModel {
+        network,
+        kind: FileKind::Keras,
+        bytes,
+        provenance,
+    })
+}
+
+/// A legacy `.h5` file's model from its root's `model_config` attribute, with the Keras
+/// version and backend it records.
+fn legacy_h5(file: &hdf5_pure::File, bytes: Vec<u8>) -> Result<LoadedModel, LoadError> {
+    let attrs = file
+        .root()
+        .attrs()
+        .map_err(|e| LoadError::Format(format!("cannot read the HDF5 root attributes: {e}")))?;
+    let text = attrs
+        .get("model_config")
+        .and_then(|a| a.as_str())
+        .ok_or_else(|| {
+            LoadError::Format(
+                "this HDF5 file has no `model_config` attribute: it holds weights only, \
+                 not a Keras model"
+                    .into(),
+            )
+        })?
+        .to_string();
+    let recorded = config::Provenance::recorded(
+        attrs.get("keras_version").and_then(|a| a.as_str()),
+        attrs.get("backend").and_then(|a| a.as_str()),
+    );
+    let (network, provenance) = config::read_json_str(&text, recorded)?;
+    Ok(LoadedModel {
+        network,
+        kind: FileKind::H5,
+        bytes,
+        provenance,
+    })
 }
 
 /// [`zip_entry`] of an archive the caller gives up: a stored (uncompressed) entry, as
@@ -227,7 +275,16 @@ pub fn stored_entry_span(path: &Path, name: &str) -> Result<Option<(u64, u64)>, 
 
 /// Reads one entry of a zip archive held in memory, refusing oversized entries.
 pub fn zip_entry(bytes: &[u8], name: &str) -> Result<Vec<u8>, LoadError> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+    zip_entry_from(std::io::Cursor::new(bytes), name)
+}
+
+/// [`zip_entry`] of an archive read through `reader` (a file: only the central
+/// directory and the entry are read).
+fn zip_entry_from<R: std::io::Read + std::io::Seek>(
+    reader: R,
+    name: &str,
+) -> Result<Vec<u8>, LoadError> {
+    let mut archive = zip::ZipArchive::new(reader)
         .map_err(|e| LoadError::Format(format!("not a readable .keras (zip) archive: {e}")))?;
     let mut entry = archive
         .by_name(name)
@@ -287,5 +344,39 @@ mod tests {
             .to_string();
         assert!(e.contains("CRC-32"), "{e}");
         assert!(zip_entry_owned(bytes, "nothing.h5").is_err());
+    }
+
+    /// Opening by path reads the same model as reading the whole file, for every kind,
+    /// without keeping its bytes; the Keras 2 provenance comes through the streaming
+    /// HDF5 reader too.
+    #[test]
+    fn open_model_reads_the_config_alone() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let dir = std::path::Path::new(root);
+        for f in [
+            "golden/stack_mini_vgg/model.keras",
+            "golden/stack_mini_vgg/model.h5",
+            "golden/stack_mini_vgg/config.json",
+            "golden/graph_nested/model.keras",
+        ] {
+            let whole = load_model(&dir.join(f)).expect(f);
+            let opened = open_model(&dir.join(f)).expect(f);
+            assert_eq!(opened.network, whole.network, "{f}");
+            assert_eq!(opened.kind, whole.kind, "{f}");
+            assert_eq!(
+                opened.provenance.nested.len(),
+                whole.provenance.nested.len()
+            );
+            assert!(
+                opened.kind == FileKind::Json || opened.bytes.is_empty(),
+                "{f}"
+            );
+        }
+        let keras2 = dir.join("keras2/mobilenet_block/model.h5");
+        let whole = load_model(&keras2).expect("keras 2");
+        let opened = open_model(&keras2).expect("keras 2");
+        assert_eq!(opened.network, whole.network);
+        assert_eq!(opened.provenance.describe(), whole.provenance.describe());
+        assert!(opened.provenance.describe().is_some());
     }
 }

@@ -14,7 +14,7 @@ pub mod python;
 pub mod pytorch;
 pub mod weights;
 
-pub use keras_file::{LoadError, LoadedModel, load_model, load_model_bytes};
+pub use keras_file::{LoadError, LoadedModel, load_model, load_model_bytes, open_model};
 
 /// Says what an I/O error means for the person saving or opening a file: a full disk,
 /// a read-only disk or folder, a missing folder; the system's wording follows.
