@@ -56,10 +56,10 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     // to open it (`bytes` is empty), so the file is never in memory beside them.
     drop(bytes);
     let weights = match kind {
-        FileKind::Keras | FileKind::H5 => {
+        FileKind::Keras | FileKind::H5 => engine::outside_the_heap(|| {
             weights::from_path(model, kind == FileKind::Keras, &net, &analysis, &nested)
-                .map_err(|e| e.to_string())
-        }
+        })
+        .map_err(|e| e.to_string()),
         FileKind::Json => {
             engine::weights::initialize(&net, &analysis, seed).map_err(|e| e.to_string())
         }

@@ -693,13 +693,15 @@ impl Designer {
                 // `run` does: the file is never in memory beside its weights).
                 use crate::io::keras_file::FileKind;
                 let w = match m.kind {
-                    FileKind::Keras | FileKind::H5 => Some(io::weights::from_path(
-                        p,
-                        m.kind == FileKind::Keras,
-                        &m.network,
-                        &a,
-                        &m.provenance.nested,
-                    )),
+                    FileKind::Keras | FileKind::H5 => Some(crate::engine::outside_the_heap(|| {
+                        io::weights::from_path(
+                            p,
+                            m.kind == FileKind::Keras,
+                            &m.network,
+                            &a,
+                            &m.provenance.nested,
+                        )
+                    })),
                     FileKind::Json => None,
                 };
                 let mut weight_note = String::new();

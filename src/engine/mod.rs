@@ -37,4 +37,37 @@ pub fn keep_freed_memory() {
         // again when freed; the main heap is reused.
         libc::mallopt(libc::M_ARENA_MAX, 1);
     }
+    KEEPING_FREED_MEMORY.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`keep_freed_memory`] has been called.
+static KEEPING_FREED_MEMORY: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+/// Runs `f` — reading a model's weights — with large blocks served by their own `mmap`s
+/// again while [`keep_freed_memory`] is in force: the weights then live outside the heap
+/// that the forward passes reuse, and the reader's temporary buffers leave no free holes
+/// in it. Measured with InceptionV3 (91 MiB of weights, 9 MiB of live outputs): peak RSS
+/// of three runs 127 → 120 MiB; the heap after loading 102 → 4 MiB.
+pub fn outside_the_heap<T>(f: impl FnOnce() -> T) -> T {
+    let keeping = KEEPING_FREED_MEMORY.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if keeping {
+        // SAFETY: tuning parameters only (glibc's default mmap count and threshold).
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+            libc::mallopt(libc::M_MMAP_MAX, 65536);
+        }
+    }
+    let out = f();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if keeping {
+        // SAFETY: as in keep_freed_memory.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_MAX, 0);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = keeping;
+    out
 }
