@@ -64,7 +64,7 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 print(f"machine: {cpu}, {os.cpu_count()} CPUs; keras {keras.__version__}, tensorflow {tf.__version__}, "
       f"{args.threads} threads, batch 1, median of {args.runs} runs")
 print("| model | input | convscope ms | all layers kept ms | TF graph ms "
-      "| convscope / TF graph | all layers kept / TF graph | peak RSS MiB (× weights + live outputs) |")
+      "| convscope / TF graph | all layers kept / TF graph | peak RSS − before opening, MiB (× weights + live outputs) |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
 for name in args.models or DEFAULT:
     d = os.path.join(args.work, name)
@@ -91,10 +91,13 @@ for name in args.models or DEFAULT:
             report = json.loads(r.stdout)
             times.append(report["median_ms"])
             if memory is None and report.get("peak_rss_bytes"):
-                # The outputs-only run (a fresh process): its peak against the weights
+                # The outputs-only run (a fresh process): its peak less the program's
+                # own resident memory before the model was opened, against the weights
                 # plus the most layer outputs alive at once.
                 need = report["weight_bytes"] + report["activation_bytes"]
-                memory = f"{report['peak_rss_bytes'] / 2**20:.0f} ({report['peak_rss_bytes'] / need:.2f}×)"
+                took = report["peak_rss_bytes"] - (report.get("start_rss_bytes") or 0)
+                memory = (f"{report['peak_rss_bytes'] / 2**20:.0f} − {(report.get('start_rss_bytes') or 0) / 2**20:.0f}"
+                          f" ({took / need:.2f}×)")
     if any(isinstance(t, str) for t in times):
         msg = next(t for t in times if isinstance(t, str))
         print(f"| {name} | {shape[1]}×{shape[2]} | refused: {msg} | | {graph:.1f} | – | – | – |",

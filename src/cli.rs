@@ -346,6 +346,7 @@ pub fn run(cmd: &Command) -> Outcome {
                     "activation_bytes": r.activation_bytes,
                     "weight_bytes": r.weight_bytes,
                     "peak_rss_bytes": r.peak_rss_bytes,
+                    "start_rss_bytes": r.start_rss_bytes,
                 });
                 return Outcome::ok(format!(
                     "{}\n",

@@ -303,12 +303,20 @@ pub struct BenchReport {
     pub weight_bytes: usize,
     /// The process's peak resident memory (Linux), bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// Its resident memory before the model was opened (the program itself: code,
+    /// libraries, thread stacks), bytes; the peak less this is what the model took.
+    pub start_rss_bytes: Option<u64>,
 }
 
 /// The process's peak resident set size (`VmHWM` in /proc/self/status), when known.
 pub fn peak_rss_bytes() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// A `kB` line of /proc/self/status, in bytes.
+fn status_bytes(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -370,6 +378,7 @@ pub fn bench(
     pre: Preprocess,
     all_layers: bool,
 ) -> Result<BenchReport, RunError> {
+    let start_rss_bytes = status_bytes("VmRSS:");
     let p = prepare(model, 0)?;
     let x = match input {
         Some(path) => read_input(&p.network, path, pre)?,
@@ -439,5 +448,6 @@ pub fn bench(
         activation_bytes,
         weight_bytes: p.weights.iter().flatten().map(|w| w.len() * 4).sum(),
         peak_rss_bytes: peak_rss_bytes(),
+        start_rss_bytes,
     })
 }
