@@ -305,3 +305,51 @@ fn channels_first_in_any_case_is_channels_first() {
         compare(&case, &odd, &w).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+/// The prediction path runs Conv2D → BatchNormalization (→ ReLU) in the convolution's
+/// kernel, each block of output through the following layers' steps while in cache (the
+/// Winograd, 1×1 and strided im2col paths here, all threads), with the same bits as
+/// the run that keeps every layer; a Conv2D whose activation is not element-wise
+/// (softmax) leaves its BatchNormalization to run after it.
+#[test]
+fn convolutions_take_the_element_wise_layers_after_them() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fused/config.json");
+    let net = load_model(&path).expect("fixture").network;
+    let a = net.analyze();
+    // BatchNormalization with statistics that matter.
+    let mut w = engine::weights::initialize(&net, &a, 11).expect("weights");
+    for (i, layer) in net.layers().iter().enumerate() {
+        if layer.kind.class_name() == "BatchNormalization" {
+            for (j, arr) in w[i].iter_mut().enumerate() {
+                for (k, v) in arr.iter_mut().enumerate() {
+                    *v = 0.5 + ((k * 7 + j * 3) % 5) as f32 * 0.25;
+                }
+            }
+        }
+    }
+    let x = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(&[2, 32, 32, 16]), |d| {
+        ((d[1] * 31 + d[2] * 7 + d[3] * 3) % 17) as f32 * 0.1 - 0.8
+    });
+    let all = engine::run(&net, &w, x.clone()).expect("run");
+    let pred = engine::forward::predict(&net, &a, &w, std::sync::Arc::new(x)).expect("predict");
+    let last = net.len() - 1;
+    let want = &all[last].as_ref().expect("kept").output;
+    assert_eq!(want.shape(), pred.outputs[0].shape());
+    assert!(
+        want.iter()
+            .zip(pred.outputs[0].iter())
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    );
+    let idx = |name: &str| {
+        net.layers()
+            .iter()
+            .position(|l| l.name == name)
+            .expect(name)
+    };
+    // Folded into the convolution before them: no time of their own.
+    for name in ["bn1", "relu1", "bn2", "bn3", "act3"] {
+        assert_eq!(pred.millis[idx(name)], 0.0, "{name}");
+    }
+    assert!(pred.millis[idx("bn4")] > 0.0, "bn4 runs after the softmax");
+}

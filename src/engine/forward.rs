@@ -298,7 +298,46 @@ pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
                 }
             }
         }
-        let out = if chain.is_empty() {
+        // Not element-wise itself: the element-wise layers that alone read it after it
+        // (Conv2D → BatchNormalization → ReLU's last two) go into its kernel's blocks
+        // when its kind takes them.
+        let mut fused = None;
+        if chain.is_empty()
+            && let Some(shape) = batch_shape(
+                analysis,
+                i,
+                ins.first()
+                    .and_then(|x| x.shape().first().copied())
+                    .unwrap_or(1),
+            )
+        {
+            let mut then = Vec::new();
+            let mut k = i;
+            while let Some(next) = sole(k) {
+                match net.layers()[next]
+                    .kind
+                    .spec()
+                    .pointwise(&shape, weights_of(next))
+                {
+                    Some(Ok(p)) if p.fits(&shape) => {
+                        then.push(p);
+                        k = next;
+                    }
+                    _ => break,
+                }
+            }
+            if !then.is_empty()
+                && let Some(out) = layer.kind.spec().forward_then(&ins, weights_of(i), &then)
+            {
+                fused = Some(out.map_err(|m| fail(&layer.name, m))?);
+                last = k;
+            }
+        }
+        let out = if let Some(out) = fused {
+            drop(ins);
+            live += bytes(&out);
+            Arc::new(out)
+        } else if chain.is_empty() {
             let out = layer
                 .kind
                 .spec()
@@ -369,6 +408,16 @@ pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
         millis,
         peak_bytes,
     })
+}
+
+/// Layer `i`'s output shape from the analysis with the batch size `batch`, when every
+/// other dimension is known.
+fn batch_shape(analysis: &Analysis, i: usize, batch: usize) -> Option<Vec<usize>> {
+    let shape = analysis.layers.get(i)?.output_shape.as_ref()?;
+    let (_, rest) = shape.split_first()?;
+    std::iter::once(Some(batch))
+        .chain(rest.iter().map(|d| d.and_then(|v| usize::try_from(v).ok())))
+        .collect()
 }
 
 /// Checks an input array against the model's `batch_shape` (batch size is free).

@@ -2,7 +2,7 @@
 //! AVX-512 / AVX2 intrinsics chosen at run time, portable code otherwise.
 
 use super::ConvOp;
-use super::elementwise::for_chunks;
+use super::elementwise::{Pointwise, for_chunks};
 use super::epilogue::Epilogue;
 use crate::keras::geometry::Window;
 use ndarray::Array4;
@@ -115,6 +115,13 @@ pub fn conv2d_direct(op: ConvOp, epilogue: Epilogue) -> Array4<f32> {
     if let Epilogue::Map(_) = epilogue {
         // Bias is already in; the activation is a separate pass.
         epilogue.apply(&mut out, cout, None);
+    }
+    if !op.then.is_empty() {
+        // The layers after it: one more pass, in parallel runs of whole pixels.
+        let piece = cout.max(1) * ((1 << 14) / cout.max(1)).max(1);
+        for_chunks(&mut out, piece, |_, run| {
+            Pointwise::apply_steps(op.then, run, cout)
+        });
     }
     Array4::from_shape_vec((n, oh, ow, cout), out).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
 }

@@ -159,6 +159,20 @@ impl Pointwise {
     }
 }
 
+impl Pointwise {
+    /// Every step of `chain` on `block`, whole pixels of `channels` values (a kernel's
+    /// block of output rows), a run of about [`RUN`] elements at a time: the same
+    /// operations on each element as [`Pointwise::apply_chain`].
+    pub fn apply_steps(chain: &[Pointwise], block: &mut [f32], channels: usize) {
+        let piece = run_len(&[channels]);
+        for run in block.chunks_mut(piece) {
+            for step in chain.iter().filter_map(|p| p.step.as_ref()) {
+                step(run);
+            }
+        }
+    }
+}
+
 /// `f` on every element of `run`, in a loop compiled for AVX2 when the CPU has it (the
 /// loop is `f` inlined, eight lanes wide; the same IEEE operations per element as the
 /// portable loop, so the same bits).

@@ -2,6 +2,7 @@
 //! stride-1 layer skips im2col (its input already is the patch matrix).
 
 use super::ConvOp;
+use super::elementwise::Pointwise;
 use super::epilogue::Epilogue;
 use super::gemm::{Gemm, Mat};
 use crate::keras::geometry::Window;
@@ -95,6 +96,7 @@ pub fn conv2d_gemm(op: ConvOp, groups: usize, epilogue: Epilogue) -> Array4<f32>
         // SAFETY: the group GEMMs above wrote every element of `chunk`.
         let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
         epilogue.apply(chunk, cout, bias);
+        Pointwise::apply_steps(op.then, chunk, cout);
     };
     let spare = &mut out.spare_capacity_mut()[..len];
     if gemm_threads == 1 && threads > 1 {

@@ -29,13 +29,16 @@ use crate::keras::geometry::Window;
 use ndarray::ArrayView4;
 
 /// One convolution's operands: the NHWC input, the kernel (HWIO, or each kind's own
-/// layout), the bias to add, and the window.
+/// layout), the bias to add, and the window; and the element-wise steps of the layers
+/// that follow it (`then`: BatchNormalization, ReLU…), applied by the kernel to each block
+/// of output after its epilogue, while the block is in cache.
 #[derive(Clone, Copy)]
 pub struct ConvOp<'a> {
     pub x: ArrayView4<'a, f32>,
     pub kernel: ArrayView4<'a, f32>,
     pub bias: Option<&'a [f32]>,
     pub win: &'a Window,
+    pub then: &'a [Pointwise],
 }
 
 impl<'a> ConvOp<'a> {
@@ -50,6 +53,15 @@ impl<'a> ConvOp<'a> {
             kernel,
             bias,
             win,
+            then: &[],
+        }
+    }
+
+    /// The same convolution followed by `steps` (each [`Pointwise::fits`] its output).
+    pub fn then(self, steps: &'a [Pointwise]) -> ConvOp<'a> {
+        ConvOp {
+            then: steps,
+            ..self
         }
     }
 }

@@ -17,6 +17,7 @@
 //! compiled for AVX-512 or AVX2 when the CPU has them (checked at run time).
 
 use super::ConvOp;
+use super::elementwise::Pointwise;
 use super::epilogue::Epilogue;
 use super::gemm::{Gemm, Mat};
 use crate::keras::geometry::Window;
@@ -308,7 +309,7 @@ fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
     epilogue: Epilogue,
     plan: Plan,
 ) -> Array4<f32> {
-    let (x, kernel, bias, win) = (op.x, op.kernel, op.bias, op.win);
+    let (x, kernel, bias, win, then) = (op.x, op.kernel, op.bias, op.win, op.then);
     use rayon::prelude::*;
     let (n, h, w, cin) = x.dim();
     let cout = kernel.dim().3;
@@ -371,6 +372,7 @@ fn conv3x3<const A: usize, const M: usize, T: Tile<A, M>>(
         // SAFETY: run_band wrote every element of `chunk` (its tiles cover the band).
         let chunk = unsafe { &mut *(chunk as *mut [MaybeUninit<f32>] as *mut [f32]) };
         epilogue.apply(chunk, cout, bias);
+        Pointwise::apply_steps(then, chunk, cout);
     };
     // Bands never straddle two images: chunk each image's output separately.
     let spare = &mut out.spare_capacity_mut()[..len];

@@ -21,6 +21,29 @@ conv_kind! {
     kernels { kernel: KERNEL }
 }
 
+impl Conv2D {
+    /// The convolution, then `then` on each block of its output (see `forward_then`).
+    fn conv_then(
+        &self,
+        inputs: &[Arc<ArrayD<f32>>],
+        w: &[ArrayD<f32>],
+        then: &[kernels::Pointwise],
+    ) -> Result<ArrayD<f32>, String> {
+        let b = &self.base;
+        let (x4, win) = b.input(inputs)?;
+        let k = kernel4(weight(w, 0, "kernel")?)?;
+        let bias = bias_of(w, b.use_bias, 1)?;
+        let ep = Epilogue::for_activation(&b.activation);
+        let groups = self.groups.max(1) as usize;
+        let y = kernels::conv2d(
+            ConvOp::new(x4.view(), k, bias, &win).then(then),
+            groups,
+            ep.unwrap_or(Epilogue::Linear),
+        );
+        b.output_of(y, ep.is_some())
+    }
+}
+
 impl LayerSpec for Conv2D {
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         let b = &self.base;
@@ -88,18 +111,20 @@ impl LayerSpec for Conv2D {
     }
 
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], w: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        let b = &self.base;
-        let (x4, win) = b.input(inputs)?;
-        let k = kernel4(weight(w, 0, "kernel")?)?;
-        let bias = bias_of(w, b.use_bias, 1)?;
-        let ep = Epilogue::for_activation(&b.activation);
-        let groups = self.groups.max(1) as usize;
-        let y = kernels::conv2d(
-            ConvOp::new(x4.view(), k, bias, &win),
-            groups,
-            ep.unwrap_or(Epilogue::Linear),
-        );
-        b.output_of(y, ep.is_some())
+        self.conv_then(inputs, w, &[])
+    }
+
+    fn forward_then(
+        &self,
+        inputs: &[Arc<ArrayD<f32>>],
+        w: &[ArrayD<f32>],
+        then: &[kernels::Pointwise],
+    ) -> Option<Result<ArrayD<f32>, String>> {
+        // Only where the kernel's NHWC blocks are the output's own layout and the
+        // activation is in the epilogue (so the steps come after it, as in Keras).
+        let fits = !self.base.data_format.is_first()
+            && Epilogue::for_activation(&self.base.activation).is_some();
+        fits.then(|| self.conv_then(inputs, w, then))
     }
 
     fn card(&self) -> String {

@@ -241,6 +241,19 @@ pub trait LayerSpec: Args {
         None
     }
 
+    /// [`LayerSpec::forward`] followed by `then` (the [`LayerSpec::pointwise`] steps of the
+    /// layers that alone read this one's output, each fitting it), for a kind whose kernel
+    /// applies them to each block while it is in cache: the same values as applying them
+    /// after. `None`: this kind does not (the engine applies them in place after it).
+    fn forward_then(
+        &self,
+        _inputs: &[Arc<ArrayD<f32>>],
+        _w: &[ArrayD<f32>],
+        _then: &[crate::kernels::Pointwise],
+    ) -> Option<Result<ArrayD<f32>, String>> {
+        None
+    }
+
     /// The short text on the layer's card: `Conv2D 32 · 3×3 · s2 · same · relu`.
     fn card(&self) -> String;
 
