@@ -207,9 +207,11 @@ pub struct Prediction {
 /// is dropped once its last consumer has run (unless it is a model output). A layer with
 /// a [`crate::layers::LayerSpec::pointwise`] form (BatchNormalization on the last axis,
 /// element-wise activations, Rescaling, Dropout) whose input nothing else reads runs in
-/// place on that buffer, and a chain of such layers (Conv2D → BatchNormalization → ReLU's
-/// last two) in one pass over memory. Every element goes through the same `f32`
-/// operations in the same order as in [`run`], so the outputs are bit for bit the same.
+/// place on that buffer, and a chain of such layers in one pass over memory; the chain
+/// that alone follows a layer whose kind takes it ([`crate::layers::LayerSpec::forward_then`]:
+/// Conv2D → BatchNormalization → ReLU) runs inside that layer's kernel, block by block.
+/// Every element goes through the same `f32` operations in the same order as in [`run`],
+/// so the outputs are bit for bit the same.
 ///
 /// `analysis` is `net.analyze()`, made once by the caller (a benchmark runs the same
 /// network many times).
