@@ -79,6 +79,12 @@ for name in args.models or DEFAULT:
     np.save(os.path.join(d, "input.npy"), x)
     graph = median_ms(tf.function(lambda z: model(z, training=False)), tf.constant(x))
     del model
+    # One untimed convscope process first: on this VM the first process after Keras's
+    # timing ran a quarter to a half slower than the next ones (InceptionV3 90.6 ms,
+    # then 62.2 and 63.5, nothing else running), so the outputs-alone column often came
+    # out slower than the all-layers one measured after it.
+    subprocess.run([args.exe, "bench", path, "--input", os.path.join(d, "input.npy"),
+                    "--runs", "5", "--threads", str(args.threads)], capture_output=True)
     times = []
     memory = None
     for extra in ([], ["--all-layers"]):
