@@ -43,8 +43,8 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     let io::keras_file::LoadedModel {
         network: net,
         kind,
-        bytes,
         provenance,
+        ..
     } = loaded;
     let analysis = net.analyze();
     if let Some(msg) = analysis.error(&net) {
@@ -53,8 +53,7 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
     engine::forward::check_memory(&analysis, 1).map_err(|e| RunError::Engine(e.to_string()))?;
     let nested = provenance.nested;
     // The weights are read from the file as they are needed: only the config was read
-    // to open it (`bytes` is empty), so the file is never in memory beside them.
-    drop(bytes);
+    // to open it, so the file is never in memory beside them.
     let weights = match kind {
         FileKind::Keras | FileKind::H5 => engine::outside_the_heap(|| {
             weights::from_path(model, kind == FileKind::Keras, &net, &analysis, &nested)

@@ -208,7 +208,7 @@ pub struct Prediction {
 /// a [`crate::layers::LayerSpec::pointwise`] form (BatchNormalization on the last axis,
 /// element-wise activations, Rescaling, Dropout) whose input nothing else reads runs in
 /// place on that buffer, and a chain of such layers in one pass over memory; the chain
-/// that alone follows a layer whose kind takes it ([`crate::layers::LayerSpec::forward_then`]:
+/// that alone follows a layer whose kind takes it ([`crate::layers::LayerSpec::takes_then`]:
 /// Conv2D → BatchNormalization → ReLU) runs inside that layer's kernel, block by block.
 /// Every element goes through the same `f32` operations in the same order as in [`run`],
 /// so the outputs are bit for bit the same.
@@ -305,6 +305,7 @@ pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
         // when its kind takes them.
         let mut fused = None;
         if chain.is_empty()
+            && layer.kind.spec().takes_then()
             && let Some(shape) = batch_shape(
                 analysis,
                 i,
@@ -328,9 +329,8 @@ pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
                     _ => break,
                 }
             }
-            if !then.is_empty()
-                && let Some(out) = layer.kind.spec().forward_then(&ins, weights_of(i), &then)
-            {
+            if !then.is_empty() {
+                let out = layer.kind.spec().forward_then(&ins, weights_of(i), &then);
                 fused = Some(out.map_err(|m| fail(&layer.name, m))?);
                 last = k;
             }

@@ -55,14 +55,16 @@ pub fn load_model(path: &Path) -> Result<LoadedModel, LoadError> {
 /// path ([`super::weights::from_path`]). Same checks and messages as [`load_model`]
 /// (whose whole-file read made `summary` of a 96 MB InceptionV3 peak at 107 MB).
 pub fn open_model(path: &Path) -> Result<LoadedModel, LoadError> {
-    use std::io::Read;
+    use std::io::{Read, Seek};
     check_model_file(path)?;
+    let mut file = std::fs::File::open(path).map_err(io_error(path))?;
     let mut head = Vec::with_capacity(8);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(8).read_to_end(&mut head))
+    (&mut file)
+        .take(8)
+        .read_to_end(&mut head)
+        .and_then(|_| file.rewind())
         .map_err(io_error(path))?;
     if head.starts_with(b"PK") {
-        let file = std::fs::File::open(path).map_err(io_error(path))?;
         let text = zip_entry_from(file, "config.json")?;
         return keras_archive(&text, Vec::new());
     }

@@ -116,13 +116,8 @@ pub fn conv2d_direct(op: ConvOp, epilogue: Epilogue) -> Array4<f32> {
         // Bias is already in; the activation is a separate pass.
         epilogue.apply(&mut out, cout, None);
     }
-    if !op.then.is_empty() {
-        // The layers after it: one more pass, in parallel runs of whole pixels.
-        let piece = cout.max(1) * ((1 << 14) / cout.max(1)).max(1);
-        for_chunks(&mut out, piece, |_, run| {
-            Pointwise::apply_steps(op.then, run, cout)
-        });
-    }
+    // The layers after it: one more pass.
+    Pointwise::apply_chain_to(op.then, &mut out, cout);
     Array4::from_shape_vec((n, oh, ow, cout), out).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
 }
 

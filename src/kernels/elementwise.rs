@@ -141,31 +141,32 @@ impl Pointwise {
     /// taken through all the steps while it is in cache. Every step must [`Self::fits`]
     /// `x`'s shape.
     pub fn apply_chain(chain: &[Pointwise], x: &mut ndarray::ArrayD<f32>) {
-        let piece = run_len(x.shape());
-        if chain.iter().all(Pointwise::is_identity) {
-            return;
-        }
+        let channels = x.shape().last().copied().unwrap_or(1);
         if let Some(data) = x.as_slice_mut() {
-            for_chunks(data, piece, |_, run| {
-                for step in chain.iter().filter_map(|p| p.step.as_ref()) {
-                    step(run);
-                }
-            });
-        } else {
+            Pointwise::apply_chain_to(chain, data, channels);
+        } else if !chain.iter().all(Pointwise::is_identity) {
             for p in chain {
                 *x = p.apply(x);
             }
         }
     }
-}
 
-impl Pointwise {
+    /// [`Pointwise::apply_chain`] on `data`, whole pixels of `channels` values, its runs
+    /// on rayon's pool when there is enough work.
+    pub fn apply_chain_to(chain: &[Pointwise], data: &mut [f32], channels: usize) {
+        if chain.iter().all(Pointwise::is_identity) {
+            return;
+        }
+        for_chunks(data, run_len(&[channels]), |_, run| {
+            Pointwise::apply_steps(chain, run, channels)
+        });
+    }
+
     /// Every step of `chain` on `block`, whole pixels of `channels` values (a kernel's
-    /// block of output rows), a run of about [`RUN`] elements at a time: the same
-    /// operations on each element as [`Pointwise::apply_chain`].
+    /// block of output rows, on the calling thread), a run of about [`RUN`] elements at
+    /// a time: the same operations on each element as [`Pointwise::apply_chain`].
     pub fn apply_steps(chain: &[Pointwise], block: &mut [f32], channels: usize) {
-        let piece = run_len(&[channels]);
-        for run in block.chunks_mut(piece) {
+        for run in block.chunks_mut(run_len(&[channels])) {
             for step in chain.iter().filter_map(|p| p.step.as_ref()) {
                 step(run);
             }

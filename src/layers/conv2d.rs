@@ -22,7 +22,8 @@ conv_kind! {
 }
 
 impl Conv2D {
-    /// The convolution, then `then` on each block of its output (see `forward_then`).
+    /// The convolution, then `then` on each block of its output (valid where
+    /// `takes_then`).
     fn conv_then(
         &self,
         inputs: &[Arc<ArrayD<f32>>],
@@ -114,17 +115,19 @@ impl LayerSpec for Conv2D {
         self.conv_then(inputs, w, &[])
     }
 
+    fn takes_then(&self) -> bool {
+        // Where the kernel's NHWC blocks are the output's own layout and the activation
+        // is in the epilogue (so the steps come after it, as in Keras).
+        !self.base.data_format.is_first() && Epilogue::for_activation(&self.base.activation).is_some()
+    }
+
     fn forward_then(
         &self,
         inputs: &[Arc<ArrayD<f32>>],
         w: &[ArrayD<f32>],
         then: &[kernels::Pointwise],
-    ) -> Option<Result<ArrayD<f32>, String>> {
-        // Only where the kernel's NHWC blocks are the output's own layout and the
-        // activation is in the epilogue (so the steps come after it, as in Keras).
-        let fits = !self.base.data_format.is_first()
-            && Epilogue::for_activation(&self.base.activation).is_some();
-        fits.then(|| self.conv_then(inputs, w, then))
+    ) -> Result<ArrayD<f32>, String> {
+        self.conv_then(inputs, w, then)
     }
 
     fn card(&self) -> String {

@@ -241,17 +241,25 @@ pub trait LayerSpec: Args {
         None
     }
 
+    /// Whether [`LayerSpec::forward_then`] applies the steps inside this layer's kernel,
+    /// so the engine's prediction path hands it the element-wise layers after it.
+    fn takes_then(&self) -> bool {
+        false
+    }
+
     /// [`LayerSpec::forward`] followed by `then` (the [`LayerSpec::pointwise`] steps of the
-    /// layers that alone read this one's output, each fitting it), for a kind whose kernel
-    /// applies them to each block while it is in cache: the same values as applying them
-    /// after. `None`: this kind does not (the engine applies them in place after it).
+    /// layers that alone read this one's output, each fitting it): a kind that
+    /// [`LayerSpec::takes_then`] applies them to each block while it is in cache, with
+    /// the same values as applying them after, which is what this default does.
     fn forward_then(
         &self,
-        _inputs: &[Arc<ArrayD<f32>>],
-        _w: &[ArrayD<f32>],
-        _then: &[crate::kernels::Pointwise],
-    ) -> Option<Result<ArrayD<f32>, String>> {
-        None
+        inputs: &[Arc<ArrayD<f32>>],
+        w: &[ArrayD<f32>],
+        then: &[crate::kernels::Pointwise],
+    ) -> Result<ArrayD<f32>, String> {
+        let mut y = self.forward(inputs, w)?;
+        crate::kernels::Pointwise::apply_chain(then, &mut y);
+        Ok(y)
     }
 
     /// The short text on the layer's card: `Conv2D 32 · 3×3 · s2 · same · relu`.
