@@ -78,6 +78,7 @@ fn edit_latency(c: &mut Criterion) {
         input: Arc::new(x),
         cached: Vec::new(),
         dirty: vec![true; n],
+        progress: Default::default(),
     });
     let last_conv = (0..n)
         .rev()
@@ -104,6 +105,7 @@ fn edit_latency(c: &mut Criterion) {
                     .unwrap_or_default(),
                 cached: full.acts.clone(),
                 dirty: (0..n).map(|i| i >= last_conv).collect(),
+                progress: Default::default(),
             });
             assert_eq!(done.evaluated.first(), Some(&last_conv));
             black_box(done)

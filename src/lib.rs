@@ -10,6 +10,8 @@
 //! - [`engine`]: forward passes over the graph, weight initializers and presets;
 //! - [`io`]: every file format in and out;
 //! - [`runner`], [`viz`]: headless runs and pictures of activations, for the CLI and app;
+//! - [`progress`]: progress counts and cancellation of long work (weights read, layers
+//!   run), shared by the thread doing it and the window;
 //! - [`cli`] and `app` (the window): the two front ends.
 
 #[cfg(feature = "gui")]
@@ -21,5 +23,6 @@ pub mod keras;
 pub mod kernels;
 pub mod layers;
 pub mod model;
+pub mod progress;
 pub mod runner;
 pub mod viz;

@@ -10,22 +10,32 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     ("keras", &[]),
     ("viz", &[]),
+    ("progress", &[]),
     ("kernels", &["keras"]),
     ("layers", &["keras", "kernels"]),
     ("model", &["keras", "layers"]),
-    ("engine", &["keras", "kernels", "layers", "model"]),
-    ("io", &["keras", "layers", "model"]),
+    (
+        "engine",
+        &["keras", "kernels", "layers", "model", "progress"],
+    ),
+    ("io", &["keras", "layers", "model", "progress"]),
     (
         "runner",
-        &["keras", "layers", "model", "engine", "io", "viz"],
+        &[
+            "keras", "layers", "model", "engine", "io", "progress", "viz",
+        ],
     ),
     (
         "cli",
-        &["keras", "layers", "model", "engine", "io", "runner", "viz"],
+        &[
+            "keras", "layers", "model", "engine", "io", "progress", "runner", "viz",
+        ],
     ),
     (
         "app",
-        &["keras", "layers", "model", "engine", "io", "runner", "viz"],
+        &[
+            "keras", "layers", "model", "engine", "io", "progress", "runner", "viz",
+        ],
     ),
 ];
 

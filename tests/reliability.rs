@@ -9,6 +9,7 @@ use convscope::app::autosave::{self, Autosave};
 use convscope::app::worker::{Worker, compute};
 use convscope::app::{Command, Designer};
 use convscope::model::{LayerKind, Network};
+use egui_kittest::kittest::Queryable;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::sync::Arc;
@@ -402,4 +403,117 @@ fn hostile_files_leave_the_design_and_the_input_untouched() {
             p.display()
         );
     }
+}
+
+/// The window's Designer: model files read on a thread of their own.
+fn threaded() -> Designer {
+    let mut d = Designer::default();
+    d.rt.wake = Some(Arc::new(|| {}));
+    d
+}
+
+#[test]
+fn a_model_opens_on_its_own_thread_and_an_image_named_after_it_follows() {
+    let model = fixture("golden/stack_conv_maxpool/model.keras");
+    let image = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/images/coffee.png");
+    let mut d = threaded();
+    d.apply(Command::OpenPath(model.clone()));
+    d.apply(Command::OpenPath(image.clone()));
+    // Nothing has changed yet: the file is being read, the image waits for it.
+    assert!(d.rt.loading.is_some());
+    assert_eq!(d.doc.network, convscope::app::example_network());
+    let mut h = harness_with(d);
+    wait_for(&mut h, |d| d.rt.loading.is_none());
+    h.run();
+    let d = h.state();
+    assert_eq!(d.doc.path.as_deref(), Some(model.as_path()));
+    assert_eq!(d.doc.network.layers()[1].name, "conv2d");
+    assert!(
+        !d.doc.weights.loaded.is_empty(),
+        "the file's weights are used"
+    );
+    assert_eq!(d.rt.viewer.image_name, "coffee.png");
+}
+
+#[test]
+fn cancel_stops_opening_a_model_and_keeps_the_design() {
+    let mut d = threaded();
+    let before = d.doc.network.clone();
+    // A reader that counts and waits for the Cancel button.
+    let l = convscope::app::loader::Loading::start_with(
+        "big.keras".into(),
+        || {},
+        |p| {
+            p.set_total(100);
+            p.advance(40);
+            while !p.cancelled() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err("cancelled".into())
+        },
+    )
+    .unwrap();
+    d.rt.loading = Some(l);
+    let mut h = harness_with(d);
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(has_text(&h, "Opening big.keras: 40 of 100 weights"));
+    h.get_by_label("Cancel").click();
+    for _ in 0..3 {
+        h.step();
+    }
+    let d = h.state();
+    assert!(d.rt.loading.is_none());
+    assert_eq!(d.doc.network, before);
+    let n = d.rt.notice.clone().unwrap();
+    assert_eq!(
+        n.text,
+        "Opening big.keras cancelled. Your design is unchanged."
+    );
+}
+
+#[test]
+fn cancel_stops_a_run_and_run_starts_it_again() {
+    let mut d = Designer::default();
+    let go = Arc::new(AtomicBool::new(false));
+    let g = go.clone();
+    d.rt.viewer.use_worker(
+        Worker::start_with(
+            || {},
+            move |job| {
+                // The first run waits (as a long one would) until it is cancelled.
+                if !g.swap(true, Ordering::SeqCst) {
+                    while !job.progress.cancelled() {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+                compute(job)
+            },
+        )
+        .unwrap(),
+    );
+    d.view.tab = convscope::app::Tab::FeatureMaps;
+    let mut h = harness_with(d);
+    for _ in 0..3 {
+        h.step();
+    }
+    assert!(h.state().rt.viewer.running);
+    h.get_by_label("Cancel").click();
+    wait_for(&mut h, |d| !d.rt.viewer.running);
+    h.run();
+    assert!(h.state().rt.viewer.cancelled);
+    assert!(has_text(&h, "The run was cancelled."));
+    // Not started again by itself.
+    for _ in 0..3 {
+        h.run();
+    }
+    assert!(!h.state().rt.viewer.running);
+    h.get_by_label("Run").click();
+    h.step();
+    wait_for(&mut h, |d| {
+        !d.rt.viewer.running && d.rt.viewer.acts.len() > 1
+    });
+    assert!(h.state().rt.viewer.error.is_none());
+    assert!(!h.state().rt.viewer.cancelled);
 }

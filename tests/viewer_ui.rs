@@ -144,6 +144,7 @@ fn worker_job_resumes_and_keeps_unchanged_weights() {
         input: input.clone(),
         cached: Vec::new(),
         dirty: vec![true; n],
+        progress: Default::default(),
     });
     assert!(full.error.is_none(), "{:?}", full.error);
     let mut edited = net.clone();
@@ -160,6 +161,7 @@ fn worker_job_resumes_and_keeps_unchanged_weights() {
         input,
         cached: full.acts.clone(),
         dirty: (0..n).map(|i| i >= 19).collect(),
+        progress: Default::default(),
     });
     assert!(again.error.is_none());
     assert_eq!(again.evaluated.first(), Some(&19));

@@ -685,59 +685,73 @@ impl Designer {
                 true,
             );
         }
-        match io::open_model(p) {
-            Ok(m) => {
-                let a = m.network.analyze();
-                // Keep the file's weights for the viewer when it has them, read from
-                // the file into their arrays (only its config was read to open it, as
-                // `run` does: the file is never in memory beside its weights).
-                use crate::io::keras_file::FileKind;
-                let w = match m.kind {
-                    FileKind::Keras | FileKind::H5 => Some(crate::engine::outside_the_heap(|| {
-                        io::weights::from_path(
-                            p,
-                            m.kind == FileKind::Keras,
-                            &m.network,
-                            &a,
-                            &m.provenance.nested,
-                        )
-                    })),
-                    FileKind::Json => None,
-                };
-                let mut weight_note = String::new();
-                let plan = match w {
-                    Some(Ok(w)) => WeightPlan::from_file(&m.network, w),
-                    Some(Err(e)) => {
-                        weight_note = format!(" (weights not used: {e})");
-                        WeightPlan::default()
-                    }
-                    None => WeightPlan::default(),
-                };
-                let origin = m
-                    .provenance
-                    .describe()
-                    .map_or(String::new(), |o| format!(" ({o})"));
-                let msg = match a.error(&m.network) {
-                    Some(e) => format!(
-                        "Opened {}{origin} — Keras would reject it: {e}",
+        if let Some(l) = &self.rt.loading {
+            // One open at a time: this one follows when the file being read is in.
+            let note = format!("{} opens when {} is read.", p.display(), l.file_name());
+            self.rt
+                .after_loading
+                .push(Command::OpenPath(p.to_path_buf()));
+            return self.notify(note, false);
+        }
+        match &self.rt.wake {
+            Some(wake) => {
+                let wake = wake.clone();
+                match super::loader::Loading::start(p.to_path_buf(), move || wake()) {
+                    Ok(l) => self.rt.loading = Some(l),
+                    Err(e) => self.notify(format!("Could not open {}: {e}", p.display()), true),
+                }
+            }
+            None => {
+                let opened = super::loader::open(p, &crate::progress::Progress::new());
+                self.finish_open(p, opened);
+            }
+        }
+    }
+
+    /// Takes a model file read by [`super::loader`]: it becomes the design (one undo
+    /// step), with the file's weights for the viewer when they could be read.
+    pub(super) fn finish_open(&mut self, p: &Path, opened: Result<super::loader::Opened, String>) {
+        let super::loader::Opened {
+            model: m,
+            analysis: a,
+            weights: w,
+        } = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                return self.notify(
+                    format!(
+                        "Could not open {}: {e}. Your design is unchanged.",
                         p.display()
                     ),
-                    None => format!("Opened {}{origin}", p.display()),
-                };
-                let saveable = has_ext(p, "json") || has_ext(p, "keras");
-                // Legacy .h5 files are not overwritten by Save (convscope writes .keras).
-                let path = saveable.then(|| p.to_path_buf());
-                self.replace(m.network, path, plan);
-                let err = a.first_error.is_some() || !weight_note.is_empty();
-                self.notify(format!("{msg}{weight_note}"), err);
+                    true,
+                );
             }
-            Err(e) => self.notify(
-                format!(
-                    "Could not open {}: {e}. Your design is unchanged.",
-                    p.display()
-                ),
-                true,
+        };
+        let mut weight_note = String::new();
+        let plan = match w {
+            Some(Ok(w)) => WeightPlan::from_file(&m.network, w),
+            Some(Err(e)) => {
+                weight_note = format!(" (weights not used: {e})");
+                WeightPlan::default()
+            }
+            None => WeightPlan::default(),
+        };
+        let origin = m
+            .provenance
+            .describe()
+            .map_or(String::new(), |o| format!(" ({o})"));
+        let msg = match a.error(&m.network) {
+            Some(e) => format!(
+                "Opened {}{origin} — Keras would reject it: {e}",
+                p.display()
             ),
-        }
+            None => format!("Opened {}{origin}", p.display()),
+        };
+        let saveable = has_ext(p, "json") || has_ext(p, "keras");
+        // Legacy .h5 files are not overwritten by Save (convscope writes .keras).
+        let path = saveable.then(|| p.to_path_buf());
+        self.replace(m.network, path, plan);
+        let err = a.first_error.is_some() || !weight_note.is_empty();
+        self.notify(format!("{msg}{weight_note}"), err);
     }
 }

@@ -15,6 +15,7 @@ pub mod autosave;
 mod commands;
 pub mod document;
 mod inspector;
+pub mod loader;
 mod panels;
 pub mod settings;
 pub mod viewer;
@@ -61,6 +62,13 @@ pub struct Runtime {
     pub central_right: f32,
     /// Writes the design to disk after every change (off unless the app enables it).
     pub autosave: autosave::Autosave,
+    /// A model file being read on its own thread.
+    pub loading: Option<loader::Loading>,
+    /// Commands that wait for `loading` (`convscope MODEL IMAGE`: the image follows).
+    pub after_loading: Vec<Command>,
+    /// Asks for a frame from another thread. Set by the window: model files are then read
+    /// on a thread of their own; without it (tests) they are read at once.
+    pub wake: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
 }
 
 /// The designer's state.
@@ -93,6 +101,9 @@ impl Designer {
                 pending: Vec::new(),
                 central_right: f32::INFINITY,
                 autosave: autosave::Autosave::new(None),
+                loading: None,
+                after_loading: Vec::new(),
+                wake: None,
             },
         }
     }
@@ -171,6 +182,36 @@ impl Designer {
         d
     }
 
+    /// Takes the model file being read once it is in (or cancelled), then the commands
+    /// that waited for it; keeps frames coming while it is read, for the progress bar.
+    fn poll_loading(&mut self, ctx: &egui::Context) {
+        let Some(l) = &self.rt.loading else { return };
+        let path = l.path.clone();
+        match l.poll() {
+            loader::Polled::Running => {
+                ctx.request_repaint_after(std::time::Duration::from_millis(50));
+                return;
+            }
+            loader::Polled::Done(opened) => {
+                self.rt.loading = None;
+                self.finish_open(&path, *opened);
+            }
+            loader::Polled::Cancelled => {
+                self.rt.loading = None;
+                self.notify(
+                    format!(
+                        "Opening {} cancelled. Your design is unchanged.",
+                        path.display()
+                    ),
+                    false,
+                );
+            }
+        }
+        for c in std::mem::take(&mut self.rt.after_loading) {
+            self.command(c);
+        }
+    }
+
     /// The design as Keras JSON, for persistence.
     pub fn saved_state(&self) -> String {
         config::to_json_string(&self.doc.network)
@@ -203,6 +244,7 @@ impl Designer {
             self.command(Command::OpenPath(p));
         }
         self.rt.viewer.poll();
+        self.poll_loading(ui.ctx());
         panels::shortcuts(self, ui);
         panels::menu_bar(self, ui);
         panels::status_bar(self, ui);
@@ -301,6 +343,8 @@ impl App {
             ..ViewSettings::restore(view.as_deref())
         };
         designer.rt.viewer.start_worker(&cc.egui_ctx);
+        let ctx = cc.egui_ctx.clone();
+        designer.rt.wake = Some(std::sync::Arc::new(move || ctx.request_repaint()));
         // `convscope MODEL`, `convscope IMAGE` or `convscope MODEL IMAGE`.
         for p in open {
             designer.apply(Command::OpenPath(p));

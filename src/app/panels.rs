@@ -179,6 +179,30 @@ pub fn status_bar(d: &mut Designer, ui: &mut egui::Ui) {
                     ));
                 }
             }
+            if let Some(l) = &d.rt.loading {
+                ui.separator();
+                let (done, total) = l.progress.counts();
+                let bar = egui::ProgressBar::new(l.progress.fraction().unwrap_or(0.0))
+                    .desired_width(220.0)
+                    .text(match total {
+                        0 => format!("Opening {}…", l.file_name()),
+                        _ => format!(
+                            "Opening {}: {} of {} weights",
+                            l.file_name(),
+                            short_count(done as i64),
+                            short_count(total as i64)
+                        ),
+                    });
+                ui.add(bar);
+                if ui
+                    .button("Cancel")
+                    .on_hover_text("Stop reading the file; the design stays as it is.")
+                    .clicked()
+                {
+                    l.progress.cancel();
+                }
+                return;
+            }
             if let Some(n) = &d.rt.notice {
                 ui.separator();
                 if n.error {

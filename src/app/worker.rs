@@ -3,9 +3,10 @@
 //! of an older generation are dropped by the receiver. A panic inside the engine is
 //! caught and reported as an error, never taking the window down.
 
-use crate::engine::forward::{LayerRun, run_dirty};
+use crate::engine::forward::{EngineError, LayerRun, run_dirty_with};
 use crate::engine::weights::{Drawn, WeightPlan};
 use crate::model::{Analysis, Network};
+use crate::progress::Progress;
 use ndarray::ArrayD;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -24,6 +25,8 @@ pub struct Job {
     pub cached: Vec<Option<LayerRun>>,
     /// Per layer: whether it must be computed.
     pub dirty: Vec<bool>,
+    /// Counts the work done; cancelled by the window's Cancel button or by a newer job.
+    pub progress: Progress,
 }
 
 /// What came back.
@@ -34,6 +37,8 @@ pub struct Done {
     /// Layers actually evaluated by this job.
     pub evaluated: Vec<usize>,
     pub error: Option<String>,
+    /// The job stopped because its progress was cancelled.
+    pub cancelled: bool,
 }
 
 /// Handle to the worker thread.
@@ -72,6 +77,7 @@ impl Worker {
                                 drawn: Vec::new(),
                                 acts: Vec::new(),
                                 evaluated: Vec::new(),
+                                cancelled: false,
                                 error: Some(format!(
                                     "the engine failed unexpectedly: {}",
                                     p.downcast_ref::<String>()
@@ -107,12 +113,14 @@ pub fn compute(job: Job) -> Done {
         input,
         mut cached,
         mut dirty,
+        progress,
     } = job;
     let fail = |e: String, drawn, acts| Done {
         generation,
         drawn,
         acts,
         evaluated: Vec::new(),
+        cancelled: progress.cancelled(),
         error: Some(e),
     };
     if let Some(e) = analysis.error(&network) {
@@ -128,6 +136,9 @@ pub fn compute(job: Job) -> Done {
     drawn.resize(n, None);
     dirty.resize(n, true);
     for (i, (layer, report)) in network.layers().iter().zip(&analysis.layers).enumerate() {
+        if progress.cancelled() {
+            return fail(EngineError::Cancelled.to_string(), drawn, Vec::new());
+        }
         match plan.resolve(layer, &report.weights, drawn[i].as_ref()) {
             Ok(d) => drawn[i] = Some(d),
             Err(e) => return fail(e, drawn, Vec::new()),
@@ -152,12 +163,20 @@ pub fn compute(job: Job) -> Done {
     let evaluated = (1..n)
         .filter(|&i| dirty[i] || cached[i].is_none())
         .collect();
-    match run_dirty(&network, &analysis, &weights, &mut cached, &dirty) {
+    match run_dirty_with(
+        &network,
+        &analysis,
+        &weights,
+        &mut cached,
+        &dirty,
+        &progress,
+    ) {
         Ok(()) => Done {
             generation,
             drawn,
             acts: cached,
             evaluated,
+            cancelled: false,
             error: None,
         },
         Err(e) => fail(e.to_string(), drawn, cached),

@@ -11,6 +11,7 @@
 use crate::kernels::Pointwise;
 use crate::model::analysis::Analysis;
 use crate::model::network::Network;
+use crate::progress::Progress;
 use ndarray::ArrayD;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +35,9 @@ pub enum EngineError {
         gib(*limit)
     )]
     TooLarge { needed: u64, limit: u64 },
+    /// Stopped by the user ([`crate::progress::Progress::cancel`]).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 fn gib(bytes: u64) -> String {
@@ -123,6 +127,20 @@ pub fn run_dirty<W: std::borrow::Borrow<LayerWeights>>(
     acts: &mut Vec<Option<LayerRun>>,
     dirty: &[bool],
 ) -> Result<(), EngineError> {
+    run_dirty_with(net, analysis, weights, acts, dirty, &Progress::new())
+}
+
+/// [`run_dirty`] counting the multiply-accumulates done (one more per layer, so layers
+/// without any count too) on `progress`, and stopping with [`EngineError::Cancelled`]
+/// before the next layer once it is cancelled (the window's Cancel button).
+pub fn run_dirty_with<W: std::borrow::Borrow<LayerWeights>>(
+    net: &Network,
+    analysis: &Analysis,
+    weights: &[W],
+    acts: &mut Vec<Option<LayerRun>>,
+    dirty: &[bool],
+    progress: &Progress,
+) -> Result<(), EngineError> {
     if let Some(msg) = analysis.error(net) {
         return Err(EngineError::Invalid(msg));
     }
@@ -133,9 +151,17 @@ pub fn run_dirty<W: std::borrow::Borrow<LayerWeights>>(
         .unwrap_or(1);
     check_memory(analysis, batch)?;
     acts.resize(net.len(), None);
+    let to_run = |i: usize, acts: &[Option<LayerRun>]| {
+        i > 0 && (dirty.get(i).copied().unwrap_or(true) || acts[i].is_none())
+    };
+    let work = |i: usize| analysis.layers.get(i).map_or(0, |r| r.macs.max(0) as u64) + 1;
+    progress.set_total((0..net.len()).filter(|&i| to_run(i, acts)).map(work).sum());
     for (i, layer) in net.layers().iter().enumerate().skip(1) {
-        if !dirty.get(i).copied().unwrap_or(true) && acts[i].is_some() {
+        if !to_run(i, acts) {
             continue;
+        }
+        if progress.cancelled() {
+            return Err(EngineError::Cancelled);
         }
         let inputs: Vec<Arc<ArrayD<f32>>> = net
             .inputs_of(i)
@@ -164,6 +190,7 @@ pub fn run_dirty<W: std::borrow::Borrow<LayerWeights>>(
             output: Arc::new(out),
             millis: start.elapsed().as_secs_f64() * 1e3,
         });
+        progress.advance(work(i));
     }
     Ok(())
 }

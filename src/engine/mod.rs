@@ -15,7 +15,7 @@ pub mod init;
 pub mod presets;
 pub mod weights;
 
-pub use forward::{EngineError, LayerRun, LayerWeights, run, run_dirty, run_from};
+pub use forward::{EngineError, LayerRun, LayerWeights, run, run_dirty, run_dirty_with, run_from};
 
 /// Keeps freed activation memory in the process for the next forward pass.
 ///

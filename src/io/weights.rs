@@ -11,6 +11,7 @@ use crate::keras::report::WeightSpec;
 use crate::layers::{LayerWeights, WeightError};
 use crate::model::analysis::Analysis;
 use crate::model::network::{Layer, Network};
+use crate::progress::Progress;
 use ndarray::{ArrayD, IxDyn};
 use std::collections::HashMap;
 
@@ -116,20 +117,21 @@ pub fn from_keras_nested(
 ) -> Weights {
     let h5bytes =
         zip_entry(bytes, "model.weights.h5").map_err(|e| WeightError::File(e.to_string()))?;
-    read_weights_h5(h5bytes, net, a, nested)
+    read_weights_h5(h5bytes, net, a, nested, &Progress::new())
 }
 
 /// [`from_keras_nested`] taking the archive's bytes, which become the weights file's
 /// (no second copy of a large model's weights).
-pub fn from_keras_owned(
+fn from_keras_owned(
     bytes: Vec<u8>,
     net: &Network,
     a: &Analysis,
     nested: &[NestedModel],
+    progress: &Progress,
 ) -> Weights {
     let h5bytes = super::keras_file::zip_entry_owned(bytes, "model.weights.h5")
         .map_err(|e| WeightError::File(e.to_string()))?;
-    read_weights_h5(h5bytes, net, a, nested)
+    read_weights_h5(h5bytes, net, a, nested, progress)
 }
 
 /// A byte range of a file as an HDF5 source: a `.keras` archive's stored
@@ -177,17 +179,31 @@ pub fn from_path(
     a: &Analysis,
     nested: &[NestedModel],
 ) -> Weights {
+    from_path_with(path, keras_archive, net, a, nested, &Progress::new())
+}
+
+/// [`from_path`] counting the values read on `progress` and stopping with
+/// [`WeightError::Cancelled`] when it is cancelled (the window's Open runs this on a
+/// thread of its own).
+pub fn from_path_with(
+    path: &std::path::Path,
+    keras_archive: bool,
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+    progress: &Progress,
+) -> Weights {
     let unreadable =
         |e: hdf5_pure::Error| WeightError::File(format!("not a readable HDF5 file: {e}"));
     if !keras_archive {
         let file = hdf5_pure::File::open_streaming(path).map_err(unreadable)?;
-        return read_h5(file, net, a, nested);
+        return read_h5(file, net, a, nested, progress);
     }
     let span = super::keras_file::stored_entry_span(path, "model.weights.h5")
         .map_err(|e| WeightError::File(e.to_string()))?;
     let Some((start, len)) = span else {
         let bytes = std::fs::read(path).map_err(|e| WeightError::File(e.to_string()))?;
-        return from_keras_owned(bytes, net, a, nested);
+        return from_keras_owned(bytes, net, a, nested, progress);
     };
     let file = std::fs::File::open(path).map_err(|e| WeightError::File(e.to_string()))?;
     let window = FileWindow {
@@ -196,7 +212,7 @@ pub fn from_path(
         len,
     };
     let file = hdf5_pure::File::from_source(window).map_err(unreadable)?;
-    read_weights_file(file, net, a, nested)
+    read_weights_file(file, net, a, nested, progress)
 }
 
 /// The nested model (name, class) that holds layer `name`, if any.
@@ -214,13 +230,22 @@ type Weights = Result<Vec<LayerWeights>, WeightError>;
 type Raw = (Vec<usize>, Vec<f32>);
 
 /// Each layer's arrays from `arrays` (not asked for layers without weights), checked
-/// against the shapes the analysis expects.
+/// against the shapes the analysis expects. `progress` counts the values read out of
+/// all the layers' (its total); a cancel stops before the next layer.
 fn read_layers(
     net: &Network,
     analysis: &Analysis,
+    progress: &Progress,
     mut arrays: impl FnMut(usize, &Layer, usize) -> Result<Vec<Raw>, String>,
 ) -> Result<Vec<LayerWeights>, WeightError> {
     valid(net, analysis)?;
+    let values = |specs: &[WeightSpec]| -> u64 {
+        specs
+            .iter()
+            .map(|s| s.shape.iter().map(|&d| d.max(0) as u64).product::<u64>())
+            .sum()
+    };
+    progress.set_total(analysis.layers.iter().map(|r| values(&r.weights)).sum());
     net.layers()
         .iter()
         .enumerate()
@@ -229,8 +254,12 @@ fn read_layers(
             if specs.is_empty() {
                 return Ok(Vec::new());
             }
+            if progress.cancelled() {
+                return Err(WeightError::Cancelled);
+            }
             let a =
                 arrays(i, layer, specs.len()).map_err(|e| WeightError::layer(&layer.name, e))?;
+            progress.advance(values(specs));
             assemble(layer, specs, a)
         })
         .collect()
@@ -247,7 +276,7 @@ fn read_group(file: &hdf5_pure::File, group: &str, names: &[String]) -> Result<V
 /// Weights from the `model.weights.h5` inside a `.keras` archive (Keras 3's layout:
 /// `layers/<key>/vars/<n>`).
 pub fn from_weights_h5(h5bytes: Vec<u8>, net: &Network, a: &Analysis) -> Weights {
-    read_weights_h5(h5bytes, net, a, &[])
+    read_weights_h5(h5bytes, net, a, &[], &Progress::new())
 }
 
 fn read_weights_h5(
@@ -255,8 +284,9 @@ fn read_weights_h5(
     net: &Network,
     a: &Analysis,
     nested: &[NestedModel],
+    progress: &Progress,
 ) -> Weights {
-    read_weights_file(h5(h5bytes)?, net, a, nested)
+    read_weights_file(h5(h5bytes)?, net, a, nested, progress)
 }
 
 /// A `.keras` archive's weights file (`model.weights.h5`), however it is held.
@@ -265,9 +295,10 @@ fn read_weights_file(
     net: &Network,
     a: &Analysis,
     nested: &[NestedModel],
+    progress: &Progress,
 ) -> Weights {
     let keys = net.keras_weight_keys_in(|name| scope_of(nested, name));
-    read_layers(net, a, |i, _, _| {
+    read_layers(net, a, progress, |i, _, _| {
         let key = keys[i]
             .as_ref()
             .ok_or("the layer has no place in the weights file")?;
@@ -296,11 +327,17 @@ pub fn from_h5_nested(
     a: &Analysis,
     nested: &[NestedModel],
 ) -> Weights {
-    read_h5(h5(bytes.to_vec())?, net, a, nested)
+    read_h5(h5(bytes.to_vec())?, net, a, nested, &Progress::new())
 }
 
-fn read_h5(file: hdf5_pure::File, net: &Network, a: &Analysis, nested: &[NestedModel]) -> Weights {
-    read_layers(net, a, |_, layer, _| {
+fn read_h5(
+    file: hdf5_pure::File,
+    net: &Network,
+    a: &Analysis,
+    nested: &[NestedModel],
+    progress: &Progress,
+) -> Weights {
+    read_layers(net, a, progress, |_, layer, _| {
         let model = scope_of(nested, &layer.name).map(|(m, _)| m);
         let gpath = format!("model_weights/{}", model.unwrap_or(&layer.name));
         let group = file
@@ -332,7 +369,7 @@ fn read_h5(file: hdf5_pure::File, net: &Network, a: &Analysis, nested: &[NestedM
 pub fn from_npz(bytes: &[u8], net: &Network, a: &Analysis) -> Weights {
     let entries = npy::read_npz(bytes).map_err(|e| WeightError::File(e.to_string()))?;
     let map: HashMap<String, npy::NpyArray> = entries.into_iter().collect();
-    read_layers(net, a, |_, layer, n| {
+    read_layers(net, a, &Progress::new(), |_, layer, n| {
         (0..n)
             .map(|k| {
                 let key = format!("{}/{k}", layer.name);

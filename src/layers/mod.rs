@@ -155,6 +155,9 @@ pub enum WeightError {
     Layer { layer: String, message: String },
     #[error("the model is invalid: {0}")]
     Invalid(String),
+    /// Stopped by the user ([`crate::progress::Progress::cancel`]).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl WeightError {

@@ -20,6 +20,7 @@ use crate::engine::forward::{LayerRun, LayerWeights};
 use crate::engine::weights::{Drawn, WeightPlan};
 use crate::io::image::{Preprocess, ResizeMode, load_image};
 use crate::model::{Analysis, LayerId, Network};
+use crate::progress::Progress;
 use crate::viz::{self, ChannelStats};
 use ndarray::{Array3, ArrayD, IxDyn};
 use std::collections::{HashMap, HashSet};
@@ -95,6 +96,10 @@ pub struct Viewer {
     pub version: u64,
     worker: Option<Worker>,
     pub running: bool,
+    /// The progress of the job in flight (its Cancel button; a newer job cancels it).
+    pub progress: Option<Progress>,
+    /// The last run was cancelled (its maps are not shown until Run).
+    pub cancelled: bool,
     pub error: Option<String>,
     /// Layers evaluated by the last completed job (for tests and the timing readout).
     pub last_evaluated: Vec<usize>,
@@ -131,6 +136,8 @@ impl Default for Viewer {
             version: 0,
             worker: None,
             running: false,
+            progress: None,
+            cancelled: false,
             error: None,
             last_evaluated: Vec::new(),
             hover: None,
@@ -394,6 +401,13 @@ impl Viewer {
             .map(|l| drawn.get(&l.id()).map(|d| (*d).clone()))
             .collect();
         self.generation += 1;
+        // A stale run stops at its next layer: the worker takes this job sooner.
+        if let Some(p) = self.progress.take() {
+            p.cancel();
+        }
+        let progress = Progress::new();
+        self.progress = Some(progress.clone());
+        self.cancelled = false;
         let job = Job {
             generation: self.generation,
             network: net.clone(),
@@ -403,6 +417,7 @@ impl Viewer {
             input,
             cached,
             dirty,
+            progress,
         };
         self.pending = Some((net.clone(), plan.clone()));
         self.running = true;
@@ -415,6 +430,20 @@ impl Viewer {
                 self.accept(done);
             }
         }
+    }
+
+    /// Stops the run in flight at its next layer; its maps are not shown.
+    pub fn cancel_run(&self) {
+        if let Some(p) = &self.progress {
+            p.cancel();
+        }
+    }
+
+    /// Runs again after a cancelled run (or any failed one).
+    pub fn run_again(&mut self) {
+        self.failed = None;
+        self.cancelled = false;
+        self.error = None;
     }
 
     /// Takes finished results (dropping stale generations).
@@ -435,6 +464,8 @@ impl Viewer {
             return;
         }
         self.running = false;
+        self.progress = None;
+        self.cancelled = done.cancelled;
         let pending = self.pending.take();
         self.error = done.error;
         if self.error.is_some() {

@@ -19,9 +19,13 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
     let i = d.view.selected.min(d.doc.network.len().saturating_sub(1));
     input_bar(d, ui);
     weights_bar(d, ui, i);
-    display_bar(&mut d.view, d.rt.viewer.running, ui);
+    display_bar(&mut d.view, ui);
     export_bar(d, ui);
     let v = &mut d.rt.viewer;
+    run_bar(v, ui);
+    if v.cancelled {
+        return;
+    }
     if let Some(e) = &v.error {
         ui.colored_label(crate::app::panels::RED, e);
     }
@@ -193,7 +197,47 @@ fn weights_bar(d: &mut Designer, ui: &mut egui::Ui, i: usize) {
     }
 }
 
-fn display_bar(v: &mut ViewSettings, running: bool, ui: &mut egui::Ui) {
+/// While a run is in flight: its progress (multiply-accumulates done) and Cancel; after a
+/// cancelled run: Run.
+fn run_bar(v: &mut Viewer, ui: &mut egui::Ui) {
+    if let Some(p) = v.progress.as_ref().filter(|_| v.running) {
+        let mut cancel = false;
+        ui.horizontal(|ui| {
+            ui.spinner();
+            let (done, total) = p.counts();
+            ui.add(
+                egui::ProgressBar::new(p.fraction().unwrap_or(0.0))
+                    .desired_width(240.0)
+                    .text(format!(
+                        "running: {} of {} MACs",
+                        crate::keras::pyfmt::short_count(done as i64),
+                        crate::keras::pyfmt::short_count(total as i64)
+                    )),
+            );
+            cancel = ui
+                .button("Cancel")
+                .on_hover_text("Stop this run; the design stays as it is.")
+                .clicked();
+        });
+        if cancel {
+            v.cancel_run();
+        }
+    } else if v.cancelled {
+        let mut again = false;
+        ui.horizontal(|ui| {
+            ui.label("The run was cancelled.");
+            again = ui
+                .button("Run")
+                .on_hover_text("Compute the feature maps of this design.")
+                .clicked();
+        });
+        if again {
+            v.run_again();
+        }
+    }
+}
+
+fn display_bar(v: &mut ViewSettings, ui: &mut egui::Ui) {
     ui.horizontal_wrapped(|ui| {
         let opts: Vec<(Colormap, &str)> = Colormap::ALL.iter().map(|c| (*c, c.label())).collect();
         combo(ui, "Colormap:", &mut v.colormap, &opts);
@@ -228,10 +272,6 @@ fn display_bar(v: &mut ViewSettings, running: bool, ui: &mut egui::Ui) {
         let l = ui.label("Tile:");
         ui.add(egui::Slider::new(&mut v.tile, 24.0..=192.0))
             .labelled_by(l.id);
-        if running {
-            ui.spinner();
-            ui.label("running…");
-        }
     });
 }
 
