@@ -346,6 +346,9 @@ pub fn run(cmd: &Command) -> Outcome {
                     "activation_bytes": r.activation_bytes,
                     "weight_bytes": r.weight_bytes,
                     "peak_rss_bytes": r.peak_rss_bytes,
+                    "start_anon_bytes": r.start_anon_bytes,
+                    "pass_peak_anon_bytes": r.pass_peak_anon_bytes,
+                    "code_paged_in_bytes": r.code_paged_in_bytes,
                     "start_rss_bytes": r.start_rss_bytes,
                 });
                 return Outcome::ok(format!(
@@ -373,6 +376,12 @@ pub fn run(cmd: &Command) -> Outcome {
                     mb(p as f64)
                 ))
             );
+            if let (Some(peak), Some(start)) = (r.pass_peak_anon_bytes, r.start_anon_bytes) {
+                s += &format!(
+                    "a pass's peak data memory (anonymous, less the program's own) {:.1} MiB\n",
+                    mb(peak.saturating_sub(start) as f64)
+                );
+            }
             let width = r
                 .layers
                 .iter()
