@@ -12,6 +12,7 @@ use super::ConvOp;
 use super::elementwise::for_chunks;
 use crate::keras::geometry::Window;
 use ndarray::Array4;
+use std::mem::MaybeUninit;
 
 /// Channels one register block sums: 64 floats are 4 zmm or 8 ymm registers.
 const BLOCK: usize = 64;
@@ -64,18 +65,25 @@ pub fn depthwise(op: ConvOp) -> Array4<f32> {
     } else {
         0
     };
-    let mut out = vec![0f32; len];
-    for_chunks(&mut out, ow * cout, |row_i, row| {
-        #[cfg(target_arch = "x86_64")]
-        match level {
-            // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked above.
-            2 => return unsafe { row_avx512(&g, row_i, row) },
-            // SAFETY: the CPU has AVX2 and FMA, checked above.
-            1 => return unsafe { row_avx2(&g, row_i, row) },
-            _ => {}
-        }
-        output_row(&g, row_i, row);
-    });
+    // Every element is written once by its row (no zeroing pass over the output first).
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    for_chunks(
+        &mut out.spare_capacity_mut()[..len],
+        ow * cout,
+        |row_i, row| {
+            #[cfg(target_arch = "x86_64")]
+            match level {
+                // SAFETY: the CPU has AVX-512F (and so AVX2 and FMA), checked above.
+                2 => return unsafe { row_avx512(&g, row_i, row) },
+                // SAFETY: the CPU has AVX2 and FMA, checked above.
+                1 => return unsafe { row_avx2(&g, row_i, row) },
+                _ => {}
+            }
+            output_row(&g, row_i, row);
+        },
+    );
+    // SAFETY: the rows cover `len` and `output_row` writes every element of its row.
+    unsafe { out.set_len(len) };
     Array4::from_shape_vec((n, oh, ow, cout), out).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
 }
 
@@ -100,7 +108,7 @@ macro_rules! compiled_for {
     ($name:ident, $features:literal) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        unsafe fn $name(g: &Geometry, row_i: usize, row: &mut [f32]) {
+        unsafe fn $name(g: &Geometry, row_i: usize, row: &mut [MaybeUninit<f32>]) {
             output_row(g, row_i, row)
         }
     };
@@ -109,60 +117,78 @@ compiled_for!(row_avx512, "avx512f,avx2,fma");
 compiled_for!(row_avx2, "avx2,fma");
 
 /// Output row `row_i` (batch-major) of `ow` pixels × `cin·mult` channels. Only the taps
-/// inside the image are visited: the others read zero padding.
+/// inside the image are visited: the others read zero padding. Writes every element.
 #[inline(always)]
-fn output_row(g: &Geometry, row_i: usize, row: &mut [f32]) {
+fn output_row(g: &Geometry, row_i: usize, row: &mut [MaybeUninit<f32>]) {
     let (b, oy) = (row_i / g.out[0], row_i % g.out[0]);
     let (c, cout) = (g.cin, g.cin * g.mult);
     let image = &g.xs[b * g.hw[0] * g.hw[1] * c..(b + 1) * g.hw[0] * g.hw[1] * c];
     let rows = g.win.inside(0, oy, g.hw[0]);
+    // (input offset, kernel offset) of every tap inside the image, for one pixel at a
+    // time: a list walked once per channel block.
+    let mut taps: Vec<(usize, usize)> = Vec::with_capacity(rows.len() * g.kw);
+    // A pixel's sums for `depth_multiplier > 1`.
+    let mut sums: Vec<f32> = Vec::new();
     for (ox, px) in row.chunks_exact_mut(cout).enumerate().take(g.out[1]) {
         let cols = g.win.inside(1, ox, g.hw[1]);
-        // (input offset, kernel offset) of every tap inside the image.
-        let taps = rows.clone().flat_map(|ky| {
+        taps.clear();
+        for ky in rows.clone() {
             let iy = g.win.coord(0, oy, ky) as usize;
-            cols.clone().map(move |kx| {
+            for kx in cols.clone() {
                 let ix = g.win.coord(1, ox, kx) as usize;
-                ((iy * g.hw[1] + ix) * c, (ky * g.kw + kx) * cout)
-            })
-        });
+                taps.push(((iy * g.hw[1] + ix) * c, (ky * g.kw + kx) * cout));
+            }
+        }
+        let taps = &taps[..];
         if g.mult == 1 {
             let mut c0 = 0;
             while c0 + BLOCK <= c {
                 let mut acc: [f32; BLOCK] =
                     g.bias[c0..c0 + BLOCK].try_into().unwrap_or([0.0; BLOCK]);
-                for (xo, ko) in taps.clone() {
+                for &(xo, ko) in taps {
                     let xv = &image[xo + c0..xo + c0 + BLOCK];
                     let kv = &g.ks[ko + c0..ko + c0 + BLOCK];
                     for j in 0..BLOCK {
                         acc[j] += xv[j] * kv[j];
                     }
                 }
-                px[c0..c0 + BLOCK].copy_from_slice(&acc);
+                write(&mut px[c0..c0 + BLOCK], &acc);
                 c0 += BLOCK;
             }
             if c0 < c {
-                let rest = &mut px[c0..];
+                let mut acc = [0f32; BLOCK];
+                let rest = &mut acc[..c - c0];
                 rest.copy_from_slice(&g.bias[c0..]);
-                for (xo, ko) in taps {
+                for &(xo, ko) in taps {
                     let xv = &image[xo + c0..xo + c];
                     let kv = &g.ks[ko + c0..ko + c];
                     for ((a, x), k) in rest.iter_mut().zip(xv).zip(kv) {
                         *a += x * k;
                     }
                 }
+                write(&mut px[c0..], rest);
             }
         } else {
-            px.copy_from_slice(g.bias);
-            for (xo, ko) in taps {
+            sums.clear();
+            sums.extend_from_slice(g.bias);
+            for &(xo, ko) in taps {
                 let kv = &g.ks[ko..ko + cout];
                 for (ci, x) in image[xo..xo + c].iter().enumerate() {
                     let m = ci * g.mult;
-                    for (a, k) in px[m..m + g.mult].iter_mut().zip(&kv[m..m + g.mult]) {
+                    for (a, k) in sums[m..m + g.mult].iter_mut().zip(&kv[m..m + g.mult]) {
                         *a += x * k;
                     }
                 }
             }
+            write(px, &sums);
         }
+    }
+}
+
+/// `dst = src` (`<[MaybeUninit<T>]>::write_copy_of_slice`, stable only since Rust 1.93).
+#[inline(always)]
+fn write(dst: &mut [MaybeUninit<f32>], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        d.write(*s);
     }
 }
