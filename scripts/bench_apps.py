@@ -5,8 +5,9 @@ For each model (weights=None, default input size, batch 1): builds it, saves
 WORK/<model>/model.keras and a seeded input.npy (uniform 0–255, the raw pixels the
 models with their own preprocessing take), times `tf.function(model(x, training=False))`
 as bench_keras.py does (warm-up, then the median of --runs), then runs
-`convscope bench` on the same file and input with the same thread count, one after the
-other in this session: as TF graph mode runs (outputs alone, element-wise layers in
+`convscope bench` on the same file and input with the same thread count, in --rounds
+alternating rounds (TF, convscope, convscope --all-layers; each column the median over
+the rounds, each ratio the median of the rounds' ratios): as TF graph mode runs (outputs alone, element-wise layers in
 place) and with `--all-layers` (every layer's output kept, as the window runs). Prints a
 Markdown table with the ratios convscope / TF graph.
 
@@ -39,6 +40,7 @@ ap.add_argument("work")
 ap.add_argument("models", nargs="*")
 ap.add_argument("--runs", type=int, default=20)
 ap.add_argument("--warmup", type=int, default=3)
+ap.add_argument("--rounds", type=int, default=3)
 ap.add_argument("--threads", type=int, default=os.cpu_count())
 args = ap.parse_intermixed_args()
 
@@ -62,7 +64,8 @@ def median_ms(fn, x):
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 print(f"machine: {cpu}, {os.cpu_count()} CPUs; keras {keras.__version__}, tensorflow {tf.__version__}, "
-      f"{args.threads} threads, batch 1, median of {args.runs} runs")
+      f"{args.threads} threads, batch 1, median of {args.runs} runs, {args.rounds} alternating rounds "
+      f"(times: median over rounds; ratios: median of the rounds' ratios)")
 print("| model | input | convscope ms | all layers kept ms | TF graph ms "
       "| convscope / TF graph | all layers kept / TF graph | peak RSS − before opening, MiB (× weights + live outputs) "
       "| a pass's data peak, MiB (×) | code paged in, MiB |")
@@ -78,26 +81,32 @@ for name in args.models or DEFAULT:
     shape = (1,) + tuple(d or 224 for d in model.input_shape[1:])
     x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
     np.save(os.path.join(d, "input.npy"), x)
-    graph = median_ms(tf.function(lambda z: model(z, training=False)), tf.constant(x))
-    del model
+    fn = tf.function(lambda z: model(z, training=False))
+    xt = tf.constant(x)
     # One untimed convscope process first: on this VM the first process after Keras's
     # timing ran a quarter to a half slower than the next ones (InceptionV3 90.6 ms,
     # then 62.2 and 63.5, nothing else running), so the outputs-alone column often came
     # out slower than the all-layers one measured after it.
     subprocess.run([args.exe, "bench", path, "--input", os.path.join(d, "input.npy"),
                     "--runs", "5", "--threads", str(args.threads)], capture_output=True)
-    times = []
+    # Rounds of TF, convscope, convscope --all-layers, one after the other: a neighbour's
+    # burst on the VM lands in one round, not on one side of the comparison. Each
+    # column is the median over the rounds; each ratio the median of the rounds' ratios.
+    rounds = []
     memory = None
-    for extra in ([], ["--all-layers"]):
-        r = subprocess.run([args.exe, "bench", path, "--input", os.path.join(d, "input.npy"),
-                            "--runs", str(args.runs), "--threads", str(args.threads), "--json",
-                            *extra], capture_output=True, text=True)
-        if r.returncode != 0:
-            times.append((r.stderr.strip().splitlines() or ["failed"])[-1])
-        else:
+    for _ in range(args.rounds):
+        graph = median_ms(fn, xt)
+        times = []
+        for extra in ([], ["--all-layers"]):
+            r = subprocess.run([args.exe, "bench", path, "--input", os.path.join(d, "input.npy"),
+                                "--runs", str(args.runs), "--threads", str(args.threads), "--json",
+                                *extra], capture_output=True, text=True)
+            if r.returncode != 0:
+                times.append((r.stderr.strip().splitlines() or ["failed"])[-1])
+                continue
             report = json.loads(r.stdout)
             times.append(report["median_ms"])
-            if memory is None and report.get("peak_rss_bytes"):
+            if memory is None and not extra and report.get("peak_rss_bytes"):
                 # The outputs-only run (a fresh process): its peak less the program's
                 # own resident memory before the model was opened, against the weights
                 # plus the most layer outputs alive at once.
@@ -114,11 +123,21 @@ for name in args.models or DEFAULT:
                     memory += f" | {(report.get('code_paged_in_bytes') or 0) / 2**20:.1f}"
                 else:
                     memory += " | – | –"
+        rounds.append((graph, times))
+        if any(isinstance(t, str) for t in times):
+            break
+    del model
+    times = rounds[-1][1]
     if any(isinstance(t, str) for t in times):
         msg = next(t for t in times if isinstance(t, str))
         print(f"| {name} | {shape[1]}×{shape[2]} | refused: {msg} | | {graph:.1f} | – | – | – | – | – |",
               flush=True)
         continue
-    ours, kept = times
+    med = statistics.median
+    graph = med(g for g, _ in rounds)
+    ours = med(t[0] for _, t in rounds)
+    kept = med(t[1] for _, t in rounds)
+    r_ours = med(t[0] / g for g, t in rounds)
+    r_kept = med(t[1] / g for g, t in rounds)
     print(f"| {name} | {shape[1]}×{shape[2]} | {ours:.1f} | {kept:.1f} | {graph:.1f} "
-          f"| {ours / graph:.2f}× | {kept / graph:.2f}× | {memory or '– | – | –'} |", flush=True)
+          f"| {r_ours:.2f}× | {r_kept:.2f}× | {memory or '– | – | –'} |", flush=True)
