@@ -13,7 +13,8 @@
 //!   it) with keras.applications' NASNetMobile (771 layers) open, nothing running;
 //! - `nasnet_scrolling_summary`: the same while the mouse wheel scrolls the summary
 //!   (60 points a frame, down to the end and back), each frame laying out new rows;
-//! - `nasnet_scrolling_stack`: the same for the stack of layer cards.
+//! - `nasnet_scrolling_stack`: the same for the stack of layer cards;
+//! - `nasnet_idle_graph`: a frame of the Graph tab (cards and wires in view).
 
 use convscope::app::{Designer, Tab};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -95,6 +96,10 @@ fn bench(c: &mut Criterion) {
     });
     let mut h = nasnet_harness(Tab::Summary);
     group.bench_function("nasnet_idle_summary", |b| b.iter(|| h.step()));
+    // The Graph tab: the layout is made once; each frame draws the cards and wires in
+    // view of 771 (and checks the wiring against the layout's).
+    let mut h = nasnet_harness(Tab::Graph);
+    group.bench_function("nasnet_idle_graph", |b| b.iter(|| h.step()));
     for (name, at) in [
         ("nasnet_scrolling_summary", egui::pos2(640.0, 400.0)),
         ("nasnet_scrolling_stack", egui::pos2(170.0, 400.0)),

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{harness_with, has_text, type_number};
+use common::{harness_with, has_text, type_number, type_number_stepping};
 use convscope::app::Designer;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
@@ -187,4 +187,60 @@ fn a_long_summary_scrolls_with_the_wheel() {
     assert!(!has_text(&h, "stem_conv1 (Conv2D)"));
     // Further down (the total line below the area stays).
     assert!(has_text(&h, "Total params:"));
+}
+
+/// The Graph tab draws a Functional model's branches and merge as cards; clicking one
+/// selects it; the layout stays while arguments change and follows a change of wiring.
+#[test]
+fn the_graph_tab_draws_branches_and_selects_a_layer_by_click() {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden/graph_normalization/model.keras");
+    let mut d = Designer::default();
+    d.apply(convscope::app::Command::OpenPath(model));
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    // The inspector's grid settles over a few frames.
+    h.run_steps(8);
+    // It opens at full size on the input; Fit shows the whole graph.
+    h.get_by_label("input");
+    h.get_by_label("Fit").click();
+    h.run_steps(8);
+    // Six Normalization branches from the input, joined by a Concatenate.
+    for name in [
+        "given",
+        "adapted",
+        "whole",
+        "pixels",
+        "inverted",
+        "rows_channels",
+    ] {
+        h.get_by_label(name);
+    }
+    let layout = h.state().rt.graph.layout().expect("a layout").clone();
+    let net = &h.state().doc.network;
+    let [input, given, joined] = ["input", "given", "joined"].map(|n| {
+        let i = net.layers().iter().position(|l| l.name == n).unwrap();
+        layout.centres[i]
+    });
+    assert!(
+        input[1] < given[1] && given[1] < joined[1],
+        "{:?}",
+        layout.centres
+    );
+    // (By accessibility action: the tree's bounds of a widget inside a zoomed Scene are
+    // its unzoomed ones, so a simulated pointer click would land elsewhere.)
+    h.get_by_label("joined").click_accesskit();
+    h.run_steps(8);
+    let d = h.state();
+    assert_eq!(d.doc.network.layers()[d.view.selected].name, "joined");
+    // An argument edit keeps the cards where they are.
+    type_number_stepping(&mut h, "axis", "-1");
+    h.run_steps(8);
+    assert_eq!(h.state().rt.graph.layout(), Some(&layout));
+    // A new layer is new wiring: the layout is made again, with it.
+    h.get_by_label("+ Dropout").click();
+    h.run_steps(8);
+    let n = h.state().doc.network.len();
+    assert_eq!(h.state().rt.graph.layout().unwrap().centres.len(), n);
+    assert_ne!(h.state().rt.graph.layout(), Some(&layout));
 }

@@ -6,7 +6,8 @@
 //! - the [`ViewSettings`] (tab, selection, colormap, …), written by panels directly and
 //!   persisted between sessions;
 //! - the [`Runtime`]: the analysis (recomputed after every change: it takes
-//!   microseconds), the viewer's worker, results and textures, notices, autosave.
+//!   microseconds), the viewer's worker, results and textures, the graph canvas's
+//!   layout, the model file being read, notices, autosave.
 //!
 //! Each frame: panels read the document and analysis, write view settings and queue
 //! commands; the commands are applied; the viewer schedules a run if the design changed.
@@ -14,6 +15,7 @@
 pub mod autosave;
 mod commands;
 pub mod document;
+pub mod graph;
 mod inspector;
 pub mod loader;
 mod panels;
@@ -64,6 +66,8 @@ pub struct Runtime {
     pub autosave: autosave::Autosave,
     /// A model file being read on its own thread.
     pub loading: Option<loader::Loading>,
+    /// The graph canvas: its layout and the part of it in view.
+    pub graph: graph::GraphView,
     /// Commands that wait for `loading` (`convscope MODEL IMAGE`: the image follows).
     pub after_loading: Vec<Command>,
     /// Asks for a frame from another thread. Set by the window: model files are then read
@@ -102,6 +106,7 @@ impl Designer {
                 central_right: f32::INFINITY,
                 autosave: autosave::Autosave::new(None),
                 loading: None,
+                graph: graph::GraphView::default(),
                 after_loading: Vec::new(),
                 wake: None,
             },
@@ -222,11 +227,14 @@ impl Designer {
         ui.horizontal(|ui| {
             ui.selectable_value(&mut self.view.tab, Tab::Summary, "Summary");
             ui.selectable_value(&mut self.view.tab, Tab::FeatureMaps, "Feature maps");
+            ui.selectable_value(&mut self.view.tab, Tab::Graph, "Graph")
+                .on_hover_text("The network as a graph: branches and merges, wires with shapes.");
         });
         ui.separator();
         match self.view.tab {
             Tab::Summary => panels::summary_panel(self, ui),
             Tab::FeatureMaps => viewer::feature_maps(self, ui),
+            Tab::Graph => graph::graph_panel(self, ui),
         }
     }
 

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub enum Tab {
     Summary,
     FeatureMaps,
+    /// The network as a graph on a pan/zoom canvas.
+    Graph,
 }
 
 /// What the feature-map area shows.

@@ -15,8 +15,8 @@ const GAP: f64 = 22.0;
 const MARGIN: f64 = 20.0;
 const HEADER: f64 = 56.0;
 
-/// Fill colour by layer family.
-fn colour(kind: &LayerKind) -> &'static str {
+/// Fill colour by layer family, `#rrggbb` (the window's graph canvas uses the same).
+pub fn colour(kind: &LayerKind) -> &'static str {
     match kind.facts().family {
         Family::Input => "#dfe6ee",
         Family::Convolution => "#cfe3fa",

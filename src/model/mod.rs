@@ -1,8 +1,10 @@
 //! The network: layers as a graph with stable ids ([`network`]) and what Keras says about
-//! it ([`analysis`]: shapes, rejections, parameters, costs, layouts). Pure: no ndarray,
+//! it ([`analysis`]: shapes, rejections, parameters, costs, layouts), and where its
+//! layers sit on the graph canvas ([`layout`]). Pure: no ndarray,
 //! no I/O; the kinds' own rules are in [`crate::layers`].
 
 pub mod analysis;
+pub mod layout;
 pub mod network;
 
 pub use crate::keras::error::{KerasError, Stage};
