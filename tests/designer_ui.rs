@@ -244,3 +244,22 @@ fn the_graph_tab_draws_branches_and_selects_a_layer_by_click() {
     assert_eq!(h.state().rt.graph.layout().unwrap().centres.len(), n);
     assert_ne!(h.state().rt.graph.layout(), Some(&layout));
 }
+
+/// A layer selected elsewhere (the stack, the keyboard) is brought into view on the
+/// graph canvas.
+#[test]
+fn the_graph_follows_a_selection_made_elsewhere() {
+    let mut d = Designer::default();
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    h.run_steps(8);
+    let net = &h.state().doc.network;
+    let (last, name) = (net.len() - 1, net.layers()[net.len() - 1].name.clone());
+    assert!(
+        h.query_by_label(&name).is_none(),
+        "StridedNet's last layer starts out of view"
+    );
+    h.state_mut().apply(convscope::app::Command::Select(last));
+    h.run_steps(8);
+    h.get_by_label(&name);
+}

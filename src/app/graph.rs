@@ -22,6 +22,9 @@ pub struct GraphView {
     layout: Option<Layout>,
     /// The part of the scene in view (panned and zoomed by the user).
     pub scene: Rect,
+    /// The selection the view last followed: a layer selected elsewhere (the stack, the
+    /// keyboard) is brought into view.
+    followed: Option<usize>,
 }
 
 impl Default for GraphView {
@@ -29,6 +32,7 @@ impl Default for GraphView {
         GraphView {
             layout: None,
             scene: Rect::NOTHING,
+            followed: None,
         }
     }
 }
@@ -82,6 +86,16 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
         );
         let x = layout.centres.first().map_or(w / 2.0, |c| c[0]);
         scene_rect = Rect::from_min_size(pos2(x - w / 2.0, -SPACING), vec2(w, h.max(NODE[1])));
+    }
+    // A layer selected elsewhere comes into view (panned to, the zoom kept).
+    let follow = d.rt.graph.followed.replace(selected);
+    if follow.is_some_and(|f| f != selected)
+        && let Some(c) = layout.centres.get(selected)
+    {
+        let card = Rect::from_center_size(pos2(c[0], c[1]), Vec2::from(NODE));
+        if !scene_rect.contains_rect(card) {
+            scene_rect = scene_rect.translate(pos2(c[0], c[1]) - scene_rect.center());
+        }
     }
     let mut clicked = None;
     egui::Scene::new()
