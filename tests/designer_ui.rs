@@ -233,6 +233,44 @@ fn the_graph_tab_draws_branches_and_selects_a_layer_by_click() {
     h.run_steps(8);
     let d = h.state();
     assert_eq!(d.doc.network.layers()[d.view.selected].name, "joined");
+    // ← → step along a row: from one branch to its neighbour and back.
+    let given_i = h
+        .state()
+        .doc
+        .network
+        .layers()
+        .iter()
+        .position(|l| l.name == "given")
+        .unwrap();
+    h.state_mut()
+        .apply(convscope::app::Command::Select(given_i));
+    h.run_steps(8);
+    let right_of = |h: &egui_kittest::Harness<'static, Designer>| {
+        let d = h.state();
+        let c = d.rt.graph.layout().unwrap().centres.clone();
+        (d.view.selected, c)
+    };
+    let (before, c) = right_of(&h);
+    let (key, back) = if c
+        .iter()
+        .any(|p| (p[1] - c[before][1]).abs() < 1.0 && p[0] > c[before][0])
+    {
+        (Key::ArrowRight, Key::ArrowLeft)
+    } else {
+        (Key::ArrowLeft, Key::ArrowRight)
+    };
+    h.key_press(key);
+    h.run_steps(8);
+    let (now, _) = right_of(&h);
+    assert_ne!(now, before);
+    assert!((c[now][1] - c[before][1]).abs() < 1.0, "the same row");
+    h.key_press(back);
+    h.run_steps(8);
+    assert_eq!(h.state().view.selected, before);
+    let joined_i = d_joined(&h);
+    h.state_mut()
+        .apply(convscope::app::Command::Select(joined_i));
+    h.run_steps(8);
     // An argument edit keeps the cards where they are.
     type_number_stepping(&mut h, "axis", "-1");
     h.run_steps(8);
@@ -262,4 +300,14 @@ fn the_graph_follows_a_selection_made_elsewhere() {
     h.state_mut().apply(convscope::app::Command::Select(last));
     h.run_steps(8);
     h.get_by_label(&name);
+}
+
+fn d_joined(h: &Harness<'static, Designer>) -> usize {
+    h.state()
+        .doc
+        .network
+        .layers()
+        .iter()
+        .position(|l| l.name == "joined")
+        .unwrap()
 }

@@ -61,7 +61,12 @@ impl GraphView {
 pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     let mut fit = false;
     ui.horizontal(|ui| {
-        ui.label("Drag to pan, Ctrl + scroll or pinch to zoom; click a layer to select it.");
+        ui.label("Pan: drag · Zoom: Ctrl + scroll · Select: click, arrow keys")
+            .on_hover_text(
+                "Drag the background to pan; Ctrl + scroll or pinch to zoom. Click a layer to \
+                 select it; left and right arrows move along a row, up and down through the \
+                 model's order.",
+            );
         fit = ui
             .button("Fit")
             .on_hover_text("Show the whole graph.")
@@ -98,6 +103,19 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
         }
     }
     let mut clicked = None;
+    // Left / right: the neighbouring card on the same row (up / down step through the
+    // model's order everywhere).
+    if ui.ctx().memory(|m| m.focused().is_none()) {
+        let (left, right) = ui.input_mut(|i| {
+            (
+                i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowLeft),
+                i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowRight),
+            )
+        });
+        if left != right {
+            clicked = beside(layout, selected, right);
+        }
+    }
     egui::Scene::new()
         .zoom_range(0.05..=2.0)
         .show(ui, &mut scene_rect, |ui| {
@@ -221,6 +239,19 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     if let Some(i) = clicked {
         d.command(Command::Select(i));
     }
+}
+
+/// The card on `i`'s row nearest to its right (or left).
+fn beside(layout: &Layout, i: usize, right: bool) -> Option<usize> {
+    let [x, y] = *layout.centres.get(i)?;
+    layout
+        .centres
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| (c[1] - y).abs() < NODE[1] / 2.0)
+        .filter(|(_, c)| if right { c[0] > x } else { c[0] < x })
+        .min_by(|(_, a), (_, b)| (a[0] - x).abs().total_cmp(&(b[0] - x).abs()))
+        .map(|(j, _)| j)
 }
 
 /// `s` cut to `max` characters with an ellipsis.
