@@ -1,8 +1,10 @@
 //! Analysis must keep up with typing: a 100-layer stack in well under 1 ms, and
 //! keras.applications' NASNetMobile (771 layers, branches and merges; its Keras 3.15.1
-//! config in `benches/data/`) within 2 ms. `cargo bench --bench analysis`
+//! config in `benches/data/`) within 2 ms; and the graph canvas's layout of ResNet50
+//! (≤ 100 ms) and NASNetMobile. `cargo bench --bench analysis`
 
 use convscope::model::Network;
+use convscope::model::layout::Layout;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -59,6 +61,21 @@ fn bench(c: &mut Criterion) {
     assert!(nasnet.analyze().first_error.is_none());
     c.bench_function("analyze NASNetMobile (771 layers)", |b| {
         b.iter(|| black_box(black_box(&nasnet).analyze()))
+    });
+    // The graph canvas's layout (its card size and gap), made once per change of wiring
+    // (issue 16: ≤ 100 ms for ResNet50).
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/applications/resnet50.json"
+    );
+    let text = std::fs::read_to_string(path).expect("tests/fixtures/applications/resnet50.json");
+    let resnet50 = convscope::io::config::from_json_str(&text).expect("ResNet50 reads");
+    let layout = |net: &Network| Layout::of(net, [280.0, 70.0], 36.0);
+    c.bench_function("layout ResNet50 (177 layers)", |b| {
+        b.iter(|| black_box(layout(black_box(&resnet50))))
+    });
+    c.bench_function("layout NASNetMobile (771 layers)", |b| {
+        b.iter(|| black_box(layout(black_box(&nasnet))))
     });
 }
 

@@ -14,8 +14,8 @@ use crate::model::layout::Layout;
 use egui::{Color32, CornerRadius, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2, pos2, vec2};
 
 /// A card's size on the canvas (scene units) and the gap between cards.
-const NODE: [f32; 2] = [280.0, 70.0];
-const SPACING: f32 = 36.0;
+pub const NODE: [f32; 2] = [280.0, 70.0];
+pub const SPACING: f32 = 36.0;
 
 /// What the canvas keeps between frames.
 pub struct GraphView {
