@@ -9,6 +9,7 @@
 
 use super::panels::{RED, shape_text};
 use super::{Command, Designer};
+use crate::io::diagram::clip;
 use crate::keras::pyfmt::{short_count, thousands};
 use crate::model::layout::Layout;
 use egui::{Color32, CornerRadius, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2, pos2, vec2};
@@ -45,10 +46,7 @@ impl GraphView {
 
     /// Remakes the layout when the wiring of `net` changed.
     fn refresh(&mut self, net: &crate::model::Network) {
-        let stale = self
-            .layout
-            .as_ref()
-            .is_none_or(|l| l.key != Layout::key_of(net));
+        let stale = self.layout.as_ref().is_none_or(|l| !l.drawn_for(net));
         if stale {
             self.layout = Some(Layout::of(net, NODE, SPACING));
             // Show the new drawing's top.
@@ -126,9 +124,9 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 Rect::from_center_size(pos2(c[0], c[1]), Vec2::from(NODE))
             };
             let ink = ui.visuals().text_color();
-            // Wires first, under the cards.
-            for i in 0..net.len() {
-                for j in net.inputs_of(i) {
+            // Wires first, under the cards (the layout's key holds each layer's inputs).
+            for (i, (_, inputs)) in layout.key.iter().enumerate() {
+                for &j in inputs {
                     let (from, to) = (card(j), card(i));
                     let (a, b) = (from.center_bottom(), to.center_top());
                     if !view.intersects(Rect::from_two_pos(a, b).expand(40.0)) {
@@ -252,14 +250,4 @@ fn beside(layout: &Layout, i: usize, right: bool) -> Option<usize> {
         .filter(|(_, c)| if right { c[0] > x } else { c[0] < x })
         .min_by(|(_, a), (_, b)| (a[0] - x).abs().total_cmp(&(b[0] - x).abs()))
         .map(|(j, _)| j)
-}
-
-/// `s` cut to `max` characters with an ellipsis.
-fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-    t.push('…');
-    t
 }

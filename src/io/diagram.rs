@@ -46,7 +46,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn clip(s: &str, max: usize) -> String {
+/// `s` cut to `max` characters with an ellipsis (the graph canvas's cards use it too).
+pub fn clip(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {

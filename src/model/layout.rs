@@ -27,6 +27,21 @@ impl Layout {
             .collect()
     }
 
+    /// Whether `net` is wired as the network this layout was made for (same layers by
+    /// id in the same places, same inputs), checked in one pass over its layers without
+    /// building its key (the canvas asks every frame; `inputs_of` looks each input up).
+    pub fn drawn_for(&self, net: &Network) -> bool {
+        self.key.len() == net.len()
+            && net.layers().iter().zip(&self.key).all(|(l, (id, inputs))| {
+                l.id() == *id
+                    && l.inputs().len() == inputs.len()
+                    && l.inputs()
+                        .iter()
+                        .zip(inputs)
+                        .all(|(input, &j)| self.key.get(j).is_some_and(|(at_j, _)| at_j == input))
+            })
+    }
+
     /// Lays out `net` with nodes of size `node` at least `spacing` apart. Graphs with
     /// several parts (a model with two inputs not yet joined) are placed side by side.
     pub fn of(net: &Network, node: [f32; 2], spacing: f32) -> Layout {
@@ -127,6 +142,10 @@ mod tests {
             assert!((p[0] - q[0]).abs() >= 200.0 || (p[1] - q[1]).abs() >= 60.0);
         }
         assert_eq!(l.key, Layout::key_of(&net));
+        assert!(l.drawn_for(&net));
+        let mut rewired = net.clone();
+        rewired.insert_new(2, "Dropout");
+        assert!(!l.drawn_for(&rewired));
     }
 
     #[test]
