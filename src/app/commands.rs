@@ -62,6 +62,26 @@ pub enum Command {
         index: usize,
         name: String,
     },
+    /// Feeds layer `from`'s output into layer `to` as one more input (a Sequential
+    /// design becomes Functional).
+    Connect {
+        from: usize,
+        to: usize,
+    },
+    /// Stops feeding `from` into `to`.
+    Disconnect {
+        from: usize,
+        to: usize,
+    },
+    /// A block's layers after the selection.
+    AddBlock(Box<crate::model::blocks::Block>),
+    /// Sequential (`false`) or Functional (`true`).
+    SetFunctional(bool),
+    /// Marks layer `index` as a model output or not.
+    SetOutput {
+        index: usize,
+        on: bool,
+    },
     /// New weights from the initializers for every layer (the next seed).
     ReinitialiseAll,
     /// New weights for one layer.
@@ -441,8 +461,24 @@ impl Designer {
                 let name = self.doc.network.unique_name(class);
                 match Layer::new(class, name) {
                     Some(layer) => {
-                        if let Some(at) = self.structural(|net| net.insert_after(after, layer)) {
+                        // A merge makes the design a graph.
+                        let merge = layer.kind.facts().takes_list && !self.doc.network.functional;
+                        if let Some(at) = self.structural(|net| {
+                            if merge {
+                                net.set_functional(true)?;
+                            }
+                            net.insert_after(after, layer)
+                        }) {
                             self.view.selected = at;
+                            if merge {
+                                self.notify(
+                                    format!(
+                                        "The design is now Functional (a graph): connect the \
+                                         {class}'s other inputs in the inspector or on the Graph tab."
+                                    ),
+                                    false,
+                                );
+                            }
                         }
                     }
                     None => self.notify(format!("Unknown layer class {class}"), true),
@@ -475,6 +511,64 @@ impl Designer {
                 {
                     self.structural(|net| net.rename(index, &name));
                 }
+            }
+            Command::Connect { from, to } => {
+                let id = self.doc.network.layers().get(selected).map(|l| l.id());
+                let was_sequential = !self.doc.network.functional;
+                let done = self.structural(|net| {
+                    net.set_functional(true)?;
+                    net.connect(from, to, false)
+                });
+                if done.is_some() && was_sequential {
+                    self.notify(
+                        "The design is now Functional (a graph): layers can branch and merge.",
+                        false,
+                    );
+                }
+                // Connecting may reorder layers: the selection follows its layer.
+                if let Some(i) = id.and_then(|id| self.doc.network.index_of(id)) {
+                    self.view.selected = i;
+                }
+            }
+            Command::AddBlock(block) => {
+                let after = selected.min(n.saturating_sub(1));
+                let input = self
+                    .rt
+                    .analysis
+                    .layers
+                    .get(after)
+                    .and_then(|r| r.output_shape.clone());
+                match input
+                    .ok_or_else(|| {
+                        "the selected layer has no output shape (fix it first)".to_string()
+                    })
+                    .and_then(|input| Ok((block.expand(&self.doc.network, &input)?, input)))
+                {
+                    Ok((e, input)) => {
+                        let count = e.layers.len();
+                        if let Some(r) = self.structural(|net| net.insert_block(after, e)) {
+                            self.view.selected = r.end.saturating_sub(1);
+                            self.notify(
+                                format!("Inserted {} ({count} layers).", block.name),
+                                false,
+                            );
+                            // The palette's next block of this kind gets the next name.
+                            if let Some(b) = &mut self.rt.block {
+                                b.name = b.free_name(&self.doc.network, &input);
+                            }
+                        }
+                    }
+                    Err(e) => self.notify(format!("Cannot insert {}: {e}", block.name), true),
+                }
+            }
+            Command::Disconnect { from, to } => {
+                self.structural(|net| net.disconnect(from, to));
+            }
+            Command::SetFunctional(on) => {
+                self.structural(|net| net.set_functional(on));
+            }
+            Command::SetOutput { index, on } => {
+                self.structural(|net| net.set_output(index, on));
             }
             Command::ReinitialiseAll => {
                 let w = &mut self.doc.weights;

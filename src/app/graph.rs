@@ -17,6 +17,12 @@ use egui::{Color32, CornerRadius, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2, p
 /// A card's size on the canvas (scene units) and the gap between cards.
 pub const NODE: [f32; 2] = [280.0, 70.0];
 pub const SPACING: f32 = 36.0;
+/// A port's radius.
+const PORT: f32 = 5.0;
+
+/// The drag payload of a wire being drawn: the layer whose output it carries.
+#[derive(Clone, Copy)]
+struct Port(usize);
 
 /// What the canvas keeps between frames.
 pub struct GraphView {
@@ -101,6 +107,9 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
         }
     }
     let mut clicked = None;
+    let mut connect = None;
+    let mut dragging = None;
+    let mut menu = Vec::new();
     // Left / right: the neighbouring card on the same row (up / down step through the
     // model's order everywhere).
     if ui.ctx().memory(|m| m.focused().is_none()) {
@@ -231,11 +240,76 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 if resp.clicked() {
                     clicked = Some(i);
                 }
+                // A wire dragged from another card's output port and dropped here.
+                if let Some(from) = resp.dnd_release_payload::<Port>() {
+                    connect = Some((from.0, i));
+                }
+                resp.context_menu(|ui| {
+                    for (label, c) in [
+                        ("Duplicate", Command::Duplicate),
+                        ("Delete", Command::Delete),
+                    ] {
+                        if ui.button(label).clicked() {
+                            menu.push(Command::Select(i));
+                            menu.push(c);
+                        }
+                    }
+                });
+                // Ports: inputs enter at the top, the output leaves at the bottom; drag
+                // from an output port onto a card to feed it.
+                let port_fill = ui.visuals().window_fill;
+                if !l.kind.is_input() {
+                    painter.circle(rect.center_top(), PORT, port_fill, Stroke::new(1.5, ink));
+                }
+                let out = rect.center_bottom();
+                let port = ui
+                    .interact(
+                        Rect::from_center_size(out, Vec2::splat(PORT * 3.0)),
+                        ui.scope_id().with(("graph_port", l.id())),
+                        Sense::drag(),
+                    )
+                    .on_hover_text("Drag onto a layer to feed this output into it.");
+                port.widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::Role::Button,
+                        true,
+                        format!("{} output port", l.name),
+                    )
+                });
+                port.dnd_set_drag_payload(Port(i));
+                let hot = port.hovered() || port.dragged();
+                painter.circle(
+                    out,
+                    if hot { PORT * 1.5 } else { PORT },
+                    if hot { ink } else { port_fill },
+                    Stroke::new(1.5, ink),
+                );
+                if port.dragged()
+                    && let Some(p) = port.interact_pointer_pos()
+                {
+                    dragging = Some((out, p));
+                }
+            }
+            // The wire being dragged, to the pointer.
+            if let Some((a, b)) = dragging {
+                let bend = ((b.y - a.y).abs() * 0.5).max(20.0);
+                painter.add(egui::epaint::CubicBezierShape::from_points_stroke(
+                    [a, a + vec2(0.0, bend), b - vec2(0.0, bend), b],
+                    false,
+                    Color32::TRANSPARENT,
+                    Stroke::new(2.5, ui.visuals().selection.stroke.color),
+                ));
             }
         });
     d.rt.graph.scene = scene_rect;
     if let Some(i) = clicked {
         d.command(Command::Select(i));
+    }
+    if let Some((from, to)) = connect.filter(|(f, t)| f != t) {
+        d.command(Command::Connect { from, to });
+    }
+    for c in menu {
+        d.command(c);
     }
 }
 

@@ -409,6 +409,7 @@ pub fn inspector_panel(d: &mut Designer, ui: &mut egui::Ui) {
                                 ui.end_row();
                             }
                         });
+                    wiring(d, ui, i, &mut commands);
                     report(d, ui, i);
                 });
             d.view.lock_square = lock;
@@ -424,6 +425,72 @@ pub fn inspector_panel(d: &mut Designer, ui: &mut egui::Ui) {
             }
         });
     d.rt.central_right = resp.response.rect.left();
+}
+
+/// Layer `i`'s inputs (each can be disconnected), a list to connect one more from (the
+/// layers whose output does not depend on `i`), and whether it is a model output.
+fn wiring(d: &Designer, ui: &mut egui::Ui, i: usize, commands: &mut Vec<Command>) {
+    let net = &d.doc.network;
+    let Some(layer) = net.layers().get(i) else {
+        return;
+    };
+    if layer.kind.is_input() && !net.functional {
+        return;
+    }
+    ui.separator();
+    let ins = net.inputs_of(i);
+    if !layer.kind.is_input() {
+        ui.label(RichText::new("Inputs").strong());
+        for &j in &ins {
+            let name = &net.layers()[j].name;
+            ui.horizontal(|ui| {
+                ui.monospace(format!(
+                    "{name}  {}",
+                    super::panels::shape_text(&d.rt.analysis.layers[j])
+                ));
+                if ins.len() > 1
+                    && ui
+                        .small_button("Disconnect")
+                        .on_hover_text(format!("Stop feeding '{name}' into this layer"))
+                        .clicked()
+                {
+                    commands.push(Command::Disconnect { from: j, to: i });
+                }
+            });
+        }
+        let id = layer.id();
+        let after = net.descendants(&[id].into());
+        let l = ui.label("Connect from").on_hover_text(
+            "Feed another layer's output into this one as one more input (a merge takes \
+             them all; a Sequential design becomes Functional).",
+        );
+        egui::ComboBox::from_id_salt(("connect_from", id))
+            .selected_text("Layer…")
+            .height(320.0)
+            .show_ui(ui, |ui| {
+                for (j, other) in net.layers().iter().enumerate() {
+                    if after[j] || ins.contains(&j) {
+                        continue;
+                    }
+                    if ui.selectable_label(false, &other.name).clicked() {
+                        commands.push(Command::Connect { from: j, to: i });
+                    }
+                }
+            })
+            .response
+            .labelled_by(l.id);
+    }
+    if net.functional {
+        let mut out = net.is_output(i);
+        let tip = "Whether this layer's output is one of the model's outputs.";
+        if ui
+            .checkbox(&mut out, "Model output")
+            .on_hover_text(tip)
+            .changed()
+        {
+            commands.push(Command::SetOutput { index: i, on: out });
+        }
+    }
 }
 
 /// What the analysis says about layer `i`: error, warnings, output-size formula, `same`

@@ -68,6 +68,8 @@ pub struct Runtime {
     pub loading: Option<loader::Loading>,
     /// The graph canvas: its layout and the part of it in view.
     pub graph: graph::GraphView,
+    /// The block being set up in the palette (kind, name, arguments).
+    pub block: Option<crate::model::blocks::Block>,
     /// Commands that wait for `loading` (`convscope MODEL IMAGE`: the image follows).
     pub after_loading: Vec<Command>,
     /// Asks for a frame from another thread. Set by the window: model files are then read
@@ -107,6 +109,7 @@ impl Designer {
                 autosave: autosave::Autosave::new(None),
                 loading: None,
                 graph: graph::GraphView::default(),
+                block: None,
                 after_loading: Vec::new(),
                 wake: None,
             },

@@ -5,6 +5,7 @@
 use super::{Command, Designer};
 use crate::keras::pyfmt::{self, readable_bytes, short_count, thousands};
 use crate::layers::PALETTE;
+use crate::model::blocks::{Block, BlockKind};
 use crate::model::{Layer, LayerReport};
 use egui::{Color32, RichText};
 
@@ -248,7 +249,31 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
         .default_size(350.0)
         .min_size(260.0)
         .show(ui, |ui| {
-            ui.heading("Stack");
+            ui.horizontal(|ui| {
+                ui.heading("Stack");
+                let functional = d.doc.network.functional;
+                for (on, label, tip) in [
+                    (
+                        false,
+                        "Sequential",
+                        "One chain of layers (keras.Sequential).",
+                    ),
+                    (
+                        true,
+                        "Functional",
+                        "A graph: layers can branch and merge (the Functional API).",
+                    ),
+                ] {
+                    if ui
+                        .selectable_label(functional == on, label)
+                        .on_hover_text(tip)
+                        .clicked()
+                        && functional != on
+                    {
+                        d.command(Command::SetFunctional(on));
+                    }
+                }
+            });
             ui.horizontal_wrapped(|ui| {
                 let l = ui.label("Add after selection:");
                 egui::ComboBox::from_id_salt("palette")
@@ -272,6 +297,8 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     "Dropout",
                     "Flatten",
                     "Dense",
+                    "Add",
+                    "Concatenate",
                 ] {
                     if ui
                         .small_button(format!("+ {class}"))
@@ -284,6 +311,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     }
                 }
             });
+            block_palette(d, ui);
             ui.separator();
             egui::ScrollArea::vertical()
                 .auto_shrink([false, false])
@@ -378,6 +406,99 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     }
                 });
         });
+}
+
+/// The block palette: choose a block, set its name and arguments (the preview says
+/// how many layers it makes and its output shape, or why Keras would refuse it), insert.
+fn block_palette(d: &mut Designer, ui: &mut egui::Ui) {
+    let sel = d.view.selected.min(d.doc.network.len().saturating_sub(1));
+    let input =
+        d.rt.analysis
+            .layers
+            .get(sel)
+            .and_then(|r| r.output_shape.clone());
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("Insert block:");
+        let current = d.rt.block.as_ref().map_or("Block…", |b| b.kind.label());
+        egui::ComboBox::from_id_salt("block_palette")
+            .selected_text(current)
+            .show_ui(ui, |ui| {
+                for kind in BlockKind::ALL {
+                    if ui
+                        .selectable_label(false, kind.label())
+                        .on_hover_text(kind.tip())
+                        .clicked()
+                    {
+                        let input = input.clone().unwrap_or_default();
+                        d.rt.block = Some(Block::new(kind, &d.doc.network, &input));
+                    }
+                }
+            })
+            .response
+            .labelled_by(l.id);
+    });
+    let Some(block) = d.rt.block.as_mut() else {
+        return;
+    };
+    let mut insert = false;
+    let mut close = false;
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.label(RichText::new(block.kind.label()).strong())
+            .on_hover_text(block.kind.tip());
+        egui::Grid::new("block_args").num_columns(2).show(ui, |ui| {
+            let l = ui.label("block name");
+            ui.text_edit_singleline(&mut block.name).labelled_by(l.id);
+            ui.end_row();
+            for a in &mut block.args {
+                let l = ui.label(a.key).on_hover_text(a.tip);
+                let v = egui::DragValue::new(&mut a.value).range(0.0..=f64::MAX);
+                let v = if a.integer {
+                    v.speed(1.0).fixed_decimals(0)
+                } else {
+                    v.speed(0.01).max_decimals(4)
+                };
+                ui.add(v).labelled_by(l.id).on_hover_text(a.tip);
+                ui.end_row();
+            }
+        });
+        // What it would make after the selection.
+        let preview = match &input {
+            None => Err("the selected layer has no output shape".to_string()),
+            Some(shape) => block.preview(&d.doc.network, shape),
+        };
+        match preview {
+            Ok(p) => match p.error {
+                Some(e) => {
+                    ui.colored_label(RED, e);
+                }
+                None => {
+                    ui.label(format!(
+                        "{} layers -> {} · {} params",
+                        p.layers,
+                        p.output.as_deref().map_or(String::new(), pyfmt::tuple_opt),
+                        thousands(p.params)
+                    ));
+                }
+            },
+            Err(e) => {
+                ui.colored_label(RED, e);
+            }
+        }
+        ui.horizontal(|ui| {
+            insert = ui
+                .button("Insert block")
+                .on_hover_text("Insert the block's layers after the selected layer")
+                .clicked();
+            close = ui.button("Close").clicked();
+        });
+    });
+    let chosen = insert.then(|| block.clone());
+    if let Some(b) = chosen {
+        d.command(Command::AddBlock(Box::new(b)));
+    }
+    if close {
+        d.rt.block = None;
+    }
 }
 
 pub fn summary_panel(d: &mut Designer, ui: &mut egui::Ui) {

@@ -7,7 +7,7 @@ use ndarray::Axis;
 
 kind! {
     /// `keras.layers.Concatenate`.
-    pub struct Concatenate: ["Concatenate"], Merge, [IN_PALETTE = false, TAKES_LIST = true] {
+    pub struct Concatenate: ["Concatenate"], Merge, [TAKES_LIST = true] {
         axis: i64 = -1 => Axis, "Axis the inputs are joined along (-1: channels for channels_last).";
     }
 }

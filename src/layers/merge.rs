@@ -54,7 +54,6 @@ impl Kind for Merge {
     const CLASSES: &'static [&'static str] =
         &["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"];
     const FAMILY: Family = Family::Merge;
-    const IN_PALETTE: bool = false;
     const TAKES_LIST: bool = true;
     fn new(class: &str) -> Option<Self> {
         MergeKind::ALL

@@ -1,9 +1,11 @@
 //! The network: layers as a graph with stable ids ([`network`]) and what Keras says about
-//! it ([`analysis`]: shapes, rejections, parameters, costs, layouts), and where its
-//! layers sit on the graph canvas ([`layout`]). Pure: no ndarray,
+//! it ([`analysis`]: shapes, rejections, parameters, costs, layouts), where its
+//! layers sit on the graph canvas ([`layout`]), and the blocks that expand into
+//! layers ([`blocks`]). Pure: no ndarray,
 //! no I/O; the kinds' own rules are in [`crate::layers`].
 
 pub mod analysis;
+pub mod blocks;
 pub mod layout;
 pub mod network;
 

@@ -21,13 +21,13 @@ pub struct LayerId(u32);
 /// inputs come from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
-    id: LayerId,
+    pub(super) id: LayerId,
     pub name: String,
     pub trainable: bool,
     /// The dtype policy as Keras wrote it (kept for a faithful round trip).
     pub dtype: Value,
     pub kind: LayerKind,
-    inputs: Vec<LayerId>,
+    pub(super) inputs: Vec<LayerId>,
     /// An argument Keras refuses when constructing the layer (kept so a loaded file can
     /// show the problem instead of failing to open); cleared when the layer is edited.
     pub construct_error: Option<String>,
@@ -341,10 +341,36 @@ impl Network {
             .unwrap_or(base)
     }
 
-    fn fresh_id(&mut self) -> LayerId {
+    pub(super) fn fresh_id(&mut self) -> LayerId {
         let id = LayerId(self.next_id);
         self.next_id += 1;
         id
+    }
+
+    /// Every layer (and output) taking `src` takes `out` instead, except the layers
+    /// with ids in `inside` (a block's own layers).
+    pub(super) fn rewire_consumers(&mut self, src: LayerId, out: LayerId, inside: &[LayerId]) {
+        for l in &mut self.layers {
+            if inside.contains(&l.id) {
+                continue;
+            }
+            for x in &mut l.inputs {
+                if *x == src {
+                    *x = out;
+                }
+            }
+        }
+        for o in &mut self.outputs {
+            if *o == src {
+                *o = out;
+            }
+        }
+    }
+
+    /// Puts `layers` (ids and inputs set) at position `at`.
+    pub(super) fn splice_layers(&mut self, at: usize, layers: Vec<Layer>) {
+        let at = at.min(self.layers.len());
+        self.layers.splice(at..at, layers);
     }
 
     /// Appends `layer`, fed by the last layer (none for the first one). Returns its id.
@@ -510,6 +536,12 @@ impl Network {
             l.inputs.push(src_id);
         }
         if to < from {
+            // The output stays the layer it is (not whichever ends up last).
+            if self.outputs.is_empty()
+                && let Some(last) = self.layers.last()
+            {
+                self.outputs = vec![last.id];
+            }
             // `to` and everything that depends on it move after `from`.
             let moving: HashSet<LayerId> = [dst_id].into();
             let dirty = self.descendants(&moving);
@@ -526,6 +558,61 @@ impl Network {
             before.extend(rest);
             self.layers = before;
         }
+        Ok(())
+    }
+
+    /// Makes a Sequential model Functional (the same chain, now a graph that can branch
+    /// and merge), or a Functional model Sequential (refused unless it is one chain
+    /// from one input to one output).
+    pub fn set_functional(&mut self, functional: bool) -> Result<(), GraphError> {
+        if functional == self.functional {
+            return Ok(());
+        }
+        if !functional {
+            let inputs = self.layers.iter().filter(|l| l.kind.is_input()).count();
+            if inputs != 1 || !self.is_chain() {
+                return Err(GraphError::Refused(
+                    "The model branches or merges: only a single chain can be Sequential.".into(),
+                ));
+            }
+            self.outputs.clear();
+        }
+        self.functional = functional;
+        Ok(())
+    }
+
+    /// Whether layer `i` is one of the model's outputs.
+    pub fn is_output(&self, i: usize) -> bool {
+        self.outputs().contains(&i)
+    }
+
+    /// Makes layer `i` one of the model's outputs (`on`) or not. A Functional model's
+    /// outputs are listed in the order they were marked; the last output cannot be
+    /// unmarked, and a Sequential model's output is its last layer.
+    pub fn set_output(&mut self, i: usize, on: bool) -> Result<(), GraphError> {
+        let Some(id) = self.layers.get(i).map(|l| l.id) else {
+            return Err(GraphError::Refused("No such layer.".into()));
+        };
+        if !self.functional {
+            return Err(GraphError::Refused(
+                "A Sequential model's output is its last layer: make it Functional for more \
+                 outputs."
+                    .into(),
+            ));
+        }
+        let mut outs: Vec<LayerId> = self.outputs().iter().map(|&k| self.layers[k].id).collect();
+        if on && !outs.contains(&id) {
+            outs.push(id);
+        } else if !on {
+            outs.retain(|x| *x != id);
+            if outs.is_empty() {
+                return Err(GraphError::Refused(format!(
+                    "'{}' is the model's only output.",
+                    self.layers[i].name
+                )));
+            }
+        }
+        self.outputs = outs;
         Ok(())
     }
 

@@ -1,0 +1,166 @@
+//! The graph designer, driven headless with egui_kittest by label: build a ResNet basic
+//! block by clicking (Conv2D → BatchNormalization → ReLU → Conv2D → BatchNormalization,
+//! Add with the block's input, ReLU) and read its shapes; make the Add incompatible and
+//! find Keras's message; insert a bottleneck block with stride 2 and find its projection
+//! shortcut; collapse and expand it on the canvas; undo every step.
+
+mod common;
+
+use common::{harness_with, has_text, type_number};
+use convscope::app::Designer;
+use convscope::model::Network;
+use egui::accesskit::Role;
+use egui::{Key, Modifiers};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+type H = Harness<'static, Designer>;
+
+fn frames(h: &mut H) {
+    h.run_steps(8);
+}
+
+/// Chooses `class` in the palette's "Add after selection" list.
+fn add(h: &mut H, class: &str) {
+    choose(h, "Add after selection:", class);
+}
+
+/// Picks `option` in the combo box labelled `label` (by accessibility action: a long
+/// list scrolls, and the item may be out of the popup's view).
+fn choose(h: &mut H, label: &str, option: &str) {
+    h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some(label))
+        .click();
+    frames(h);
+    h.get_by(|n| n.label().as_deref() == Some(option) && n.role() != Role::ComboBox)
+        .click_accesskit();
+    frames(h);
+    // An accessibility click leaves the popup open.
+    if h.query_by(|n| n.label().as_deref() == Some(option) && n.role() != Role::ComboBox)
+        .is_some()
+    {
+        h.key_press(Key::Escape);
+        frames(h);
+    }
+}
+
+fn shape_of(h: &H, name: &str) -> Vec<Option<i64>> {
+    let d = h.state();
+    let names: Vec<&str> = d
+        .doc
+        .network
+        .layers()
+        .iter()
+        .map(|l| l.name.as_str())
+        .collect();
+    let i = d
+        .doc
+        .network
+        .find(name)
+        .unwrap_or_else(|| panic!("no layer {name} in {names:?}"));
+    d.rt.analysis.layers[i]
+        .output_shape
+        .clone()
+        .unwrap_or_default()
+}
+
+fn undo(h: &mut H) {
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    frames(h);
+}
+
+#[test]
+fn build_a_resnet_block_by_clicking_then_a_bottleneck_and_undo_it_all() {
+    let mut h = harness_with(Designer::new(Network::sequential("block", &[56, 56, 64])));
+    frames(&mut h);
+    h.get_by_label("Functional").click();
+    frames(&mut h);
+    assert!(h.state().doc.network.functional);
+    let mut lens = vec![h.state().doc.network.len()];
+    // The residual branch: Conv2D → BatchNormalization → ReLU → Conv2D → BatchNormalization.
+    for conv in 0..2 {
+        h.get_by_label("+ Conv2D").click();
+        frames(&mut h);
+        type_number(&mut h, "filters", "64");
+        choose(&mut h, "padding", "same");
+        h.get_by_label("+ BatchNormalization").click();
+        frames(&mut h);
+        if conv == 0 {
+            add(&mut h, "ReLU");
+        }
+        lens.push(h.state().doc.network.len());
+    }
+    assert_eq!(
+        shape_of(&h, "batch_normalization_1"),
+        [None, Some(56), Some(56), Some(64)]
+    );
+    // The Add takes the last BatchNormalization; the block's input is connected to it
+    // from the inspector's "Connect from" list.
+    h.get_by_label("+ Add").click();
+    frames(&mut h);
+    choose(&mut h, "Connect from", "input_layer");
+    let net = &h.state().doc.network;
+    let add_i = net.find("add").unwrap();
+    let ins: Vec<&str> = net
+        .inputs_of(add_i)
+        .iter()
+        .map(|&j| net.layers()[j].name.as_str())
+        .collect();
+    assert_eq!(ins, ["batch_normalization_1", "input_layer"]);
+    add(&mut h, "ReLU");
+    lens.push(h.state().doc.network.len());
+    assert_eq!(
+        shape_of(&h, "re_lu_1"),
+        [None, Some(56), Some(56), Some(64)]
+    );
+    // 2 × (3·3·64·64 + 64) + 2 × 4·64 for the batch norms.
+    assert_eq!(h.state().rt.analysis.total_params(), 74_368);
+    assert!(has_text(&h, "Add -> 56×56×64"));
+
+    // A stride of 2 on the first convolution: Keras refuses the Add, in its words.
+    h.state_mut().apply(convscope::app::Command::Select(1));
+    frames(&mut h);
+    type_number(&mut h, "strides", "2");
+    assert!(has_text(
+        &h,
+        "Inputs have incompatible shapes. Received shapes (28, 28, 64) and (56, 56, 64)"
+    ));
+    undo(&mut h);
+    assert!(!has_text(&h, "Inputs have incompatible shapes"));
+
+    // A bottleneck block with stride 2 after the last ReLU: its 1×1 projection shortcut.
+    let last = h.state().doc.network.find("re_lu_1").unwrap();
+    h.state_mut().apply(convscope::app::Command::Select(last));
+    frames(&mut h);
+    choose(&mut h, "Insert block:", "Bottleneck block");
+    type_number(&mut h, "stride", "2");
+    assert!(has_text(&h, "12 layers -> (None, 28, 28, 256)"));
+    h.get_by_label("Insert block").click();
+    frames(&mut h);
+    assert_eq!(
+        shape_of(&h, "conv2_block1_0_conv"),
+        [None, Some(28), Some(28), Some(256)]
+    );
+    assert_eq!(
+        shape_of(&h, "conv2_block1_out"),
+        [None, Some(28), Some(28), Some(256)]
+    );
+    assert!(has_text(&h, "conv2_block1_0_conv"));
+    let net = &h.state().doc.network;
+    let add_i = net.find("conv2_block1_add").unwrap();
+    let shortcut = &net.layers()[net.inputs_of(add_i)[0]].name;
+    assert_eq!(shortcut, "conv2_block1_0_bn");
+    lens.push(net.len());
+
+    // Undo: the block goes in one step, then each layer of the hand-built block.
+    while lens.len() > 1 {
+        assert_eq!(h.state().doc.network.len(), lens.pop().unwrap());
+        let before = h.state().doc.network.len();
+        let target = *lens.last().unwrap();
+        while h.state().doc.network.len() > target {
+            undo(&mut h);
+            assert!(h.state().doc.network.len() <= before);
+        }
+        assert_eq!(h.state().doc.network.len(), target);
+    }
+    assert_eq!(h.state().doc.network.len(), 1);
+}
