@@ -9,7 +9,7 @@ pub use crate::keras::pyfmt::{readable_bytes, short_count, thousands};
 use crate::model::{Analysis, Network};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -121,6 +121,56 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Write a design made of one block (ResNet, MobileNetV2, Inception, DenseNet, U-Net
+    /// ...) on an input, as Keras config JSON: the layers the window's block palette
+    /// inserts.
+    Block {
+        #[arg(value_enum)]
+        kind: BlockArg,
+        /// The input's shape, batch axis excluded: 56,56,64.
+        #[arg(long, value_delimiter = ',', required = true)]
+        input: Vec<i64>,
+        /// A block argument, KEY=VALUE (filters=128, stride=2, ...); repeatable.
+        #[arg(long = "arg")]
+        args: Vec<String>,
+        /// The block's name prefix (default: keras.applications' first, e.g. conv2_block1).
+        #[arg(long)]
+        name: Option<String>,
+        /// The config JSON to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// The blocks of [`crate::model::blocks::BlockKind`].
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum BlockArg {
+    Basic,
+    Bottleneck,
+    Preact,
+    InvertedResidual,
+    Se,
+    Inception,
+    DenseBlock,
+    Transition,
+    Unet,
+}
+
+impl From<BlockArg> for crate::model::blocks::BlockKind {
+    fn from(b: BlockArg) -> Self {
+        use crate::model::blocks::BlockKind;
+        match b {
+            BlockArg::Basic => BlockKind::Basic,
+            BlockArg::Bottleneck => BlockKind::Bottleneck,
+            BlockArg::Preact => BlockKind::PreActivation,
+            BlockArg::InvertedResidual => BlockKind::InvertedResidual,
+            BlockArg::Se => BlockKind::SqueezeExcite,
+            BlockArg::Inception => BlockKind::Inception,
+            BlockArg::DenseBlock => BlockKind::DenseBlock,
+            BlockArg::Transition => BlockKind::Transition,
+            BlockArg::Unet => BlockKind::UNet,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -426,17 +476,76 @@ pub fn run(cmd: &Command) -> Outcome {
                         }
                     }),
             };
-            match bytes {
-                Err(outcome) => outcome,
-                Ok(bytes) => match io::write_atomic(out, &bytes) {
-                    Ok(()) => Outcome::ok(String::new()),
-                    Err(e) => {
-                        Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display()))
-                    }
-                },
-            }
+            write_or_fail(out, bytes)
         }
+        Command::Block {
+            kind,
+            input,
+            args,
+            name,
+            out,
+        } => write_or_fail(out, block_design(*kind, input, args, name.as_deref())),
     }
+}
+
+fn write_or_fail(out: &Path, bytes: Result<Vec<u8>, Outcome>) -> Outcome {
+    match bytes {
+        Err(outcome) => outcome,
+        Ok(bytes) => match io::write_atomic(out, &bytes) {
+            Ok(()) => Outcome::ok(String::new()),
+            Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
+        },
+    }
+}
+
+/// A Functional design: an input of `shape`, then the block.
+fn block_design(
+    kind: BlockArg,
+    shape: &[i64],
+    args: &[String],
+    name: Option<&str>,
+) -> Result<Vec<u8>, Outcome> {
+    use crate::model::blocks::Block;
+    let fail = |m: String| Outcome::fail(2, format!("error: {m}\n"));
+    if shape.iter().any(|&d| d <= 0) {
+        return Err(fail(format!("the input shape must be positive: {shape:?}")));
+    }
+    let mut net = crate::model::Network::sequential("block", shape);
+    let input = net.analyze().layers[0]
+        .output_shape
+        .clone()
+        .unwrap_or_default();
+    let mut block = Block::new(kind.into(), &net, &input);
+    if let Some(n) = name {
+        block.name = n.to_string();
+    }
+    for a in args {
+        let (key, value) = a
+            .split_once('=')
+            .ok_or_else(|| fail(format!("--arg {a}: expected KEY=VALUE")))?;
+        let value: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| fail(format!("--arg {a}: {value} is not a number")))?;
+        let keys: Vec<&str> = block.args.iter().map(|a| a.key).collect();
+        let slot = block
+            .args
+            .iter_mut()
+            .find(|b| b.key == key.trim())
+            .ok_or_else(|| {
+                fail(format!(
+                    "--arg {a}: the block's arguments are {}",
+                    keys.join(", ")
+                ))
+            })?;
+        slot.value = value;
+    }
+    let e = block.expand(&net, &input).map_err(fail)?;
+    net.insert_block(0, e).map_err(|e| fail(e.to_string()))?;
+    if let Some(e) = net.analyze().error(&net) {
+        return Err(fail(e));
+    }
+    Ok(config::to_json_string(&net).into_bytes())
 }
 
 /// The model and its weights, or the failing outcome (1: Keras would reject it, 2: the

@@ -104,3 +104,23 @@ fn export_keras_from_config_json_carries_its_initializer_weights() {
     assert_eq!(from_file, drawn);
     std::fs::remove_file(out).ok();
 }
+
+/// Keras writes a Functional config in its `model.layers` order (`map_graph`'s), and
+/// keys the weights by it: convscope's [`convscope::model::Network::keras_order`] of a
+/// file Keras wrote is the file's own order — ResNet50, DenseNet121 and InceptionV3, and
+/// every golden case.
+#[test]
+fn keras_order_of_a_keras_file_is_its_own_order() {
+    let apps = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/applications");
+    for name in ["resnet50", "densenet121", "inceptionv3"] {
+        let text = std::fs::read_to_string(apps.join(format!("{name}.json"))).unwrap();
+        let net = convscope::io::config::from_json_str(&text).unwrap();
+        let own: Vec<usize> = (0..net.len()).collect();
+        assert_eq!(net.keras_order(), own, "{name}");
+    }
+    for case in cases() {
+        let net = load_model(&case.join("model.keras")).unwrap().network;
+        let own: Vec<usize> = (0..net.len()).collect();
+        assert_eq!(net.keras_order(), own, "{}", case.display());
+    }
+}

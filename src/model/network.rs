@@ -282,6 +282,87 @@ impl Network {
         dirty
     }
 
+    /// The order of Keras's `model.layers` for this network: a Sequential model's own;
+    /// a Functional model's as `keras.src.ops.function.map_graph` sorts it — by depth
+    /// (the longest path to an output) from the deepest, ties in the order a
+    /// depth-first walk from the outputs first meets them, inputs that reach no output
+    /// first. Layers that reach no output are not in a Keras model; they come last.
+    /// Keras keys `.keras` weights by this order, and writes configs in it.
+    pub fn keras_order(&self) -> Vec<usize> {
+        let n = self.layers.len();
+        if !self.functional {
+            return (0..n).collect();
+        }
+        let pos: std::collections::HashMap<LayerId, usize> = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.id, i))
+            .collect();
+        let ins: Vec<Vec<usize>> = self
+            .layers
+            .iter()
+            .map(|l| {
+                l.inputs
+                    .iter()
+                    .filter_map(|x| pos.get(x).copied())
+                    .collect()
+            })
+            .collect();
+        // _build_map: an index when a layer is first met, the finished order (post-order).
+        const NEW: u8 = 0;
+        const OPEN: u8 = 1;
+        const DONE: u8 = 2;
+        let mut index = vec![i64::MAX; n];
+        let mut state = vec![NEW; n];
+        let mut finished = Vec::with_capacity(n);
+        let mut met = 0i64;
+        for o in self.outputs() {
+            if state[o] != NEW {
+                continue;
+            }
+            index[o] = met;
+            met += 1;
+            state[o] = OPEN;
+            let mut stack = vec![(o, 0usize)];
+            while let Some(top) = stack.last_mut() {
+                let (v, k) = *top;
+                if let Some(&c) = ins[v].get(k) {
+                    top.1 += 1;
+                    if state[c] == NEW {
+                        if index[c] == i64::MAX {
+                            index[c] = met;
+                            met += 1;
+                        }
+                        state[c] = OPEN;
+                        stack.push((c, 0));
+                    }
+                } else {
+                    stack.pop();
+                    state[v] = DONE;
+                    finished.push(v);
+                }
+            }
+        }
+        let mut depth = vec![0usize; n];
+        for &v in finished.iter().rev() {
+            for &p in &ins[v] {
+                depth[p] = depth[p].max(depth[v] + 1);
+            }
+        }
+        // Inputs that reach no output: depth 0, index -1.
+        for (i, l) in self.layers.iter().enumerate() {
+            if l.kind.is_input() && state[i] == NEW {
+                state[i] = DONE;
+                index[i] = -1;
+            }
+        }
+        let (mut order, rest): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| state[i] == DONE);
+        order.sort_by_key(|&i| (std::cmp::Reverse(depth[i]), index[i]));
+        order.extend(rest);
+        order
+    }
+
     /// Keras's `model.weights.h5` group key for each layer: the snake-cased class name
     /// with `_1`, `_2` suffixes per class, in `model.layers` order (`None` for a
     /// Sequential model's InputLayer and for operations, which are not in
@@ -308,8 +389,17 @@ impl Network {
         }
         let mut outer = Counts::new();
         let mut nested: std::collections::HashMap<&str, (String, Counts)> = Default::default();
-        self.layers
+        // Keras's layer order (a file's own order for a file Keras wrote); a file with
+        // models inside is keyed in its own order.
+        let order = if self.layers.iter().any(|l| scope(&l.name).is_some()) {
+            (0..self.layers.len()).collect()
+        } else {
+            self.keras_order()
+        };
+        let mut keys = vec![None; self.layers.len()];
+        let in_order: Vec<Option<String>> = order
             .iter()
+            .map(|&i| &self.layers[i])
             .map(|l| {
                 if l.kind.facts().is_operation() {
                     return None;
@@ -326,7 +416,11 @@ impl Network {
                     None => Some(next(&mut outer, base)),
                 }
             })
-            .collect()
+            .collect();
+        for (&i, k) in order.iter().zip(in_order) {
+            keys[i] = k;
+        }
+        keys
     }
 
     /// A fresh Keras-style name for a new layer of `class_name`: `conv2d`, `conv2d_1`, ...

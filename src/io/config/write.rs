@@ -69,7 +69,9 @@ fn input_shapes(net: &Network, analysis: &Analysis, i: usize) -> Option<Value> {
 pub fn to_value(net: &Network) -> Value {
     let analysis = net.analyze();
     let mut layers = Vec::new();
-    for (i, l) in net.layers().iter().enumerate() {
+    // In Keras's `model.layers` order (what Keras writes, and keys weights by).
+    for i in net.keras_order() {
+        let l = &net.layers()[i];
         let mut e = Map::new();
         let module = l.kind.facts().module;
         let operation = module != "keras.layers";
