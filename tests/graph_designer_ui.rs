@@ -151,6 +151,26 @@ fn build_a_resnet_block_by_clicking_then_a_bottleneck_and_undo_it_all() {
     assert_eq!(shortcut, "conv2_block1_0_bn");
     lens.push(net.len());
 
+    // On the canvas the block collapses into one card (its 12 layers) and expands again.
+    h.get_by_label("Graph").click();
+    frames(&mut h);
+    let n = h.state().doc.network.len();
+    choose(&mut h, "Collapse:", "conv2_block1 (12 layers)");
+    let view = h.state().rt.graph.view().expect("a drawing").clone();
+    assert_eq!(view.nodes.len(), n - 12 + 1);
+    assert_eq!(h.state().rt.graph.layout().unwrap().centres.len(), n - 11);
+    h.get_by_label("conv2_block1").click_accesskit();
+    frames(&mut h);
+    let d = h.state();
+    assert_eq!(
+        d.doc.network.layers()[d.view.selected].name,
+        "conv2_block1_out"
+    );
+    h.get_by_label("Expand conv2_block1").click();
+    frames(&mut h);
+    assert_eq!(h.state().rt.graph.view().unwrap().nodes.len(), n);
+    h.get_by_label("conv2_block1_out");
+
     // Undo: the block goes in one step, then each layer of the hand-built block.
     while lens.len() > 1 {
         assert_eq!(h.state().doc.network.len(), lens.pop().unwrap());

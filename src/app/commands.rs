@@ -280,6 +280,13 @@ impl Designer {
 
     fn replace(&mut self, network: Network, path: Option<PathBuf>, weights: WeightPlan) {
         self.doc.replace(network, path, weights);
+        // A big model opens on the Graph tab collapsed by stage (ResNet50: conv1 ...
+        // conv5); a small one fully drawn.
+        if self.doc.network.len() > 60 {
+            self.rt.graph.collapse_stages(&self.doc.network);
+        } else {
+            self.rt.graph.collapsed.clear();
+        }
         self.view.selected = 1;
         self.view.focus = None;
         self.rt.viewer.reset();

@@ -6,13 +6,19 @@
 //! layer (the inspector edits it, the Feature maps tab shows it). The layout
 //! ([`crate::model::layout`]) is remade only when the wiring changes, so cards stay put
 //! while arguments are edited.
+//!
+//! Groups of layers sharing a name prefix (ResNet's `conv3`, `conv3_block2`) collapse
+//! into one card with the group's input and output shapes, parameters and MACs
+//! ([`crate::model::groups`]); a model opened from a file starts collapsed by stage.
 
 use super::panels::{RED, shape_text};
 use super::{Command, Designer};
 use crate::io::diagram::clip;
 use crate::keras::pyfmt::{short_count, thousands};
+use crate::model::groups::{self, Node, ViewGraph};
 use crate::model::layout::Layout;
 use egui::{Color32, CornerRadius, Pos2, Rect, Sense, Stroke, StrokeKind, Vec2, pos2, vec2};
+use std::collections::BTreeSet;
 
 /// A card's size on the canvas (scene units) and the gap between cards.
 pub const NODE: [f32; 2] = [280.0, 70.0];
@@ -27,36 +33,68 @@ struct Port(usize);
 /// What the canvas keeps between frames.
 pub struct GraphView {
     layout: Option<Layout>,
+    view: Option<ViewGraph>,
+    /// The groups to draw collapsed (name prefixes).
+    pub collapsed: BTreeSet<String>,
     /// The part of the scene in view (panned and zoomed by the user).
     pub scene: Rect,
     /// The selection the view last followed: a layer selected elsewhere (the stack, the
     /// keyboard) is brought into view.
     followed: Option<usize>,
+    /// Bring the selection into view on the next frame (the drawing was regrouped).
+    refocus: bool,
 }
 
 impl Default for GraphView {
     fn default() -> Self {
         GraphView {
             layout: None,
+            view: None,
+            collapsed: BTreeSet::new(),
             scene: Rect::NOTHING,
             followed: None,
+            refocus: false,
         }
     }
 }
 
 impl GraphView {
-    /// The layout last drawn.
+    /// The layout last drawn (one centre per node of [`GraphView::view`]; with nothing
+    /// collapsed, per layer).
     pub fn layout(&self) -> Option<&Layout> {
         self.layout.as_ref()
     }
 
-    /// Remakes the layout when the wiring of `net` changed.
+    /// The drawing's nodes last drawn.
+    pub fn view(&self) -> Option<&ViewGraph> {
+        self.view.as_ref()
+    }
+
+    /// Collapses `net`'s stages (ResNet50: conv1, pool1, conv2 ... conv5), nothing else.
+    pub fn collapse_stages(&mut self, net: &crate::model::Network) {
+        self.collapsed = groups::stages(net).into_iter().collect();
+    }
+
+    /// Remakes the layout when the wiring of `net` or the collapsed groups changed.
     fn refresh(&mut self, net: &crate::model::Network) {
-        let stale = self.layout.as_ref().is_none_or(|l| !l.drawn_for(net));
-        if stale {
-            self.layout = Some(Layout::of(net, NODE, SPACING));
-            // Show the new drawing's top.
-            self.scene = Rect::NOTHING;
+        let rewired = self.layout.as_ref().is_none_or(|l| !l.drawn_for(net));
+        let regrouped = self
+            .view
+            .as_ref()
+            .is_none_or(|v| v.collapsed != self.collapsed);
+        if rewired || regrouped {
+            let view = ViewGraph::new(net, &self.collapsed);
+            // Groups that no longer apply (renamed, split) are forgotten.
+            self.collapsed.clone_from(&view.collapsed);
+            self.layout = Some(Layout::of_view(net, &view, NODE, SPACING));
+            self.view = Some(view);
+            if rewired {
+                // Show the new drawing's top.
+                self.scene = Rect::NOTHING;
+            } else {
+                // Regrouped: the selection's card is brought into view.
+                self.refocus = true;
+            }
         }
     }
 }
@@ -64,7 +102,7 @@ impl GraphView {
 /// The central "Graph" view.
 pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     let mut fit = false;
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label("Pan: drag · Zoom: Ctrl + scroll · Select: click, arrow keys")
             .on_hover_text(
                 "Drag the background to pan; Ctrl + scroll or pinch to zoom. Click a layer to \
@@ -75,13 +113,71 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
             .button("Fit")
             .on_hover_text("Show the whole graph.")
             .clicked();
+        if ui
+            .button("Collapse stages")
+            .on_hover_text(
+                "Draw each stage (layers sharing a name prefix: conv2, conv3, ... in ResNet50) \
+                 as one card.",
+            )
+            .clicked()
+        {
+            d.rt.graph.collapse_stages(&d.doc.network);
+        }
+        // The selected layer's groups, to collapse; the collapsed group it is in, to
+        // expand.
+        let net = &d.doc.network;
+        let sel = d.view.selected;
+        let l = ui.label("Collapse:");
+        egui::ComboBox::from_id_salt("collapse_group")
+            .selected_text("group…")
+            .show_ui(ui, |ui| {
+                for (prefix, count) in groups::groups_of(net, sel) {
+                    if ui
+                        .selectable_label(false, format!("{prefix} ({count} layers)"))
+                        .clicked()
+                    {
+                        d.rt.graph.collapsed.insert(prefix);
+                    }
+                }
+            })
+            .response
+            .labelled_by(l.id)
+            .on_hover_text(
+                "Draw a group of the selected layer (layers sharing a name prefix) as one card.",
+            );
+        let name = net.layers().get(sel).map_or("", |l| l.name.as_str());
+        let open: Option<String> =
+            d.rt.graph
+                .collapsed
+                .iter()
+                .find(|p| groups::in_group(name, p))
+                .cloned();
+        if let Some(p) = open
+            && ui
+                .button(format!("Expand {p}"))
+                .on_hover_text("Draw the group's layers again.")
+                .clicked()
+        {
+            d.rt.graph.collapsed.remove(&p);
+        }
+        if ui
+            .add_enabled(
+                !d.rt.graph.collapsed.is_empty(),
+                egui::Button::new("Expand all"),
+            )
+            .on_hover_text("Draw every layer.")
+            .clicked()
+        {
+            d.rt.graph.collapsed.clear();
+        }
     });
     let net = &d.doc.network;
     d.rt.graph.refresh(net);
-    let Some(layout) = d.rt.graph.layout.as_ref() else {
+    let (Some(layout), Some(view)) = (d.rt.graph.layout.as_ref(), d.rt.graph.view.as_ref()) else {
         return;
     };
     let selected = d.view.selected;
+    let selected_node = view.node_of.get(selected).copied();
     let mut scene_rect = d.rt.graph.scene;
     if fit {
         scene_rect =
@@ -98,8 +194,8 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     }
     // A layer selected elsewhere comes into view (panned to, the zoom kept).
     let follow = d.rt.graph.followed.replace(selected);
-    if follow.is_some_and(|f| f != selected)
-        && let Some(c) = layout.centres.get(selected)
+    if (follow.is_some_and(|f| f != selected) || std::mem::take(&mut d.rt.graph.refocus))
+        && let Some(c) = selected_node.and_then(|k| layout.centres.get(k))
     {
         let card = Rect::from_center_size(pos2(c[0], c[1]), Vec2::from(NODE));
         if !scene_rect.contains_rect(card) {
@@ -110,6 +206,8 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     let mut connect = None;
     let mut dragging = None;
     let mut menu = Vec::new();
+    let mut collapse: Option<String> = None;
+    let mut expand: Option<String> = None;
     // Left / right: the neighbouring card on the same row (up / down step through the
     // model's order everywhere).
     if ui.ctx().memory(|m| m.focused().is_none()) {
@@ -120,174 +218,150 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
             )
         });
         if left != right {
-            clicked = beside(layout, selected, right);
+            clicked = selected_node
+                .and_then(|k| beside(layout, k, right))
+                .map(|k| representative(view, net, k));
         }
     }
     egui::Scene::new()
         .zoom_range(0.05..=2.0)
         .show(ui, &mut scene_rect, |ui| {
             let painter = ui.painter().clone();
-            let view = ui.clip_rect();
-            let card = |i: usize| {
-                let c = layout.centres.get(i).copied().unwrap_or([0.0, 0.0]);
+            let sight = ui.clip_rect();
+            let card = |k: usize| {
+                let c = layout.centres.get(k).copied().unwrap_or([0.0, 0.0]);
                 Rect::from_center_size(pos2(c[0], c[1]), Vec2::from(NODE))
             };
             let ink = ui.visuals().text_color();
-            // Wires first, under the cards (the layout's key holds each layer's inputs).
-            for (i, (_, inputs)) in layout.key.iter().enumerate() {
-                for &j in inputs {
-                    let (from, to) = (card(j), card(i));
-                    let (a, b) = (from.center_bottom(), to.center_top());
-                    if !view.intersects(Rect::from_two_pos(a, b).expand(40.0)) {
-                        continue;
-                    }
-                    let bend = ((b.y - a.y).abs() * 0.5).max(20.0);
-                    let curve = egui::epaint::CubicBezierShape::from_points_stroke(
-                        [a, a + vec2(0.0, bend), b - vec2(0.0, bend), b],
-                        false,
-                        Color32::TRANSPARENT,
-                        Stroke::new(1.5, ink.gamma_multiply(0.6)),
-                    );
-                    painter.add(curve);
-                    // The tensor on the wire: the producer's output shape.
-                    let label = shape_text(&d.rt.analysis.layers[j]);
-                    let at = if (b.y - a.y).abs() > NODE[1] + SPACING * 1.5 {
-                        a + vec2(6.0, 12.0)
-                    } else {
-                        Pos2::new((a.x + b.x) / 2.0 + 6.0, (a.y + b.y) / 2.0)
-                    };
-                    painter.text(
-                        at,
-                        egui::Align2::LEFT_CENTER,
-                        label,
-                        egui::FontId::proportional(11.0),
-                        ink.gamma_multiply(0.8),
-                    );
-                }
-            }
-            for i in 0..net.len() {
-                let rect = card(i);
-                if !view.intersects(rect) {
+            // Wires first, under the cards; each carries its producer's output shape.
+            for &(j, from, to) in &view.wires {
+                let (a, b) = (card(from).center_bottom(), card(to).center_top());
+                if !sight.intersects(Rect::from_two_pos(a, b).expand(40.0)) {
                     continue;
                 }
-                let (l, r) = (&net.layers()[i], &d.rt.analysis.layers[i]);
-                let fill = Color32::from_hex(crate::io::diagram::colour(&l.kind))
-                    .unwrap_or(Color32::LIGHT_GRAY);
-                let failed = r.error.is_some();
-                let stroke = if failed {
-                    Stroke::new(3.0, RED)
-                } else if i == selected {
-                    Stroke::new(3.0, ui.visuals().selection.stroke.color)
+                let bend = ((b.y - a.y).abs() * 0.5).max(20.0);
+                let curve = egui::epaint::CubicBezierShape::from_points_stroke(
+                    [a, a + vec2(0.0, bend), b - vec2(0.0, bend), b],
+                    false,
+                    Color32::TRANSPARENT,
+                    Stroke::new(1.5, ink.gamma_multiply(0.6)),
+                );
+                painter.add(curve);
+                let label = shape_text(&d.rt.analysis.layers[j]);
+                let at = if (b.y - a.y).abs() > NODE[1] + SPACING * 1.5 {
+                    a + vec2(6.0, 12.0)
                 } else {
-                    Stroke::new(1.0, Color32::from_gray(90))
+                    Pos2::new((a.x + b.x) / 2.0 + 6.0, (a.y + b.y) / 2.0)
                 };
-                painter.rect(
-                    rect,
-                    CornerRadius::same(6),
-                    fill,
-                    stroke,
-                    StrokeKind::Inside,
-                );
-                let text = Color32::from_gray(20);
-                let x = rect.left() + 8.0;
                 painter.text(
-                    pos2(x, rect.top() + 6.0),
-                    egui::Align2::LEFT_TOP,
-                    &l.name,
-                    egui::FontId::proportional(14.0),
-                    text,
+                    at,
+                    egui::Align2::LEFT_CENTER,
+                    label,
+                    egui::FontId::proportional(11.0),
+                    ink.gamma_multiply(0.8),
                 );
-                painter.text(
-                    pos2(x, rect.top() + 25.0),
-                    egui::Align2::LEFT_TOP,
-                    clip(&l.kind.spec().card(), 40),
-                    egui::FontId::proportional(12.0),
-                    text,
-                );
-                let third = match &r.error {
-                    Some(e) => clip(&e.message, 44),
-                    None => {
-                        let mut s = format!(
-                            "{} · {} params · {} MACs",
-                            shape_text(r),
-                            thousands(r.params()),
-                            short_count(r.macs)
+            }
+            for (k, node) in view.nodes.iter().enumerate() {
+                let rect = card(k);
+                if !sight.intersects(rect) {
+                    continue;
+                }
+                let is_selected = selected_node == Some(k);
+                match node {
+                    Node::Group { prefix, members } => {
+                        let resp = group_card(
+                            d,
+                            ui,
+                            &painter,
+                            view,
+                            k,
+                            rect,
+                            prefix,
+                            members,
+                            is_selected,
                         );
-                        if let Some(ms) = d.rt.viewer.millis(i).filter(|_| i > 0) {
-                            s.push_str(&format!(" · {ms:.1} ms"));
+                        if resp.clicked() {
+                            clicked = Some(representative(view, net, k));
                         }
-                        clip(&s, 44)
+                        if resp.double_clicked() {
+                            expand = Some(prefix.clone());
+                        }
+                        resp.context_menu(|ui| {
+                            if ui.button(format!("Expand {prefix}")).clicked() {
+                                expand = Some(prefix.clone());
+                            }
+                        });
                     }
-                };
-                painter.text(
-                    pos2(x, rect.top() + 45.0),
-                    egui::Align2::LEFT_TOP,
-                    third,
-                    egui::FontId::proportional(12.0),
-                    if failed { RED } else { text },
-                );
-                let resp = ui
-                    .interact(
-                        rect,
-                        ui.scope_id().with(("graph_node", l.id())),
-                        Sense::click(),
-                    )
-                    .on_hover_text(match &r.error {
-                        Some(e) => e.message.clone(),
-                        None => format!("{} ({})", l.name, l.class_name()),
-                    });
-                resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &l.name));
-                if resp.clicked() {
-                    clicked = Some(i);
-                }
-                // A wire dragged from another card's output port and dropped here.
-                if let Some(from) = resp.dnd_release_payload::<Port>() {
-                    connect = Some((from.0, i));
-                }
-                resp.context_menu(|ui| {
-                    for (label, c) in [
-                        ("Duplicate", Command::Duplicate),
-                        ("Delete", Command::Delete),
-                    ] {
-                        if ui.button(label).clicked() {
-                            menu.push(Command::Select(i));
-                            menu.push(c);
+                    Node::Layer(i) => {
+                        let i = *i;
+                        let l = &net.layers()[i];
+                        let resp = layer_card(d, ui, &painter, i, rect, is_selected);
+                        if resp.clicked() {
+                            clicked = Some(i);
+                        }
+                        // A wire dragged from another card's output port and dropped here.
+                        if let Some(from) = resp.dnd_release_payload::<Port>() {
+                            connect = Some((from.0, i));
+                        }
+                        resp.context_menu(|ui| {
+                            for (label, c) in [
+                                ("Duplicate", Command::Duplicate),
+                                ("Delete", Command::Delete),
+                            ] {
+                                if ui.button(label).clicked() {
+                                    menu.push(Command::Select(i));
+                                    menu.push(c);
+                                }
+                            }
+                            for (prefix, count) in groups::groups_of(net, i) {
+                                if ui
+                                    .button(format!("Collapse {prefix} ({count} layers)"))
+                                    .clicked()
+                                {
+                                    collapse = Some(prefix);
+                                }
+                            }
+                        });
+                        // Ports: inputs enter at the top, the output leaves at the
+                        // bottom; drag from an output port onto a card to feed it.
+                        let port_fill = ui.visuals().window_fill;
+                        if !l.kind.is_input() {
+                            painter.circle(
+                                rect.center_top(),
+                                PORT,
+                                port_fill,
+                                Stroke::new(1.5, ink),
+                            );
+                        }
+                        let out = rect.center_bottom();
+                        let port = ui
+                            .interact(
+                                Rect::from_center_size(out, Vec2::splat(PORT * 3.0)),
+                                ui.scope_id().with(("graph_port", l.id())),
+                                Sense::drag(),
+                            )
+                            .on_hover_text("Drag onto a layer to feed this output into it.");
+                        port.widget_info(|| {
+                            egui::WidgetInfo::labeled(
+                                egui::Role::Button,
+                                true,
+                                format!("{} output port", l.name),
+                            )
+                        });
+                        port.dnd_set_drag_payload(Port(i));
+                        let hot = port.hovered() || port.dragged();
+                        painter.circle(
+                            out,
+                            if hot { PORT * 1.5 } else { PORT },
+                            if hot { ink } else { port_fill },
+                            Stroke::new(1.5, ink),
+                        );
+                        if port.dragged()
+                            && let Some(p) = port.interact_pointer_pos()
+                        {
+                            dragging = Some((out, p));
                         }
                     }
-                });
-                // Ports: inputs enter at the top, the output leaves at the bottom; drag
-                // from an output port onto a card to feed it.
-                let port_fill = ui.visuals().window_fill;
-                if !l.kind.is_input() {
-                    painter.circle(rect.center_top(), PORT, port_fill, Stroke::new(1.5, ink));
-                }
-                let out = rect.center_bottom();
-                let port = ui
-                    .interact(
-                        Rect::from_center_size(out, Vec2::splat(PORT * 3.0)),
-                        ui.scope_id().with(("graph_port", l.id())),
-                        Sense::drag(),
-                    )
-                    .on_hover_text("Drag onto a layer to feed this output into it.");
-                port.widget_info(|| {
-                    egui::WidgetInfo::labeled(
-                        egui::Role::Button,
-                        true,
-                        format!("{} output port", l.name),
-                    )
-                });
-                port.dnd_set_drag_payload(Port(i));
-                let hot = port.hovered() || port.dragged();
-                painter.circle(
-                    out,
-                    if hot { PORT * 1.5 } else { PORT },
-                    if hot { ink } else { port_fill },
-                    Stroke::new(1.5, ink),
-                );
-                if port.dragged()
-                    && let Some(p) = port.interact_pointer_pos()
-                {
-                    dragging = Some((out, p));
                 }
             }
             // The wire being dragged, to the pointer.
@@ -310,6 +384,189 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     }
     for c in menu {
         d.command(c);
+    }
+    if let Some(p) = collapse {
+        d.rt.graph.collapsed.insert(p);
+    }
+    if let Some(p) = expand {
+        d.rt.graph.collapsed.remove(&p);
+    }
+}
+
+/// The layer a node stands for when it is selected: itself, or a group's (first)
+/// output.
+fn representative(view: &ViewGraph, net: &crate::model::Network, k: usize) -> usize {
+    match &view.nodes[k] {
+        Node::Layer(i) => *i,
+        Node::Group { members, .. } => view
+            .outputs_of(net, k)
+            .first()
+            .or(members.last())
+            .copied()
+            .unwrap_or(0),
+    }
+}
+
+/// One layer's card: name, class and key arguments, shape · parameters · MACs · time
+/// (or Keras's message, in red).
+fn layer_card(
+    d: &Designer,
+    ui: &mut egui::Ui,
+    painter: &egui::Painter,
+    i: usize,
+    rect: Rect,
+    selected: bool,
+) -> egui::Response {
+    let (l, r) = (&d.doc.network.layers()[i], &d.rt.analysis.layers[i]);
+    let fill =
+        Color32::from_hex(crate::io::diagram::colour(&l.kind)).unwrap_or(Color32::LIGHT_GRAY);
+    let failed = r.error.is_some();
+    let third = match &r.error {
+        Some(e) => clip(&e.message, 44),
+        None => {
+            let mut s = format!(
+                "{} · {} params · {} MACs",
+                shape_text(r),
+                thousands(r.params()),
+                short_count(r.macs)
+            );
+            if let Some(ms) = d.rt.viewer.millis(i).filter(|_| i > 0) {
+                s.push_str(&format!(" · {ms:.1} ms"));
+            }
+            clip(&s, 44)
+        }
+    };
+    let stroke = if failed {
+        Stroke::new(3.0, RED)
+    } else if selected {
+        Stroke::new(3.0, ui.visuals().selection.stroke.color)
+    } else {
+        Stroke::new(1.0, Color32::from_gray(90))
+    };
+    draw_card(
+        painter,
+        rect,
+        fill,
+        stroke,
+        [&l.name, &clip(&l.kind.spec().card(), 40), &third],
+        failed,
+    );
+    let resp = ui
+        .interact(
+            rect,
+            ui.scope_id().with(("graph_node", l.id())),
+            Sense::click(),
+        )
+        .on_hover_text(match &r.error {
+            Some(e) => e.message.clone(),
+            None => format!("{} ({})", l.name, l.class_name()),
+        });
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &l.name));
+    resp
+}
+
+/// A collapsed group's card: its prefix, how many layers, the shapes it takes and
+/// gives, its parameters and MACs.
+#[allow(clippy::too_many_arguments)]
+fn group_card(
+    d: &Designer,
+    ui: &mut egui::Ui,
+    painter: &egui::Painter,
+    view: &ViewGraph,
+    k: usize,
+    rect: Rect,
+    prefix: &str,
+    members: &[usize],
+    selected: bool,
+) -> egui::Response {
+    let net = &d.doc.network;
+    let a = &d.rt.analysis;
+    let shapes = |v: Vec<usize>| {
+        v.iter()
+            .map(|&j| shape_text(&a.layers[j]))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (ins, outs) = (
+        shapes(view.inputs_of(net, k)),
+        shapes(view.outputs_of(net, k)),
+    );
+    let params: i64 = members.iter().map(|&j| a.layers[j].params()).sum();
+    let macs: i64 = members.iter().map(|&j| a.layers[j].macs).sum();
+    let failed = members.iter().find_map(|&j| a.layers[j].error.as_ref());
+    let second = format!(
+        "{} layers · {} params · {} MACs",
+        members.len(),
+        thousands(params),
+        short_count(macs)
+    );
+    let third = match failed {
+        Some(e) => clip(&e.message, 44),
+        None => clip(&format!("{ins} -> {outs}"), 44),
+    };
+    let stroke = if failed.is_some() {
+        Stroke::new(3.0, RED)
+    } else if selected {
+        Stroke::new(3.0, ui.visuals().selection.stroke.color)
+    } else {
+        Stroke::new(2.0, Color32::from_gray(60))
+    };
+    // A stack of two cards: a group.
+    painter.rect(
+        rect.translate(vec2(5.0, 5.0)),
+        CornerRadius::same(6),
+        Color32::from_rgb(0xc9, 0xc3, 0xe6),
+        Stroke::new(1.0, Color32::from_gray(90)),
+        StrokeKind::Inside,
+    );
+    draw_card(
+        painter,
+        rect,
+        Color32::from_rgb(0xdd, 0xd8, 0xf5),
+        stroke,
+        [&format!("{prefix} (collapsed)"), &second, &third],
+        failed.is_some(),
+    );
+    let resp = ui
+        .interact(
+            rect,
+            ui.scope_id().with(("graph_group", prefix)),
+            Sense::click(),
+        )
+        .on_hover_text(format!(
+            "{prefix}: {} layers, {ins} -> {outs}. Double-click to expand.",
+            members.len()
+        ));
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, prefix));
+    resp
+}
+
+/// A card's box and three lines of text.
+fn draw_card(
+    painter: &egui::Painter,
+    rect: Rect,
+    fill: Color32,
+    stroke: Stroke,
+    lines: [&str; 3],
+    failed: bool,
+) {
+    painter.rect(
+        rect,
+        CornerRadius::same(6),
+        fill,
+        stroke,
+        StrokeKind::Inside,
+    );
+    let text = Color32::from_gray(20);
+    let x = rect.left() + 8.0;
+    for (n, (line, dy)) in lines.into_iter().zip([6.0, 25.0, 45.0]).enumerate() {
+        painter.text(
+            pos2(x, rect.top() + dy),
+            egui::Align2::LEFT_TOP,
+            line,
+            egui::FontId::proportional(if n == 0 { 14.0 } else { 12.0 }),
+            if failed && n == 2 { RED } else { text },
+        );
     }
 }
 

@@ -8,6 +8,7 @@
 //! Pure: positions from the graph's edges alone, so a layout is kept while the layers'
 //! arguments are edited and recomputed only when the wiring changes ([`Layout::key`]).
 
+use super::groups::ViewGraph;
 use super::network::{LayerId, Network};
 
 /// Every layer's centre, and the size of the whole drawing (same units as `node`).
@@ -45,16 +46,42 @@ impl Layout {
     /// Lays out `net` with nodes of size `node` at least `spacing` apart. Graphs with
     /// several parts (a model with two inputs not yet joined) are placed side by side.
     pub fn of(net: &Network, node: [f32; 2], spacing: f32) -> Layout {
-        let n = net.len();
         let key = Layout::key_of(net);
+        let edges: Vec<(usize, usize)> = key
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, ins))| ins.iter().map(move |&j| (j, i)))
+            .collect();
+        let (centres, size) = Layout::place(net.len(), &edges, node, spacing);
+        Layout { centres, size, key }
+    }
+
+    /// Lays out `net` drawn as `view` (some groups collapsed): one centre per node of
+    /// the view.
+    pub fn of_view(net: &Network, view: &ViewGraph, node: [f32; 2], spacing: f32) -> Layout {
+        let edges: Vec<(usize, usize)> = view.wires.iter().map(|w| (w.1, w.2)).collect();
+        let (centres, size) = Layout::place(view.nodes.len(), &edges, node, spacing);
+        Layout {
+            centres,
+            size,
+            key: Layout::key_of(net),
+        }
+    }
+
+    /// Centres of `n` nodes joined by `edges` (from, to), and the drawing's size.
+    fn place(
+        n: usize,
+        edges: &[(usize, usize)],
+        node: [f32; 2],
+        spacing: f32,
+    ) -> (Vec<[f32; 2]>, [f32; 2]) {
         let vertices: Vec<(u32, (f64, f64))> = (0..n as u32)
             .map(|i| (i, (node[0] as f64, node[1] as f64)))
             .collect();
-        let edges: Vec<(u32, u32)> = key
+        let edges: Vec<(u32, u32)> = edges
             .iter()
-            .enumerate()
-            .flat_map(|(i, (_, ins))| ins.iter().map(move |&j| (j as u32, i as u32)))
-            .filter(|&(j, i)| (j as usize) < n && j != i)
+            .filter(|&&(j, i)| j < n && i < n && j != i)
+            .map(|&(j, i)| (j as u32, i as u32))
             .collect();
         let config = rust_sugiyama::configure::Config {
             vertex_spacing: spacing as f64,
@@ -100,11 +127,7 @@ impl Layout {
             x0 += node[0] + spacing;
             height = height.max(y);
         }
-        Layout {
-            centres,
-            size: [(x0 - spacing).max(node[0]), height.max(node[1])],
-            key,
-        }
+        (centres, [(x0 - spacing).max(node[0]), height.max(node[1])])
     }
 }
 
