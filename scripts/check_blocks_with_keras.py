@@ -10,7 +10,9 @@ and as a .keras archive with seeded weights (`export --format keras`). Then:
     name, class, output shape and parameter count, from `convscope summary --json`);
   * the .keras model run by Keras on a random input gives every layer's output that
     `convscope run` gives on the same file and input
-    (|got - want| <= 1e-4 * max(1, max|want|)).
+    (|got - want| <= 1e-4 * max(1, max|want|));
+  * with torch installed, the PyTorch export (`export --format pytorch`) of the .keras
+    gives Keras's output of the block.
 
 Usage (in a venv with keras and tensorflow-cpu; scripts/keras-venv.sh makes one):
     python scripts/check_blocks_with_keras.py target/release/convscope
@@ -66,6 +68,34 @@ def run(cmd):
     return r.stdout
 
 
+def check_pytorch(exe, base, x, want):
+    """The PyTorch export of the .keras, run on `x`, against Keras's last output
+    `want`: the relative error, or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    import importlib.util
+    import re
+
+    py = base + "_torch.py"
+    run([exe, "export", base + ".keras", "--format", "pytorch", "--out", py])
+    spec = importlib.util.spec_from_file_location(os.path.basename(base) + "_torch", py)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with open(py) as f:
+        cls = re.search(r"^class (\w+)\(nn\.Module\)", f.read(), re.M).group(1)
+    model = mod.load_keras_weights(getattr(mod, cls)(), base + "_torch.npz").eval()
+    with torch.no_grad():
+        got = model(torch.from_numpy(x)).numpy()
+    if got.shape != want.shape:
+        raise RuntimeError(f"PyTorch export: shape {got.shape} vs Keras {want.shape}")
+    err = float(np.max(np.abs(got - want))) / max(1.0, float(np.max(np.abs(want))))
+    if err > 1e-4:
+        raise RuntimeError(f"PyTorch export: relative error {err:.2e}")
+    return err
+
+
 def main():
     exe = sys.argv[1]
     tmp = tempfile.mkdtemp()
@@ -112,7 +142,11 @@ def main():
                 worst = max(worst, err)
                 if err > 1e-4:
                     raise RuntimeError(f"{layer.name}: relative error {err:.2e}")
-            print(f"ok {label}: {len(want)} layers, worst relative error {worst:.1e}")
+            torch_err = check_pytorch(exe, base, x, np.asarray(outs[-1]))
+            print(
+                f"ok {label}: {len(want)} layers, worst relative error {worst:.1e}"
+                + ("" if torch_err is None else f", PyTorch export {torch_err:.1e}")
+            )
             passed += 1
         except Exception as e:  # noqa: BLE001
             failed += 1

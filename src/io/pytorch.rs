@@ -15,6 +15,10 @@
 //! - BatchNorm: PyTorch's `momentum` is 1 − Keras's; epsilon is the same.
 //! - `Flatten` flattens in Keras's (channels-last) order.
 //! - `Conv2DTranspose`: Keras's output size and cropping, computed like the engine does.
+//! - Graphs (one input, one output): each layer's output is kept as `v<position>` for
+//!   the layers that take it; a merge brings its inputs to one layout (NCHW if any is)
+//!   and adds, multiplies, averages, takes the maximum/minimum or `torch.cat`s along
+//!   Keras's axis in that layout.
 
 use crate::layers::LayerWeights;
 use crate::layers::torch::{Flow, Torch, Uses};
@@ -54,18 +58,23 @@ fn class_name(name: &str) -> String {
     out
 }
 
-/// Python source for the design. Fails for designs Keras would reject, graphs with
-/// branches, and the few arguments PyTorch has no counterpart for (with the reason).
+/// Python source for the design. Fails for designs Keras would reject, graphs of
+/// several inputs or outputs, and the few arguments PyTorch has no counterpart for
+/// (with the reason).
 pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> {
     if let Some(e) = analysis.error(net) {
         return Err(format!("the design has an error Keras would reject: {e}"));
     }
-    if net.functional && !net.is_chain() {
-        return Err(
-            "the PyTorch export handles a single chain of layers; this Functional model \
-             has branches or merges"
-                .into(),
-        );
+    // A chain threads `x` through the layers; a graph keeps each layer's output as
+    // `v<position>` for the layers that take it.
+    let graph = !net.is_chain();
+    let inputs = net.layers().iter().filter(|l| l.kind.is_input()).count();
+    if graph && (inputs != 1 || net.outputs().len() != 1) {
+        return Err(format!(
+            "the PyTorch export handles one input and one output; this model has {inputs} \
+             inputs and {} outputs",
+            net.outputs().len()
+        ));
     }
     let cls = class_name(&net.name);
     let mut init = String::new();
@@ -77,12 +86,49 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
         permuted: false,
     };
     let mut uses = Uses::default();
-    for (i, layer) in net.layers().iter().enumerate().skip(1) {
-        let inp = analysis
-            .layers
-            .get(i - 1)
+    // Each kept value's layout.
+    let mut flows = vec![flow; net.len()];
+    for (i, layer) in net.layers().iter().enumerate() {
+        if layer.kind.is_input() {
+            if graph {
+                let _ = writeln!(fwd, "        v{i} = x");
+            }
+            continue;
+        }
+        let ins = net.inputs_of(i);
+        let first = if graph {
+            ins.first().copied()
+        } else {
+            i.checked_sub(1)
+        };
+        let inp = first
+            .and_then(|j| analysis.layers.get(j))
             .and_then(|r| r.output_shape.clone())
             .ok_or("a layer's input shape is unknown")?;
+        let mut args = Vec::new();
+        if graph {
+            if layer.kind.facts().takes_list {
+                // A merge's inputs in one layout: NCHW if any of them is.
+                let rank = first.map_or(flow.rank, |j| flows[j].rank);
+                let permuted = ins.iter().any(|&j| flows[j].rank == 4 && flows[j].permuted);
+                for &j in &ins {
+                    let f = flows[j];
+                    args.push(if f.rank == 4 && f.permuted != permuted {
+                        if permuted {
+                            format!("v{j}.permute(0, 3, 1, 2)")
+                        } else {
+                            format!("v{j}.permute(0, 2, 3, 1)")
+                        }
+                    } else {
+                        format!("v{j}")
+                    });
+                }
+                flow = Flow { rank, permuted };
+            } else if let Some(j) = first {
+                flow = flows[j];
+                let _ = writeln!(fwd, "        x = v{j}");
+            }
+        }
         let out_rank = analysis.layers[i]
             .output_shape
             .as_ref()
@@ -102,6 +148,7 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
             fwd: &mut fwd,
             load: &mut load,
             uses: &mut uses,
+            args,
         };
         layer
             .kind
@@ -109,6 +156,14 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
             .torch(&mut t)
             .map_err(|e| format!("layer '{}' ({}): {e}", layer.name, layer.kind.class_name()))?;
         flow.rank = out_rank;
+        if graph {
+            let _ = writeln!(fwd, "        v{i} = x");
+            flows[i] = flow;
+        }
+    }
+    if graph && let Some(&o) = net.outputs().first() {
+        let _ = writeln!(fwd, "        x = v{o}");
+        flow = flows[o];
     }
     if flow.rank == 4 && flow.permuted {
         fwd.push_str("        x = x.permute(0, 2, 3, 1)  # NCHW -> NHWC (Keras's layout)\n");
@@ -308,6 +363,18 @@ mod tests {
         }
         let e = to_pytorch(&n, &n.analyze()).unwrap_err();
         assert!(e.contains("Keras would reject"), "{e}");
+    }
+
+    /// A graph: the input and each branch kept as values, joined by `torch.cat` along
+    /// the channels of the NCHW tensors (`scripts/pytorch-check.sh` and
+    /// `scripts/check_blocks_with_keras.py` run such exports against Keras).
+    #[test]
+    fn branches_and_merges_keep_values_and_join_them() {
+        let n = net("graph_normalization");
+        assert!(!n.is_chain());
+        let py = to_pytorch(&n, &n.analyze()).unwrap();
+        assert!(py.contains("v0 = x"), "{py}");
+        assert!(py.contains("x = torch.cat([v"), "{py}");
     }
 
     /// Normalization (given, adapted, inverted, over two axes), LayerNormalization and

@@ -74,8 +74,13 @@ impl LayerSpec for Concatenate {
         "Concatenate".into()
     }
 
-    fn torch(&self, _: &mut Torch) -> Result<(), String> {
-        Err("merge layers are not exported (single chains only)".into())
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        if t.args.is_empty() {
+            return Err("a merge layer needs its inputs".into());
+        }
+        let line = format!("x = torch.cat([{}], dim={})", t.args.join(", "), t.dim(self.axis));
+        t.fwd(line);
+        Ok(())
     }
 }
 

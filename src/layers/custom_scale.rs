@@ -45,6 +45,6 @@ impl LayerSpec for CustomScaleLayer {
     }
 
     fn torch(&self, _: &mut Torch) -> Result<(), String> {
-        Err("merge layers are not exported (single chains only)".into())
+        Err("CustomScaleLayer (InceptionResNetV2) has no PyTorch translation yet".into())
     }
 }

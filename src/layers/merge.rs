@@ -125,7 +125,26 @@ impl LayerSpec for Merge {
         self.mode.class_name().into()
     }
 
-    fn torch(&self, _: &mut Torch) -> Result<(), String> {
-        Err("merge layers are not exported (single chains only)".into())
+    fn torch(&self, t: &mut Torch) -> Result<(), String> {
+        let a = &t.args;
+        if a.is_empty() {
+            return Err("a merge layer needs its inputs".into());
+        }
+        let fold = |f: &str| {
+            a[1..]
+                .iter()
+                .fold(a[0].clone(), |acc, e| format!("torch.{f}({acc}, {e})"))
+        };
+        let e = match self.mode {
+            MergeKind::Add => a.join(" + "),
+            MergeKind::Subtract if a.len() == 2 => format!("{} - {}", a[0], a[1]),
+            MergeKind::Subtract => return Err("Subtract takes exactly 2 inputs".into()),
+            MergeKind::Multiply => a.join(" * "),
+            MergeKind::Average => format!("({}) / {}", a.join(" + "), a.len()),
+            MergeKind::Maximum => fold("maximum"),
+            MergeKind::Minimum => fold("minimum"),
+        };
+        t.fwd(format!("x = {e}"));
+        Ok(())
     }
 }

@@ -221,7 +221,7 @@ impl LayerSpec for NumpyOp {
         match self.constant {
             Some(c) if c.position == 0 => t.fwd(format!("x = {} {s} x", py_float(c.value))),
             Some(c) => t.fwd(format!("x = x {s} {}", py_float(c.value))),
-            None => return Err("operations on two tensors are not exported (single chains only)".into()),
+            None => return Err("operations on two tensors have no PyTorch translation yet".into()),
         }
         Ok(())
     }

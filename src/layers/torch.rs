@@ -34,6 +34,9 @@ pub struct Torch<'a> {
     pub fwd: &'a mut String,
     pub load: &'a mut String,
     pub uses: &'a mut Uses,
+    /// A merge's inputs as Python expressions, all in the flow's layout (empty for a
+    /// layer of one input, which is `x`).
+    pub args: Vec<String>,
 }
 
 impl Torch<'_> {
