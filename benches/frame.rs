@@ -14,11 +14,14 @@
 //! - `nasnet_scrolling_summary`: the same while the mouse wheel scrolls the summary
 //!   (60 points a frame, down to the end and back), each frame laying out new rows;
 //! - `nasnet_scrolling_stack`: the same for the stack of layer cards;
-//! - `nasnet_idle_graph`: a frame of the Graph tab (cards and wires in view).
+//! - `nasnet_idle_graph`: a frame of the Graph tab (cards and wires in view);
+//! - `nasnet_panning_graph`, `nasnet_panning_graph_fit`: the Graph tab while the
+//!   background is dragged, at full size and with the whole graph in view.
 
 use convscope::app::{Designer, Tab};
 use criterion::{Criterion, criterion_group, criterion_main};
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 
 fn harness() -> Harness<'static, Designer> {
@@ -100,6 +103,46 @@ fn bench(c: &mut Criterion) {
     // view of 771 (and checks the wiring against the layout's).
     let mut h = nasnet_harness(Tab::Graph);
     group.bench_function("nasnet_idle_graph", |b| b.iter(|| h.step()));
+    // Panning: the background dragged 3 points a frame (left for 100 frames, then
+    // right), at full size and after Fit (all 771 cards in view, the worst case).
+    for (name, fit) in [
+        ("nasnet_panning_graph", false),
+        ("nasnet_panning_graph_fit", true),
+    ] {
+        let mut h = nasnet_harness(Tab::Graph);
+        if fit {
+            h.get_by_label("Fit").click();
+            h.step();
+            h.step();
+        }
+        let mut at = egui::pos2(650.0, 450.0);
+        h.event(egui::Event::PointerMoved(at));
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed: true,
+            modifiers: egui::Modifiers::NONE,
+        });
+        h.step();
+        let mut frame = 0u64;
+        let mut pan = move |h: &mut Harness<'static, Designer>| {
+            frame += 1;
+            at.x += if (frame / 100).is_multiple_of(2) {
+                -3.0
+            } else {
+                3.0
+            };
+            h.event(egui::Event::PointerMoved(at));
+            h.step();
+        };
+        // The drag really pans the scene.
+        let before = h.state().rt.graph.scene;
+        for _ in 0..5 {
+            pan(&mut h);
+        }
+        assert_ne!(h.state().rt.graph.scene, before, "{name}: the drag pans");
+        group.bench_function(name, |b| b.iter(|| pan(&mut h)));
+    }
     for (name, at) in [
         ("nasnet_scrolling_summary", egui::pos2(640.0, 400.0)),
         ("nasnet_scrolling_stack", egui::pos2(170.0, 400.0)),

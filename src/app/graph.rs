@@ -233,6 +233,13 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 Rect::from_center_size(pos2(c[0], c[1]), Vec2::from(NODE))
             };
             let ink = ui.visuals().text_color();
+            // Text too small to read (zoomed far out) is not laid out: the whole of
+            // NASNetMobile in view draws boxes and wires only.
+            let zoom = ui
+                .ctx()
+                .layer_transform_to_global(ui.layer_id())
+                .map_or(1.0, |t| t.scaling);
+            let detail = zoom * 12.0 >= 3.0;
             // Wires first, under the cards; each carries its producer's output shape.
             for &(j, from, to) in &view.wires {
                 let (a, b) = (card(from).center_bottom(), card(to).center_top());
@@ -247,6 +254,9 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     Stroke::new(1.5, ink.gamma_multiply(0.6)),
                 );
                 painter.add(curve);
+                if !detail {
+                    continue;
+                }
                 let label = shape_text(&d.rt.analysis.layers[j]);
                 let at = if (b.y - a.y).abs() > NODE[1] + SPACING * 1.5 {
                     a + vec2(6.0, 12.0)
@@ -279,6 +289,7 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                             prefix,
                             members,
                             is_selected,
+                            detail,
                         );
                         if resp.clicked() {
                             clicked = Some(representative(view, net, k));
@@ -295,7 +306,7 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     Node::Layer(i) => {
                         let i = *i;
                         let l = &net.layers()[i];
-                        let resp = layer_card(d, ui, &painter, i, rect, is_selected);
+                        let resp = layer_card(d, ui, &painter, i, rect, is_selected, detail);
                         if resp.clicked() {
                             clicked = Some(i);
                         }
@@ -416,6 +427,7 @@ fn layer_card(
     i: usize,
     rect: Rect,
     selected: bool,
+    detail: bool,
 ) -> egui::Response {
     let (l, r) = (&d.doc.network.layers()[i], &d.rt.analysis.layers[i]);
     let fill =
@@ -450,6 +462,7 @@ fn layer_card(
         stroke,
         [&l.name, &clip(&l.kind.spec().card(), 40), &third],
         failed,
+        detail,
     );
     let resp = ui
         .interact(
@@ -478,6 +491,7 @@ fn group_card(
     prefix: &str,
     members: &[usize],
     selected: bool,
+    detail: bool,
 ) -> egui::Response {
     let net = &d.doc.network;
     let a = &d.rt.analysis;
@@ -526,6 +540,7 @@ fn group_card(
         stroke,
         [&format!("{prefix} (collapsed)"), &second, &third],
         failed.is_some(),
+        detail,
     );
     let resp = ui
         .interact(
@@ -541,7 +556,7 @@ fn group_card(
     resp
 }
 
-/// A card's box and three lines of text.
+/// A card's box and three lines of text (the box only without `detail`).
 fn draw_card(
     painter: &egui::Painter,
     rect: Rect,
@@ -549,6 +564,7 @@ fn draw_card(
     stroke: Stroke,
     lines: [&str; 3],
     failed: bool,
+    detail: bool,
 ) {
     painter.rect(
         rect,
@@ -557,6 +573,9 @@ fn draw_card(
         stroke,
         StrokeKind::Inside,
     );
+    if !detail {
+        return;
+    }
     let text = Color32::from_gray(20);
     let x = rect.left() + 8.0;
     for (n, (line, dy)) in lines.into_iter().zip([6.0, 25.0, 45.0]).enumerate() {
