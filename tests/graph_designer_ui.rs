@@ -184,3 +184,79 @@ fn build_a_resnet_block_by_clicking_then_a_bottleneck_and_undo_it_all() {
     }
     assert_eq!(h.state().doc.network.len(), 1);
 }
+
+/// A quick-add button dragged onto the wire between two cards of the Graph tab puts
+/// the new layer on that wire; undo takes it out again.
+#[test]
+fn a_palette_layer_dropped_on_a_wire_goes_between_its_ends() {
+    let mut d = Designer::default();
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    frames(&mut h);
+    let first = h.state().doc.network.layers()[1].name.clone();
+    let (a, b) = (
+        h.get_by_label("input_layer").rect(),
+        h.get_by_label(&first).rect(),
+    );
+    // (Widgets inside the scene report scene positions: the pointer needs the screen's.)
+    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
+    let dst = to_screen * (a.center_bottom() + (b.center_top() - a.center_bottom()) / 2.0);
+    let src = h.get_by_label("+ Dropout").rect().center();
+    let n = h.state().doc.network.len();
+    h.hover_at(src);
+    frames(&mut h);
+    h.drag_at(src);
+    frames(&mut h);
+    for k in 1..=10 {
+        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
+        frames(&mut h);
+    }
+    h.drop_at(dst);
+    frames(&mut h);
+    let net = &h.state().doc.network;
+    assert_eq!(net.len(), n + 1);
+    assert_eq!(net.layers()[1].class_name(), "Dropout");
+    assert_eq!(net.inputs_of(2), [1], "{first} takes the Dropout");
+    assert_eq!(net.layers()[2].name, first);
+    undo(&mut h);
+    assert_eq!(h.state().doc.network.len(), n);
+}
+
+/// A wire dragged from a card's output port onto another card connects them.
+#[test]
+fn a_wire_dragged_from_a_port_onto_a_card_connects_them() {
+    let mut net = Network::sequential("skip", &[8, 8, 4]);
+    net.insert_new(0, "Conv2D").unwrap();
+    if let convscope::model::LayerKind::Conv2D(c) = &mut net.layer_mut(1).kind {
+        c.filters = 4;
+        c.base.padding = convscope::layers::Padding::Same;
+    }
+    net.insert_new(1, "Add").unwrap();
+    net.set_functional(true).unwrap();
+    let mut d = Designer::new(net);
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    frames(&mut h);
+    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
+    let src = to_screen * h.get_by_label("input_layer output port").rect().center();
+    let dst = to_screen * h.get_by_label("add").rect().center();
+    h.hover_at(src);
+    frames(&mut h);
+    h.drag_at(src);
+    frames(&mut h);
+    for k in 1..=10 {
+        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
+        frames(&mut h);
+    }
+    h.drop_at(dst);
+    frames(&mut h);
+    let net = &h.state().doc.network;
+    let add = net.find("add").unwrap();
+    assert_eq!(net.inputs_of(add), [1, 0]);
+    assert_eq!(
+        h.state().rt.analysis.layers[add].output_shape,
+        Some(vec![None, Some(8), Some(8), Some(4)])
+    );
+    undo(&mut h);
+    assert_eq!(h.state().doc.network.inputs_of(add), [1]);
+}

@@ -73,6 +73,12 @@ pub enum Command {
         from: usize,
         to: usize,
     },
+    /// A new layer of `class` on the wire from layer `from` into layer `to`.
+    AddOnWire {
+        class: &'static str,
+        from: usize,
+        to: usize,
+    },
     /// A block's layers after the selection.
     AddBlock(Box<crate::model::blocks::Block>),
     /// Sequential (`false`) or Functional (`true`).
@@ -535,6 +541,18 @@ impl Designer {
                 // Connecting may reorder layers: the selection follows its layer.
                 if let Some(i) = id.and_then(|id| self.doc.network.index_of(id)) {
                     self.view.selected = i;
+                }
+            }
+            Command::AddOnWire { class, from, to } => {
+                let name = self.doc.network.unique_name(class);
+                match Layer::new(class, name) {
+                    Some(layer) => {
+                        if let Some(at) = self.structural(|net| net.insert_between(from, to, layer))
+                        {
+                            self.view.selected = at;
+                        }
+                    }
+                    None => self.notify(format!("Unknown layer class {class}"), true),
                 }
             }
             Command::AddBlock(block) => {

@@ -30,6 +30,33 @@ const PORT: f32 = 5.0;
 #[derive(Clone, Copy)]
 struct Port(usize);
 
+/// The drag payload of a palette button: the class to insert where it is dropped (on a
+/// wire: between its ends; on a card: after it).
+#[derive(Clone, Copy)]
+pub struct PaletteItem(pub &'static str);
+
+/// How near (scene units) a dropped palette item must be to a wire to land on it.
+const WIRE_REACH: f32 = 14.0;
+
+/// The points of a wire's curve from `a` (bottom of a card) to `b` (top of another).
+fn wire_points(a: Pos2, b: Pos2) -> [Pos2; 4] {
+    let bend = ((b.y - a.y).abs() * 0.5).max(20.0);
+    [a, a + vec2(0.0, bend), b - vec2(0.0, bend), b]
+}
+
+/// Distance from `p` to the curve through `points` (sampled).
+fn distance_to_curve(points: [Pos2; 4], p: Pos2) -> f32 {
+    let curve = egui::epaint::CubicBezierShape::from_points_stroke(
+        points,
+        false,
+        Color32::TRANSPARENT,
+        Stroke::NONE,
+    );
+    (0..=24)
+        .map(|k| curve.sample(k as f32 / 24.0).distance(p))
+        .fold(f32::INFINITY, f32::min)
+}
+
 /// What the canvas keeps between frames.
 pub struct GraphView {
     layout: Option<Layout>,
@@ -43,6 +70,8 @@ pub struct GraphView {
     followed: Option<usize>,
     /// Bring the selection into view on the next frame (the drawing was regrouped).
     refocus: bool,
+    /// Scene to screen, as last drawn (widgets inside a scene report scene positions).
+    pub to_screen: Option<egui::emath::TSTransform>,
 }
 
 impl Default for GraphView {
@@ -54,6 +83,7 @@ impl Default for GraphView {
             scene: Rect::NOTHING,
             followed: None,
             refocus: false,
+            to_screen: None,
         }
     }
 }
@@ -207,6 +237,8 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     let mut dragging = None;
     let mut menu = Vec::new();
     let mut collapse: Option<String> = None;
+    let mut dropped_on_wire: Option<(&'static str, usize, usize)> = None;
+    let mut to_screen = None;
     let mut expand: Option<String> = None;
     // Left / right: the neighbouring card on the same row (up / down step through the
     // model's order everywhere).
@@ -240,18 +272,52 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 .layer_transform_to_global(ui.layer_id())
                 .map_or(1.0, |t| t.scaling);
             let detail = zoom * 12.0 >= 3.0;
+            to_screen = ui.ctx().layer_transform_to_global(ui.layer_id());
+            // A palette item dragged over the canvas: the wire under the pointer lights up
+            // and takes the layer when it is dropped.
+            let carried = egui::DragAndDrop::payload::<PaletteItem>(ui.ctx());
+            let pointer = ui
+                .ctx()
+                .pointer_hover_pos()
+                .map(|p| {
+                    ui.ctx()
+                        .layer_transform_to_global(ui.layer_id())
+                        .map_or(p, |t| t.inverse() * p)
+                })
+                .filter(|p| sight.contains(*p));
+            let target_wire = carried.as_ref().and(pointer).and_then(|p| {
+                view.wires
+                    .iter()
+                    .map(|&(j, from, to)| {
+                        let pts = wire_points(card(from).center_bottom(), card(to).center_top());
+                        (distance_to_curve(pts, p), j, to)
+                    })
+                    .filter(|w| w.0 <= WIRE_REACH)
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+            });
+            if let (Some(item), Some((_, j, to))) = (&carried, target_wire)
+                && ui.input(|i| i.pointer.any_released())
+                && let Node::Layer(to) = view.nodes[to]
+            {
+                dropped_on_wire = Some((item.0, j, to));
+            }
             // Wires first, under the cards; each carries its producer's output shape.
             for &(j, from, to) in &view.wires {
                 let (a, b) = (card(from).center_bottom(), card(to).center_top());
                 if !sight.intersects(Rect::from_two_pos(a, b).expand(40.0)) {
                     continue;
                 }
-                let bend = ((b.y - a.y).abs() * 0.5).max(20.0);
+                let lit = target_wire.is_some_and(|w| w.1 == j && w.2 == to);
+                let stroke = if lit {
+                    Stroke::new(4.0, ui.visuals().selection.stroke.color)
+                } else {
+                    Stroke::new(1.5, ink.gamma_multiply(0.6))
+                };
                 let curve = egui::epaint::CubicBezierShape::from_points_stroke(
-                    [a, a + vec2(0.0, bend), b - vec2(0.0, bend), b],
+                    wire_points(a, b),
                     false,
                     Color32::TRANSPARENT,
-                    Stroke::new(1.5, ink.gamma_multiply(0.6)),
+                    stroke,
                 );
                 painter.add(curve);
                 if !detail {
@@ -313,6 +379,13 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                         // A wire dragged from another card's output port and dropped here.
                         if let Some(from) = resp.dnd_release_payload::<Port>() {
                             connect = Some((from.0, i));
+                        }
+                        // A palette item dropped on the card (and not on a wire): after it.
+                        if target_wire.is_none()
+                            && let Some(item) = resp.dnd_release_payload::<PaletteItem>()
+                        {
+                            menu.push(Command::Select(i));
+                            menu.push(Command::Add(item.0));
                         }
                         resp.context_menu(|ui| {
                             for (label, c) in [
@@ -387,6 +460,7 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
             }
         });
     d.rt.graph.scene = scene_rect;
+    d.rt.graph.to_screen = to_screen;
     if let Some(i) = clicked {
         d.command(Command::Select(i));
     }
@@ -395,6 +469,9 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     }
     for c in menu {
         d.command(c);
+    }
+    if let Some((class, from, to)) = dropped_on_wire {
+        d.command(Command::AddOnWire { class, from, to });
     }
     if let Some(p) = collapse {
         d.rt.graph.collapsed.insert(p);

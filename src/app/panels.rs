@@ -300,13 +300,21 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     "Add",
                     "Concatenate",
                 ] {
-                    if ui
-                        .small_button(format!("+ {class}"))
+                    // Click: after the selection; drag: onto a wire or card of the
+                    // Graph tab.
+                    let button = ui
+                        .add(
+                            egui::Button::new(format!("+ {class}"))
+                                .small()
+                                .sense(egui::Sense::click_and_drag()),
+                        )
                         .on_hover_text(format!(
-                            "Add a {class} with Keras's defaults after the selected layer"
-                        ))
-                        .clicked()
-                    {
+                            "Add a {class} with Keras's defaults after the selected layer \
+                             (or drag it onto a wire or a card on the Graph tab)"
+                        ));
+                    button.dnd_set_drag_payload(super::graph::PaletteItem(class));
+                    let clicked = button.clicked();
+                    if clicked {
                         d.command(Command::Add(class));
                     }
                 }

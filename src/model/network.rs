@@ -507,6 +507,36 @@ impl Network {
         Ok(after + 1)
     }
 
+    /// Inserts `layer` on the wire from layer `from` into layer `to`: it takes `from`'s
+    /// output and `to` takes its output instead (`to`'s other inputs and `from`'s other
+    /// consumers stay). Returns its position (just before `to`).
+    pub fn insert_between(
+        &mut self,
+        from: usize,
+        to: usize,
+        mut layer: Layer,
+    ) -> Result<usize, GraphError> {
+        if self.find(&layer.name).is_some() {
+            return Err(self.duplicate_name(&layer.name));
+        }
+        let (Some(src), Some(dst)) = (self.layers.get(from), self.layers.get(to)) else {
+            return Err(GraphError::Refused("No such layer.".into()));
+        };
+        let src = src.id;
+        let Some(slot) = dst.inputs.iter().position(|x| *x == src) else {
+            return Err(GraphError::Refused(format!(
+                "'{}' does not feed '{}'.",
+                self.layers[from].name, dst.name
+            )));
+        };
+        layer.id = self.fresh_id();
+        layer.inputs = vec![src];
+        let new = layer.id;
+        self.layers[to].inputs[slot] = new;
+        self.layers.insert(to, layer);
+        Ok(to)
+    }
+
     /// Inserts a new layer of `class_name` with Keras's defaults after position `after`.
     /// Returns its position.
     pub fn insert_new(&mut self, after: usize, class_name: &str) -> Option<usize> {
@@ -876,6 +906,28 @@ mod tests {
             vec!["a".into(), "b".into()],
         ));
         Network::from_named("g", true, layers, &["add".into()]).unwrap()
+    }
+
+    #[test]
+    fn a_layer_dropped_on_a_wire_goes_between_its_ends_only() {
+        // in -> a -> add, in -> b -> add: a ReLU on the wire in -> b.
+        let mut net = graph();
+        let b = net.find("b").unwrap();
+        let at = net
+            .insert_between(0, b, Layer::new("ReLU", "r").unwrap())
+            .unwrap();
+        net.check().unwrap();
+        assert_eq!(net.layers()[at].name, "r");
+        let b = net.find("b").unwrap();
+        assert_eq!(net.inputs_of(b), [at]);
+        assert_eq!(net.inputs_of(at), [0]);
+        // 'a' still takes the input.
+        assert_eq!(net.inputs_of(net.find("a").unwrap()), [0]);
+        let add = net.find("add").unwrap();
+        assert!(
+            net.insert_between(0, add, Layer::new("ReLU", "q").unwrap())
+                .is_err()
+        );
     }
 
     #[test]
