@@ -1,8 +1,8 @@
-//! The architecture diagram: one box per layer, top to bottom in model order,
-//! coloured by kind, with the layer's name and class, its output shape as Keras prints
-//! it, and its parameter count; arrows between consecutive layers, and "from …" for a
-//! Functional layer fed by other layers; Keras's message on a rejected layer. One layout,
-//! two renderings: SVG (no fonts embedded: any browser or vector editor shows it) and
+//! The architecture diagram: one box per layer, coloured by kind, with the layer's name
+//! and class, its output shape as Keras prints it, and its parameter count; Keras's
+//! message on a rejected layer. A chain is a column with arrows between consecutive
+//! layers; a graph is drawn as the Graph tab lays it out ([`crate::model::layout`]), with
+//! a curved arrow per wire. One layout, two renderings: SVG (no fonts embedded: any browser or vector editor shows it) and
 //! PNG (drawn with vello_cpu and the Ubuntu font egui ships; no graphviz, no Python).
 
 use crate::keras::pyfmt;
@@ -88,6 +88,17 @@ enum Item {
         y1: f64,
         y2: f64,
     },
+    /// A curved arrow from a box's bottom `a` to another's top `b`.
+    Wire {
+        a: (f64, f64),
+        b: (f64, f64),
+    },
+}
+
+/// A wire's cubic curve: down from `a`, into `b` from above.
+fn wire_controls(a: (f64, f64), b: (f64, f64)) -> [(f64, f64); 2] {
+    let bend = ((b.1 - a.1).abs() * 0.5).max(12.0);
+    [(a.0, a.1 + bend), (b.0, b.1 - bend)]
 }
 
 struct Layout {
@@ -101,8 +112,31 @@ struct Layout {
 
 fn layout(net: &Network, analysis: &Analysis) -> Layout {
     let n = net.len();
-    let height = HEADER + MARGIN + n as f64 * (BOX_H + GAP);
-    let width = WIDTH + 2.0 * MARGIN;
+    // A chain is a column; a graph is placed as the Graph tab places it.
+    let graph = (!net.is_chain())
+        .then(|| crate::model::layout::Layout::of(net, [WIDTH as f32, BOX_H as f32], GAP as f32));
+    let top_left = |i: usize| -> (f64, f64) {
+        match &graph {
+            Some(g) => {
+                let c = g.centres.get(i).copied().unwrap_or([0.0, 0.0]);
+                (
+                    MARGIN + c[0] as f64 - WIDTH / 2.0,
+                    HEADER + MARGIN + c[1] as f64 - BOX_H / 2.0,
+                )
+            }
+            None => (MARGIN, HEADER + MARGIN + i as f64 * (BOX_H + GAP)),
+        }
+    };
+    let (width, height) = match &graph {
+        Some(g) => (
+            g.size[0] as f64 + 2.0 * MARGIN,
+            HEADER + MARGIN + g.size[1] as f64 + MARGIN,
+        ),
+        None => (
+            WIDTH + 2.0 * MARGIN,
+            HEADER + MARGIN + n as f64 * (BOX_H + GAP),
+        ),
+    };
     let header = vec![
         Item::Text(Text {
             x: MARGIN,
@@ -132,7 +166,7 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
     let mut layers = Vec::with_capacity(n);
     let mut arrows = Vec::new();
     for (i, layer) in net.layers().iter().enumerate() {
-        let y = HEADER + MARGIN + i as f64 * (BOX_H + GAP);
+        let (x, y) = top_left(i);
         let report = analysis.layers.get(i);
         let error = report.and_then(|r| r.error.as_ref());
         let (stroke, stroke_w) = if error.is_some() {
@@ -142,7 +176,7 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
         };
         let mut items = vec![
             Item::Rect(Rect {
-                x: MARGIN,
+                x,
                 y,
                 w: WIDTH,
                 h: BOX_H,
@@ -151,7 +185,7 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
                 stroke_w,
             }),
             Item::Text(Text {
-                x: MARGIN + 10.0,
+                x: x + 10.0,
                 y: y + 18.0,
                 size: 13.0,
                 spans: vec![
@@ -173,7 +207,7 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
             (None, None) => String::new(),
         };
         items.push(Item::Text(Text {
-            x: MARGIN + 10.0,
+            x: x + 10.0,
             y: y + 36.0,
             size: 12.0,
             spans: vec![(
@@ -183,9 +217,17 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
             )],
             end: false,
         }));
-        // A Functional layer fed by other than the layer above names its inputs.
+        // In a graph each input is a wire; a chain's layers take the one above.
         let inbound = net.inputs_of(i);
-        if net.functional && !inbound.is_empty() && inbound != [i.saturating_sub(1)] {
+        if graph.is_some() {
+            for &j in &inbound {
+                let (jx, jy) = top_left(j);
+                arrows.push(Item::Wire {
+                    a: (jx + WIDTH / 2.0, jy + BOX_H),
+                    b: (x + WIDTH / 2.0, y - 1.0),
+                });
+            }
+        } else if net.functional && !inbound.is_empty() && inbound != [i.saturating_sub(1)] {
             let names: Vec<&str> = inbound
                 .iter()
                 .filter_map(|&j| net.layers().get(j).map(|l| l.name.as_str()))
@@ -203,7 +245,7 @@ fn layout(net: &Network, analysis: &Analysis) -> Layout {
             }));
         }
         layers.push(items);
-        if i + 1 < n {
+        if graph.is_none() && i + 1 < n {
             arrows.push(Item::Arrow {
                 x: MARGIN + WIDTH / 2.0,
                 y1: y + BOX_H,
@@ -269,6 +311,13 @@ fn svg_item(s: &mut String, item: &Item) {
                 "<line x1=\"{x}\" y1=\"{y1}\" x2=\"{x}\" y2=\"{y2}\" stroke=\"#555\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>\n"
             )
         }
+        Item::Wire { a, b } => {
+            let [c1, c2] = wire_controls(*a, *b);
+            *s += &format!(
+                "<path d=\"M{},{} C{},{} {},{} {},{}\" fill=\"none\" stroke=\"#555\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>\n",
+                a.0, a.1, c1.0, c1.1, c2.0, c2.1, b.0, b.1
+            )
+        }
     }
 }
 
@@ -286,7 +335,14 @@ pub fn to_svg(net: &Network, analysis: &Analysis) -> String {
     for item in &l.header {
         svg_item(&mut s, item);
     }
-    let mut arrows = l.arrows.iter();
+    // A graph's wires first, under the boxes; a chain's arrows between its boxes.
+    let wires = l.arrows.iter().any(|a| matches!(a, Item::Wire { .. }));
+    if wires {
+        for a in &l.arrows {
+            svg_item(&mut s, a);
+        }
+    }
+    let mut arrows = l.arrows.iter().filter(|_| !wires);
     for (i, items) in l.layers.iter().enumerate() {
         s += &format!("<g class=\"layer\" id=\"layer-{i}\">");
         for item in items {
@@ -326,8 +382,8 @@ pub fn to_png(net: &Network, analysis: &Analysis, scale: f64) -> Result<Vec<u8>,
     let items = l
         .header
         .iter()
-        .chain(l.layers.iter().flatten())
-        .chain(l.arrows.iter());
+        .chain(l.arrows.iter())
+        .chain(l.layers.iter().flatten());
     for item in items {
         match item {
             Item::Rect(b) => {
@@ -349,6 +405,21 @@ pub fn to_png(net: &Network, analysis: &Analysis, scale: f64) -> Result<Vec<u8>,
                 head.move_to((x - 4.5, y2 - 7.0));
                 head.line_to((*x, *y2));
                 head.line_to((x + 4.5, y2 - 7.0));
+                head.close_path();
+                ctx.fill_path(&head);
+            }
+            Item::Wire { a, b } => {
+                let [c1, c2] = wire_controls(*a, *b);
+                ctx.set_paint(colour_of("#555555"));
+                ctx.set_stroke(Stroke::new(1.5));
+                let mut curve = BezPath::new();
+                curve.move_to(*a);
+                curve.curve_to(c1, c2, (b.0, b.1 - 5.0));
+                ctx.stroke_path(&curve);
+                let mut head = BezPath::new();
+                head.move_to((b.0 - 4.5, b.1 - 7.0));
+                head.line_to(*b);
+                head.line_to((b.0 + 4.5, b.1 - 7.0));
                 head.close_path();
                 ctx.fill_path(&head);
             }
@@ -461,6 +532,30 @@ impl Font {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A graph is drawn as the canvas lays it out: the shortcut beside the main path, a
+    /// curved arrow per wire (an Add takes two).
+    #[test]
+    fn a_residual_block_is_drawn_with_a_wire_per_input() {
+        use crate::model::blocks::{Block, BlockKind};
+        let mut net = Network::sequential("res", &[8, 8, 4]);
+        let input = net.analyze().layers[0].output_shape.clone().unwrap();
+        let mut b = Block::new(BlockKind::Basic, &net, &input);
+        b.args[0].value = 8.0;
+        let e = b.expand(&net, &input).unwrap();
+        net.insert_block(0, e).unwrap();
+        let a = net.analyze();
+        let svg = to_svg(&net, &a);
+        let wires: usize = (0..net.len()).map(|i| net.inputs_of(i).len()).sum();
+        // (The arrowhead marker in <defs> is a path too.)
+        assert_eq!(svg.matches("<path d=\"M").count(), wires + 1);
+        assert_eq!(svg.matches("<g class=\"layer\"").count(), net.len());
+        assert!(!svg.contains("<line"), "no column arrows in a graph");
+        // Two columns: wider than the single column of a chain.
+        let l = layout(&net, &a);
+        assert!(l.width > WIDTH * 2.0, "{}", l.width);
+        assert!(to_png(&net, &a, 1.0).is_ok());
+    }
 
     #[test]
     fn escapes_markup() {
