@@ -260,3 +260,54 @@ fn a_wire_dragged_from_a_port_onto_a_card_connects_them() {
     undo(&mut h);
     assert_eq!(h.state().doc.network.inputs_of(add), [1]);
 }
+
+/// A card dragged by hand stays where it was put (kept in the saved view settings)
+/// until Re-layout.
+#[test]
+fn a_card_moved_by_hand_keeps_its_place_until_relayout() {
+    let mut d = Designer::default();
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    frames(&mut h);
+    let name = h.state().doc.network.layers()[1].name.clone();
+    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
+    let before = h.get_by_label(&name).rect().center();
+    let src = to_screen * before;
+    let dst = src + egui::vec2(200.0, 30.0);
+    h.hover_at(src);
+    frames(&mut h);
+    h.drag_at(src);
+    frames(&mut h);
+    for k in 1..=10 {
+        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
+        frames(&mut h);
+    }
+    h.drop_at(dst);
+    frames(&mut h);
+    let moved = h
+        .state()
+        .view
+        .graph_moved
+        .get(&name)
+        .copied()
+        .expect("moved");
+    let scale = to_screen.scaling;
+    assert!(
+        (moved[0] - (before.x + 200.0 / scale)).abs() < 2.0,
+        "{moved:?}"
+    );
+    assert!(
+        (moved[1] - (before.y + 30.0 / scale)).abs() < 2.0,
+        "{moved:?}"
+    );
+    // Saved with the view settings, and read back.
+    let json = h.state().view.to_json();
+    let restored = convscope::app::ViewSettings::restore(Some(&json));
+    assert_eq!(restored.graph_moved.get(&name), Some(&moved));
+    // Re-layout puts it back.
+    h.get_by_label("Re-layout").click();
+    frames(&mut h);
+    assert!(h.state().view.graph_moved.is_empty());
+    let again = h.get_by_label(&name).rect().center();
+    assert!((again - before).length() < 1.0);
+}

@@ -293,6 +293,7 @@ impl Designer {
         } else {
             self.rt.graph.collapsed.clear();
         }
+        self.view.graph_moved.clear();
         self.view.selected = 1;
         self.view.focus = None;
         self.rt.viewer.reset();

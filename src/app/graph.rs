@@ -3,7 +3,8 @@
 //! Keras computes them, its run time — coloured by family as the diagram export is, red
 //! with Keras's message when Keras rejects it; each input is a curve from the producer's
 //! bottom to the consumer's top, labelled with the tensor's shape. A click selects the
-//! layer (the inspector edits it, the Feature maps tab shows it). The layout
+//! layer (the inspector edits it, the Feature maps tab shows it); a drag moves its card,
+//! which keeps its place (saved with the view settings) until "Re-layout". The layout
 //! ([`crate::model::layout`]) is remade only when the wiring changes, so cards stay put
 //! while arguments are edited.
 //!
@@ -192,6 +193,18 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
         }
         if ui
             .add_enabled(
+                !d.view.graph_moved.is_empty(),
+                egui::Button::new("Re-layout"),
+            )
+            .on_hover_text(
+                "Put the cards moved by hand back where the automatic layout places them.",
+            )
+            .clicked()
+        {
+            d.view.graph_moved.clear();
+        }
+        if ui
+            .add_enabled(
                 !d.rt.graph.collapsed.is_empty(),
                 egui::Button::new("Expand all"),
             )
@@ -208,6 +221,17 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     };
     let selected = d.view.selected;
     let selected_node = view.node_of.get(selected).copied();
+    // Where node k's card is: where it was moved by hand, else the layout's place.
+    let moved = &d.view.graph_moved;
+    let centre = |k: usize| -> [f32; 2] {
+        if !moved.is_empty()
+            && let Some(Node::Layer(i)) = view.nodes.get(k)
+            && let Some(p) = moved.get(&net.layers()[*i].name)
+        {
+            return *p;
+        }
+        layout.centres.get(k).copied().unwrap_or([0.0, 0.0])
+    };
     let mut scene_rect = d.rt.graph.scene;
     if fit {
         scene_rect =
@@ -225,7 +249,7 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     // A layer selected elsewhere comes into view (panned to, the zoom kept).
     let follow = d.rt.graph.followed.replace(selected);
     if (follow.is_some_and(|f| f != selected) || std::mem::take(&mut d.rt.graph.refocus))
-        && let Some(c) = selected_node.and_then(|k| layout.centres.get(k))
+        && let Some(c) = selected_node.map(centre)
     {
         let card = Rect::from_center_size(pos2(c[0], c[1]), Vec2::from(NODE));
         if !scene_rect.contains_rect(card) {
@@ -239,6 +263,7 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     let mut collapse: Option<String> = None;
     let mut dropped_on_wire: Option<(&'static str, usize, usize)> = None;
     let mut to_screen = None;
+    let mut moves: Vec<(String, [f32; 2])> = Vec::new();
     let mut expand: Option<String> = None;
     // Left / right: the neighbouring card on the same row (up / down step through the
     // model's order everywhere).
@@ -261,7 +286,7 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
             let painter = ui.painter().clone();
             let sight = ui.clip_rect();
             let card = |k: usize| {
-                let c = layout.centres.get(k).copied().unwrap_or([0.0, 0.0]);
+                let c = centre(k);
                 Rect::from_center_size(pos2(c[0], c[1]), Vec2::from(NODE))
             };
             let ink = ui.visuals().text_color();
@@ -376,6 +401,11 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                         if resp.clicked() {
                             clicked = Some(i);
                         }
+                        // Dragged by hand: the card goes where it is put, and stays.
+                        if resp.dragged() {
+                            let c = rect.center() + resp.drag_delta();
+                            moves.push((l.name.clone(), [c.x, c.y]));
+                        }
                         // A wire dragged from another card's output port and dropped here.
                         if let Some(from) = resp.dnd_release_payload::<Port>() {
                             connect = Some((from.0, i));
@@ -461,6 +491,7 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
         });
     d.rt.graph.scene = scene_rect;
     d.rt.graph.to_screen = to_screen;
+    d.view.graph_moved.extend(moves);
     if let Some(i) = clicked {
         d.command(Command::Select(i));
     }
@@ -545,7 +576,7 @@ fn layer_card(
         .interact(
             rect,
             ui.scope_id().with(("graph_node", l.id())),
-            Sense::click(),
+            Sense::click_and_drag(),
         )
         .on_hover_text(match &r.error {
             Some(e) => e.message.clone(),

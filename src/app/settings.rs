@@ -39,6 +39,8 @@ pub struct ViewSettings {
     pub pane: Pane,
     pub preprocess: Preprocess,
     pub resize: ResizeMode,
+    /// Graph cards moved by hand: layer name -> centre on the canvas (scene units).
+    pub graph_moved: std::collections::BTreeMap<String, [f32; 2]>,
     /// The selected layer (position).
     #[serde(skip)]
     pub selected: usize,
@@ -73,6 +75,7 @@ impl Default for ViewSettings {
             pane: Pane::Maps,
             preprocess: Preprocess::Unit,
             resize: ResizeMode::Stretch,
+            graph_moved: Default::default(),
             selected: 1,
             focus: None,
             zoom: 1.0,
