@@ -311,3 +311,101 @@ fn a_card_moved_by_hand_keeps_its_place_until_relayout() {
     let again = h.get_by_label(&name).rect().center();
     assert!((again - before).length() < 1.0);
 }
+
+/// Clicks at screen position `at` with `modifiers` held.
+fn click_at(h: &mut H, at: egui::Pos2, modifiers: Modifiers) {
+    h.hover_at(at);
+    frames(h);
+    h.event(egui::Event::ModifiersChanged(modifiers));
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton {
+            pos: at,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers,
+        });
+    }
+    frames(h);
+    h.event(egui::Event::ModifiersChanged(Modifiers::NONE));
+    frames(h);
+}
+
+/// Ctrl+click picks two cards; Ctrl+C copies them, Ctrl+V pastes them after the last
+/// layer with fresh names and their wiring; Delete removes a picked pair in one step.
+#[test]
+fn pick_copy_paste_and_delete_several_layers() {
+    let mut d = Designer::default();
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    frames(&mut h);
+    let names: Vec<String> = h.state().doc.network.layers()[1..3]
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
+    for n in &names {
+        let at = to_screen * h.get_by_label(n).rect().center();
+        click_at(&mut h, at, Modifiers::COMMAND);
+    }
+    assert_eq!(h.state().rt.graph.picked.len(), 2);
+    h.event(egui::Event::Copy);
+    frames(&mut h);
+    let n = h.state().doc.network.len();
+    h.state_mut().apply(convscope::app::Command::Select(n - 1));
+    frames(&mut h);
+    h.event(egui::Event::Paste(String::new()));
+    frames(&mut h);
+    let net = &h.state().doc.network;
+    assert_eq!(net.len(), n + 2);
+    let (a, b) = (&net.layers()[n], &net.layers()[n + 1]);
+    assert_eq!(a.class_name(), net.layers()[1].class_name());
+    assert_eq!(b.class_name(), net.layers()[2].class_name());
+    assert_eq!(net.inputs_of(n + 1), [n], "the copy keeps its wiring");
+    assert_eq!(net.inputs_of(n), [n - 1], "and takes the paste point");
+    assert!(!names.contains(&a.name) && !names.contains(&b.name));
+    // The original pair is still picked: Delete takes both, one undo brings them back.
+    h.key_press(Key::Delete);
+    frames(&mut h);
+    assert_eq!(h.state().doc.network.len(), n);
+    assert!(h.state().doc.network.find(&names[0]).is_none());
+    undo(&mut h);
+    assert_eq!(h.state().doc.network.len(), n + 2);
+}
+
+/// Shift + drag on the background draws a box; the cards it touches are picked.
+#[test]
+fn shift_drag_picks_the_cards_in_a_box() {
+    let mut d = Designer::default();
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    frames(&mut h);
+    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
+    let name = h.state().doc.network.layers()[1].name.clone();
+    let first = h.get_by_label("input_layer").rect();
+    let src = to_screen * (first.left_top() - egui::vec2(30.0, 20.0));
+    let dst = to_screen * h.get_by_label(&name).rect().center();
+    h.event(egui::Event::ModifiersChanged(Modifiers::SHIFT));
+    h.hover_at(src);
+    frames(&mut h);
+    h.drag_at(src);
+    frames(&mut h);
+    for k in 1..=10 {
+        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
+        frames(&mut h);
+    }
+    h.drop_at(dst);
+    frames(&mut h);
+    h.event(egui::Event::ModifiersChanged(Modifiers::NONE));
+    frames(&mut h);
+    let d = h.state();
+    let picked: Vec<&str> =
+        d.rt.graph
+            .picked
+            .iter()
+            .filter_map(|&id| d.doc.network.index_of(id))
+            .map(|i| d.doc.network.layers()[i].name.as_str())
+            .collect();
+    assert_eq!(picked, ["input_layer", name.as_str()]);
+    // The view did not pan while the box was drawn.
+    assert_eq!(d.rt.graph.to_screen, Some(to_screen));
+}

@@ -73,6 +73,10 @@ pub enum Command {
         from: usize,
         to: usize,
     },
+    /// The picked layers (Graph tab; else the selected one) to the clipboard.
+    Copy,
+    /// The clipboard's layers after the selection (fresh names, their wiring kept).
+    Paste,
     /// A new layer of `class` on the wire from layer `from` into layer `to`.
     AddOnWire {
         class: &'static str,
@@ -125,6 +129,8 @@ impl Command {
     pub const EDIT_MENU: &[Command] = &[
         Command::Undo,
         Command::Redo,
+        Command::Copy,
+        Command::Paste,
         Command::Duplicate,
         Command::Delete,
         Command::MoveUp,
@@ -161,6 +167,8 @@ impl Command {
             Command::Undo => "Undo",
             Command::Redo => "Redo",
             Command::Duplicate => "Duplicate layer",
+            Command::Copy => "Copy layers",
+            Command::Paste => "Paste layers",
             Command::Delete => "Delete layer",
             Command::MoveUp => "Move layer up",
             Command::MoveDown => "Move layer down",
@@ -250,6 +258,23 @@ impl Designer {
     pub fn apply_pending(&mut self) {
         for c in std::mem::take(&mut self.rt.pending) {
             self.apply(c);
+        }
+    }
+
+    /// The layers picked on the Graph tab (positions), or the selected one.
+    fn picked_or_selected(&self) -> Vec<usize> {
+        let net = &self.doc.network;
+        let picked: Vec<usize> = self
+            .rt
+            .graph
+            .picked
+            .iter()
+            .filter_map(|&id| net.index_of(id))
+            .collect();
+        if picked.is_empty() {
+            vec![self.view.selected.min(net.len().saturating_sub(1))]
+        } else {
+            picked
         }
     }
 
@@ -440,7 +465,22 @@ impl Designer {
                 }
             }
             Command::Delete => {
-                if selected >= 1 && selected < n {
+                let picked = self.picked_or_selected();
+                if picked.len() > 1 {
+                    // Every picked layer, last first, as one step (or none of them).
+                    let done = self.structural(|net| {
+                        let mut sorted = picked.clone();
+                        sorted.sort_unstable();
+                        for &i in sorted.iter().rev() {
+                            net.remove(i)?;
+                        }
+                        Ok::<_, crate::model::GraphError>(sorted.len())
+                    });
+                    if let Some(k) = done {
+                        self.rt.graph.picked.clear();
+                        self.notify(format!("Deleted {k} layers."), false);
+                    }
+                } else if selected >= 1 && selected < n {
                     self.structural(|net| net.remove(selected));
                 }
             }
@@ -544,6 +584,32 @@ impl Designer {
                     self.view.selected = i;
                 }
             }
+            Command::Copy => {
+                let picked = self.picked_or_selected();
+                match crate::model::blocks::Expansion::copy_of(&self.doc.network, &picked) {
+                    Some(e) => {
+                        let n = e.layers.len();
+                        self.rt.clipboard = Some(e);
+                        self.notify(
+                            format!("Copied {n} layer{}.", if n == 1 { "" } else { "s" }),
+                            false,
+                        );
+                    }
+                    None => self.notify("Nothing to copy: the input layer is not copied.", true),
+                }
+            }
+            Command::Paste => match self.rt.clipboard.clone() {
+                None => self.notify("Nothing to paste: copy layers first.", true),
+                Some(e) => {
+                    let after = selected.min(n.saturating_sub(1));
+                    let e = e.renamed_for(&self.doc.network);
+                    let count = e.layers.len();
+                    if let Some(r) = self.structural(|net| net.insert_block(after, e)) {
+                        self.view.selected = r.end.saturating_sub(1);
+                        self.notify(format!("Pasted {count} layers."), false);
+                    }
+                }
+            },
             Command::AddOnWire { class, from, to } => {
                 let name = self.doc.network.unique_name(class);
                 match Layer::new(class, name) {

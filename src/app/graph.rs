@@ -12,7 +12,7 @@
 //! into one card with the group's input and output shapes, parameters and MACs
 //! ([`crate::model::groups`]); a model opened from a file starts collapsed by stage.
 
-use super::panels::{RED, shape_text};
+use super::panels::{PaletteItem, RED, shape_text};
 use super::{Command, Designer};
 use crate::io::diagram::clip;
 use crate::keras::pyfmt::{short_count, thousands};
@@ -30,11 +30,6 @@ const PORT: f32 = 5.0;
 /// The drag payload of a wire being drawn: the layer whose output it carries.
 #[derive(Clone, Copy)]
 struct Port(usize);
-
-/// The drag payload of a palette button: the class to insert where it is dropped (on a
-/// wire: between its ends; on a card: after it).
-#[derive(Clone, Copy)]
-pub struct PaletteItem(pub &'static str);
 
 /// How near (scene units) a dropped palette item must be to a wire to land on it.
 const WIRE_REACH: f32 = 14.0;
@@ -73,6 +68,10 @@ pub struct GraphView {
     refocus: bool,
     /// Scene to screen, as last drawn (widgets inside a scene report scene positions).
     pub to_screen: Option<egui::emath::TSTransform>,
+    /// Layers picked together (Ctrl+click, Shift+drag a box) for Copy and Delete.
+    pub picked: BTreeSet<crate::model::LayerId>,
+    /// Where a Shift+drag box selection started (scene units).
+    boxing: Option<Pos2>,
 }
 
 impl Default for GraphView {
@@ -85,6 +84,8 @@ impl Default for GraphView {
             followed: None,
             refocus: false,
             to_screen: None,
+            picked: BTreeSet::new(),
+            boxing: None,
         }
     }
 }
@@ -138,7 +139,10 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
             .on_hover_text(
                 "Drag the background to pan; Ctrl + scroll or pinch to zoom. Click a layer to \
                  select it; left and right arrows move along a row, up and down through the \
-                 model's order.",
+                 model's order. Drag a card to move it; drag from its bottom port onto \
+                 another card to connect them; drop a quick-add button on a wire to insert \
+                 the layer there. Ctrl + click or Shift + drag a box picks several layers \
+                 for Ctrl+C / Ctrl+V and Delete. Right-click a card to collapse its block.",
             );
         fit = ui
             .button("Fit")
@@ -264,6 +268,11 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
     let mut dropped_on_wire: Option<(&'static str, usize, usize)> = None;
     let mut to_screen = None;
     let mut moves: Vec<(String, [f32; 2])> = Vec::new();
+    let mut toggle = None;
+    let mut unpick = false;
+    let mut boxed: Option<Vec<crate::model::LayerId>> = None;
+    let mut boxing = d.rt.graph.boxing;
+    let picked = &d.rt.graph.picked;
     let mut expand: Option<String> = None;
     // Left / right: the neighbouring card on the same row (up / down step through the
     // model's order everywhere).
@@ -298,6 +307,41 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 .map_or(1.0, |t| t.scaling);
             let detail = zoom * 12.0 >= 3.0;
             to_screen = ui.ctx().layer_transform_to_global(ui.layer_id());
+            // Shift + drag on the background: a box that picks the cards it touches.
+            if ui.input(|i| i.modifiers.shift) || boxing.is_some() {
+                let bg = ui.interact(sight, ui.scope_id().with("graph_box"), Sense::drag());
+                if bg.drag_started() {
+                    boxing = bg.interact_pointer_pos();
+                }
+                if let (Some(start), Some(now)) = (boxing, bg.interact_pointer_pos()) {
+                    let area = Rect::from_two_pos(start, now);
+                    painter.rect(
+                        area,
+                        CornerRadius::ZERO,
+                        ui.visuals().selection.bg_fill.gamma_multiply(0.2),
+                        Stroke::new(1.0, ui.visuals().selection.stroke.color),
+                        StrokeKind::Inside,
+                    );
+                    if bg.drag_stopped() {
+                        boxed = Some(
+                            view.nodes
+                                .iter()
+                                .enumerate()
+                                .filter(|(k, _)| card(*k).intersects(area))
+                                .flat_map(|(_, node)| match node {
+                                    Node::Layer(i) => vec![*i],
+                                    Node::Group { members, .. } => members.clone(),
+                                })
+                                .map(|i| net.layers()[i].id())
+                                .collect(),
+                        );
+                        boxing = None;
+                    }
+                }
+                if !bg.dragged() && !bg.drag_stopped() && !bg.drag_started() {
+                    boxing = None;
+                }
+            }
             // A palette item dragged over the canvas: the wire under the pointer lights up
             // and takes the layer when it is dropped.
             let carried = egui::DragAndDrop::payload::<PaletteItem>(ui.ctx());
@@ -397,9 +441,23 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                     Node::Layer(i) => {
                         let i = *i;
                         let l = &net.layers()[i];
-                        let resp = layer_card(d, ui, &painter, i, rect, is_selected, detail);
+                        let resp = layer_card(
+                            d,
+                            ui,
+                            &painter,
+                            i,
+                            rect,
+                            is_selected || picked.contains(&net.layers()[i].id()),
+                            detail,
+                        );
                         if resp.clicked() {
                             clicked = Some(i);
+                            let id = l.id();
+                            if ui.input(|inp| inp.modifiers.command) {
+                                toggle = Some(id);
+                            } else {
+                                unpick = true;
+                            }
                         }
                         // Dragged by hand: the card goes where it is put, and stays.
                         if resp.dragged() {
@@ -491,6 +549,18 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
         });
     d.rt.graph.scene = scene_rect;
     d.rt.graph.to_screen = to_screen;
+    d.rt.graph.boxing = boxing;
+    if unpick {
+        d.rt.graph.picked.clear();
+    }
+    if let Some(id) = toggle
+        && !d.rt.graph.picked.remove(&id)
+    {
+        d.rt.graph.picked.insert(id);
+    }
+    if let Some(ids) = boxed {
+        d.rt.graph.picked = ids.into_iter().collect();
+    }
     d.view.graph_moved.extend(moves);
     if let Some(i) = clicked {
         d.command(Command::Select(i));

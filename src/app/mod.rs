@@ -70,6 +70,8 @@ pub struct Runtime {
     pub graph: graph::GraphView,
     /// The block being set up in the palette (kind, name, arguments).
     pub block: Option<crate::model::blocks::Block>,
+    /// Layers copied (Edit > Copy), pasted by Edit > Paste.
+    pub clipboard: Option<crate::model::blocks::Expansion>,
     /// Commands that wait for `loading` (`convscope MODEL IMAGE`: the image follows).
     pub after_loading: Vec<Command>,
     /// Asks for a frame from another thread. Set by the window: model files are then read
@@ -110,6 +112,7 @@ impl Designer {
                 loading: None,
                 graph: graph::GraphView::default(),
                 block: None,
+                clipboard: None,
                 after_loading: Vec::new(),
                 wake: None,
             },

@@ -9,6 +9,11 @@ use crate::model::blocks::{Block, BlockKind};
 use crate::model::{Layer, LayerReport};
 use egui::{Color32, RichText};
 
+/// The drag payload of a palette button: the class to insert where it is dropped on the
+/// Graph tab (on a wire: between its ends; on a card: after it).
+#[derive(Clone, Copy)]
+pub struct PaletteItem(pub &'static str);
+
 pub const RED: Color32 = Color32::from_rgb(0xe0, 0x4f, 0x4f);
 pub const AMBER: Color32 = Color32::from_rgb(0xe0, 0xa0, 0x30);
 
@@ -28,6 +33,21 @@ pub fn shortcuts(d: &mut Designer, ui: &mut egui::Ui) {
             .any(|k| ui.ctx().input_mut(|i| i.consume_shortcut(k)));
         if pressed {
             d.command(c.clone());
+        }
+    }
+    // Ctrl+C / Ctrl+V arrive as copy and paste events (outside text fields: layers).
+    if !typing {
+        let (copy, paste) = ui.input(|i| {
+            (
+                i.events.iter().any(|e| matches!(e, egui::Event::Copy)),
+                i.events.iter().any(|e| matches!(e, egui::Event::Paste(_))),
+            )
+        });
+        if copy {
+            d.command(Command::Copy);
+        }
+        if paste {
+            d.command(Command::Paste);
         }
     }
 }
@@ -312,7 +332,7 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                             "Add a {class} with Keras's defaults after the selected layer \
                              (or drag it onto a wire or a card on the Graph tab)"
                         ));
-                    button.dnd_set_drag_payload(super::graph::PaletteItem(class));
+                    button.dnd_set_drag_payload(PaletteItem(class));
                     let clicked = button.clicked();
                     if clicked {
                         d.command(Command::Add(class));

@@ -849,6 +849,56 @@ fn set(l: &mut Layer, key: &str, v: &V) -> Result<(), String> {
     }
 }
 
+impl Expansion {
+    /// The layers at `picked` (positions) as a block to paste: their arguments and the
+    /// wiring among them; an input from outside the set becomes the paste point. Its
+    /// output is the last picked layer. `None` when nothing but input layers is picked.
+    pub fn copy_of(net: &Network, picked: &[usize]) -> Option<Expansion> {
+        let mut picked: Vec<usize> = picked
+            .iter()
+            .copied()
+            .filter(|&i| net.layers().get(i).is_some_and(|l| !l.kind.is_input()))
+            .collect();
+        picked.sort_unstable();
+        picked.dedup();
+        let at = |j: usize| picked.iter().position(|&p| p == j);
+        let layers: Vec<(Layer, Vec<Src>)> = picked
+            .iter()
+            .map(|&i| {
+                let ins = net
+                    .inputs_of(i)
+                    .into_iter()
+                    .map(|j| at(j).map_or(Src::Outside, Src::Inner))
+                    .collect();
+                (net.layers()[i].clone(), ins)
+            })
+            .collect();
+        let output = Src::Inner(layers.len().checked_sub(1)?);
+        Some(Expansion { layers, output })
+    }
+
+    /// The same layers with Keras-style names free in `net` (`conv2d_3`, ...), as a
+    /// second copy needs.
+    pub fn renamed_for(mut self, net: &Network) -> Expansion {
+        let mut taken: Vec<String> = Vec::new();
+        for (l, _) in &mut self.layers {
+            let base = crate::keras::objects::to_snake_case(l.class_name());
+            let free = |n: &str| net.find(n).is_none() && !taken.iter().any(|t| t == n);
+            let name = if free(&base) {
+                base.clone()
+            } else {
+                (1..)
+                    .map(|k| format!("{base}_{k}"))
+                    .find(|n| free(n))
+                    .unwrap_or(base)
+            };
+            taken.push(name.clone());
+            l.name = name;
+        }
+        self
+    }
+}
+
 impl Network {
     /// Inserts a block's layers after position `after`: the first ones take that
     /// layer's output, and the layers it fed take the block's output instead (as
@@ -986,6 +1036,31 @@ mod tests {
             [None, Some(56), Some(56), Some(24)]
         );
         assert!(net.find("block_1_add").is_none());
+    }
+
+    #[test]
+    fn a_copied_subgraph_pastes_with_its_wiring_and_fresh_names() {
+        let mut net = net_on(&[16, 16, 64]);
+        insert(&mut net, BlockKind::Basic, &[]);
+        let picked: Vec<usize> = (1..net.len()).collect();
+        let e = Expansion::copy_of(&net, &picked).unwrap().renamed_for(&net);
+        let n = e.layers.len();
+        let last = net.len() - 1;
+        let r = net.insert_block(last, e).unwrap();
+        net.check().unwrap();
+        assert_eq!(r.len(), n);
+        let a = net.analyze();
+        assert!(a.layers.iter().all(|r| r.error.is_none()));
+        // The copy's Add takes its own BatchNormalization and the paste point (the
+        // first block's output), as the original took its input.
+        let add = net.find("add").unwrap();
+        let ins: Vec<&str> = net
+            .inputs_of(add)
+            .iter()
+            .map(|&j| net.layers()[j].name.as_str())
+            .collect();
+        assert_eq!(ins, ["conv2_block1_out", "batch_normalization_1"]);
+        assert!(Expansion::copy_of(&net, &[0]).is_none());
     }
 
     #[test]
