@@ -63,6 +63,20 @@ fn shape_of(h: &H, name: &str) -> Vec<Option<i64>> {
         .unwrap_or_default()
 }
 
+/// A pointer drag from `src` to `dst` (screen positions) in ten steps.
+fn drag(h: &mut H, src: egui::Pos2, dst: egui::Pos2) {
+    h.hover_at(src);
+    frames(h);
+    h.drag_at(src);
+    frames(h);
+    for k in 1..=10 {
+        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
+        frames(h);
+    }
+    h.drop_at(dst);
+    frames(h);
+}
+
 fn undo(h: &mut H) {
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     frames(h);
@@ -203,16 +217,7 @@ fn a_palette_layer_dropped_on_a_wire_goes_between_its_ends() {
     let dst = to_screen * (a.center_bottom() + (b.center_top() - a.center_bottom()) / 2.0);
     let src = h.get_by_label("+ Dropout").rect().center();
     let n = h.state().doc.network.len();
-    h.hover_at(src);
-    frames(&mut h);
-    h.drag_at(src);
-    frames(&mut h);
-    for k in 1..=10 {
-        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
-        frames(&mut h);
-    }
-    h.drop_at(dst);
-    frames(&mut h);
+    drag(&mut h, src, dst);
     let net = &h.state().doc.network;
     assert_eq!(net.len(), n + 1);
     assert_eq!(net.layers()[1].class_name(), "Dropout");
@@ -240,16 +245,7 @@ fn a_wire_dragged_from_a_port_onto_a_card_connects_them() {
     let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
     let src = to_screen * h.get_by_label("input_layer output port").rect().center();
     let dst = to_screen * h.get_by_label("add").rect().center();
-    h.hover_at(src);
-    frames(&mut h);
-    h.drag_at(src);
-    frames(&mut h);
-    for k in 1..=10 {
-        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
-        frames(&mut h);
-    }
-    h.drop_at(dst);
-    frames(&mut h);
+    drag(&mut h, src, dst);
     let net = &h.state().doc.network;
     let add = net.find("add").unwrap();
     assert_eq!(net.inputs_of(add), [1, 0]);
@@ -274,16 +270,7 @@ fn a_card_moved_by_hand_keeps_its_place_until_relayout() {
     let before = h.get_by_label(&name).rect().center();
     let src = to_screen * before;
     let dst = src + egui::vec2(200.0, 30.0);
-    h.hover_at(src);
-    frames(&mut h);
-    h.drag_at(src);
-    frames(&mut h);
-    for k in 1..=10 {
-        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
-        frames(&mut h);
-    }
-    h.drop_at(dst);
-    frames(&mut h);
+    drag(&mut h, src, dst);
     let moved = h
         .state()
         .view
@@ -385,16 +372,7 @@ fn shift_drag_picks_the_cards_in_a_box() {
     let src = to_screen * (first.left_top() - egui::vec2(30.0, 20.0));
     let dst = to_screen * h.get_by_label(&name).rect().center();
     h.event(egui::Event::ModifiersChanged(Modifiers::SHIFT));
-    h.hover_at(src);
-    frames(&mut h);
-    h.drag_at(src);
-    frames(&mut h);
-    for k in 1..=10 {
-        h.hover_at(src + (dst - src) * (k as f32 / 10.0));
-        frames(&mut h);
-    }
-    h.drop_at(dst);
-    frames(&mut h);
+    drag(&mut h, src, dst);
     h.event(egui::Event::ModifiersChanged(Modifiers::NONE));
     frames(&mut h);
     let d = h.state();
