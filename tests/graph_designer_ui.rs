@@ -350,6 +350,17 @@ fn pick_copy_paste_and_delete_several_layers() {
     assert_eq!(net.inputs_of(n + 1), [n], "the copy keeps its wiring");
     assert_eq!(net.inputs_of(n), [n - 1], "and takes the paste point");
     assert!(!names.contains(&a.name) && !names.contains(&b.name));
+    // Ctrl+D duplicates the picked pair after its last layer; undo takes the copy out.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    frames(&mut h);
+    assert_eq!(h.state().doc.network.len(), n + 4);
+    assert_eq!(
+        h.state().doc.network.inputs_of(3),
+        [2],
+        "the copy follows the pair"
+    );
+    undo(&mut h);
+    assert_eq!(h.state().doc.network.len(), n + 2);
     // The original pair is still picked: Delete takes both, one undo brings them back.
     h.key_press(Key::Delete);
     frames(&mut h);
@@ -386,4 +397,31 @@ fn shift_drag_picks_the_cards_in_a_box() {
     assert_eq!(picked, ["input_layer", name.as_str()]);
     // The view did not pan while the box was drawn.
     assert_eq!(d.rt.graph.to_screen, Some(to_screen));
+}
+
+/// Picked layers become a group of their own: one card, expanded again by its button.
+#[test]
+fn picked_layers_group_into_one_card_and_expand() {
+    let mut d = Designer::default();
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    frames(&mut h);
+    let n = h.state().doc.network.len();
+    let names: Vec<String> = h.state().doc.network.layers()[1..3]
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
+    for name in &names {
+        let at = to_screen * h.get_by_label(name).rect().center();
+        click_at(&mut h, at, Modifiers::COMMAND);
+    }
+    h.get_by_label("Group picked").click();
+    frames(&mut h);
+    assert_eq!(h.state().rt.graph.view().unwrap().nodes.len(), n - 1);
+    h.get_by_label("group_1").click_accesskit();
+    frames(&mut h);
+    h.get_by_label("Expand group_1").click();
+    frames(&mut h);
+    assert_eq!(h.state().rt.graph.view().unwrap().nodes.len(), n);
 }

@@ -319,6 +319,8 @@ impl Designer {
             self.rt.graph.collapsed.clear();
         }
         self.view.graph_moved.clear();
+        self.rt.graph.custom.clear();
+        self.rt.graph.picked.clear();
         self.view.selected = 1;
         self.view.focus = None;
         self.rt.viewer.reset();
@@ -485,7 +487,19 @@ impl Designer {
                 }
             }
             Command::Duplicate => {
-                if let Some(at) = self.structural(|net| net.duplicate(selected)) {
+                let picked = self.picked_or_selected();
+                let copy = (picked.len() > 1)
+                    .then(|| crate::model::blocks::Expansion::copy_of(&self.doc.network, &picked))
+                    .flatten();
+                if let Some(e) = copy {
+                    // Several picked layers: a copy of them (their wiring kept) after the
+                    // last, fed by it.
+                    let after = picked.iter().copied().max().unwrap_or(selected);
+                    let e = e.renamed_for(&self.doc.network);
+                    if let Some(r) = self.structural(|net| net.insert_block(after, e)) {
+                        self.view.selected = r.end.saturating_sub(1);
+                    }
+                } else if let Some(at) = self.structural(|net| net.duplicate(selected)) {
                     self.view.selected = at;
                 }
             }

@@ -57,8 +57,10 @@ fn distance_to_curve(points: [Pos2; 4], p: Pos2) -> f32 {
 pub struct GraphView {
     layout: Option<Layout>,
     view: Option<ViewGraph>,
-    /// The groups to draw collapsed (name prefixes).
+    /// The groups to draw collapsed (name prefixes, or the names of `custom` groups).
     pub collapsed: BTreeSet<String>,
+    /// Groups made by the user from picked layers (name -> layers).
+    pub custom: std::collections::BTreeMap<String, BTreeSet<crate::model::LayerId>>,
     /// The part of the scene in view (panned and zoomed by the user).
     pub scene: Rect,
     /// The selection the view last followed: a layer selected elsewhere (the stack, the
@@ -80,6 +82,7 @@ impl Default for GraphView {
             layout: None,
             view: None,
             collapsed: BTreeSet::new(),
+            custom: Default::default(),
             scene: Rect::NOTHING,
             followed: None,
             refocus: false,
@@ -115,7 +118,7 @@ impl GraphView {
             .as_ref()
             .is_none_or(|v| v.collapsed != self.collapsed);
         if rewired || regrouped {
-            let view = ViewGraph::new(net, &self.collapsed);
+            let view = ViewGraph::with_groups(net, &self.collapsed, &self.custom);
             // Groups that no longer apply (renamed, split) are forgotten.
             self.collapsed.clone_from(&view.collapsed);
             self.layout = Some(Layout::of_view(net, &view, NODE, SPACING));
@@ -180,12 +183,18 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
             .on_hover_text(
                 "Draw a group of the selected layer (layers sharing a name prefix) as one card.",
             );
-        let name = net.layers().get(sel).map_or("", |l| l.name.as_str());
+        let (name, id) = net
+            .layers()
+            .get(sel)
+            .map_or(("", None), |l| (l.name.as_str(), Some(l.id())));
         let open: Option<String> =
             d.rt.graph
                 .collapsed
                 .iter()
-                .find(|p| groups::in_group(name, p))
+                .find(|p| match d.rt.graph.custom.get(*p) {
+                    Some(ids) => id.is_some_and(|id| ids.contains(&id)),
+                    None => groups::in_group(name, p),
+                })
                 .cloned();
         if let Some(p) = open
             && ui
@@ -194,6 +203,32 @@ pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 .clicked()
         {
             d.rt.graph.collapsed.remove(&p);
+        }
+        // The picked layers as a group of their own, collapsed at once.
+        let picked: Vec<usize> =
+            d.rt.graph
+                .picked
+                .iter()
+                .filter_map(|&id| net.index_of(id))
+                .collect();
+        if ui
+            .add_enabled(
+                groups::can_group(net, &picked),
+                egui::Button::new("Group picked"),
+            )
+            .on_hover_text(
+                "Collapse the picked layers (Ctrl + click, Shift + drag) into one card; no \
+                 path may leave them and come back.",
+            )
+            .clicked()
+        {
+            let name = (1..)
+                .map(|k| format!("group_{k}"))
+                .find(|n| !d.rt.graph.custom.contains_key(n) && net.find(n).is_none())
+                .unwrap_or_default();
+            let ids = std::mem::take(&mut d.rt.graph.picked);
+            d.rt.graph.custom.insert(name.clone(), ids);
+            d.rt.graph.collapsed.insert(name);
         }
         if ui
             .add_enabled(

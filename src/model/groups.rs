@@ -7,8 +7,8 @@
 //! [`ViewGraph`] is the network as drawn: every layer outside a collapsed group is a node,
 //! every collapsed group one node, and the wires between them.
 
-use super::network::Network;
-use std::collections::{BTreeSet, HashMap};
+use super::network::{LayerId, Network};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Whether `name` belongs to the group `prefix` (is it, or starts with `prefix_`).
 pub fn in_group(name: &str, prefix: &str) -> bool {
@@ -61,6 +61,18 @@ pub fn is_convex(net: &Network, set: &[bool]) -> bool {
                 .filter_map(|&id| net.index_of(id))
                 .all(|j| !below[j])
     })
+}
+
+/// Whether the layers at `positions` can be one card (see [`is_convex`]): at least two,
+/// no input layer, no path leaving them and coming back.
+pub fn can_group(net: &Network, positions: &[usize]) -> bool {
+    let mut set = vec![false; net.len()];
+    for &k in positions {
+        if let Some(s) = set.get_mut(k) {
+            *s = true;
+        }
+    }
+    positions.len() >= 2 && is_convex(net, &set)
 }
 
 /// The groups layer `i` could collapse into, shortest prefix first: the prefixes of its
@@ -151,12 +163,29 @@ impl ViewGraph {
     /// convex, have fewer than two layers or overlap one taken earlier are left open).
     /// With nothing collapsed, node `i` is layer `i`.
     pub fn new(net: &Network, collapsed: &BTreeSet<String>) -> ViewGraph {
+        ViewGraph::with_groups(net, collapsed, &BTreeMap::new())
+    }
+
+    /// [`ViewGraph::new`] with groups made by the user besides the name-prefix ones:
+    /// `custom` names a set of layers (by id); a collapsed name found there is that set.
+    pub fn with_groups(
+        net: &Network,
+        collapsed: &BTreeSet<String>,
+        custom: &BTreeMap<String, BTreeSet<LayerId>>,
+    ) -> ViewGraph {
         let n = net.len();
         let mut group_of: Vec<Option<usize>> = vec![None; n];
         let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
         let mut applied = BTreeSet::new();
         for p in collapsed {
-            let m = members(net, p);
+            let m = match custom.get(p) {
+                Some(ids) => {
+                    let mut m: Vec<usize> = ids.iter().filter_map(|&id| net.index_of(id)).collect();
+                    m.sort_unstable();
+                    m
+                }
+                None => members(net, p),
+            };
             if m.len() < 2 || m.iter().any(|&k| group_of[k].is_some()) {
                 continue;
             }
@@ -295,6 +324,32 @@ mod tests {
         let i = net.find("conv3_block2_2_conv").unwrap();
         let g: Vec<String> = groups_of(&net, i).into_iter().map(|(p, _)| p).collect();
         assert_eq!(g, ["conv3", "conv3_block2", "conv3_block2_2"]);
+    }
+
+    #[test]
+    fn a_group_made_by_hand_collapses_like_a_prefix_group() {
+        let net = resnet50();
+        let picked: Vec<usize> = [
+            "conv2_block1_1_conv",
+            "conv2_block1_1_bn",
+            "conv2_block1_1_relu",
+        ]
+        .iter()
+        .map(|n| net.find(n).unwrap())
+        .collect();
+        assert!(can_group(&net, &picked));
+        // The first convolutions of two consecutive blocks: the path between them
+        // leaves the set and comes back, so they cannot be one card.
+        let apart = [
+            net.find("conv2_block1_1_conv").unwrap(),
+            net.find("conv2_block2_1_conv").unwrap(),
+        ];
+        assert!(!can_group(&net, &apart));
+        let ids: BTreeSet<LayerId> = picked.iter().map(|&i| net.layers()[i].id()).collect();
+        let custom: BTreeMap<String, BTreeSet<LayerId>> = [("mine".to_string(), ids)].into();
+        let v = ViewGraph::with_groups(&net, &["mine".to_string()].into(), &custom);
+        assert_eq!(v.nodes.len(), net.len() - 2);
+        assert_eq!(v.collapsed.len(), 1);
     }
 
     #[test]
