@@ -203,10 +203,7 @@ fn build_a_resnet_block_by_clicking_then_a_bottleneck_and_undo_it_all() {
 /// the new layer on that wire; undo takes it out again.
 #[test]
 fn a_palette_layer_dropped_on_a_wire_goes_between_its_ends() {
-    let mut d = Designer::default();
-    d.view.tab = convscope::app::Tab::Graph;
-    let mut h = harness_with(d);
-    frames(&mut h);
+    let mut h = graph_harness();
     let first = h.state().doc.network.layers()[1].name.clone();
     let (a, b) = (
         h.get_by_label("input_layer").rect(),
@@ -261,10 +258,7 @@ fn a_wire_dragged_from_a_port_onto_a_card_connects_them() {
 /// until Re-layout.
 #[test]
 fn a_card_moved_by_hand_keeps_its_place_until_relayout() {
-    let mut d = Designer::default();
-    d.view.tab = convscope::app::Tab::Graph;
-    let mut h = harness_with(d);
-    frames(&mut h);
+    let mut h = graph_harness();
     let name = h.state().doc.network.layers()[1].name.clone();
     let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
     let before = h.get_by_label(&name).rect().center();
@@ -299,6 +293,29 @@ fn a_card_moved_by_hand_keeps_its_place_until_relayout() {
     assert!((again - before).length() < 1.0);
 }
 
+/// The window on the bundled example, Graph tab.
+fn graph_harness() -> H {
+    let mut d = Designer::default();
+    d.view.tab = convscope::app::Tab::Graph;
+    let mut h = harness_with(d);
+    frames(&mut h);
+    h
+}
+
+/// Ctrl+clicks the cards of layers 1 and 2; their names.
+fn pick_first_two(h: &mut H) -> Vec<String> {
+    let names: Vec<String> = h.state().doc.network.layers()[1..3]
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
+    for name in &names {
+        let at = to_screen * h.get_by_label(name).rect().center();
+        click_at(h, at, Modifiers::COMMAND);
+    }
+    names
+}
+
 /// Clicks at screen position `at` with `modifiers` held.
 fn click_at(h: &mut H, at: egui::Pos2, modifiers: Modifiers) {
     h.hover_at(at);
@@ -321,19 +338,8 @@ fn click_at(h: &mut H, at: egui::Pos2, modifiers: Modifiers) {
 /// layer with fresh names and their wiring; Delete removes a picked pair in one step.
 #[test]
 fn pick_copy_paste_and_delete_several_layers() {
-    let mut d = Designer::default();
-    d.view.tab = convscope::app::Tab::Graph;
-    let mut h = harness_with(d);
-    frames(&mut h);
-    let names: Vec<String> = h.state().doc.network.layers()[1..3]
-        .iter()
-        .map(|l| l.name.clone())
-        .collect();
-    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
-    for n in &names {
-        let at = to_screen * h.get_by_label(n).rect().center();
-        click_at(&mut h, at, Modifiers::COMMAND);
-    }
+    let mut h = graph_harness();
+    let names = pick_first_two(&mut h);
     assert_eq!(h.state().rt.graph.picked.len(), 2);
     h.event(egui::Event::Copy);
     frames(&mut h);
@@ -373,10 +379,7 @@ fn pick_copy_paste_and_delete_several_layers() {
 /// Shift + drag on the background draws a box; the cards it touches are picked.
 #[test]
 fn shift_drag_picks_the_cards_in_a_box() {
-    let mut d = Designer::default();
-    d.view.tab = convscope::app::Tab::Graph;
-    let mut h = harness_with(d);
-    frames(&mut h);
+    let mut h = graph_harness();
     let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
     let name = h.state().doc.network.layers()[1].name.clone();
     let first = h.get_by_label("input_layer").rect();
@@ -402,20 +405,9 @@ fn shift_drag_picks_the_cards_in_a_box() {
 /// Picked layers become a group of their own: one card, expanded again by its button.
 #[test]
 fn picked_layers_group_into_one_card_and_expand() {
-    let mut d = Designer::default();
-    d.view.tab = convscope::app::Tab::Graph;
-    let mut h = harness_with(d);
-    frames(&mut h);
+    let mut h = graph_harness();
     let n = h.state().doc.network.len();
-    let names: Vec<String> = h.state().doc.network.layers()[1..3]
-        .iter()
-        .map(|l| l.name.clone())
-        .collect();
-    let to_screen = h.state().rt.graph.to_screen.expect("the scene was drawn");
-    for name in &names {
-        let at = to_screen * h.get_by_label(name).rect().center();
-        click_at(&mut h, at, Modifiers::COMMAND);
-    }
+    pick_first_two(&mut h);
     h.get_by_label("Group picked").click();
     frames(&mut h);
     assert_eq!(h.state().rt.graph.view().unwrap().nodes.len(), n - 1);
