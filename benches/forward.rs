@@ -75,7 +75,7 @@ fn edit_latency(c: &mut Criterion) {
         analysis: net.analyze(),
         plan: plan.clone(),
         drawn: Vec::new(),
-        input: Arc::new(x),
+        inputs: vec![Arc::new(x)],
         cached: Vec::new(),
         dirty: vec![true; n],
         progress: Default::default(),
@@ -99,10 +99,12 @@ fn edit_latency(c: &mut Criterion) {
                 analysis,
                 plan: plan.clone(),
                 drawn: full.drawn.clone(),
-                input: full.acts[0]
-                    .as_ref()
-                    .map(|a| a.output.clone())
-                    .unwrap_or_default(),
+                inputs: vec![
+                    full.acts[0]
+                        .as_ref()
+                        .map(|a| a.output.clone())
+                        .unwrap_or_default(),
+                ],
                 cached: full.acts.clone(),
                 dirty: (0..n).map(|i| i >= last_conv).collect(),
                 progress: Default::default(),

@@ -37,9 +37,10 @@ pub enum Command {
     /// Run the model on an input and write every layer's activations as .npy files.
     Run {
         model: PathBuf,
-        /// A .npy array (the model's full input shape, batch included) or an image.
-        #[arg(long)]
-        input: PathBuf,
+        /// A .npy array (the model's full input shape, batch included) or an image; once
+        /// per model input, in the model's input order.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
         /// Output folder (<layer>.npy per layer and index.json), or a .npz file with
         /// every layer's output keyed by layer name.
         #[arg(long)]
@@ -54,9 +55,9 @@ pub enum Command {
     /// Draw one layer's feature maps as a PNG grid (one tile per channel).
     Render {
         model: PathBuf,
-        /// A .npy array or an image.
-        #[arg(long)]
-        input: PathBuf,
+        /// A .npy array or an image; once per model input, in the model's input order.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
         /// The layer's name, as in `convscope summary`.
         #[arg(long)]
         layer: String,
@@ -88,9 +89,10 @@ pub enum Command {
     /// read is kept (as TensorFlow's graph mode runs), unless --all-layers.
     Bench {
         model: PathBuf,
-        /// A .npy array or an image (default: pseudo-random values of the input shape).
+        /// A .npy array or an image, once per model input (default: pseudo-random values
+        /// of each input's shape).
         #[arg(long)]
-        input: Option<PathBuf>,
+        input: Vec<PathBuf>,
         /// Timed runs (after one warm-up).
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100000))]
         runs: u32,
@@ -373,7 +375,7 @@ pub fn run(cmd: &Command) -> Outcome {
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let r = match crate::runner::bench(
                 model,
-                input.as_deref(),
+                input,
                 *runs as usize,
                 threads,
                 (*preprocess).into(),

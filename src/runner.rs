@@ -74,6 +74,46 @@ pub fn prepare(model: &Path, seed: u64) -> Result<Prepared, RunError> {
 /// Reads an input file: a `.npy` array (the model's full input shape) or an image,
 /// converted and resized to the model's input.
 pub fn read_input(net: &Network, path: &Path, pre: Preprocess) -> Result<ArrayD<f32>, RunError> {
+    read_input_at(net, 0, path, pre)
+}
+
+/// Reads one file per model input (in [`Network::input_layers`] order), shared for the
+/// engine.
+pub fn read_inputs(
+    net: &Network,
+    paths: &[std::path::PathBuf],
+    pre: Preprocess,
+) -> Result<Vec<std::sync::Arc<ArrayD<f32>>>, RunError> {
+    let want = net.input_layers();
+    if paths.len() != want.len() {
+        let names: Vec<&str> = want
+            .iter()
+            .map(|&i| net.layers()[i].name.as_str())
+            .collect();
+        return Err(RunError::Input(format!(
+            "the model has {} input{} ({}): give --input {} time{}, in that order ({} given)",
+            want.len(),
+            if want.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            want.len(),
+            if want.len() == 1 { "" } else { "s" },
+            paths.len()
+        )));
+    }
+    paths
+        .iter()
+        .enumerate()
+        .map(|(k, p)| read_input_at(net, k, p, pre).map(std::sync::Arc::new))
+        .collect()
+}
+
+/// [`read_input`] for input `k` of the model.
+pub fn read_input_at(
+    net: &Network,
+    k: usize,
+    path: &Path,
+    pre: Preprocess,
+) -> Result<ArrayD<f32>, RunError> {
     let bytes = std::fs::read(path)
         .map_err(|e| RunError::Input(format!("cannot read {}: {e}", path.display())))?;
     if bytes.starts_with(b"\x93NUMPY") {
@@ -81,11 +121,11 @@ pub fn read_input(net: &Network, path: &Path, pre: Preprocess) -> Result<ArrayD<
             .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
         let arr = ArrayD::from_shape_vec(IxDyn(&a.shape), a.data)
             .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
-        engine::forward::check_input(net, arr.shape())
-            .map_err(|e| RunError::Input(e.to_string()))?;
+        engine::forward::check_input_at(net, k, arr.shape())
+            .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
         return Ok(arr);
     }
-    let shape = net.input_shape().cloned().unwrap_or_default();
+    let shape = net.input_shape_of(k).cloned().unwrap_or_default();
     if shape.len() != 4 {
         return Err(RunError::Input(format!(
             "{}: the model's input has shape {shape:?}; images fit only rank-4 inputs",
@@ -93,10 +133,10 @@ pub fn read_input(net: &Network, path: &Path, pre: Preprocess) -> Result<ArrayD<
         )));
     }
     let cf = net
-        .analyze()
-        .layers
-        .first()
-        .is_some_and(|r| r.channels_first);
+        .input_layers()
+        .get(k)
+        .and_then(|&i| net.analyze().layers.get(i).map(|r| r.channels_first))
+        .unwrap_or(false);
     let (h, w, c) = if cf {
         (shape[2], shape[3], shape[1])
     } else {
@@ -123,14 +163,14 @@ pub fn read_input(net: &Network, path: &Path, pre: Preprocess) -> Result<ArrayD<
 /// Loads a model and an input and runs every layer: the network and its activations.
 pub fn run_model(
     model: &Path,
-    input: &Path,
+    inputs: &[std::path::PathBuf],
     seed: u64,
     pre: Preprocess,
 ) -> Result<(Network, Vec<Option<engine::LayerRun>>), RunError> {
     let p = prepare(model, seed)?;
-    let x = read_input(&p.network, input, pre)?;
-    let acts =
-        engine::run(&p.network, &p.weights, x).map_err(|e| RunError::Engine(e.to_string()))?;
+    let x = read_inputs(&p.network, inputs, pre)?;
+    let acts = engine::forward::run_inputs(&p.network, &p.weights, x)
+        .map_err(|e| RunError::Engine(e.to_string()))?;
     Ok((p.network, acts))
 }
 
@@ -214,15 +254,15 @@ pub fn activations_npz_nested(
 /// `index.json`, all or nothing; or, when `out` ends in `.npz`, one archive of them. Returns the number of layers written.
 pub fn run_to_dir(
     model: &Path,
-    input: &Path,
+    inputs: &[std::path::PathBuf],
     out: &Path,
     seed: u64,
     pre: Preprocess,
 ) -> Result<usize, RunError> {
     let p = prepare(model, seed)?;
-    let x = read_input(&p.network, input, pre)?;
-    let acts =
-        engine::run(&p.network, &p.weights, x).map_err(|e| RunError::Engine(e.to_string()))?;
+    let x = read_inputs(&p.network, inputs, pre)?;
+    let acts = engine::forward::run_inputs(&p.network, &p.weights, x)
+        .map_err(|e| RunError::Engine(e.to_string()))?;
     let network = p.network;
     if out
         .extension()
@@ -234,7 +274,7 @@ pub fn run_to_dir(
             path: out.display().to_string(),
             message: e.to_string(),
         })?;
-        return Ok(network.len().saturating_sub(1));
+        return Ok(network.len() - network.input_layers().len());
     }
     let werr = |path: &Path, e: std::io::Error| RunError::Write {
         path: path.display().to_string(),
@@ -347,7 +387,12 @@ fn median(v: &mut [f64]) -> f64 {
 /// An input for timing when none is given: the model's input shape (batch 1), values
 /// from a fixed pseudo-random sequence in [0, 1).
 pub fn synthetic_input(net: &Network) -> Result<ArrayD<f32>, RunError> {
-    let shape = net.input_shape().cloned().unwrap_or_default();
+    synthetic_input_at(net, 0)
+}
+
+/// [`synthetic_input`] for input `k` of the model.
+pub fn synthetic_input_at(net: &Network, k: usize) -> Result<ArrayD<f32>, RunError> {
+    let shape = net.input_shape_of(k).cloned().unwrap_or_default();
     let dims: Option<Vec<usize>> = shape
         .iter()
         .enumerate()
@@ -380,7 +425,7 @@ pub fn synthetic_input(net: &Network) -> Result<ArrayD<f32>, RunError> {
 /// with `all_layers` every layer's output kept as the window keeps them.
 pub fn bench(
     model: &Path,
-    input: Option<&Path>,
+    inputs: &[std::path::PathBuf],
     runs: usize,
     threads: usize,
     pre: Preprocess,
@@ -390,11 +435,14 @@ pub fn bench(
     let start_anon_bytes = status_bytes("RssAnon:");
     let start_file = status_bytes("RssFile:");
     let p = prepare(model, 0)?;
-    let x = match input {
-        Some(path) => read_input(&p.network, path, pre)?,
-        None => synthetic_input(&p.network)?,
+    let x = if inputs.is_empty() {
+        (0..p.network.input_layers().len())
+            .map(|k| synthetic_input_at(&p.network, k).map(std::sync::Arc::new))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        read_inputs(&p.network, inputs, pre)?
     };
-    engine::forward::check_input(&p.network, x.shape())
+    engine::forward::place_inputs(&p.network, x.clone())
         .map_err(|e| RunError::Input(e.to_string()))?;
     let threads = threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -406,8 +454,7 @@ pub fn bench(
     let mut totals = Vec::with_capacity(runs);
     let mut per_layer: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); p.network.len()];
     let mut activation_bytes = 0;
-    // The input is shared by every run, as TensorFlow's benchmark reuses one tensor.
-    let x = std::sync::Arc::new(x);
+    // The inputs are shared by every run, as TensorFlow's benchmark reuses one tensor.
     // After the warm-up: the process's peak so far, and the program code paged in.
     let mut until_warm = None;
     let mut file_warm = None;
@@ -416,14 +463,15 @@ pub fn bench(
             let engine_err = |e: engine::forward::EngineError| RunError::Engine(e.to_string());
             let t = std::time::Instant::now();
             let (millis, bytes): (Vec<f64>, usize) = if all_layers {
-                let acts = engine::forward::run_shared(&p.network, &p.weights, x.clone())
+                let acts = engine::forward::run_inputs(&p.network, &p.weights, x.clone())
                     .map_err(engine_err)?;
                 let bytes = acts.iter().flatten().map(|a| a.output.len() * 4).sum();
                 let millis = acts.iter().map(|a| a.as_ref().map_or(0.0, |a| a.millis));
                 (millis.collect(), bytes)
             } else {
-                let pr = engine::forward::predict(&p.network, &analysis, &p.weights, x.clone())
-                    .map_err(engine_err)?;
+                let pr =
+                    engine::forward::predict_inputs(&p.network, &analysis, &p.weights, x.clone())
+                        .map_err(engine_err)?;
                 (pr.millis, pr.peak_bytes)
             };
             let ms = t.elapsed().as_secs_f64() * 1e3;

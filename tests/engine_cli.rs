@@ -327,3 +327,73 @@ fn runs_too_large_for_memory_are_refused_with_the_estimate() {
     assert!(err.contains("needs about"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A model with two inputs whose `model.inputs` order (mask, image) is the reverse of its
+/// layer order (tests/fixtures/merges/two_inputs.keras, made by scripts/keras_merges.py):
+/// one `--input` per input in that order gives Keras's outputs for every layer (Add,
+/// Subtract, Multiply, Concatenate with an input, a cosine Dot); a missing or
+/// misshapen input exits 2 naming what is expected.
+#[test]
+fn a_model_with_two_inputs_runs_on_one_array_each_in_keras_order() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/merges");
+    let model = dir.join("two_inputs.keras");
+    let (x0, x1) = (dir.join("x0.npy"), dir.join("x1.npy"));
+    let tmpdir = tmp("two-inputs");
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let out = tmpdir.join("acts.npz");
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let (code, err) = run(&[
+        "run",
+        &path(&model),
+        "--input",
+        &path(&x0),
+        "--input",
+        &path(&x1),
+        "--out",
+        &path(&out),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let got = npy::read_npz(&std::fs::read(&out).unwrap()).unwrap();
+    let want = npy::read_npz(&std::fs::read(dir.join("expected.npz")).unwrap()).unwrap();
+    assert_eq!(got.len(), want.len());
+    for (name, w) in &want {
+        let (_, g) = got.iter().find(|(n, _)| n == name).expect(name);
+        assert_eq!(g.shape, w.shape, "{name}");
+        let scale = w.data.iter().fold(1f32, |m, v| m.max(v.abs()));
+        let worst = g
+            .data
+            .iter()
+            .zip(&w.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= 1e-4 * scale, "{name}: {worst}");
+    }
+    // One input only: refused, naming both inputs in Keras's order.
+    let (code, err) = run(&[
+        "run",
+        &path(&model),
+        "--input",
+        &path(&x0),
+        "--out",
+        &path(&out),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("2 inputs (mask, image)"), "{err}");
+    // Swapped: the first file does not fit the first input.
+    let (code, err) = run(&[
+        "run",
+        &path(&model),
+        "--input",
+        &path(&x1),
+        "--input",
+        &path(&x0),
+        "--out",
+        &path(&out),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("(1, 6, 6, 3) does not match the model's input (None, 6, 6, 2)"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&tmpdir).ok();
+}

@@ -145,28 +145,9 @@ fn fixture(name: &str) -> Vec<Value> {
 
 /// Analyses a reference record: Ok(output shape) or Err((stage, message)).
 fn outcome(case: &Value) -> Result<Value, (String, String)> {
-    if let Some(shapes) = case.get("input_shapes") {
+    if case.get("input_shapes").is_some() {
         // A merge layer over several inputs: a small Functional model.
-        let shapes = shapes.as_array().unwrap();
-        let mut layers = Vec::new();
-        let mut hist = Vec::new();
-        for (i, s) in shapes.iter().enumerate() {
-            let name = format!("in{i}");
-            layers.push(json!({"class_name": "InputLayer", "name": name,
-                "config": {"batch_shape": s, "name": name}, "inbound_nodes": []}));
-            hist.push(json!({"class_name": "__keras_tensor__",
-                "config": {"keras_history": [name, 0, 0]}}));
-        }
-        let mut l = case["layer"].clone();
-        if l.is_null() {
-            l = json!({"class_name": case["class_name"], "config": {"name": "merge"}});
-        }
-        l["name"] = json!("merge");
-        l["inbound_nodes"] = json!([{"args": [hist], "kwargs": {}}]);
-        layers.push(l);
-        let model = json!({"class_name": "Functional",
-            "config": {"name": "m", "layers": layers}});
-        let net = config::from_value(&model).map_err(|e| ("load".into(), e.to_string()))?;
+        let net = merge_net(case)?;
         let a = net.analyze();
         let last = a.layers.last().unwrap();
         return match &last.error {
@@ -182,6 +163,125 @@ fn outcome(case: &Value) -> Result<Value, (String, String)> {
         Some(e) => Err((format!("{:?}", e.stage).to_lowercase(), e.message.clone())),
         None => Ok(json!(r.output_shape)),
     }
+}
+
+/// The Functional model of a merge case: an InputLayer `in<i>` per input shape, and the
+/// case's layer (named `merge`) on all of them.
+fn merge_net(case: &Value) -> Result<convscope::model::Network, (String, String)> {
+    let shapes = case["input_shapes"].as_array().cloned().unwrap_or_default();
+    let mut layers = Vec::new();
+    let mut hist = Vec::new();
+    for (i, s) in shapes.iter().enumerate() {
+        let name = format!("in{i}");
+        layers.push(json!({"class_name": "InputLayer", "name": name,
+            "config": {"batch_shape": s, "name": name}, "inbound_nodes": []}));
+        hist.push(json!({"class_name": "__keras_tensor__",
+            "config": {"keras_history": [name, 0, 0]}}));
+    }
+    let mut l = case["layer"].clone();
+    if l.is_null() {
+        l = json!({"class_name": case["class_name"], "config": {"name": "merge"}});
+    }
+    l["name"] = json!("merge");
+    l["inbound_nodes"] = json!([{"args": [hist], "kwargs": {}}]);
+    layers.push(l);
+    let model = json!({"class_name": "Functional",
+        "config": {"name": "m", "layers": layers}});
+    config::from_value(&model).map_err(|e| ("load".into(), e.to_string()))
+}
+
+/// Nested JSON lists of numbers as an array.
+fn array_of(v: &Value) -> ndarray::ArrayD<f32> {
+    let mut shape = Vec::new();
+    let mut at = v;
+    while let Some(a) = at.as_array() {
+        shape.push(a.len());
+        match a.first() {
+            Some(f) => at = f,
+            None => break,
+        }
+    }
+    fn flat(v: &Value, out: &mut Vec<f32>) {
+        match v {
+            Value::Array(a) => a.iter().for_each(|x| flat(x, out)),
+            x => out.push(x.as_f64().unwrap_or(f64::NAN) as f32),
+        }
+    }
+    let mut data = Vec::new();
+    flat(v, &mut data);
+    ndarray::ArrayD::from_shape_vec(shape, data).unwrap()
+}
+
+/// Every merge layer on several inputs (tests/fixtures/merges, made by
+/// scripts/keras_merges.py with Keras): Keras's output shape or its message, and on
+/// seeded inputs the values Keras computes.
+#[test]
+fn merge_layers_get_keras_shapes_messages_and_values() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/merges/cases.json");
+    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(cases.len() >= 30);
+    let mut failures = Vec::new();
+    let mut computed = 0;
+    for case in &cases {
+        let id = case["id"].as_str().unwrap_or("?");
+        let got = outcome(case);
+        if let Some(want) = case["message"].as_str() {
+            match (&got, case["stage"].as_str()) {
+                (Err((_, m)), _) if m == want => {}
+                (Ok(_), Some("call")) => {}
+                _ => failures.push(format!("{id}: expected {want:?}\n   got {got:?}")),
+            }
+            continue;
+        }
+        if got.as_ref().ok() != Some(&case["output_shape"]) {
+            failures.push(format!(
+                "{id}: expected {}, got {got:?}",
+                case["output_shape"]
+            ));
+            continue;
+        }
+        let net = merge_net(case).unwrap();
+        let inputs: Vec<_> = case["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| std::sync::Arc::new(array_of(a)))
+            .collect();
+        let weights = vec![Vec::new(); net.len()];
+        let acts = match convscope::engine::forward::run_inputs(&net, &weights, inputs) {
+            Ok(a) => a,
+            Err(e) => {
+                failures.push(format!("{id}: {e}"));
+                continue;
+            }
+        };
+        let out = &acts.last().unwrap().as_ref().unwrap().output;
+        let want = array_of(&case["output"]);
+        let scale = want.iter().fold(1f32, |m, v| m.max(v.abs()));
+        let err = if out.shape() == want.shape() {
+            out.iter()
+                .zip(&want)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+        } else {
+            f32::INFINITY
+        };
+        if err > 1e-5 * scale {
+            failures.push(format!(
+                "{id}: values differ by {err} (shapes {:?} / {:?})",
+                out.shape(),
+                want.shape()
+            ));
+        }
+        computed += 1;
+    }
+    assert!(computed >= 20, "only {computed} cases computed");
+    assert!(
+        failures.is_empty(),
+        "{} of {}:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 /// Keras messages that are Python or TensorFlow internals (a `TypeError` from comparing a

@@ -20,7 +20,8 @@ pub struct Job {
     pub plan: WeightPlan,
     /// Per layer: weights already made (reused when the plan makes the same ones).
     pub drawn: Vec<Option<Drawn>>,
-    pub input: Arc<ArrayD<f32>>,
+    /// The model's inputs, one array per input layer in [`Network::input_layers`] order.
+    pub inputs: Vec<Arc<ArrayD<f32>>>,
     /// Per layer: activations to keep (where `dirty` is false).
     pub cached: Vec<Option<LayerRun>>,
     /// Per layer: whether it must be computed.
@@ -110,7 +111,7 @@ pub fn compute(job: Job) -> Done {
         analysis,
         plan,
         mut drawn,
-        input,
+        inputs,
         mut cached,
         mut dirty,
         progress,
@@ -127,11 +128,17 @@ pub fn compute(job: Job) -> Done {
         return fail(e, drawn, Vec::new());
     }
     // Before making weights or running: a design too large for this machine is refused.
-    if let Err(e) =
-        crate::engine::forward::check_memory(&analysis, input.shape().first().copied().unwrap_or(1))
-    {
+    let batch = inputs
+        .first()
+        .and_then(|x| x.shape().first().copied())
+        .unwrap_or(1);
+    if let Err(e) = crate::engine::forward::check_memory(&analysis, batch) {
         return fail(e.to_string(), drawn, Vec::new());
     }
+    let placed = match crate::engine::forward::place_inputs(&network, inputs) {
+        Ok(p) => p,
+        Err(e) => return fail(e.to_string(), drawn, Vec::new()),
+    };
     let n = network.len();
     drawn.resize(n, None);
     dirty.resize(n, true);
@@ -150,17 +157,20 @@ pub fn compute(job: Job) -> Done {
         .map(|d| d.as_ref().map(|d| d.weights.clone()).unwrap_or_default())
         .collect();
     cached.resize(n, None);
-    cached[0] = Some(LayerRun {
-        output: input,
-        millis: 0.0,
-    });
-    dirty[0] = false;
     for (a, d) in cached.iter_mut().zip(&dirty) {
         if *d {
             *a = None;
         }
     }
-    let evaluated = (1..n)
+    for (i, x) in placed {
+        cached[i] = Some(LayerRun {
+            output: x,
+            millis: 0.0,
+        });
+        dirty[i] = false;
+    }
+    let evaluated = (0..n)
+        .filter(|&i| !network.layers()[i].kind.is_input())
         .filter(|&i| dirty[i] || cached[i].is_none())
         .collect();
     match run_dirty_with(

@@ -23,11 +23,19 @@ pub enum EngineError {
     Invalid(String),
     #[error("layer '{layer}': {message}")]
     Layer { layer: String, message: String },
-    #[error("input shape {got:?} does not match the model's input {want:?}")]
+    #[error(
+        "input shape {} does not match the model's input {}",
+        crate::keras::pyfmt::tuple(&got.iter().map(|&d| d as i64).collect::<Vec<_>>()),
+        crate::keras::pyfmt::tuple_opt(want)
+    )]
     InputShape {
         got: Vec<usize>,
         want: Vec<Option<i64>>,
     },
+    #[error("the model has {} inputs ({}), {got} given: one array per input, in this order", want.len(), want.join(", "))]
+    InputCount { got: usize, want: Vec<String> },
+    #[error("the inputs have different batch sizes: {0:?}")]
+    InputBatches(Vec<usize>),
     #[error(
         "this run needs about {} for its activations and weights, more than the limit of {} \
          (half of this machine's memory); use a smaller input, fewer filters or larger strides",
@@ -117,7 +125,8 @@ pub fn run_from<W: std::borrow::Borrow<LayerWeights>>(
 }
 
 /// Runs the layers of `net` marked in `dirty`, reading the others' outputs from `acts`
-/// (index = layer position; `acts[0]` is the input) and writing new ones into it.
+/// (index = layer position; the input layers' slots hold the inputs) and writing new
+/// ones into it.
 /// `weights[i]` holds layer `i`'s arrays (owned or shared: anything that borrows as
 /// [`LayerWeights`]).
 pub fn run_dirty<W: std::borrow::Borrow<LayerWeights>>(
@@ -144,19 +153,21 @@ pub fn run_dirty_with<W: std::borrow::Borrow<LayerWeights>>(
     if let Some(msg) = analysis.error(net) {
         return Err(EngineError::Invalid(msg));
     }
-    let batch = acts
+    let batch = net
+        .input_layers()
         .first()
-        .and_then(|a| a.as_ref())
+        .and_then(|&i| acts.get(i)?.as_ref())
         .and_then(|a| a.output.shape().first().copied())
         .unwrap_or(1);
     check_memory(analysis, batch)?;
     acts.resize(net.len(), None);
     let to_run = |i: usize, acts: &[Option<LayerRun>]| {
-        i > 0 && (dirty.get(i).copied().unwrap_or(true) || acts[i].is_none())
+        !net.layers()[i].kind.is_input()
+            && (dirty.get(i).copied().unwrap_or(true) || acts[i].is_none())
     };
     let work = |i: usize| analysis.layers.get(i).map_or(0, |r| r.macs.max(0) as u64) + 1;
     progress.set_total((0..net.len()).filter(|&i| to_run(i, acts)).map(work).sum());
-    for (i, layer) in net.layers().iter().enumerate().skip(1) {
+    for (i, layer) in net.layers().iter().enumerate() {
         if !to_run(i, acts) {
             continue;
         }
@@ -210,15 +221,54 @@ pub fn run_shared(
     weights: &[LayerWeights],
     input: Arc<ArrayD<f32>>,
 ) -> Result<Vec<Option<LayerRun>>, EngineError> {
+    run_inputs(net, weights, vec![input])
+}
+
+/// The whole network on its inputs, one array each in [`Network::input_layers`] order.
+pub fn run_inputs(
+    net: &Network,
+    weights: &[LayerWeights],
+    inputs: Vec<Arc<ArrayD<f32>>>,
+) -> Result<Vec<Option<LayerRun>>, EngineError> {
     let analysis = net.analyze();
-    check_input(net, input.shape())?;
     let mut acts: Vec<Option<LayerRun>> = vec![None; net.len()];
-    acts[0] = Some(LayerRun {
-        output: input,
-        millis: 0.0,
-    });
+    for (i, x) in place_inputs(net, inputs)? {
+        acts[i] = Some(LayerRun {
+            output: x,
+            millis: 0.0,
+        });
+    }
     run_from(net, &analysis, weights, &mut acts, 1)?;
     Ok(acts)
+}
+
+/// An input array and the position of the input layer it feeds.
+pub type Placed = (usize, Arc<ArrayD<f32>>);
+
+/// The inputs checked (their number, each one's shape, one batch size) and paired with
+/// the positions of the input layers they feed.
+pub fn place_inputs(
+    net: &Network,
+    inputs: Vec<Arc<ArrayD<f32>>>,
+) -> Result<Vec<Placed>, EngineError> {
+    let at = net.input_layers();
+    if at.len() != inputs.len() {
+        return Err(EngineError::InputCount {
+            got: inputs.len(),
+            want: at.iter().map(|&i| net.layers()[i].name.clone()).collect(),
+        });
+    }
+    for (k, x) in inputs.iter().enumerate() {
+        check_input_at(net, k, x.shape())?;
+    }
+    let batches: Vec<usize> = inputs
+        .iter()
+        .map(|x| x.shape().first().copied().unwrap_or(0))
+        .collect();
+    if batches.windows(2).any(|w| w[0] != w[1]) {
+        return Err(EngineError::InputBatches(batches));
+    }
+    Ok(at.into_iter().zip(inputs).collect())
 }
 
 /// What [`predict`] gives: the model's outputs (in [`Network::outputs`]'s order) and the
@@ -248,11 +298,25 @@ pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
     weights: &[W],
     input: Arc<ArrayD<f32>>,
 ) -> Result<Prediction, EngineError> {
+    predict_inputs(net, analysis, weights, vec![input])
+}
+
+/// [`predict`] on several inputs, one array each in [`Network::input_layers`] order.
+pub fn predict_inputs<W: std::borrow::Borrow<LayerWeights>>(
+    net: &Network,
+    analysis: &Analysis,
+    weights: &[W],
+    inputs: Vec<Arc<ArrayD<f32>>>,
+) -> Result<Prediction, EngineError> {
     if let Some(msg) = analysis.error(net) {
         return Err(EngineError::Invalid(msg));
     }
-    check_input(net, input.shape())?;
-    check_memory(analysis, input.shape().first().copied().unwrap_or(1))?;
+    let placed = place_inputs(net, inputs)?;
+    let batch = placed
+        .first()
+        .and_then(|(_, x)| x.shape().first().copied())
+        .unwrap_or(1);
+    check_memory(analysis, batch)?;
     let n = net.len();
     let inputs: Vec<Vec<usize>> = (0..n).map(|i| net.inputs_of(i)).collect();
     let outputs = net.outputs();
@@ -277,14 +341,17 @@ pub fn predict<W: std::borrow::Borrow<LayerWeights>>(
     let weights_of =
         |i: usize| -> &[ArrayD<f32>] { weights.get(i).map_or(&[], |w| w.borrow().as_slice()) };
     let bytes = |a: &ArrayD<f32>| a.len() * std::mem::size_of::<f32>();
-    let mut live = bytes(&input);
-    let mut peak_bytes = live;
+    let mut live = 0;
     let mut acts: Vec<Option<Arc<ArrayD<f32>>>> = vec![None; n];
-    acts[0] = Some(input);
-    let mut millis = vec![0.0; n];
     let mut done = vec![false; n];
-    done[0] = true;
-    for i in 1..n {
+    for (i, x) in placed {
+        live += bytes(&x);
+        acts[i] = Some(x);
+        done[i] = true;
+    }
+    let mut peak_bytes = live;
+    let mut millis = vec![0.0; n];
+    for i in 0..n {
         if done[i] {
             continue;
         }
@@ -449,9 +516,14 @@ fn batch_shape(analysis: &Analysis, i: usize, batch: usize) -> Option<Vec<usize>
         .collect()
 }
 
-/// Checks an input array against the model's `batch_shape` (batch size is free).
+/// Checks an input array against the model's (first) `batch_shape` (batch size is free).
 pub fn check_input(net: &Network, shape: &[usize]) -> Result<(), EngineError> {
-    let want = net.input_shape().cloned().unwrap_or_default();
+    check_input_at(net, 0, shape)
+}
+
+/// Checks the array for input `k` ([`Network::input_layers`] order).
+pub fn check_input_at(net: &Network, k: usize, shape: &[usize]) -> Result<(), EngineError> {
+    let want = net.input_shape_of(k).cloned().unwrap_or_default();
     let ok = want.len() == shape.len()
         && want
             .iter()

@@ -176,7 +176,11 @@ pub fn to_python(net: &Network) -> String {
         s.push_str(&format!("    ],\n    name={:?},\n)\n", net.name));
     } else {
         let var = |name: &str| format!("x_{}", name.replace(|c: char| !c.is_alphanumeric(), "_"));
-        let mut inputs = Vec::new();
+        let inputs: Vec<String> = net
+            .input_layers()
+            .into_iter()
+            .map(|i| var(&layers[i].name))
+            .collect();
         for (i, l) in layers.iter().enumerate() {
             if l.kind.is_input() {
                 s.push_str(&format!(
@@ -184,7 +188,6 @@ pub fn to_python(net: &Network) -> String {
                     var(&l.name),
                     input_args(l)
                 ));
-                inputs.push(var(&l.name));
                 continue;
             }
             let srcs: Vec<String> = net

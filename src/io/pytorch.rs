@@ -15,7 +15,8 @@
 //! - BatchNorm: PyTorch's `momentum` is 1 − Keras's; epsilon is the same.
 //! - `Flatten` flattens in Keras's (channels-last) order.
 //! - `Conv2DTranspose`: Keras's output size and cropping, computed like the engine does.
-//! - Graphs (one input, one output): each layer's output is kept as `v<position>` for
+//! - Graphs (any number of inputs, taken in the model's input order, and outputs,
+//!   returned as a tuple): each layer's output is kept as `v<position>` for
 //!   the layers that take it; a merge brings its inputs to one layout (NCHW if any is)
 //!   and adds, multiplies, averages, takes the maximum/minimum or `torch.cat`s along
 //!   Keras's axis in that layout.
@@ -68,14 +69,12 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
     // A chain threads `x` through the layers; a graph keeps each layer's output as
     // `v<position>` for the layers that take it.
     let graph = !net.is_chain();
-    let inputs = net.layers().iter().filter(|l| l.kind.is_input()).count();
-    if graph && (inputs != 1 || net.outputs().len() != 1) {
-        return Err(format!(
-            "the PyTorch export handles one input and one output; this model has {inputs} \
-             inputs and {} outputs",
-            net.outputs().len()
-        ));
-    }
+    let input_layers = net.input_layers();
+    let input_names: Vec<String> = if input_layers.len() == 1 {
+        vec!["x".into()]
+    } else {
+        (0..input_layers.len()).map(|k| format!("x{k}")).collect()
+    };
     let cls = class_name(&net.name);
     let mut init = String::new();
     let mut fwd = String::new();
@@ -91,7 +90,13 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
     for (i, layer) in net.layers().iter().enumerate() {
         if layer.kind.is_input() {
             if graph {
-                let _ = writeln!(fwd, "        v{i} = x");
+                let k = input_layers.iter().position(|&p| p == i).unwrap_or(0);
+                let _ = writeln!(fwd, "        v{i} = {}", input_names[k]);
+                let rank = analysis.layers.get(i).and_then(|r| r.output_shape.as_ref());
+                flows[i] = Flow {
+                    rank: rank.map_or(flow.rank, |s| s.len()),
+                    permuted: false,
+                };
             }
             continue;
         }
@@ -106,6 +111,7 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
             .and_then(|r| r.output_shape.clone())
             .ok_or("a layer's input shape is unknown")?;
         let mut args = Vec::new();
+        let mut arg_ranks = Vec::new();
         if graph {
             if layer.kind.facts().takes_list {
                 // A merge's inputs in one layout: NCHW if any of them is.
@@ -113,6 +119,7 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
                 let permuted = ins.iter().any(|&j| flows[j].rank == 4 && flows[j].permuted);
                 for &j in &ins {
                     let f = flows[j];
+                    arg_ranks.push(f.rank);
                     args.push(if f.rank == 4 && f.permuted != permuted {
                         if permuted {
                             format!("v{j}.permute(0, 3, 1, 2)")
@@ -149,6 +156,7 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
             load: &mut load,
             uses: &mut uses,
             args,
+            arg_ranks,
         };
         layer
             .kind
@@ -161,17 +169,34 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
             flows[i] = flow;
         }
     }
-    if graph && let Some(&o) = net.outputs().first() {
-        let _ = writeln!(fwd, "        x = v{o}");
-        flow = flows[o];
-    }
-    if flow.rank == 4 && flow.permuted {
-        fwd.push_str("        x = x.permute(0, 2, 3, 1)  # NCHW -> NHWC (Keras's layout)\n");
+    let outputs = net.outputs();
+    if graph && outputs.len() > 1 {
+        // Several outputs: a tuple in the model's output order, each in Keras's layout.
+        let each: Vec<String> = outputs
+            .iter()
+            .map(|&o| {
+                if flows[o].rank == 4 && flows[o].permuted {
+                    format!("v{o}.permute(0, 2, 3, 1)")
+                } else {
+                    format!("v{o}")
+                }
+            })
+            .collect();
+        let _ = writeln!(fwd, "        return ({})", each.join(", "));
+    } else {
+        if graph && let Some(&o) = outputs.first() {
+            let _ = writeln!(fwd, "        x = v{o}");
+            flow = flows[o];
+        }
+        if flow.rank == 4 && flow.permuted {
+            fwd.push_str("        x = x.permute(0, 2, 3, 1)  # NCHW -> NHWC (Keras's layout)\n");
+        }
+        fwd.push_str("        return x\n");
     }
 
     let layout = match input_shape.len() {
-        4 if analysis.layers.first().is_some_and(|r| r.channels_first) => "(N, C, H, W)",
-        4 => "(N, H, W, C)",
+        4 if analysis.layers.first().is_some_and(|r| r.channels_first) => "images are (N, C, H, W)",
+        4 => "images are (N, H, W, C)",
         _ => "as the Keras model's input",
     };
     let mut s = String::new();
@@ -179,8 +204,9 @@ pub fn to_pytorch(net: &Network, analysis: &Analysis) -> Result<String, String> 
         s,
         r#""""PyTorch version of the Keras model "{name}", written by convscope {version}.
 
-`{cls}()(x)` computes what the Keras model computes. `x` and the result are in the
-Keras model's layout: the input is {layout}. Inside, images are NCHW.
+`{cls}()({args})` computes what the Keras model computes.{order}
+The inputs and the result are in the Keras model's layout: {layout}.
+Inside, images are NCHW.
 
 Weights: `load_keras_weights(model, "weights.npz")` reads the arrays convscope exports
 (`<layer>/<i>` in Keras's get_weights() order) and converts each to PyTorch's layout.
@@ -194,6 +220,16 @@ import torch.nn.functional as F
 "#,
         name = net.name.replace('"', "'"),
         version = env!("CARGO_PKG_VERSION"),
+        args = input_names.join(", "),
+        order = if input_names.len() > 1 {
+            let names: Vec<&str> = input_layers
+                .iter()
+                .map(|&i| net.layers()[i].name.as_str())
+                .collect();
+            format!("\nIts inputs are, in order: {}.", names.join(", "))
+        } else {
+            String::new()
+        },
     );
     s.push_str(HELPERS_SAME);
     if uses.avg_same {
@@ -204,7 +240,8 @@ import torch.nn.functional as F
     }
     let _ = write!(
         s,
-        "\n\nclass {cls}(nn.Module):\n    def __init__(self):\n        super().__init__()\n{init}{pass}\n    def forward(self, x):\n{fwd}        return x\n\n\n",
+        "\n\nclass {cls}(nn.Module):\n    def __init__(self):\n        super().__init__()\n{init}{pass}\n    def forward(self, {args}):\n{fwd}\n\n",
+        args = input_names.join(", "),
         pass = if init.is_empty() {
             "        pass\n"
         } else {

@@ -77,6 +77,12 @@ fn tuple_of(items: &[String]) -> String {
     }
 }
 
+/// A Python list of integers: `[1, 2]`.
+pub fn list(v: &[i64]) -> String {
+    let items: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
 /// A Python list of optional integers: `[None, 3, 3, 2]`.
 pub fn list_opt(v: &[Option<i64>]) -> String {
     format!("[{}]", joined(v, ", "))

@@ -13,10 +13,11 @@ kind! {
 }
 
 impl LayerSpec for Concatenate {
+    /// Keras's `Concatenate.build` (the inputs without the `axis` dimension must agree
+    /// where their sizes are known) then `compute_output_shape` (sizes along `axis`
+    /// added; unknown if one is).
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         let inputs = cx.inputs;
-        let rank = inputs[0].len() as i64;
-        let ax = if self.axis < 0 { self.axis + rank } else { self.axis };
         let shapes_str = || {
             format!(
                 "[{}]",
@@ -27,36 +28,61 @@ impl LayerSpec for Concatenate {
                     .join(", ")
             )
         };
-        if ax < 0 || ax >= rank || inputs.iter().any(|s| s.len() as i64 != rank) {
-            return Err(KerasError::build(format!(
-                "A `Concatenate` layer should be called on a list of at least 1 input with \
-                 matching ranks. Received: input_shape={}",
-                shapes_str()
-            )));
+        // Python's index of `axis` in a sequence of `len` items.
+        let at = |len: usize, a: i64| {
+            let i = if a < 0 { a + len as i64 } else { a };
+            usize::try_from(i).ok().filter(|&i| i < len)
+        };
+        let mut reduced = Vec::with_capacity(inputs.len());
+        for s in inputs {
+            let mut v = s.clone();
+            if v.len() as i64 > self.axis {
+                let i = at(v.len(), self.axis)
+                    .ok_or_else(|| KerasError::build("list assignment index out of range"))?;
+                v.remove(i);
+            }
+            reduced.push(v);
         }
-        let ax = ax as usize;
+        if reduced.iter().any(|v| *v != reduced[0]) {
+            let err = || {
+                KerasError::build(format!(
+                    "A `Concatenate` layer requires inputs with matching shapes except for \
+                     the concatenation axis. Received: input_shape={}",
+                    shapes_str()
+                ))
+            };
+            let rank = reduced[0].len();
+            if reduced.iter().any(|v| v.len() != rank) {
+                return Err(err());
+            }
+            for d in 0..rank {
+                let mut known: Vec<i64> = reduced.iter().filter_map(|v| v[d]).collect();
+                known.sort_unstable();
+                known.dedup();
+                if known.len() > 1 {
+                    return Err(err());
+                }
+            }
+        }
         let mut out = inputs[0].clone();
         for s in &inputs[1..] {
-            for i in 1..rank as usize {
-                if i == ax {
-                    out[i] = match (out[i], s[i]) {
-                        (Some(a), Some(b)) => Some(a.saturating_add(b)),
-                        _ => None,
-                    };
-                } else if let (Some(a), Some(b)) = (out[i], s[i])
-                    && a != b
-                {
-                    return Err(KerasError::build(format!(
-                        "A `Concatenate` layer requires inputs with matching shapes except for \
-                         the concatenation axis. Received: input_shape={}",
-                        shapes_str()
-                    )));
+            // Keras runs `call` symbolically, where the index fails.
+            let (Some(i), Some(j)) = (at(out.len(), self.axis), at(s.len(), self.axis)) else {
+                return Err(cx.call_error_list("list index out of range"));
+            };
+            match (out[i], s[j]) {
+                (Some(a), Some(b)) => out[i] = Some(a.saturating_add(b)),
+                _ => {
+                    out[i] = None;
+                    break;
                 }
             }
         }
         // Joined along the channels, a pixel sees what each input's pixel sees.
-        let channels = if cx.channels_first { 1 } else { rank as usize - 1 };
-        r.receptive_field = if ax == channels || rank != 4 {
+        let rank = out.len();
+        let ax = at(rank, self.axis);
+        let channels = if cx.channels_first { 1 } else { rank.saturating_sub(1) };
+        r.receptive_field = if ax == Some(channels) || rank != 4 {
             cx.merged_rf(&out)
         } else {
             None
@@ -75,9 +101,7 @@ impl LayerSpec for Concatenate {
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
-        if t.args.is_empty() {
-            return Err("a merge layer needs its inputs".into());
-        }
+        t.merge_inputs();
         let line = format!("x = torch.cat([{}], dim={})", t.args.join(", "), t.dim(self.axis));
         t.fwd(line);
         Ok(())

@@ -73,43 +73,70 @@ impl Args for Merge {
 }
 
 impl LayerSpec for Merge {
+    /// Keras's `Merge.build` (one batch size; the element-wise shape rule, aligning the
+    /// inputs' axes from the last as NumPy does) and, for Subtract, exactly two inputs.
     fn build(&self, cx: &Cx, r: &mut LayerReport) -> R<Shape> {
         let inputs = cx.inputs;
-        let mut out = cx.input.clone();
-        for s in &inputs[1..] {
-            let a = &out[1..];
-            let b = &s[1..];
-            let compatible = a.len() == b.len()
-                && a.iter().zip(b).all(|(x, y)| match (x, y) {
-                    (Some(x), Some(y)) => x == y || *x == 1 || *y == 1,
-                    _ => true,
-                });
-            if !compatible {
-                return Err(KerasError::build(format!(
-                    "Inputs have incompatible shapes. Received shapes {} and {}",
-                    pyfmt::tuple_opt(a),
-                    pyfmt::tuple_opt(b)
-                )));
-            }
-            for (i, d) in s.iter().enumerate().skip(1) {
-                out[i] = match (out[i], *d) {
-                    (Some(1), y) => y,
-                    (x, Some(1)) => x,
-                    (Some(x), _) => Some(x),
-                    (None, y) => y,
-                };
-            }
+        let list = || {
+            let shapes: Vec<String> = inputs.iter().map(|s| pyfmt::tuple_opt(s)).collect();
+            format!("[{}]", shapes.join(", "))
+        };
+        let mut batches: Vec<i64> = inputs.iter().filter_map(|s| s.first().copied().flatten()).collect();
+        batches.sort_unstable();
+        batches.dedup();
+        if batches.len() > 1 {
+            return Err(KerasError::build(format!(
+                "Cannot merge tensors with different batch sizes. Received tensors with \
+                 shapes {}",
+                list()
+            )));
         }
+        let mut out: Vec<Option<i64>> = cx.input.get(1..).unwrap_or(&[]).to_vec();
+        for s in &inputs[1..] {
+            out = elementwise_shape(&out, s.get(1..).unwrap_or(&[]))?;
+        }
+        if self.mode == MergeKind::Subtract && inputs.len() != 2 {
+            return Err(KerasError::build(format!(
+                "A `Subtract` layer should be called on exactly 2 inputs. Received: \
+                 input_shape={}",
+                list()
+            )));
+        }
+        let out: Shape = std::iter::once(batches.first().copied()).chain(out).collect();
         r.receptive_field = cx.merged_rf(&out);
         Ok(out)
     }
 
     fn forward(&self, inputs: &[Arc<ArrayD<f32>>], _: &[ArrayD<f32>]) -> Result<ArrayD<f32>, String> {
-        let mut acc = first(inputs)?.clone();
+        let x = first(inputs)?;
+        // Inputs of lower rank get axes after the batch axis (Keras's `expand_dims(x,
+        // 1)`), then every input is broadcast to the common shape.
+        let rank = inputs.iter().map(|a| a.ndim()).max().unwrap_or(0);
+        let lifted = |a: &ArrayD<f32>| -> Vec<usize> {
+            let s = a.shape();
+            let mut v = vec![s.first().copied().unwrap_or(1)];
+            v.extend(std::iter::repeat_n(1, rank - a.ndim()));
+            v.extend(s.iter().skip(1));
+            v
+        };
+        let mut shape = lifted(x);
+        for a in &inputs[1..] {
+            for (d, e) in shape.iter_mut().zip(lifted(a)) {
+                if *d == 1 {
+                    *d = e;
+                } else if e != 1 && e != *d {
+                    return Err(format!("Inputs have incompatible shapes: {:?} and {:?}", x.shape(), a.shape()));
+                }
+            }
+        }
+        let view = |a: &ArrayD<f32>| -> Result<ArrayD<f32>, String> {
+            let v = a.view().into_shape_with_order(lifted(a)).map_err(|e| e.to_string())?;
+            Ok(v.broadcast(shape.clone()).ok_or("Inputs have incompatible shapes")?.to_owned())
+        };
+        let mut acc = if x.shape() == shape.as_slice() { ArrayD::clone(x) } else { view(x)? };
         for other in &inputs[1..] {
-            let b = other
-                .broadcast(acc.raw_dim())
-                .ok_or("Inputs have incompatible shapes")?;
+            let b = other.view().into_shape_with_order(lifted(other)).map_err(|e| e.to_string())?;
+            let b = b.broadcast(acc.raw_dim()).ok_or("Inputs have incompatible shapes")?;
             ndarray::Zip::from(&mut acc)
                 .and(&b)
                 .for_each(|a, &v| *a = self.mode.combine(*a, v));
@@ -126,10 +153,31 @@ impl LayerSpec for Merge {
     }
 
     fn torch(&self, t: &mut Torch) -> Result<(), String> {
-        let a = &t.args;
-        if a.is_empty() {
-            return Err("a merge layer needs its inputs".into());
+        t.merge_inputs();
+        // Inputs of lower rank: in Keras's layout with axes added after the batch axis,
+        // as Keras's `expand_dims(x, 1)`.
+        let max = t.arg_ranks.iter().copied().max().unwrap_or(0);
+        if t.arg_ranks.iter().any(|&r| r != max) {
+            let permuted = t.flow.permuted;
+            t.args = t
+                .args
+                .iter()
+                .zip(&t.arg_ranks)
+                .map(|(a, &r)| {
+                    let mut e = if r == 4 && permuted {
+                        format!("{a}.permute(0, 2, 3, 1)")
+                    } else {
+                        a.clone()
+                    };
+                    for _ in r..max {
+                        e = format!("{e}.unsqueeze(1)");
+                    }
+                    e
+                })
+                .collect();
+            t.flow.permuted = false;
         }
+        let a = &t.args;
         let fold = |f: &str| {
             a[1..]
                 .iter()
@@ -147,4 +195,29 @@ impl LayerSpec for Merge {
         t.fwd(format!("x = {e}"));
         Ok(())
     }
+}
+
+/// Keras's `_compute_elemwise_op_output_shape` on two shapes without their batch axis:
+/// aligned from the last axis, a size-1 axis takes the other's size, an unknown size
+/// makes the output's unknown, other sizes must be equal.
+fn elementwise_shape(a: &[Option<i64>], b: &[Option<i64>]) -> R<Vec<Option<i64>>> {
+    let (s1, s2) = if a.len() < b.len() { (b, a) } else { (a, b) };
+    let lead = s1.len() - s2.len();
+    let mut out = s1[..lead].to_vec();
+    for (i, j) in s1[lead..].iter().zip(s2) {
+        out.push(match (i, j) {
+            (None, _) | (_, None) => None,
+            (Some(1), j) => *j,
+            (i, Some(1)) => *i,
+            (Some(x), Some(y)) if x == y => Some(*x),
+            _ => {
+                return Err(KerasError::build(format!(
+                    "Inputs have incompatible shapes. Received shapes {} and {}",
+                    pyfmt::tuple_opt(s1),
+                    pyfmt::tuple_opt(s2)
+                )));
+            }
+        });
+    }
+    Ok(out)
 }

@@ -121,6 +121,7 @@ registry! {
     Rescaling(rescaling::Rescaling),
     Merge(merge::Merge),
     Concatenate(concatenate::Concatenate),
+    Dot(dot::Dot),
     NumpyOp(numpy_op::NumpyOp),
     CustomScaleLayer(custom_scale::CustomScaleLayer),
 }
@@ -421,6 +422,36 @@ impl Cx<'_> {
              dtype=float32, sparse=False, ragged=False, name={tensor}>',)\n  • \
              kwargs=<class 'inspect._empty'>",
             pyfmt::tuple_opt(self.input)
+        ))
+    }
+
+    /// [`Cx::call_error`] of a layer called on a list of tensors (a merge). Keras names
+    /// its symbolic tensors by creation order: the names here are those of a model whose
+    /// inputs are its first layers, as the merge's inputs are in the oracle's cases.
+    pub fn call_error_list(&self, msg: &str) -> KerasError {
+        let class = self.class;
+        let tensors: Vec<String> = self
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let name = if k == 0 {
+                    "keras_tensor".to_string()
+                } else {
+                    format!("keras_tensor_{k}")
+                };
+                format!(
+                    "'<KerasTensor shape={}, dtype=float32, sparse=False, ragged=False, \
+                     name={name}>'",
+                    pyfmt::tuple_opt(s)
+                )
+            })
+            .collect();
+        KerasError::build(format!(
+            "Exception encountered when calling {class}.call().\n\n{msg}\n\n\
+             Arguments received by {class}.call():\n  • args=([{}],)\n  • \
+             kwargs=<class 'inspect._empty'>",
+            tensors.join(", ")
         ))
     }
 

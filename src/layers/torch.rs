@@ -37,9 +37,19 @@ pub struct Torch<'a> {
     /// A merge's inputs as Python expressions, all in the flow's layout (empty for a
     /// layer of one input, which is `x`).
     pub args: Vec<String>,
+    /// The Keras rank of each of `args`.
+    pub arg_ranks: Vec<usize>,
 }
 
 impl Torch<'_> {
+    /// A merge's inputs: [`Torch::args`], or in a chain (a merge of one input) `x`.
+    pub fn merge_inputs(&mut self) {
+        if self.args.is_empty() {
+            self.args.push("x".into());
+            self.arg_ranks.push(self.flow.rank);
+        }
+    }
+
     /// `t("<layer>/<i>")`: weight array `i` in the loader.
     pub fn key(&self, i: usize) -> String {
         format!("t(\"{}/{i}\")", self.name.replace('"', "\\\""))

@@ -92,6 +92,10 @@ pub struct Network {
     layers: Vec<Layer>,
     /// Output layers of a Functional model (empty: the last layer).
     outputs: Vec<LayerId>,
+    /// The model's inputs in Keras's `model.inputs` order (the file's `input_layers`),
+    /// which need not be their order in the layer list; input layers not named here
+    /// follow in list order.
+    input_order: Vec<LayerId>,
     next_id: u32,
 }
 
@@ -119,6 +123,7 @@ impl Network {
             functional,
             layers: Vec::new(),
             outputs: Vec::new(),
+            input_order: Vec::new(),
             next_id: 0,
         }
     }
@@ -257,15 +262,54 @@ impl Network {
         }) && self.outputs().iter().all(|&o| o + 1 == self.layers.len())
     }
 
-    /// The input layer's batch shape.
-    pub fn input_shape(&self) -> Option<&Shape> {
-        self.layers.iter().find_map(|l| {
-            if let LayerKind::Input(i) = &l.kind {
-                Some(&i.batch_shape)
-            } else {
-                None
+    /// Positions of the input layers, in the model's input order (what `model.inputs`
+    /// lists and what a run is given, one array each).
+    pub fn input_layers(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = self
+            .input_order
+            .iter()
+            .filter_map(|&id| self.index_of(id))
+            .filter(|&i| self.layers[i].kind.is_input())
+            .collect();
+        for (i, l) in self.layers.iter().enumerate() {
+            if l.kind.is_input() && !order.contains(&i) {
+                order.push(i);
             }
-        })
+        }
+        order
+    }
+
+    /// Sets the input order from the input layers' names (a file's `input_layers`).
+    pub fn set_input_order(&mut self, names: &[String]) -> Result<(), GraphError> {
+        let mut order = Vec::with_capacity(names.len());
+        for n in names {
+            let i = self
+                .find(n)
+                .filter(|&i| self.layers[i].kind.is_input())
+                .ok_or_else(|| {
+                    GraphError::Refused(format!(
+                        "The model's input '{n}' is not one of its input layers."
+                    ))
+                })?;
+            order.push(self.layers[i].id);
+        }
+        self.input_order = order;
+        Ok(())
+    }
+
+    /// The batch shape of input `k` (in [`Network::input_layers`] order).
+    pub fn input_shape_of(&self, k: usize) -> Option<&Shape> {
+        let i = *self.input_layers().get(k)?;
+        if let LayerKind::Input(l) = &self.layers[i].kind {
+            Some(&l.batch_shape)
+        } else {
+            None
+        }
+    }
+
+    /// The (first) input layer's batch shape.
+    pub fn input_shape(&self) -> Option<&Shape> {
+        self.input_shape_of(0)
     }
 
     /// Layers whose results depend on any of `changed` (themselves included), as a

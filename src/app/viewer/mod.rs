@@ -19,6 +19,7 @@ use super::worker::{Job, Worker};
 use crate::engine::forward::{LayerRun, LayerWeights};
 use crate::engine::weights::{Drawn, WeightPlan};
 use crate::io::image::{Preprocess, ResizeMode, load_image};
+use crate::keras::shape::Shape;
 use crate::model::{Analysis, LayerId, Network};
 use crate::progress::Progress;
 use crate::viz::{self, ChannelStats};
@@ -69,6 +70,8 @@ struct PreviousImage {
     bytes: Vec<u8>,
     input: Option<Arc<ArrayD<f32>>>,
     input_shape: Vec<Option<i64>>,
+    more_inputs: Vec<Arc<ArrayD<f32>>>,
+    more_shapes: Vec<Shape>,
     prepared_with: Option<(Preprocess, ResizeMode)>,
 }
 
@@ -76,8 +79,12 @@ struct PreviousImage {
 pub struct Viewer {
     pub image_name: String,
     image_bytes: Option<Vec<u8>>,
+    /// The array the (first) input layer is given.
     pub input: Option<Arc<ArrayD<f32>>>,
     input_shape: Vec<Option<i64>>,
+    /// The arrays of the model's further inputs (the same image, fitted to each).
+    more_inputs: Vec<Arc<ArrayD<f32>>>,
+    more_shapes: Vec<Shape>,
     /// Per layer of the last run: its weights, and what they were made from.
     drawn: Vec<Option<Drawn>>,
     /// Per layer of the last run: its weights (the arrays of `drawn`).
@@ -125,6 +132,8 @@ impl Default for Viewer {
             image_bytes: Some(SAMPLES[0].1.to_vec()),
             input: None,
             input_shape: Vec::new(),
+            more_inputs: Vec::new(),
+            more_shapes: Vec::new(),
             drawn: Vec::new(),
             weights: Vec::new(),
             acts: Vec::new(),
@@ -180,6 +189,8 @@ impl Viewer {
                 bytes: old,
                 input: self.input.take(),
                 input_shape: std::mem::take(&mut self.input_shape),
+                more_inputs: std::mem::take(&mut self.more_inputs),
+                more_shapes: std::mem::take(&mut self.more_shapes),
                 prepared_with: self.prepared_with,
             });
         }
@@ -187,6 +198,8 @@ impl Viewer {
         self.image_bytes = Some(bytes);
         self.input = None;
         self.input_shape.clear();
+        self.more_inputs.clear();
+        self.more_shapes.clear();
         // Forces the next schedule to prepare the new input and re-run everything.
         self.prepared_with = None;
     }
@@ -212,6 +225,8 @@ impl Viewer {
                     self.image_bytes = Some(p.bytes);
                     self.input = p.input;
                     self.input_shape = p.input_shape;
+                    self.more_inputs = p.more_inputs;
+                    self.more_shapes = p.more_shapes;
                     self.prepared_with = p.prepared_with;
                     format!("{e}. The viewer keeps its previous input, {kept}.")
                 }
@@ -244,42 +259,46 @@ impl Viewer {
         analysis: &Analysis,
         view: &ViewSettings,
     ) -> Result<(), String> {
-        let shape = net.input_shape().cloned().unwrap_or_default();
+        let at = net.input_layers();
+        let shapes: Vec<Shape> = (0..at.len())
+            .map(|k| net.input_shape_of(k).cloned().unwrap_or_default())
+            .collect();
+        let shape = shapes.first().cloned().unwrap_or_default();
+        let more = shapes.get(1..).unwrap_or(&[]);
         let with = Some((view.preprocess, view.resize));
-        if self.input.is_some() && shape == self.input_shape && self.prepared_with == with {
+        if self.input.is_some()
+            && shape == self.input_shape
+            && more == self.more_shapes.as_slice()
+            && self.prepared_with == with
+        {
             return Ok(());
         }
         let bytes = self.image_bytes.as_ref().ok_or("no input image")?;
-        if shape.len() != 4 {
-            return Err(format!(
-                "images need a rank-4 input; this model's input is {shape:?}"
-            ));
+        let cf = |k: usize| {
+            at.get(k)
+                .and_then(|&i| analysis.layers.get(i))
+                .is_some_and(|r| r.channels_first)
+        };
+        let first = Arc::new(
+            image_array(bytes, &shape, cf(0), view)
+                .map_err(|e| format!("{}: {e}", self.image_name))?,
+        );
+        // Every further input gets the same image (shared when its shape is the same).
+        let mut others = Vec::with_capacity(more.len());
+        for (k, s) in more.iter().enumerate() {
+            others.push(if *s == shape {
+                first.clone()
+            } else {
+                Arc::new(
+                    image_array(bytes, s, cf(k + 1), view)
+                        .map_err(|e| format!("{} (for input {}): {e}", self.image_name, k + 2))?,
+                )
+            });
         }
-        let cf = analysis.layers.first().is_some_and(|r| r.channels_first);
-        let (h, w, c) = if cf {
-            (shape[2], shape[3], shape[1])
-        } else {
-            (shape[1], shape[2], shape[3])
-        };
-        let target = match (h, w) {
-            (Some(h), Some(w)) => Some((h.max(1) as usize, w.max(1) as usize)),
-            _ => None,
-        };
-        let channels = c.unwrap_or(3).max(0) as usize;
-        let img = load_image(bytes, target, channels, view.preprocess, view.resize)
-            .map_err(|e| format!("{}: {e}", self.image_name))?;
-        let arr =
-            ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
-                .map_err(|e| e.to_string())?;
-        let arr = if cf {
-            arr.permuted_axes(IxDyn(&[0, 3, 1, 2]))
-                .as_standard_layout()
-                .into_owned()
-        } else {
-            arr
-        };
-        self.input = Some(Arc::new(arr));
+        self.input = Some(first);
+        self.more_inputs = others;
         self.input_shape = shape;
+        self.more_shapes = more.to_vec();
         self.prepared_with = with;
         self.ran = None;
         self.failed = None;
@@ -375,6 +394,9 @@ impl Viewer {
         let Some(input) = self.input.clone() else {
             return;
         };
+        let inputs: Vec<_> = std::iter::once(input)
+            .chain(self.more_inputs.iter().cloned())
+            .collect();
         let dirty = self.dirty(net, analysis, plan);
         // Activations and weights follow their layer by id (layers may have moved).
         let (acts, drawn): (HashMap<LayerId, LayerRun>, HashMap<LayerId, &Drawn>) = match &self.ran
@@ -414,7 +436,7 @@ impl Viewer {
             analysis: analysis.clone(),
             plan: plan.clone(),
             drawn,
-            input,
+            inputs,
             cached,
             dirty,
             progress,
@@ -716,4 +738,40 @@ impl Viewer {
     pub fn millis(&self, i: usize) -> Option<f64> {
         self.acts.get(i)?.as_ref().map(|r| r.millis)
     }
+}
+
+/// The image as the array an input of `shape` takes: resized (when the input's size is
+/// fixed), converted to its channels and scaled as `view` says, in its layout.
+fn image_array(
+    bytes: &[u8],
+    shape: &Shape,
+    cf: bool,
+    view: &ViewSettings,
+) -> Result<ArrayD<f32>, String> {
+    if shape.len() != 4 {
+        return Err(format!(
+            "images need a rank-4 input; this model's input is {shape:?}"
+        ));
+    }
+    let (h, w, c) = if cf {
+        (shape[2], shape[3], shape[1])
+    } else {
+        (shape[1], shape[2], shape[3])
+    };
+    let target = match (h, w) {
+        (Some(h), Some(w)) => Some((h.max(1) as usize, w.max(1) as usize)),
+        _ => None,
+    };
+    let channels = c.unwrap_or(3).max(0) as usize;
+    let img = load_image(bytes, target, channels, view.preprocess, view.resize)
+        .map_err(|e| e.to_string())?;
+    let arr = ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
+        .map_err(|e| e.to_string())?;
+    Ok(if cf {
+        arr.permuted_axes(IxDyn(&[0, 3, 1, 2]))
+            .as_standard_layout()
+            .into_owned()
+    } else {
+        arr
+    })
 }

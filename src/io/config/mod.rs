@@ -271,7 +271,16 @@ fn input_layer(name: &str, batch_shape: Shape) -> Layer {
 
 fn functional(config: Option<&Value>, prov: &mut Provenance) -> Result<Network, ConfigError> {
     let (name, layers, outputs) = functional_layers(config, prov, true)?;
-    Network::from_named(&name, true, layers, &outputs).map_err(graph_error)
+    let mut net = Network::from_named(&name, true, layers, &outputs).map_err(graph_error)?;
+    let inputs = config
+        .and_then(|c| c.get("input_layers"))
+        .map(history_names)
+        .unwrap_or_default();
+    // The order matters only when there are several (a run takes one array each).
+    if inputs.len() > 1 {
+        net.set_input_order(&inputs).map_err(graph_error)?;
+    }
+    Ok(net)
 }
 
 /// A layer with the names of the layers it takes.

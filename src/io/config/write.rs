@@ -110,10 +110,7 @@ pub fn to_value(net: &Network) -> Value {
                 Value::Array(v)
             }
         };
-        let inputs: Vec<Value> = (0..net.len())
-            .filter(|&i| net.layers()[i].kind.is_input())
-            .map(triple)
-            .collect();
+        let inputs: Vec<Value> = net.input_layers().into_iter().map(triple).collect();
         let outputs: Vec<Value> = net.outputs().into_iter().map(triple).collect();
         json!({
             "module": "keras.src.models.functional",
