@@ -417,3 +417,72 @@ fn picked_layers_group_into_one_card_and_expand() {
     frames(&mut h);
     assert_eq!(h.state().rt.graph.view().unwrap().nodes.len(), n);
 }
+
+/// A second model input by clicking: "+ Input" adds one shaped as the first, an Add
+/// merges the two, the viewer runs the image through both; an input still wired is not
+/// deleted (the reason is shown), and undo takes each step back.
+#[test]
+fn a_second_input_is_added_wired_run_and_undone() {
+    let mut h = harness_with(Designer::new(Network::sequential("two", &[8, 8, 3])));
+    frames(&mut h);
+    h.get_by_label("Functional").click();
+    frames(&mut h);
+    h.get_by_label("+ Input").click();
+    frames(&mut h);
+    let net = &h.state().doc.network;
+    assert_eq!(net.input_layers().len(), 2);
+    assert_eq!(net.layers()[1].name, "input_layer_1");
+    assert_eq!(
+        shape_of(&h, "input_layer_1"),
+        [None, Some(8), Some(8), Some(3)]
+    );
+    // An Add after the first input, then the second input connected to it.
+    h.state_mut().apply(convscope::app::Command::Select(0));
+    frames(&mut h);
+    h.get_by_label("+ Add").click();
+    frames(&mut h);
+    choose(&mut h, "Connect from", "input_layer_1");
+    let net = &h.state().doc.network;
+    let add_i = net.find("add").unwrap();
+    let ins: Vec<&str> = net
+        .inputs_of(add_i)
+        .iter()
+        .map(|&j| net.layers()[j].name.as_str())
+        .collect();
+    assert_eq!(ins, ["input_layer", "input_layer_1"]);
+    assert_eq!(shape_of(&h, "add"), [None, Some(8), Some(8), Some(3)]);
+    // The viewer feeds the image to both inputs: the Add is twice the input.
+    for _ in 0..4 {
+        frames(&mut h);
+    }
+    let d = h.state();
+    let input = d.rt.viewer.input.clone().expect("an input");
+    let out = d.rt.viewer.acts[add_i]
+        .as_ref()
+        .expect("the Add ran")
+        .output
+        .clone();
+    assert_eq!(out.shape(), input.shape());
+    assert!(
+        out.iter()
+            .zip(input.iter())
+            .all(|(y, x)| (y - 2.0 * x).abs() < 1e-6)
+    );
+    // The wired input cannot be deleted.
+    let second = h.state().doc.network.find("input_layer_1").unwrap();
+    h.state_mut().apply(convscope::app::Command::Select(second));
+    h.state_mut().apply(convscope::app::Command::Delete);
+    frames(&mut h);
+    assert!(has_text(
+        &h,
+        "Input 'input_layer_1' feeds add: disconnect it first."
+    ));
+    assert_eq!(h.state().doc.network.input_layers().len(), 2);
+    // Undo: the connection, the Add, the input.
+    for _ in 0..3 {
+        undo(&mut h);
+    }
+    let net = &h.state().doc.network;
+    assert_eq!(net.input_layers().len(), 1);
+    assert!(net.find("add").is_none());
+}

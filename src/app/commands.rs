@@ -7,7 +7,7 @@ use super::{Designer, IMAGE_EXTENSIONS, has_ext, is_image_file, read_limited};
 use crate::engine::presets::Preset;
 use crate::engine::weights::WeightPlan;
 use crate::io::{self, config, python};
-use crate::model::{Layer, Network};
+use crate::model::{Layer, LayerKind, Network};
 use egui::{Key, KeyboardShortcut, Modifiers};
 use std::path::{Path, PathBuf};
 
@@ -87,6 +87,8 @@ pub enum Command {
     AddBlock(Box<crate::model::blocks::Block>),
     /// Sequential (`false`) or Functional (`true`).
     SetFunctional(bool),
+    /// Another model input (a Functional design), shaped as the first.
+    AddInput,
     /// Marks layer `index` as a model output or not.
     SetOutput {
         index: usize,
@@ -176,6 +178,7 @@ impl Command {
             Command::SelectNext => "Select the next layer",
             Command::OpenImage => "Open image…",
             Command::ReinitialiseAll => "Re-initialise all",
+            Command::AddInput => "+ Input",
             _ => "",
         }
     }
@@ -193,6 +196,10 @@ impl Command {
             }
             Command::ExportDiagram(_) | Command::ExportDiagramPng(_) => {
                 "The architecture as a picture: a box per layer with its shape and parameters."
+            }
+            Command::AddInput => {
+                "Another model input (keras.Input), shaped as the first: drag from its port \
+                 to wire it; the viewer gives it the same image."
             }
             Command::Undo => "Undo the last change to the design.",
             Command::Redo => "Redo what was undone.",
@@ -672,6 +679,19 @@ impl Designer {
             }
             Command::SetFunctional(on) => {
                 self.structural(|net| net.set_functional(on));
+            }
+            Command::AddInput => {
+                let net = &self.doc.network;
+                let layer = Layer::of(
+                    LayerKind::Input(crate::layers::InputLayer {
+                        batch_shape: net.input_shape().cloned().unwrap_or_default(),
+                        dtype: "float32".into(),
+                    }),
+                    net.unique_name("InputLayer"),
+                );
+                if let Some(at) = self.structural(|net| net.add_input(layer)) {
+                    self.view.selected = at;
+                }
             }
             Command::SetOutput { index, on } => {
                 self.structural(|net| net.set_output(index, on));

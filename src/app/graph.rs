@@ -655,7 +655,7 @@ fn layer_card(
                 thousands(r.params()),
                 short_count(r.macs)
             );
-            if let Some(ms) = d.rt.viewer.millis(i).filter(|_| i > 0) {
+            if let Some(ms) = d.rt.viewer.millis(i).filter(|_| !l.kind.is_input()) {
                 s.push_str(&format!(" · {ms:.1} ms"));
             }
             clip(&s, 44)

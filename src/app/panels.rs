@@ -293,6 +293,16 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                         d.command(Command::SetFunctional(on));
                     }
                 }
+                if functional {
+                    let c = Command::AddInput;
+                    if ui
+                        .small_button(c.label())
+                        .on_hover_text(c.tooltip())
+                        .clicked()
+                    {
+                        d.command(c);
+                    }
+                }
             });
             ui.horizontal_wrapped(|ui| {
                 let l = ui.label("Add after selection:");
@@ -366,12 +376,12 @@ pub fn stack_panel(d: &mut Designer, ui: &mut egui::Ui) {
                         let l = &net.layers()[i];
                         let r = &d.rt.analysis.layers[i];
                         let mut text = card_text(l, r);
-                        if let Some(ms) = d.rt.viewer.millis(i).filter(|_| i > 0) {
+                        if let Some(ms) = d.rt.viewer.millis(i).filter(|_| !l.kind.is_input()) {
                             text.push_str(&format!(" · {ms:.1} ms"));
                         }
                         // A layer not fed by the one above shows where its inputs come from.
                         let ins = net.inputs_of(i);
-                        if i > 0 && ins != [i - 1] {
+                        if i > 0 && !ins.is_empty() && ins != [i - 1] {
                             let names: Vec<&str> =
                                 ins.iter().map(|&j| net.layers()[j].name.as_str()).collect();
                             text.push_str(&format!(" · from {}", names.join(", ")));

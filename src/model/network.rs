@@ -520,6 +520,39 @@ impl Network {
         id
     }
 
+    /// Adds another input to a Functional model: `layer` (an InputLayer) after the last
+    /// input, last in the input order, feeding nothing yet. Returns its position.
+    pub fn add_input(&mut self, mut layer: Layer) -> Result<usize, GraphError> {
+        if !self.functional {
+            return Err(GraphError::Refused(
+                "A Sequential model has one input: make it Functional to add another.".into(),
+            ));
+        }
+        if !layer.kind.is_input() {
+            return Err(GraphError::Refused(format!(
+                "'{}' is not an input layer.",
+                layer.name
+            )));
+        }
+        if self.find(&layer.name).is_some() {
+            return Err(self.duplicate_name(&layer.name));
+        }
+        if self.outputs.is_empty()
+            && let Some(last) = self.layers.last()
+        {
+            // The output stays the layer it is.
+            self.outputs = vec![last.id];
+        }
+        layer.id = self.fresh_id();
+        layer.inputs.clear();
+        if !self.input_order.is_empty() {
+            self.input_order.push(layer.id);
+        }
+        let at = self.input_layers().last().map_or(0, |&i| i + 1);
+        self.layers.insert(at, layer);
+        Ok(at)
+    }
+
     /// Inserts `layer` after position `after` (at least after the input), fed by that
     /// layer; the layers it fed take the new one instead (in a stack: inserted into the
     /// chain). Returns its position.
@@ -616,9 +649,27 @@ impl Network {
             .get(i)
             .ok_or_else(|| GraphError::Refused(format!("There is no layer {i}.")))?;
         if l.kind.is_input() {
-            return Err(GraphError::Refused(
-                "The input layer cannot be deleted.".into(),
-            ));
+            let readers: Vec<&str> = self
+                .consumers_of(i)
+                .into_iter()
+                .map(|j| self.layers[j].name.as_str())
+                .collect();
+            if self.input_layers().len() < 2 {
+                return Err(GraphError::Refused(
+                    "The input layer cannot be deleted.".into(),
+                ));
+            }
+            if !readers.is_empty() {
+                return Err(GraphError::Refused(format!(
+                    "Input '{}' feeds {}: disconnect it first.",
+                    l.name,
+                    readers.join(", ")
+                )));
+            }
+            let id = l.id;
+            self.input_order.retain(|x| *x != id);
+            self.outputs.retain(|x| *x != id);
+            return Ok(self.layers.remove(i));
         }
         let (id, ins) = (l.id, l.inputs.clone());
         let used = !self.consumers_of(i).is_empty() || self.outputs.contains(&id);

@@ -30,11 +30,11 @@ pub fn feature_maps(d: &mut Designer, ui: &mut egui::Ui) {
         ui.colored_label(crate::app::panels::RED, e);
     }
     if v.acts.get(i).and_then(|a| a.as_ref()).is_none() {
-        ui.label(if d.rt.analysis.first_error.is_some() {
-            "Fix the layer marked red to see feature maps."
-        } else {
-            "Computing…"
-        });
+        if d.rt.analysis.first_error.is_some() {
+            ui.label("Fix the layer marked red to see feature maps.");
+        } else if v.error.is_none() || v.running {
+            ui.label("Computing…");
+        }
         return;
     }
     ui.separator();
