@@ -123,6 +123,17 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Compare two model files: layers added, removed and changed (matched by name, then
+    /// by position and class), each changed argument with both values, shapes,
+    /// parameters, MACs and receptive fields, and the totals. Exit 0 when the designs
+    /// are the same, 1 when they differ, 2 on errors.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Print {"added", "removed", "changed", "totals"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a design made of one block (ResNet, MobileNetV2, Inception, DenseNet, U-Net
     /// ...) on an input, as Keras config JSON: the layers the window's block palette
     /// inserts.
@@ -480,6 +491,26 @@ pub fn run(cmd: &Command) -> Outcome {
             };
             write_or_fail(out, bytes)
         }
+        Command::Diff { a, b, json } => {
+            let open =
+                |p: &Path| io::open_model(p).map_err(|e| format!("error: {}: {e}\n", p.display()));
+            let (na, nb) = match (open(a), open(b)) {
+                (Ok(x), Ok(y)) => (x.network, y.network),
+                (Err(e), _) | (_, Err(e)) => return Outcome::fail(2, e),
+            };
+            let (aa, ab) = (na.analyze(), nb.analyze());
+            let d = crate::compare::diff(&na, &aa, &nb, &ab);
+            let stdout = if *json {
+                format!("{}\n", serde_json::to_string_pretty(&d).unwrap_or_default())
+            } else {
+                diff_text(&d, a, b)
+            };
+            Outcome {
+                stdout,
+                stderr: String::new(),
+                code: if d.is_empty() { 0 } else { 1 },
+            }
+        }
         Command::Block {
             kind,
             input,
@@ -578,6 +609,98 @@ fn export_pytorch(model: &std::path::Path, out: &std::path::Path, seed: u64) -> 
         )),
         Err(e) => Outcome::fail(2, format!("error: cannot write {}: {e}\n", out.display())),
     }
+}
+
+/// `convscope diff` as text: a line per added (`+`) and removed (`-`) layer, a block per
+/// changed one (`~`) with each difference `A -> B`, then the totals.
+fn diff_text(d: &crate::compare::Diff, a: &Path, b: &Path) -> String {
+    use std::fmt::Write;
+    let shape = |s: &Option<crate::model::Shape>| {
+        s.as_ref().map_or("?".to_string(), |s| pyfmt::tuple_opt(s))
+    };
+    let delta = |x: i64, y: i64| {
+        if x == y {
+            thousands(x)
+        } else {
+            let sign = if y > x { "+" } else { "-" };
+            format!(
+                "{} -> {} ({sign}{})",
+                thousands(x),
+                thousands(y),
+                thousands((y - x).abs())
+            )
+        }
+    };
+    let t = &d.totals;
+    let mut s = String::new();
+    for (side, path, k) in [("A", a, 0), ("B", b, 1)] {
+        let _ = writeln!(
+            s,
+            "{side}: {} ({} layers, {} params, {} MACs)",
+            path.display(),
+            t.layers[k],
+            thousands(t.params[k]),
+            short_count(t.macs[k])
+        );
+    }
+    if d.is_empty() {
+        s.push_str("The designs are the same.\n");
+        return s;
+    }
+    for (mark, list) in [("-", &d.removed), ("+", &d.added)] {
+        for o in list {
+            let _ = writeln!(
+                s,
+                "{mark} {} ({}) {}, {} params",
+                o.name,
+                o.class_name,
+                shape(&o.output_shape),
+                thousands(o.params)
+            );
+        }
+    }
+    for c in &d.changed {
+        let _ = writeln!(s, "~ {} ({})", c.name, c.class_name);
+        for (k, [x, y]) in &c.arguments {
+            let _ = writeln!(s, "    {k}: {x} -> {y}");
+        }
+        if let Some([x, y]) = &c.inputs {
+            let _ = writeln!(s, "    inputs: {} -> {}", x.join(", "), y.join(", "));
+        }
+        if c.output_shape[0] != c.output_shape[1] {
+            let _ = writeln!(
+                s,
+                "    output shape: {} -> {}",
+                shape(&c.output_shape[0]),
+                shape(&c.output_shape[1])
+            );
+        }
+        if c.params[0] != c.params[1] {
+            let _ = writeln!(s, "    params: {}", delta(c.params[0], c.params[1]));
+        }
+        if c.macs[0] != c.macs[1] {
+            let _ = writeln!(s, "    MACs: {}", delta(c.macs[0], c.macs[1]));
+        }
+        if c.receptive_field[0] != c.receptive_field[1] {
+            let rf =
+                |f: &Option<[f64; 2]>| f.map_or("-".to_string(), |f| format!("{}×{}", f[0], f[1]));
+            let _ = writeln!(
+                s,
+                "    receptive field: {} -> {}",
+                rf(&c.receptive_field[0]),
+                rf(&c.receptive_field[1])
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "Totals: {} layers -> {}; params {}; MACs {}",
+        t.layers[0],
+        t.layers[1],
+        delta(t.params[0], t.params[1]),
+        delta(t.macs[0], t.macs[1])
+    );
+    s
 }
 
 fn shape_value(s: &Option<crate::model::Shape>) -> Value {

@@ -9,6 +9,7 @@
 //! - [`model`]: the network as a graph, and what Keras says about it (the analysis);
 //! - [`engine`]: forward passes over the graph, weight initializers and presets;
 //! - [`io`]: every file format in and out;
+//! - [`compare`]: what differs between two designs (`convscope diff`, the compare view);
 //! - [`runner`], [`viz`]: headless runs and pictures of activations, for the CLI and app;
 //! - [`progress`]: progress counts and cancellation of long work (weights read, layers
 //!   run), shared by the thread doing it and the window;
@@ -17,6 +18,7 @@
 #[cfg(feature = "gui")]
 pub mod app;
 pub mod cli;
+pub mod compare;
 pub mod engine;
 pub mod io;
 pub mod keras;

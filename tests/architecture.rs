@@ -19,6 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["keras", "kernels", "layers", "model", "progress"],
     ),
     ("io", &["keras", "layers", "model", "progress"]),
+    ("compare", &["keras", "layers", "model", "io"]),
     (
         "runner",
         &[
@@ -28,13 +29,13 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "keras", "layers", "model", "engine", "io", "progress", "runner", "viz",
+            "keras", "layers", "model", "engine", "io", "progress", "runner", "viz", "compare",
         ],
     ),
     (
         "app",
         &[
-            "keras", "layers", "model", "engine", "io", "progress", "runner", "viz",
+            "keras", "layers", "model", "engine", "io", "progress", "runner", "viz", "compare",
         ],
     ),
 ];
