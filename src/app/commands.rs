@@ -7,7 +7,7 @@ use super::{Designer, IMAGE_EXTENSIONS, has_ext, is_image_file, read_limited};
 use crate::engine::presets::Preset;
 use crate::engine::weights::WeightPlan;
 use crate::io::{self, config, python};
-use crate::model::{Layer, LayerKind, Network};
+use crate::model::{Layer, Network};
 use egui::{Key, KeyboardShortcut, Modifiers};
 use std::path::{Path, PathBuf};
 
@@ -89,6 +89,10 @@ pub enum Command {
     SetFunctional(bool),
     /// Another model input (a Functional design), shaped as the first.
     AddInput,
+    /// Keeps a copy of the design, its weights and activations as A (Compare tab).
+    PinA,
+    /// Drops design A.
+    Unpin,
     /// Marks layer `index` as a model output or not.
     SetOutput {
         index: usize,
@@ -137,6 +141,7 @@ impl Command {
         Command::Delete,
         Command::MoveUp,
         Command::MoveDown,
+        Command::PinA,
     ];
     /// Every command with a keyboard shortcut, the ones with more modifiers first (so
     /// Ctrl+Shift+Z is not taken for Ctrl+Z).
@@ -179,6 +184,8 @@ impl Command {
             Command::OpenImage => "Open image…",
             Command::ReinitialiseAll => "Re-initialise all",
             Command::AddInput => "+ Input",
+            Command::PinA => "Pin as A (compare)",
+            Command::Unpin => "Unpin A",
             _ => "",
         }
     }
@@ -196,6 +203,10 @@ impl Command {
             }
             Command::ExportDiagram(_) | Command::ExportDiagramPng(_) => {
                 "The architecture as a picture: a box per layer with its shape and parameters."
+            }
+            Command::PinA => {
+                "Keep this design, its weights and feature maps as A; edit it to make B, and \
+                 see what changed on the Compare tab."
             }
             Command::AddInput => {
                 "Another model input (keras.Input), shaped as the first: drag from its port \
@@ -680,15 +691,19 @@ impl Designer {
             Command::SetFunctional(on) => {
                 self.structural(|net| net.set_functional(on));
             }
-            Command::AddInput => {
-                let net = &self.doc.network;
-                let layer = Layer::of(
-                    LayerKind::Input(crate::layers::InputLayer {
-                        batch_shape: net.input_shape().cloned().unwrap_or_default(),
-                        dtype: "float32".into(),
-                    }),
-                    net.unique_name("InputLayer"),
+            Command::PinA => {
+                self.rt
+                    .compare
+                    .pin(&self.doc.network, &self.rt.analysis, &self.rt.viewer);
+                self.view.tab = super::Tab::Compare;
+                self.notify(
+                    "Pinned the design as A: edit it to make B; the Compare tab shows what changed.",
+                    false,
                 );
+            }
+            Command::Unpin => self.rt.compare.unpin(),
+            Command::AddInput => {
+                let layer = self.doc.network.another_input();
                 if let Some(at) = self.structural(|net| net.add_input(layer)) {
                     self.view.selected = at;
                 }

@@ -12,8 +12,10 @@
 //! Each frame: panels read the document and analysis, write view settings and queue
 //! commands; the commands are applied; the viewer schedules a run if the design changed.
 
+pub mod arithmetic;
 pub mod autosave;
 mod commands;
+pub mod compare;
 pub mod document;
 pub mod graph;
 mod inspector;
@@ -74,6 +76,10 @@ pub struct Runtime {
     pub clipboard: Option<crate::model::blocks::Expansion>,
     /// Commands that wait for `loading` (`convscope MODEL IMAGE`: the image follows).
     pub after_loading: Vec<Command>,
+    /// Design A pinned for the Compare tab.
+    pub compare: compare::CompareView,
+    /// The Arithmetic tab's position, playback and hover.
+    pub arithmetic: arithmetic::ArithmeticView,
     /// Asks for a frame from another thread. Set by the window: model files are then read
     /// on a thread of their own; without it (tests) they are read at once.
     pub wake: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
@@ -114,6 +120,8 @@ impl Designer {
                 block: None,
                 clipboard: None,
                 after_loading: Vec::new(),
+                compare: compare::CompareView::default(),
+                arithmetic: arithmetic::ArithmeticView::default(),
                 wake: None,
             },
         }
@@ -235,12 +243,18 @@ impl Designer {
             ui.selectable_value(&mut self.view.tab, Tab::FeatureMaps, "Feature maps");
             ui.selectable_value(&mut self.view.tab, Tab::Graph, "Graph")
                 .on_hover_text("The network as a graph: branches and merges, wires with shapes.");
+            ui.selectable_value(&mut self.view.tab, Tab::Arithmetic, "Arithmetic")
+                .on_hover_text("The selected convolution's or pooling's window on its own numbers: padding, stride, dilation.");
+            ui.selectable_value(&mut self.view.tab, Tab::Compare, "Compare")
+                .on_hover_text("Design A (pinned) against the design now: what changed, and the maps side by side.");
         });
         ui.separator();
         match self.view.tab {
             Tab::Summary => panels::summary_panel(self, ui),
             Tab::FeatureMaps => viewer::feature_maps(self, ui),
             Tab::Graph => graph::graph_panel(self, ui),
+            Tab::Compare => compare::compare_panel(self, ui),
+            Tab::Arithmetic => arithmetic::arithmetic_panel(self, ui),
         }
     }
 

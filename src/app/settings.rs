@@ -12,6 +12,10 @@ pub enum Tab {
     FeatureMaps,
     /// The network as a graph on a pan/zoom canvas.
     Graph,
+    /// Design A (pinned) against the design now.
+    Compare,
+    /// The selected layer's sliding window on its own numbers.
+    Arithmetic,
 }
 
 /// What the feature-map area shows.

@@ -289,6 +289,34 @@ impl Window {
     }
 }
 
+impl Window {
+    /// Every tap of output pixel `out` (row, column), in kernel order (row-major over the
+    /// kernel's rows and columns): the input pixel it reads, outside `0..input` on an
+    /// axis when it reads padding. The engine's kernels read exactly these.
+    pub fn taps(&self, out: [usize; 2]) -> Vec<[isize; 2]> {
+        let mut v = Vec::with_capacity(self.kernel[0] * self.kernel[1]);
+        for ty in 0..self.kernel[0] {
+            for tx in 0..self.kernel[1] {
+                v.push([self.coord(0, out[0], ty), self.coord(1, out[1], tx)]);
+            }
+        }
+        v
+    }
+
+    /// The output pixels that read input pixel `at` (row, column), in row-major order.
+    pub fn readers(&self, at: [isize; 2]) -> Vec<[usize; 2]> {
+        let along = |a: usize| -> Vec<usize> {
+            (0..self.out[a])
+                .filter(|&o| (0..self.kernel[a]).any(|t| self.coord(a, o, t) == at[a]))
+                .collect()
+        };
+        let (rows, cols) = (along(0), along(1));
+        rows.iter()
+            .flat_map(|&r| cols.iter().map(move |&c| [r, c]))
+            .collect()
+    }
+}
+
 fn wide(v: usize) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -428,6 +456,36 @@ impl ReceptiveField {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn taps_and_readers_are_each_others_inverse() {
+        use super::{Padding, Window};
+        for (n, k, st, d, pad) in [
+            (7, 3, 2, 1, Padding::Same),
+            (8, 3, 2, 2, Padding::Same),
+            (9, 2, 3, 1, Padding::Valid),
+            (6, 4, 1, 1, Padding::Same),
+        ] {
+            let w = Window::keras([n, n + 1], [k, k], [st, st], [d, d], pad);
+            for r in 0..w.out[0] {
+                for c in 0..w.out[1] {
+                    for t in w.taps([r, c]) {
+                        assert!(w.readers(t).contains(&[r, c]), "{t:?} of {r},{c}");
+                    }
+                }
+            }
+            // Same padding, stride 1, odd kernel: the centre tap is the pixel itself.
+            if pad == Padding::Same && st == 1 && k % 2 == 1 {
+                let taps = w.taps([2, 3]);
+                assert_eq!(taps[taps.len() / 2], [2, 3]);
+            }
+        }
+        // The example of the inspector: 7 pixels, 3×3 stride 2 same: one pixel of padding
+        // on each side, output 4; output 0 reads rows -1, 0, 1.
+        let w = Window::keras([7, 7], [3, 3], [2, 2], [1, 1], Padding::Same);
+        assert_eq!(w.out, [4, 4]);
+        assert_eq!(w.taps([0, 0])[..3], [[-1, -1], [-1, 0], [-1, 1]]);
+    }
+
     use super::*;
 
     /// A residual block's add: a 1×1 stride-2 shortcut and a 3×3 path see different

@@ -520,6 +520,17 @@ impl Network {
         id
     }
 
+    /// A new input layer shaped as the first, with a fresh name (for [`Network::add_input`]).
+    pub fn another_input(&self) -> Layer {
+        Layer::of(
+            LayerKind::Input(InputLayer {
+                batch_shape: self.input_shape().cloned().unwrap_or_default(),
+                dtype: "float32".into(),
+            }),
+            self.unique_name("InputLayer"),
+        )
+    }
+
     /// Adds another input to a Functional model: `layer` (an InputLayer) after the last
     /// input, last in the input order, feeding nothing yet. Returns its position.
     pub fn add_input(&mut self, mut layer: Layer) -> Result<usize, GraphError> {

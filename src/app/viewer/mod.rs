@@ -75,6 +75,13 @@ struct PreviousImage {
     prepared_with: Option<(Preprocess, ResizeMode)>,
 }
 
+/// A completed run as [`Viewer::last_run`] gives it.
+pub struct LastRun<'a> {
+    pub network: &'a Network,
+    pub weights: &'a [Option<Arc<LayerWeights>>],
+    pub acts: &'a [Option<LayerRun>],
+}
+
 /// The viewer's runtime.
 pub struct Viewer {
     pub image_name: String,
@@ -732,6 +739,24 @@ impl Viewer {
         );
         self.textures.insert((i, k), tex.clone());
         Some(tex)
+    }
+
+    /// The last completed run: the network it was of, each layer's weights and output.
+    pub fn last_run(&self) -> Option<LastRun<'_>> {
+        Some(LastRun {
+            network: self.ran.as_ref()?,
+            weights: &self.weights,
+            acts: &self.acts,
+        })
+    }
+
+    /// The arrays the model's inputs are given, in its input order.
+    pub fn inputs(&self) -> Vec<Arc<ArrayD<f32>>> {
+        self.input
+            .iter()
+            .cloned()
+            .chain(self.more_inputs.iter().cloned())
+            .collect()
     }
 
     /// Milliseconds the last run spent in layer `i`, if it ran.

@@ -1,0 +1,537 @@
+//! The Arithmetic tab: the selected convolution's or pooling's sliding window on its own
+//! numbers — the input grid (the part around the window when it is large), the padding
+//! cells Keras adds (the exact split: `same` puts the odd one bottom/right), the kernel's
+//! taps with their dilation gaps, and the output grid — played or scrubbed in stride
+//! steps. Hovering an output cell shows the input cells it reads (padding taps marked),
+//! hovering an input cell the outputs it feeds. The taps are `Window::taps`: exactly the
+//! coordinates the engine's kernels read. A GIF of the animation (a teacher's slide) and
+//! a PNG of one frame are drawn by the same layout, without egui.
+
+use super::Designer;
+use crate::keras::geometry::{self, AxisWindow, Window};
+use crate::model::{Analysis, Network};
+use crate::viz::Colormap;
+use egui::{Color32, Pos2, Rect, Sense, Stroke, vec2};
+use ndarray::Array2;
+
+/// Cells drawn per axis at most: a larger grid is shown around the window.
+const VISIBLE: usize = 24;
+
+/// The window of layer `i` on its input: sizes, padding split, taps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Geometry {
+    pub class: &'static str,
+    /// Input rows and columns.
+    pub input: [usize; 2],
+    /// Padding rows before and after, columns before and after.
+    pub pad: [[usize; 2]; 2],
+    pub window: Window,
+    /// The formula per axis with this layer's numbers.
+    pub formula: Vec<String>,
+}
+
+impl Geometry {
+    /// Output positions in the order the kernel visits them (row-major).
+    pub fn positions(&self) -> usize {
+        self.window.out[0] * self.window.out[1]
+    }
+
+    /// Output cell of position `k`.
+    pub fn cell(&self, k: usize) -> [usize; 2] {
+        let cols = self.window.out[1].max(1);
+        [k / cols, k % cols]
+    }
+
+    /// Whether input coordinate `t` is padding.
+    pub fn is_padding(&self, t: [isize; 2]) -> bool {
+        (0..2).any(|a| t[a] < 0 || t[a] as usize >= self.input[a])
+    }
+
+    /// The sentence under the grids for position `k`: which input cells it reads.
+    pub fn taps_text(&self, k: usize) -> String {
+        let [r, c] = self.cell(k);
+        let taps = self.window.taps([r, c]);
+        let pads = taps.iter().filter(|&&t| self.is_padding(t)).count();
+        let list: Vec<String> = taps
+            .iter()
+            .map(|t| format!("({}, {})", t[0], t[1]))
+            .collect();
+        format!(
+            "Output ({r}, {c}) reads input {} — {pads} of {} taps in padding",
+            list.join(" "),
+            taps.len()
+        )
+    }
+
+    /// The sizes line: input, padding split, window, output.
+    pub fn sizes_text(&self) -> String {
+        let w = &self.window;
+        format!(
+            "Input {}×{} · padding top {}, bottom {}, left {}, right {} · kernel {}×{}, strides {}×{}, dilation {}×{} · output {}×{}",
+            self.input[0],
+            self.input[1],
+            self.pad[0][0],
+            self.pad[0][1],
+            self.pad[1][0],
+            self.pad[1][1],
+            w.kernel[0],
+            w.kernel[1],
+            w.strides[0],
+            w.strides[1],
+            w.dilation[0],
+            w.dilation[1],
+            w.out[0],
+            w.out[1]
+        )
+    }
+
+    /// The part of the padded input drawn around position `k`'s taps: first coordinate
+    /// and count per axis.
+    fn input_view(&self, k: usize, visible: usize) -> [(isize, usize); 2] {
+        let taps = self.window.taps(self.cell(k));
+        [0, 1].map(|a| {
+            let lo = -(self.pad[a][0] as isize);
+            let n = self.input[a] + self.pad[a][0] + self.pad[a][1];
+            if n <= visible {
+                return (lo, n);
+            }
+            let first = taps.iter().map(|t| t[a]).min().unwrap_or(0);
+            let last = taps.iter().map(|t| t[a]).max().unwrap_or(0);
+            let span = (last - first + 1) as usize;
+            let margin = visible.saturating_sub(span) as isize / 2;
+            let start = (first - margin).clamp(lo, lo + (n - visible) as isize);
+            (start, visible)
+        })
+    }
+
+    /// The part of the output drawn around position `k`.
+    fn output_view(&self, k: usize, visible: usize) -> [(usize, usize); 2] {
+        let cell = self.cell(k);
+        [0, 1].map(|a| {
+            let n = self.window.out[a];
+            if n <= visible {
+                return (0, n);
+            }
+            let start = cell[a].saturating_sub(visible / 2).min(n - visible);
+            (start, visible)
+        })
+    }
+}
+
+/// The geometry of layer `i` (a convolution or pooling layer), or why there is none.
+pub fn geometry(net: &Network, analysis: &Analysis, i: usize) -> Result<Geometry, String> {
+    let layer = net.layers().get(i).ok_or("no layer selected")?;
+    let args = layer.kind.spec().window().ok_or_else(|| {
+        format!(
+            "{} has no sliding window: select a convolution or pooling layer (Conv2D, \
+             DepthwiseConv2D, SeparableConv2D, MaxPooling2D, AveragePooling2D)",
+            layer.class_name()
+        )
+    })?;
+    if layer.class_name() == "Conv2DTranspose" {
+        return Err("Conv2DTranspose's view (the equivalent convolution over the zero-inserted input) is not drawn yet".into());
+    }
+    let prev = *net.inputs_of(i).first().ok_or("the layer has no input")?;
+    let shape = analysis
+        .layers
+        .get(prev)
+        .and_then(|r| r.output_shape.clone())
+        .ok_or("its input's shape is not known (a layer before it is rejected)")?;
+    if shape.len() != 4 {
+        return Err(format!("its input is not an image: {shape:?}"));
+    }
+    let sp = args.data_format.spatial_axes();
+    let dims = [shape[sp[0]], shape[sp[1]]];
+    let [Some(h), Some(w)] = dims else {
+        return Err("its input's height or width is not fixed".into());
+    };
+    let k = [args.kernel.h(), args.kernel.w()];
+    let s = [args.strides.h(), args.strides.w()];
+    let d = [args.dilation.h(), args.dilation.w()];
+    if k.iter().chain(&s).chain(&d).any(|&v| v <= 0) {
+        return Err("kernel size, strides and dilation must be positive".into());
+    }
+    let axes = [0, 1].map(|a| AxisWindow::new([h, w][a], k[a], s[a], d[a], args.padding));
+    let size = |v: [i64; 2]| v.map(|x| x as usize);
+    let window = Window::keras(size([h, w]), size(k), size(s), size(d), args.padding);
+    if window.out.contains(&0) {
+        return Err("the output is empty: the window is larger than the padded input".into());
+    }
+    let formula = [0, 1]
+        .into_iter()
+        .filter_map(|a| geometry::formula(["H", "W"][a], [h, w][a], k[a], s[a], d[a], args.padding))
+        .collect();
+    Ok(Geometry {
+        class: layer.class_name(),
+        input: size([h, w]),
+        pad: axes.map(|x| [x.pad_before.max(0) as usize, x.pad_after.max(0) as usize]),
+        window,
+        formula,
+    })
+}
+
+/// What the pointer is on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Hover {
+    Output([usize; 2]),
+    Input([isize; 2]),
+}
+
+/// The tab's state (runtime).
+#[derive(Default)]
+pub struct ArithmeticView {
+    /// The output position shown (row-major).
+    pub position: usize,
+    pub playing: bool,
+    /// When the position last advanced while playing (seconds, egui's clock).
+    last_step: f64,
+    pub hover: Option<Hover>,
+    /// Colour the input cells with the real input's values (first channel).
+    pub values: bool,
+}
+
+const BLUE: Color32 = Color32::from_rgb(70, 140, 255);
+const ORANGE: Color32 = Color32::from_rgb(255, 160, 60);
+const YELLOW: Color32 = Color32::from_rgb(250, 220, 80);
+const CELL: Color32 = Color32::from_gray(85);
+const PAD: Color32 = Color32::from_gray(50);
+
+/// The tab.
+pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
+    let i = d.view.selected;
+    let g = match geometry(&d.doc.network, &d.rt.analysis, i) {
+        Ok(g) => g,
+        Err(e) => {
+            ui.heading("Arithmetic");
+            ui.label(e);
+            return;
+        }
+    };
+    let n = g.positions();
+    let av = &mut d.rt.arithmetic;
+    av.position = av.position.min(n - 1);
+    // Playing: one stride step every 0.4 s.
+    let now = ui.input(|inp| inp.time);
+    if av.playing {
+        if now - av.last_step >= 0.4 {
+            av.position = (av.position + 1) % n;
+            av.last_step = now;
+        }
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(100));
+    }
+    ui.heading(format!("{} on its input", g.class));
+    ui.label(g.sizes_text());
+    for f in &g.formula {
+        ui.monospace(f);
+    }
+    ui.horizontal_wrapped(|ui| {
+        if ui
+            .button(if av.playing { "Pause" } else { "Play" })
+            .clicked()
+        {
+            av.playing = !av.playing;
+            av.last_step = now;
+        }
+        if ui.button("< Step").clicked() {
+            av.position = (av.position + n - 1) % n;
+        }
+        if ui.button("Step >").clicked() {
+            av.position = (av.position + 1) % n;
+        }
+        let l = ui.label("position");
+        ui.add(egui::DragValue::new(&mut av.position).range(0..=n - 1))
+            .labelled_by(l.id);
+        ui.label(format!("of {n}"));
+        ui.checkbox(&mut av.values, "input values");
+        if ui.button("Export GIF…").clicked() {
+            export(d_path("arithmetic.gif", "GIF"), || gif_bytes(&g, None));
+        }
+        if ui.button("Export frame PNG…").clicked() {
+            let k = av.position;
+            export(d_path("arithmetic.png", "PNG"), || frame_png(&g, k, None));
+        }
+    });
+    let values = if av.values { input_values(d, i) } else { None };
+    let av = &mut d.rt.arithmetic;
+    let shown = match av.hover {
+        Some(Hover::Output(c)) => c,
+        _ => g.cell(av.position),
+    };
+    ui.label(match av.hover {
+        Some(Hover::Input(t)) => {
+            let readers = g.window.readers(t);
+            let list: Vec<String> = readers
+                .iter()
+                .map(|c| format!("({}, {})", c[0], c[1]))
+                .collect();
+            let what = if g.is_padding(t) {
+                "padding cell"
+            } else {
+                "input"
+            };
+            format!(
+                "{what} ({}, {}) feeds output {}",
+                t[0],
+                t[1],
+                if list.is_empty() {
+                    "nothing".into()
+                } else {
+                    list.join(" ")
+                }
+            )
+        }
+        _ => g.taps_text(shown[0] * g.window.out[1] + shown[1]),
+    });
+    let k = shown[0] * g.window.out[1] + shown[1];
+    let cell = 20.0f32
+        .min(ui.available_width() / (2 * VISIBLE + 4) as f32)
+        .max(6.0);
+    let [(r0, rn), (c0, cn)] = g.input_view(k, VISIBLE);
+    let [(or0, orn), (oc0, ocn)] = g.output_view(k, VISIBLE);
+    let size = vec2(
+        (cn + ocn) as f32 * cell + 3.0 * cell,
+        rn.max(orn) as f32 * cell + cell,
+    );
+    let (resp, painter) = ui.allocate_painter(size, Sense::hover());
+    let origin = resp.rect.min + vec2(cell * 0.5, cell * 0.5);
+    let out_origin = origin + vec2((cn as f32 + 2.0) * cell, 0.0);
+    let taps = g.window.taps(shown);
+    let readers = match av.hover {
+        Some(Hover::Input(t)) => g.window.readers(t),
+        _ => Vec::new(),
+    };
+    let mut hover = None;
+    let pointer = resp.hover_pos();
+    let rect_at = |o: Pos2, r: usize, c: usize| {
+        Rect::from_min_size(
+            o + vec2(c as f32 * cell, r as f32 * cell),
+            vec2(cell - 1.0, cell - 1.0),
+        )
+    };
+    for dr in 0..rn {
+        for dc in 0..cn {
+            let t = [r0 + dr as isize, c0 + dc as isize];
+            let rect = rect_at(origin, dr, dc);
+            let fill = if g.is_padding(t) {
+                PAD
+            } else if let Some(v) = &values {
+                let [r, g3, b] =
+                    v.1.rgb(v.1.position(v.0[[t[0] as usize, t[1] as usize]], v.2));
+                Color32::from_rgb(r, g3, b)
+            } else {
+                CELL
+            };
+            painter.rect_filled(rect, 1.0, fill);
+            if g.is_padding(t) {
+                painter.text(
+                    rect.center(),
+                    egui::Align2::CENTER_CENTER,
+                    "0",
+                    egui::FontId::monospace(cell * 0.5),
+                    Color32::from_gray(120),
+                );
+            }
+            if taps.contains(&t) {
+                let colour = if g.is_padding(t) { ORANGE } else { BLUE };
+                painter.rect_stroke(
+                    rect,
+                    1.0,
+                    Stroke::new(2.5, colour),
+                    egui::StrokeKind::Inside,
+                );
+            }
+            if av.hover == Some(Hover::Input(t)) {
+                painter.rect_stroke(
+                    rect,
+                    1.0,
+                    Stroke::new(2.5, YELLOW),
+                    egui::StrokeKind::Inside,
+                );
+            }
+            if pointer.is_some_and(|p| rect.contains(p)) {
+                hover = Some(Hover::Input(t));
+            }
+        }
+    }
+    for dr in 0..orn {
+        for dc in 0..ocn {
+            let o = [or0 + dr, oc0 + dc];
+            let rect = rect_at(out_origin, dr, dc);
+            let fill = if o == shown {
+                BLUE
+            } else if readers.contains(&o) {
+                YELLOW
+            } else {
+                CELL
+            };
+            painter.rect_filled(rect, 1.0, fill);
+            if pointer.is_some_and(|p| rect.contains(p)) {
+                hover = Some(Hover::Output(o));
+            }
+        }
+    }
+    av.hover = hover;
+    ui.label("Blue: the taps of the output cell; orange: taps on padding (zeros for a convolution; not counted by pooling); grey 0: the padding Keras adds.");
+}
+
+/// The selected layer's input (first channel) with its range and the colormap, when
+/// the viewer has run.
+fn input_values(d: &Designer, i: usize) -> Option<(Array2<f32>, Colormap, (f32, f32))> {
+    let prev = *d.doc.network.inputs_of(i).first()?;
+    let run = d.rt.viewer.last_run()?;
+    if *run.network != d.doc.network {
+        return None;
+    }
+    let out = &run.acts.get(prev)?.as_ref()?.output;
+    let cf = d.rt.analysis.layers.get(prev)?.channels_first;
+    let maps = crate::viz::channel_maps(out, cf);
+    if maps.shape()[0] == 0 {
+        return None;
+    }
+    let m = maps.index_axis(ndarray::Axis(0), 0).to_owned();
+    let range = crate::viz::min_max(m.iter());
+    Some((m, d.view.colormap, range))
+}
+
+/// A save dialog for `name` (the window; nothing in headless tests).
+fn d_path(name: &str, kind: &str) -> Option<std::path::PathBuf> {
+    if cfg!(test) {
+        return None;
+    }
+    rfd::FileDialog::new()
+        .set_file_name(name)
+        .add_filter(kind, &[name.rsplit('.').next().unwrap_or("")])
+        .save_file()
+}
+
+fn export(path: Option<std::path::PathBuf>, bytes: impl FnOnce() -> Result<Vec<u8>, String>) {
+    if let Some(p) = path
+        && let Ok(b) = bytes()
+    {
+        let _ = crate::io::write_atomic(&p, &b);
+    }
+}
+
+/// Frames drawn per position in a GIF: all of them up to this many.
+pub const GIF_FRAMES: usize = 256;
+
+/// Pixels per cell in the exported pictures.
+const PX: usize = 12;
+
+/// The exported pictures' colours: background, cell, padding, tap, padding tap,
+/// current output, then 32 steps of viridis for the input's values.
+fn palette() -> Vec<[u8; 3]> {
+    let mut p: Vec<[u8; 3]> = [Color32::from_gray(32), CELL, PAD, BLUE, ORANGE, BLUE]
+        .iter()
+        .map(|c| [c.r(), c.g(), c.b()])
+        .collect();
+    p.extend((0..32).map(|i| Colormap::Viridis.rgb(i as f32 / 31.0)));
+    p
+}
+
+/// One frame as palette indices: the input (with padding) on the left, the output on
+/// the right, [`PX`] pixels a cell, the taps of position `k` outlined. Returns width,
+/// height and the indices row by row.
+fn frame_indexed(g: &Geometry, k: usize, values: Option<&Array2<f32>>) -> (usize, usize, Vec<u8>) {
+    let [(r0, rn), (c0, cn)] = g.input_view(k, VISIBLE);
+    let [(or0, orn), (oc0, ocn)] = g.output_view(k, VISIBLE);
+    let (w, h) = ((cn + ocn + 3) * PX, (rn.max(orn) + 1) * PX);
+    let mut px = vec![0u8; w * h];
+    let range = values.map(|v| crate::viz::min_max(v.iter()));
+    let mut cell = |x0: usize, y0: usize, fill: u8, border: Option<u8>| {
+        for y in 0..PX - 1 {
+            for x in 0..PX - 1 {
+                let edge = x < 2 || y < 2 || x >= PX - 3 || y >= PX - 3;
+                px[(y0 + y) * w + x0 + x] = match border {
+                    Some(b) if edge => b,
+                    _ => fill,
+                };
+            }
+        }
+    };
+    let taps = g.window.taps(g.cell(k));
+    for dr in 0..rn {
+        for dc in 0..cn {
+            let t = [r0 + dr as isize, c0 + dc as isize];
+            let fill = if g.is_padding(t) {
+                2
+            } else if let (Some(v), Some(range)) = (values, range) {
+                let pos = Colormap::Viridis.position(v[[t[0] as usize, t[1] as usize]], range);
+                6 + (pos.clamp(0.0, 1.0) * 31.0).round() as u8
+            } else {
+                1
+            };
+            let border = taps
+                .contains(&t)
+                .then_some(if g.is_padding(t) { 4 } else { 3 });
+            cell(dc * PX + PX / 2, dr * PX + PX / 2, fill, border);
+        }
+    }
+    let current = g.cell(k);
+    let x_out = (cn + 2) * PX;
+    for dr in 0..orn {
+        for dc in 0..ocn {
+            let fill = if [or0 + dr, oc0 + dc] == current {
+                5
+            } else {
+                1
+            };
+            cell(x_out + dc * PX, dr * PX + PX / 2, fill, None);
+        }
+    }
+    (w, h, px)
+}
+
+/// Frame `k` as an RGB picture.
+pub fn frame_image(g: &Geometry, k: usize, values: Option<&Array2<f32>>) -> image::RgbImage {
+    let (w, h, px) = frame_indexed(g, k, values);
+    let pal = palette();
+    let rgb: Vec<u8> = px.iter().flat_map(|&i| pal[i as usize]).collect();
+    image::RgbImage::from_raw(w as u32, h as u32, rgb).unwrap_or_default()
+}
+
+/// Frame `k` as PNG bytes.
+pub fn frame_png(g: &Geometry, k: usize, values: Option<&Array2<f32>>) -> Result<Vec<u8>, String> {
+    let img = frame_image(g, k, values);
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| e.to_string())?;
+    Ok(out.into_inner())
+}
+
+/// The animation as a looping GIF: one frame per position (the first [`GIF_FRAMES`]),
+/// 0.4 s each, in the pictures' own palette (the `gif` crate, no quantisation: the
+/// frames are indices already).
+pub fn gif_bytes(g: &Geometry, values: Option<&Array2<f32>>) -> Result<Vec<u8>, String> {
+    let (w, h, _) = frame_indexed(g, 0, values);
+    let (w16, h16) = (
+        u16::try_from(w).map_err(|_| "too wide")?,
+        u16::try_from(h).map_err(|_| "too tall")?,
+    );
+    let pal: Vec<u8> = palette().into_iter().flatten().collect();
+    let mut out = Vec::new();
+    {
+        let mut enc = gif::Encoder::new(&mut out, w16, h16, &pal).map_err(|e| e.to_string())?;
+        enc.set_repeat(gif::Repeat::Infinite)
+            .map_err(|e| e.to_string())?;
+        for k in 0..g.positions().min(GIF_FRAMES) {
+            let (fw, fh, px) = frame_indexed(g, k, values);
+            // The view follows the window: a frame of another size is cut or padded.
+            let px = if (fw, fh) == (w, h) {
+                px
+            } else {
+                let mut fit = vec![0u8; w * h];
+                for y in 0..h.min(fh) {
+                    let n = w.min(fw);
+                    fit[y * w..y * w + n].copy_from_slice(&px[y * fw..y * fw + n]);
+                }
+                fit
+            };
+            let mut frame = gif::Frame::from_indexed_pixels(w16, h16, px, None);
+            frame.delay = 40;
+            enc.write_frame(&frame).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(out)
+}
