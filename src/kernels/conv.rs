@@ -23,6 +23,30 @@ use ndarray::Array4;
 pub fn conv2d(op: ConvOp, groups: usize, epilogue: Epilogue) -> Array4<f32> {
     let (x, kernel, win) = (op.x, op.kernel, op.win);
     let (kh, kw, cin_g, cout) = kernel.dim();
+    // One input channel per group (ConvNeXt's 7×7 Conv2D with `groups` = channels) is a
+    // depthwise convolution: the kernel (kh, kw, 1, groups·m) is, in memory, the
+    // depthwise kernel (kh, kw, groups, m) — output channel g·m + j of group g. As grouped
+    // GEMMs of one input channel each it ran at 0.26 GMAC/s.
+    if groups > 1 && cin_g == 1 && cout % groups == 0 && x.dim().3 == groups {
+        let ks = kernel.as_standard_layout();
+        if let Ok(k) = ks
+            .view()
+            .into_shape_with_order((kh, kw, groups, cout / groups))
+        {
+            let mut y = super::depthwise(ConvOp {
+                x,
+                kernel: k,
+                bias: op.bias,
+                win,
+                then: &[],
+            });
+            if let Some(s) = y.as_slice_mut() {
+                epilogue.apply(s, cout, None);
+                super::Pointwise::apply_chain_to(op.then, s, cout);
+            }
+            return y;
+        }
+    }
     if let Some(v) = winograd::choose([kh, kw], win, groups, cin_g, cout)
         && winograd::tame(x)
         && winograd::tame(kernel)

@@ -293,6 +293,25 @@ proptest! {
         same_values(&a, &b, 1e-4, "")?;
     }
 
+    /// `conv2d` with one input channel per group takes the depthwise kernel: the same
+    /// values as the grouped definition, bias and activation included.
+    #[test]
+    fn one_channel_per_group_conv_equals_naive(
+        h in 1usize..9, w in 1usize..9, cin in 2usize..80, mult in 1usize..3,
+        k in 1usize..8, s in 1usize..3, same in any::<bool>(), relu in any::<bool>(), seed in 0u32..1000,
+    ) {
+        let win = Window::keras([h, w], [k, k], [s, s], [1, 1], pad(same));
+        prop_assume!(win.out[0] > 0 && win.out[1] > 0);
+        let x = tensor((1, h, w, cin), seed);
+        let kern = tensor((k, k, 1, cin * mult), seed + 3);
+        let bias: Vec<f32> = values(cin * mult, seed + 5);
+        let ep = if relu { Epilogue::Relu } else { Epilogue::Linear };
+        let fast = super::conv::conv2d(ConvOp::new(x.view(), kern.view(), Some(&bias), &win), cin, ep);
+        let mut slow = naive_conv(x.view(), kern.view(), &win, cin);
+        ep.apply(slow.as_slice_mut().unwrap(), cin * mult, Some(&bias));
+        same_values(&fast, &slow, 1e-4, "")?;
+    }
+
     #[test]
     fn depthwise_equals_grouped_conv(
         n in 1usize..3, h in 1usize..8, w in 1usize..8, cin in 1usize..140,
