@@ -126,38 +126,13 @@ pub fn read_input_at(
         return Ok(arr);
     }
     let shape = net.input_shape_of(k).cloned().unwrap_or_default();
-    if shape.len() != 4 {
-        return Err(RunError::Input(format!(
-            "{}: the model's input has shape {shape:?}; images fit only rank-4 inputs",
-            path.display()
-        )));
-    }
     let cf = net
         .input_layers()
         .get(k)
         .and_then(|&i| net.analyze().layers.get(i).map(|r| r.channels_first))
         .unwrap_or(false);
-    let (h, w, c) = if cf {
-        (shape[2], shape[3], shape[1])
-    } else {
-        (shape[1], shape[2], shape[3])
-    };
-    let channels = c.unwrap_or(3).max(0) as usize;
-    let target = match (h, w) {
-        (Some(h), Some(w)) => Some((h.max(0) as usize, w.max(0) as usize)),
-        _ => None,
-    };
-    let img = image::load_image(&bytes, target, channels, pre, ResizeMode::Stretch)
-        .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
-    let arr = ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
-        .map_err(|e| RunError::Input(e.to_string()))?;
-    Ok(if cf {
-        arr.permuted_axes(IxDyn(&[0, 3, 1, 2]))
-            .as_standard_layout()
-            .into_owned()
-    } else {
-        arr
-    })
+    image::input_array(&bytes, &shape, cf, pre, ResizeMode::Stretch)
+        .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))
 }
 
 /// Loads a model and an input and runs every layer: the network and its activations.

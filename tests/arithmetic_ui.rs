@@ -5,34 +5,10 @@
 
 mod common;
 
-use common::{harness_with, has_text, type_number};
+use common::{choose, frames, harness_with, has_text, type_number};
 use convscope::app::{Command, Designer, arithmetic};
-use egui::Key;
-use egui::accesskit::Role;
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use image::AnimationDecoder;
-
-type H = Harness<'static, Designer>;
-
-fn frames(h: &mut H) {
-    h.run_steps(8);
-}
-
-fn choose(h: &mut H, label: &str, option: &str) {
-    h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some(label))
-        .click();
-    frames(h);
-    h.get_by(|n| n.label().as_deref() == Some(option) && n.role() != Role::ComboBox)
-        .click_accesskit();
-    frames(h);
-    if h.query_by(|n| n.label().as_deref() == Some(option) && n.role() != Role::ComboBox)
-        .is_some()
-    {
-        h.key_press(Key::Escape);
-        frames(h);
-    }
-}
 
 #[test]
 fn stridednets_first_convolution_on_its_own_numbers() {

@@ -6,41 +6,28 @@
 
 mod common;
 
-use common::{harness_with, has_text, type_number};
+use common::{choose, frames, harness_with, has_text, type_number};
 use convscope::app::Designer;
 use convscope::model::Network;
-use egui::accesskit::Role;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
 type H = Harness<'static, Designer>;
 
-fn frames(h: &mut H) {
-    h.run_steps(8);
-}
-
 /// Chooses `class` in the palette's "Add after selection" list.
 fn add(h: &mut H, class: &str) {
     choose(h, "Add after selection:", class);
 }
 
-/// Picks `option` in the combo box labelled `label` (by accessibility action: a long
-/// list scrolls, and the item may be out of the popup's view).
-fn choose(h: &mut H, label: &str, option: &str) {
-    h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some(label))
-        .click();
-    frames(h);
-    h.get_by(|n| n.label().as_deref() == Some(option) && n.role() != Role::ComboBox)
-        .click_accesskit();
-    frames(h);
-    // An accessibility click leaves the popup open.
-    if h.query_by(|n| n.label().as_deref() == Some(option) && n.role() != Role::ComboBox)
-        .is_some()
-    {
-        h.key_press(Key::Escape);
-        frames(h);
-    }
+/// The names of the layers feeding layer `name`.
+fn inputs_of(h: &H, name: &str) -> Vec<String> {
+    let net = &h.state().doc.network;
+    let i = net.find(name).unwrap_or_else(|| panic!("no layer {name}"));
+    net.inputs_of(i)
+        .iter()
+        .map(|&j| net.layers()[j].name.clone())
+        .collect()
 }
 
 fn shape_of(h: &H, name: &str) -> Vec<Option<i64>> {
@@ -112,14 +99,10 @@ fn build_a_resnet_block_by_clicking_then_a_bottleneck_and_undo_it_all() {
     h.get_by_label("+ Add").click();
     frames(&mut h);
     choose(&mut h, "Connect from", "input_layer");
-    let net = &h.state().doc.network;
-    let add_i = net.find("add").unwrap();
-    let ins: Vec<&str> = net
-        .inputs_of(add_i)
-        .iter()
-        .map(|&j| net.layers()[j].name.as_str())
-        .collect();
-    assert_eq!(ins, ["batch_normalization_1", "input_layer"]);
+    assert_eq!(
+        inputs_of(&h, "add"),
+        ["batch_normalization_1", "input_layer"]
+    );
     add(&mut h, "ReLU");
     lens.push(h.state().doc.network.len());
     assert_eq!(
@@ -442,20 +425,14 @@ fn a_second_input_is_added_wired_run_and_undone() {
     h.get_by_label("+ Add").click();
     frames(&mut h);
     choose(&mut h, "Connect from", "input_layer_1");
-    let net = &h.state().doc.network;
-    let add_i = net.find("add").unwrap();
-    let ins: Vec<&str> = net
-        .inputs_of(add_i)
-        .iter()
-        .map(|&j| net.layers()[j].name.as_str())
-        .collect();
-    assert_eq!(ins, ["input_layer", "input_layer_1"]);
+    assert_eq!(inputs_of(&h, "add"), ["input_layer", "input_layer_1"]);
     assert_eq!(shape_of(&h, "add"), [None, Some(8), Some(8), Some(3)]);
     // The viewer feeds the image to both inputs: the Add is twice the input.
     for _ in 0..4 {
         frames(&mut h);
     }
     let d = h.state();
+    let add_i = d.doc.network.find("add").unwrap();
     let input = d.rt.viewer.input.clone().expect("an input");
     let out = d.rt.viewer.acts[add_i]
         .as_ref()

@@ -17,6 +17,55 @@ use ndarray::Array2;
 /// Cells drawn per axis at most: a larger grid is shown around the window.
 const VISIBLE: usize = 24;
 
+/// How a layer's output pixels read its input.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Map {
+    /// A sliding window (convolutions, pooling).
+    Window(Window),
+    /// Output pixel `o` copies input `o + offset` (ZeroPadding2D: minus the padding before;
+    /// Cropping2D: plus the cropping before).
+    Shift { offset: [isize; 2], out: [usize; 2] },
+    /// UpSampling2D, nearest: output `o` copies input `o / size`.
+    Nearest { size: [usize; 2], out: [usize; 2] },
+}
+
+impl Map {
+    pub fn out(&self) -> [usize; 2] {
+        match self {
+            Map::Window(w) => w.out,
+            Map::Shift { out, .. } | Map::Nearest { out, .. } => *out,
+        }
+    }
+
+    /// The input pixels output `o` reads, in kernel order (outside the input: padding).
+    pub fn taps(&self, o: [usize; 2]) -> Vec<[isize; 2]> {
+        match self {
+            Map::Window(w) => w.taps(o),
+            Map::Shift { offset, .. } => {
+                vec![[o[0] as isize + offset[0], o[1] as isize + offset[1]]]
+            }
+            Map::Nearest { size, .. } => vec![[
+                (o[0] / size[0].max(1)) as isize,
+                (o[1] / size[1].max(1)) as isize,
+            ]],
+        }
+    }
+
+    /// The output pixels that read input pixel `t`.
+    pub fn readers(&self, t: [isize; 2]) -> Vec<[usize; 2]> {
+        match self {
+            Map::Window(w) => w.readers(t),
+            _ => {
+                let out = self.out();
+                (0..out[0])
+                    .flat_map(|r| (0..out[1]).map(move |c| [r, c]))
+                    .filter(|&o| self.taps(o).contains(&t))
+                    .collect()
+            }
+        }
+    }
+}
+
 /// The window of layer `i` on its input: sizes, padding split, taps.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Geometry {
@@ -25,7 +74,12 @@ pub struct Geometry {
     pub input: [usize; 2],
     /// Padding rows before and after, columns before and after.
     pub pad: [[usize; 2]; 2],
-    pub window: Window,
+    pub map: Map,
+    /// Conv2DTranspose: the input's pixels are every `inserted`-th cell of the grid
+    /// drawn (its strides, zeros between); 1 for the other layers.
+    pub inserted: [usize; 2],
+    /// Which input channels feed which output channels (groups, depthwise, separable).
+    pub channels: Option<String>,
     /// The formula per axis with this layer's numbers.
     pub formula: Vec<String>,
 }
@@ -33,13 +87,24 @@ pub struct Geometry {
 impl Geometry {
     /// Output positions in the order the kernel visits them (row-major).
     pub fn positions(&self) -> usize {
-        self.window.out[0] * self.window.out[1]
+        self.map.out()[0] * self.map.out()[1]
     }
 
     /// Output cell of position `k`.
     pub fn cell(&self, k: usize) -> [usize; 2] {
-        let cols = self.window.out[1].max(1);
+        let cols = self.map.out()[1].max(1);
         [k / cols, k % cols]
+    }
+
+    /// The input pixel grid cell `t` holds: `None` for padding and for the zeros a
+    /// transposed convolution inserts between pixels.
+    pub fn source(&self, t: [isize; 2]) -> Option<[usize; 2]> {
+        if self.is_padding(t) {
+            return None;
+        }
+        let [r, c] = [t[0] as usize, t[1] as usize];
+        let [sr, sc] = self.inserted.map(|s| s.max(1));
+        (r % sr == 0 && c % sc == 0).then_some([r / sr, c / sc])
     }
 
     /// Whether input coordinate `t` is padding.
@@ -50,22 +115,58 @@ impl Geometry {
     /// The sentence under the grids for position `k`: which input cells it reads.
     pub fn taps_text(&self, k: usize) -> String {
         let [r, c] = self.cell(k);
-        let taps = self.window.taps([r, c]);
-        let pads = taps.iter().filter(|&&t| self.is_padding(t)).count();
+        let taps = self.map.taps([r, c]);
+        let pads = taps.iter().filter(|&&t| self.source(t).is_none()).count();
         let list: Vec<String> = taps
             .iter()
             .map(|t| format!("({}, {})", t[0], t[1]))
             .collect();
         format!(
-            "Output ({r}, {c}) reads input {} — {pads} of {} taps in padding",
+            "Output ({r}, {c}) reads input {} — {pads} of {} taps on {}",
             list.join(" "),
-            taps.len()
+            taps.len(),
+            if self.inserted == [1, 1] {
+                "padding"
+            } else {
+                "zeros (padding or inserted)"
+            }
         )
     }
 
     /// The sizes line: input, padding split, window, output.
     pub fn sizes_text(&self) -> String {
-        let w = &self.window;
+        let out = self.map.out();
+        let w = match &self.map {
+            Map::Window(w) => w,
+            Map::Shift { offset, .. } => {
+                return format!(
+                    "Input {}×{} · padding top {}, bottom {}, left {}, right {} · output pixel (r, c) copies input (r {:+}, c {:+}) · output {}×{}",
+                    self.input[0],
+                    self.input[1],
+                    self.pad[0][0],
+                    self.pad[0][1],
+                    self.pad[1][0],
+                    self.pad[1][1],
+                    offset[0],
+                    offset[1],
+                    out[0],
+                    out[1]
+                );
+            }
+            Map::Nearest { size, .. } => {
+                return format!(
+                    "Input {}×{} · size {}×{}, nearest: output pixel (r, c) copies input (r / {}, c / {}) · output {}×{}",
+                    self.input[0],
+                    self.input[1],
+                    size[0],
+                    size[1],
+                    size[0],
+                    size[1],
+                    out[0],
+                    out[1]
+                );
+            }
+        };
         format!(
             "Input {}×{} · padding top {}, bottom {}, left {}, right {} · kernel {}×{}, strides {}×{}, dilation {}×{} · output {}×{}",
             self.input[0],
@@ -88,7 +189,7 @@ impl Geometry {
     /// The part of the padded input drawn around position `k`'s taps: first coordinate
     /// and count per axis.
     fn input_view(&self, k: usize, visible: usize) -> [(isize, usize); 2] {
-        let taps = self.window.taps(self.cell(k));
+        let taps = self.map.taps(self.cell(k));
         [0, 1].map(|a| {
             let lo = -(self.pad[a][0] as isize);
             let n = self.input[a] + self.pad[a][0] + self.pad[a][1];
@@ -108,7 +209,7 @@ impl Geometry {
     fn output_view(&self, k: usize, visible: usize) -> [(usize, usize); 2] {
         let cell = self.cell(k);
         [0, 1].map(|a| {
-            let n = self.window.out[a];
+            let n = self.map.out()[a];
             if n <= visible {
                 return (0, n);
             }
@@ -121,16 +222,28 @@ impl Geometry {
 /// The geometry of layer `i` (a convolution or pooling layer), or why there is none.
 pub fn geometry(net: &Network, analysis: &Analysis, i: usize) -> Result<Geometry, String> {
     let layer = net.layers().get(i).ok_or("no layer selected")?;
-    let args = layer.kind.spec().window().ok_or_else(|| {
-        format!(
-            "{} has no sliding window: select a convolution or pooling layer (Conv2D, \
-             DepthwiseConv2D, SeparableConv2D, MaxPooling2D, AveragePooling2D)",
-            layer.class_name()
-        )
-    })?;
-    if layer.class_name() == "Conv2DTranspose" {
-        return Err("Conv2DTranspose's view (the equivalent convolution over the zero-inserted input) is not drawn yet".into());
+    if let Some(g) = copying(net, analysis, i)? {
+        return Ok(g);
     }
+    let spec = layer.kind.spec();
+    // Conv2DTranspose has no forward window of its own (the inspector's formula is the
+    // other way round): its convolution arguments are the ones drawn.
+    let transposed = matches!(layer.kind, crate::model::LayerKind::Conv2DTranspose(_));
+    let args = spec
+        .window()
+        .or_else(|| {
+            transposed
+                .then(|| spec.conv().map(|c| c.window()))
+                .flatten()
+        })
+        .ok_or_else(|| {
+            format!(
+                "{} has no sliding window: select a convolution or pooling layer (Conv2D, \
+             DepthwiseConv2D, SeparableConv2D, MaxPooling2D, AveragePooling2D), \
+             ZeroPadding2D, Cropping2D or UpSampling2D",
+                layer.class_name()
+            )
+        })?;
     let prev = *net.inputs_of(i).first().ok_or("the layer has no input")?;
     let shape = analysis
         .layers
@@ -151,8 +264,59 @@ pub fn geometry(net: &Network, analysis: &Analysis, i: usize) -> Result<Geometry
     if k.iter().chain(&s).chain(&d).any(|&v| v <= 0) {
         return Err("kernel size, strides and dilation must be positive".into());
     }
-    let axes = [0, 1].map(|a| AxisWindow::new([h, w][a], k[a], s[a], d[a], args.padding));
     let size = |v: [i64; 2]| v.map(|x| x as usize);
+    let channels = channels_text(layer, &shape, args.data_format);
+    if let crate::model::LayerKind::Conv2DTranspose(t) = &layer.kind {
+        // The equivalent convolution: stride 1, the kernel flipped, over the input with
+        // strides - 1 zeros inserted between pixels and keff - 1 - crop padded before.
+        let op = t.output_padding.map(|p| p.v);
+        let axes = [0, 1].map(|a| {
+            AxisWindow::transposed(
+                [h, w][a],
+                k[a],
+                s[a],
+                d[a],
+                args.padding,
+                op.map(|p| p[a].max(0)),
+            )
+        });
+        let grid = [0, 1].map(|a| ([h, w][a] as usize - 1) * s[a] as usize + 1);
+        let keff = [0, 1].map(|a| geometry::effective_kernel(k[a], d[a]) as usize);
+        let out = axes.map(|x| x.out.max(0) as usize);
+        if out.contains(&0) {
+            return Err("the output is empty".into());
+        }
+        let crop = axes.map(|x| x.pad_before.max(0) as usize);
+        let before = [0, 1].map(|a| keff[a] - 1 - crop[a].min(keff[a] - 1));
+        let after = [0, 1].map(|a| (out[a] + crop[a]).saturating_sub(grid[a]));
+        let window = Window {
+            kernel: size(k),
+            strides: [1, 1],
+            dilation: size(d),
+            pad_before: before,
+            out,
+        };
+        let formula = [0, 1]
+            .into_iter()
+            .map(|a| {
+                format!(
+                    "{}: {} pixels, {} zero{} between each -> {} cells; + {} before, {} after; {}×{} window, dilation {} -> {}",
+                    ["H", "W"][a], [h, w][a], s[a] - 1, if s[a] == 2 { "" } else { "s" },
+                    grid[a], before[a], after[a], k[a], k[a], d[a], out[a]
+                )
+            })
+            .collect();
+        return Ok(Geometry {
+            class: layer.class_name(),
+            input: grid,
+            pad: [[before[0], after[0]], [before[1], after[1]]],
+            map: Map::Window(window),
+            inserted: size(s),
+            channels,
+            formula,
+        });
+    }
+    let axes = [0, 1].map(|a| AxisWindow::new([h, w][a], k[a], s[a], d[a], args.padding));
     let window = Window::keras(size([h, w]), size(k), size(s), size(d), args.padding);
     if window.out.contains(&0) {
         return Err("the output is empty: the window is larger than the padded input".into());
@@ -165,9 +329,123 @@ pub fn geometry(net: &Network, analysis: &Analysis, i: usize) -> Result<Geometry
         class: layer.class_name(),
         input: size([h, w]),
         pad: axes.map(|x| [x.pad_before.max(0) as usize, x.pad_after.max(0) as usize]),
-        window,
+        map: Map::Window(window),
+        inserted: [1, 1],
+        channels,
         formula,
     })
+}
+
+/// Which input channels feed which output channels, for the layers that do not mix them
+/// all: grouped Conv2D, DepthwiseConv2D, SeparableConv2D.
+fn channels_text(
+    layer: &crate::model::Layer,
+    input: &crate::model::Shape,
+    df: crate::layers::DataFormat,
+) -> Option<String> {
+    use crate::model::LayerKind;
+    let cin = input.get(df.channel_axis(input.len())).copied().flatten()?;
+    if let LayerKind::Conv2D(c) = &layer.kind
+        && c.groups > 1
+    {
+        let (g, per_in, per_out) = (c.groups, cin / c.groups.max(1), c.filters / c.groups.max(1));
+        Some(format!(
+            "groups {g}: input channels {}·g … {}·g + {} feed filters {}·g … {}·g + {} of group g (g = 0 … {})",
+            per_in,
+            per_in,
+            per_in - 1,
+            per_out,
+            per_out,
+            per_out - 1,
+            g - 1
+        ))
+    } else if let LayerKind::DepthwiseConv2D(c) = &layer.kind {
+        Some(format!(
+            "depthwise: input channel c alone feeds outputs {m}·c … {m}·c + {} ({cin} channels × multiplier {m} = {} outputs)",
+            c.depth_multiplier - 1,
+            cin * c.depth_multiplier,
+            m = c.depth_multiplier
+        ))
+    } else if let LayerKind::SeparableConv2D(c) = &layer.kind {
+        Some(format!(
+            "separable: this window is its depthwise step (input channel c alone -> {m} channels, {} in all), then a 1×1 convolution mixes all of them into {} filters",
+            cin * c.depth_multiplier,
+            c.filters,
+            m = c.depth_multiplier
+        ))
+    } else {
+        None
+    }
+}
+
+/// The input's spatial size of layer `i` (rows, columns), when fixed.
+fn input_size(
+    net: &Network,
+    analysis: &Analysis,
+    i: usize,
+    cf: bool,
+) -> Result<[usize; 2], String> {
+    let prev = *net.inputs_of(i).first().ok_or("the layer has no input")?;
+    let shape = analysis
+        .layers
+        .get(prev)
+        .and_then(|r| r.output_shape.clone())
+        .ok_or("its input's shape is not known (a layer before it is rejected)")?;
+    if shape.len() != 4 {
+        return Err(format!("its input is not an image: {shape:?}"));
+    }
+    let sp = if cf { [2, 3] } else { [1, 2] };
+    match [shape[sp[0]], shape[sp[1]]] {
+        [Some(h), Some(w)] if h > 0 && w > 0 => Ok([h as usize, w as usize]),
+        _ => Err("its input's height or width is not fixed".into()),
+    }
+}
+
+/// The layers that copy pixels (ZeroPadding2D, Cropping2D, UpSampling2D nearest); `None`
+/// for the others.
+fn copying(net: &Network, analysis: &Analysis, i: usize) -> Result<Option<Geometry>, String> {
+    use crate::model::LayerKind;
+    let layer = &net.layers()[i];
+    let cf = layer.kind.data_format().is_some_and(|d| d.is_first());
+    let class = layer.class_name();
+    let sized = |v: [[i64; 2]; 2]| v.map(|a| a.map(|x| x.max(0) as usize));
+    let (pad, map, input) = if let LayerKind::ZeroPadding2D(z) = &layer.kind {
+        let input = input_size(net, analysis, i, cf)?;
+        let p = sized(z.padding.v);
+        let out = [0, 1].map(|a| input[a] + p[a][0] + p[a][1]);
+        let offset = [-(p[0][0] as isize), -(p[1][0] as isize)];
+        (p, Map::Shift { offset, out }, input)
+    } else if let LayerKind::Cropping2D(c) = &layer.kind {
+        let input = input_size(net, analysis, i, cf)?;
+        let p = sized(c.cropping.v);
+        let out = [0, 1].map(|a| input[a].saturating_sub(p[a][0] + p[a][1]));
+        let offset = [p[0][0] as isize, p[1][0] as isize];
+        ([[0; 2]; 2], Map::Shift { offset, out }, input)
+    } else if let LayerKind::UpSampling2D(u) = &layer.kind {
+        if u.interpolation.to_lowercase() != "nearest" {
+            return Err(
+                "UpSampling2D with bilinear interpolation is not drawn yet (nearest is)".into(),
+            );
+        }
+        let input = input_size(net, analysis, i, cf)?;
+        let size = u.size.v.map(|x| x.max(1) as usize);
+        let out = [input[0] * size[0], input[1] * size[1]];
+        ([[0; 2]; 2], Map::Nearest { size, out }, input)
+    } else {
+        return Ok(None);
+    };
+    if map.out().contains(&0) {
+        return Err("the output is empty".into());
+    }
+    Ok(Some(Geometry {
+        class,
+        input,
+        pad,
+        map,
+        inserted: [1, 1],
+        channels: None,
+        formula: Vec::new(),
+    }))
 }
 
 /// What the pointer is on.
@@ -225,6 +503,16 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
     for f in &g.formula {
         ui.monospace(f);
     }
+    if g.inserted != [1, 1] {
+        ui.label(
+            "Conv2DTranspose as its equivalent convolution: stride 1 and the kernel flipped, \
+             over the input with strides - 1 zeros inserted between its pixels (dotted \
+             cells); (r, c) are cells of that grid, input pixel (r / strides, c / strides).",
+        );
+    }
+    if let Some(c) = &g.channels {
+        ui.label(c);
+    }
     ui.horizontal_wrapped(|ui| {
         if ui
             .button(if av.playing { "Pause" } else { "Play" })
@@ -260,7 +548,7 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
     };
     ui.label(match av.hover {
         Some(Hover::Input(t)) => {
-            let readers = g.window.readers(t);
+            let readers = g.map.readers(t);
             let list: Vec<String> = readers
                 .iter()
                 .map(|c| format!("({}, {})", c[0], c[1]))
@@ -281,9 +569,9 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 }
             )
         }
-        _ => g.taps_text(shown[0] * g.window.out[1] + shown[1]),
+        _ => g.taps_text(shown[0] * g.map.out()[1] + shown[1]),
     });
-    let k = shown[0] * g.window.out[1] + shown[1];
+    let k = shown[0] * g.map.out()[1] + shown[1];
     let cell = 20.0f32
         .min(ui.available_width() / (2 * VISIBLE + 4) as f32)
         .max(6.0);
@@ -296,9 +584,9 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
     let (resp, painter) = ui.allocate_painter(size, Sense::hover());
     let origin = resp.rect.min + vec2(cell * 0.5, cell * 0.5);
     let out_origin = origin + vec2((cn as f32 + 2.0) * cell, 0.0);
-    let taps = g.window.taps(shown);
+    let taps = g.map.taps(shown);
     let readers = match av.hover {
-        Some(Hover::Input(t)) => g.window.readers(t),
+        Some(Hover::Input(t)) => g.map.readers(t),
         _ => Vec::new(),
     };
     let mut hover = None;
@@ -313,17 +601,17 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
         for dc in 0..cn {
             let t = [r0 + dr as isize, c0 + dc as isize];
             let rect = rect_at(origin, dr, dc);
-            let fill = if g.is_padding(t) {
-                PAD
-            } else if let Some(v) = &values {
-                let [r, g3, b] =
-                    v.1.rgb(v.1.position(v.0[[t[0] as usize, t[1] as usize]], v.2));
-                Color32::from_rgb(r, g3, b)
-            } else {
-                CELL
+            let source = g.source(t);
+            let fill = match (source, &values) {
+                (None, _) => PAD,
+                (Some([r, c]), Some(v)) => {
+                    let [r, g3, b] = v.1.rgb(v.1.position(v.0[[r, c]], v.2));
+                    Color32::from_rgb(r, g3, b)
+                }
+                (Some(_), None) => CELL,
             };
             painter.rect_filled(rect, 1.0, fill);
-            if g.is_padding(t) {
+            if source.is_none() {
                 painter.text(
                     rect.center(),
                     egui::Align2::CENTER_CENTER,
@@ -333,7 +621,7 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
                 );
             }
             if taps.contains(&t) {
-                let colour = if g.is_padding(t) { ORANGE } else { BLUE };
+                let colour = if source.is_none() { ORANGE } else { BLUE };
                 painter.rect_stroke(
                     rect,
                     1.0,
@@ -450,21 +738,22 @@ fn frame_indexed(g: &Geometry, k: usize, values: Option<&Array2<f32>>) -> (usize
             }
         }
     };
-    let taps = g.window.taps(g.cell(k));
+    let taps = g.map.taps(g.cell(k));
     for dr in 0..rn {
         for dc in 0..cn {
             let t = [r0 + dr as isize, c0 + dc as isize];
-            let fill = if g.is_padding(t) {
-                2
-            } else if let (Some(v), Some(range)) = (values, range) {
-                let pos = Colormap::Viridis.position(v[[t[0] as usize, t[1] as usize]], range);
-                6 + (pos.clamp(0.0, 1.0) * 31.0).round() as u8
-            } else {
-                1
+            let source = g.source(t);
+            let fill = match (source, values, range) {
+                (None, ..) => 2,
+                (Some([r, c]), Some(v), Some(range)) => {
+                    let pos = Colormap::Viridis.position(v[[r, c]], range);
+                    6 + (pos.clamp(0.0, 1.0) * 31.0).round() as u8
+                }
+                _ => 1,
             };
             let border = taps
                 .contains(&t)
-                .then_some(if g.is_padding(t) { 4 } else { 3 });
+                .then_some(if source.is_none() { 4 } else { 3 });
             cell(dc * PX + PX / 2, dr * PX + PX / 2, fill, border);
         }
     }
@@ -534,4 +823,129 @@ pub fn gif_bytes(g: &Geometry, values: Option<&Array2<f32>>) -> Result<Vec<u8>, 
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::LayerKind;
+
+    /// For the copying layers the taps are what the engine computes: each output pixel is
+    /// the input pixel its tap names, or 0 on padding.
+    #[test]
+    fn copying_layers_taps_are_the_engines_outputs() {
+        for (class, set) in [("ZeroPadding2D", 0), ("Cropping2D", 1), ("UpSampling2D", 2)] {
+            let mut net = Network::sequential("t", &[5, 6, 2]);
+            let i = net.insert_new(0, class).unwrap();
+            match set {
+                0 => {
+                    if let LayerKind::ZeroPadding2D(z) = &mut net.layer_mut(i).kind {
+                        z.padding.v = [[1, 2], [3, 0]];
+                    }
+                }
+                1 => {
+                    if let LayerKind::Cropping2D(c) = &mut net.layer_mut(i).kind {
+                        c.cropping.v = [[1, 0], [2, 1]];
+                    }
+                }
+                _ => {
+                    if let LayerKind::UpSampling2D(u) = &mut net.layer_mut(i).kind {
+                        u.size = crate::model::Pair::new(2, 3);
+                    }
+                }
+            }
+            let analysis = net.analyze();
+            let g = geometry(&net, &analysis, i).unwrap();
+            let x = ndarray::ArrayD::from_shape_fn(vec![1, 5, 6, 2], |d| {
+                (d[1] * 10 + d[2]) as f32 + d[3] as f32 * 0.5 + 1.0
+            });
+            let acts = crate::engine::run(&net, &vec![Vec::new(); net.len()], x.clone()).unwrap();
+            let y = &acts[i].as_ref().unwrap().output;
+            assert_eq!(&y.shape()[1..3], &g.map.out()[..], "{class}");
+            for r in 0..g.map.out()[0] {
+                for c in 0..g.map.out()[1] {
+                    let [t] = g.map.taps([r, c])[..] else {
+                        panic!("one tap")
+                    };
+                    for ch in 0..2 {
+                        let want = if g.is_padding(t) {
+                            0.0
+                        } else {
+                            x[[0, t[0] as usize, t[1] as usize, ch]]
+                        };
+                        assert_eq!(y[[0, r, c, ch]], want, "{class} ({r}, {c})");
+                    }
+                    assert!(g.map.readers(t).contains(&[r, c]));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod transposed_tests {
+    use super::*;
+    use crate::model::LayerKind;
+
+    /// Conv2DTranspose's taps over the zero-inserted grid, with the flipped kernel, give
+    /// the engine's output (strides, `same` and `valid`, output_padding, dilation).
+    #[test]
+    fn transposed_taps_with_the_flipped_kernel_are_the_engines_output() {
+        for (k, s, same, op, d) in [
+            (3, 2, true, None, 1),
+            (3, 2, false, None, 1),
+            (4, 3, true, Some(1), 1),
+            (2, 2, false, Some(0), 1),
+            (3, 1, true, None, 2),
+        ] {
+            let mut net = Network::sequential("t", &[4, 5, 2]);
+            let i = net.insert_new(0, "Conv2DTranspose").unwrap();
+            if let LayerKind::Conv2DTranspose(t) = &mut net.layer_mut(i).kind {
+                t.filters = 3;
+                t.base.kernel_size = crate::model::Pair::square(k);
+                t.base.strides = crate::model::Pair::square(s);
+                t.base.dilation_rate = crate::model::Pair::square(d);
+                t.base.padding = if same {
+                    crate::layers::Padding::Same
+                } else {
+                    crate::layers::Padding::Valid
+                };
+                t.output_padding = op.map(crate::model::Pair::square);
+                t.base.use_bias = false;
+            }
+            let analysis = net.analyze();
+            assert!(analysis.error(&net).is_none(), "{:?}", analysis.error(&net));
+            let w = crate::engine::weights::initialize(&net, &analysis, 1).unwrap();
+            let g = geometry(&net, &analysis, i).unwrap();
+            let x = ndarray::ArrayD::from_shape_fn(vec![1, 4, 5, 2], |q| {
+                (q[1] * 5 + q[2]) as f32 * 0.1 - q[3] as f32
+            });
+            let acts = crate::engine::run(&net, &w, x.clone()).unwrap();
+            let y = &acts[i].as_ref().unwrap().output;
+            let kern = &w[i][0]; // (kh, kw, filters, in)
+            assert_eq!(&y.shape()[1..3], &g.map.out()[..]);
+            let kk = k as usize;
+            for r in 0..g.map.out()[0] {
+                for c in 0..g.map.out()[1] {
+                    for f in 0..3 {
+                        let mut acc = 0f32;
+                        for (u, t) in g.map.taps([r, c]).into_iter().enumerate() {
+                            let Some([sr, sc]) = g.source(t) else {
+                                continue;
+                            };
+                            let (uy, ux) = (u / kk, u % kk);
+                            for ci in 0..2 {
+                                acc += x[[0, sr, sc, ci]] * kern[[kk - 1 - uy, kk - 1 - ux, f, ci]];
+                            }
+                        }
+                        let got = y[[0, r, c, f]];
+                        assert!(
+                            (got - acc).abs() < 1e-4,
+                            "k{k} s{s} same {same} op {op:?} d{d} ({r}, {c}, {f}): {got} vs {acc}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

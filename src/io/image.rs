@@ -160,6 +160,45 @@ pub fn load_image(
     load_image_within(bytes, target, channels, pre, mode, MAX_PIXELS)
 }
 
+/// The image as the array a model input of batch shape `shape` (rank 4) takes: decoded,
+/// resized to its height and width when they are fixed, converted to its channels (3
+/// when free), preprocessed, batch 1, channels last or (`channels_first`) first.
+pub fn input_array(
+    bytes: &[u8],
+    shape: &[Option<i64>],
+    channels_first: bool,
+    pre: Preprocess,
+    mode: ResizeMode,
+) -> Result<ndarray::ArrayD<f32>, String> {
+    use ndarray::IxDyn;
+    if shape.len() != 4 {
+        return Err(format!(
+            "images fit only rank-4 inputs; this model's input is {shape:?}"
+        ));
+    }
+    let (h, w, c) = if channels_first {
+        (shape[2], shape[3], shape[1])
+    } else {
+        (shape[1], shape[2], shape[3])
+    };
+    let target = match (h, w) {
+        (Some(h), Some(w)) => Some((h.max(1) as usize, w.max(1) as usize)),
+        _ => None,
+    };
+    let channels = c.unwrap_or(3).max(0) as usize;
+    let img = load_image(bytes, target, channels, pre, mode).map_err(|e| e.to_string())?;
+    let arr =
+        ndarray::ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
+            .map_err(|e| e.to_string())?;
+    Ok(if channels_first {
+        arr.permuted_axes(IxDyn(&[0, 3, 1, 2]))
+            .as_standard_layout()
+            .into_owned()
+    } else {
+        arr
+    })
+}
+
 /// [`load_image`] with another pixel limit (at most [`MAX_PIXELS`]); the image fuzz
 /// target uses a smaller one so that its one-second hang limit measures stuck code, not
 /// the honest cost of decoding a 100 M pixel photo.

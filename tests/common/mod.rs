@@ -68,3 +68,26 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&d).expect("temp folder");
     d
 }
+
+/// Eight frames: enough for a click, its command and the redraw.
+pub fn frames(h: &mut Harness<'static, Designer>) {
+    h.run_steps(8);
+}
+
+/// Picks `option` in the combo box labelled `label` (by accessibility action: a long
+/// list scrolls, and the item may be out of the popup's view).
+pub fn choose(h: &mut Harness<'static, Designer>, label: &str, option: &str) {
+    h.get_by(|n| n.role() == Role::ComboBox && n.label().as_deref() == Some(label))
+        .click();
+    frames(h);
+    h.get_by(|n| n.label().as_deref() == Some(option) && n.role() != Role::ComboBox)
+        .click_accesskit();
+    frames(h);
+    // An accessibility click leaves the popup open.
+    if h.query_by(|n| n.label().as_deref() == Some(option) && n.role() != Role::ComboBox)
+        .is_some()
+    {
+        h.key_press(Key::Escape);
+        frames(h);
+    }
+}

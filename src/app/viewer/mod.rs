@@ -18,7 +18,7 @@ use super::ViewSettings;
 use super::worker::{Job, Worker};
 use crate::engine::forward::{LayerRun, LayerWeights};
 use crate::engine::weights::{Drawn, WeightPlan};
-use crate::io::image::{Preprocess, ResizeMode, load_image};
+use crate::io::image::{Preprocess, ResizeMode};
 use crate::keras::shape::Shape;
 use crate::model::{Analysis, LayerId, Network};
 use crate::progress::Progress;
@@ -765,38 +765,13 @@ impl Viewer {
     }
 }
 
-/// The image as the array an input of `shape` takes: resized (when the input's size is
-/// fixed), converted to its channels and scaled as `view` says, in its layout.
+/// The image as the array an input of `shape` takes ([`crate::io::image::input_array`]
+/// with the view's preprocessing and resize mode).
 fn image_array(
     bytes: &[u8],
     shape: &Shape,
     cf: bool,
     view: &ViewSettings,
 ) -> Result<ArrayD<f32>, String> {
-    if shape.len() != 4 {
-        return Err(format!(
-            "images need a rank-4 input; this model's input is {shape:?}"
-        ));
-    }
-    let (h, w, c) = if cf {
-        (shape[2], shape[3], shape[1])
-    } else {
-        (shape[1], shape[2], shape[3])
-    };
-    let target = match (h, w) {
-        (Some(h), Some(w)) => Some((h.max(1) as usize, w.max(1) as usize)),
-        _ => None,
-    };
-    let channels = c.unwrap_or(3).max(0) as usize;
-    let img = load_image(bytes, target, channels, view.preprocess, view.resize)
-        .map_err(|e| e.to_string())?;
-    let arr = ArrayD::from_shape_vec(IxDyn(&[1, img.height, img.width, img.channels]), img.data)
-        .map_err(|e| e.to_string())?;
-    Ok(if cf {
-        arr.permuted_axes(IxDyn(&[0, 3, 1, 2]))
-            .as_standard_layout()
-            .into_owned()
-    } else {
-        arr
-    })
+    crate::io::image::input_array(bytes, shape, cf, view.preprocess, view.resize)
 }
