@@ -45,6 +45,11 @@ fn stridednets_first_convolution_on_its_own_numbers() {
         &h,
         "Output (1, 2) reads input (-3, -1) (-3, 1) (-3, 3)"
     ));
+    // 96 rows and columns (plus padding) are more than the view: scroll it by hand.
+    h.get_by_label("follow the kernel").click();
+    frames(&mut h);
+    type_number(&mut h, "first row", "40");
+    assert_eq!(h.state().rt.arithmetic.scroll.map(|s| s[0]), Some(40));
     // Play advances the position.
     h.get_by_label("Play").click();
     frames(&mut h);

@@ -186,15 +186,33 @@ impl Geometry {
         )
     }
 
-    /// The part of the padded input drawn around position `k`'s taps: first coordinate
-    /// and count per axis.
-    fn input_view(&self, k: usize, visible: usize) -> [(isize, usize); 2] {
-        let taps = self.map.taps(self.cell(k));
+    /// The first coordinate and the count of the padded input's cells per axis.
+    pub fn padded(&self) -> [(isize, usize); 2] {
         [0, 1].map(|a| {
-            let lo = -(self.pad[a][0] as isize);
-            let n = self.input[a] + self.pad[a][0] + self.pad[a][1];
+            (
+                -(self.pad[a][0] as isize),
+                self.input[a] + self.pad[a][0] + self.pad[a][1],
+            )
+        })
+    }
+
+    /// The part of the padded input drawn: from `start` when scrolled by hand, else
+    /// around position `k`'s taps; first coordinate and count per axis.
+    fn input_view(
+        &self,
+        k: usize,
+        visible: usize,
+        start: Option<[isize; 2]>,
+    ) -> [(isize, usize); 2] {
+        let taps = self.map.taps(self.cell(k));
+        let padded = self.padded();
+        [0, 1].map(|a| {
+            let (lo, n) = padded[a];
             if n <= visible {
                 return (lo, n);
+            }
+            if let Some(s) = start {
+                return (s[a].clamp(lo, lo + (n - visible) as isize), visible);
             }
             let first = taps.iter().map(|t| t[a]).min().unwrap_or(0);
             let last = taps.iter().map(|t| t[a]).max().unwrap_or(0);
@@ -466,6 +484,9 @@ pub struct ArithmeticView {
     pub hover: Option<Hover>,
     /// Colour the input cells with the real input's values (first channel).
     pub values: bool,
+    /// The first input row and column drawn when scrolled by hand (`None`: the view
+    /// follows the kernel).
+    pub scroll: Option<[isize; 2]>,
 }
 
 const BLUE: Color32 = Color32::from_rgb(70, 140, 255);
@@ -486,6 +507,11 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
         }
     };
     let n = g.positions();
+    let values = if d.rt.arithmetic.values {
+        input_values(d, i)
+    } else {
+        None
+    };
     let av = &mut d.rt.arithmetic;
     av.position = av.position.min(n - 1);
     // Playing: one stride step every 0.4 s.
@@ -532,16 +558,41 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
             .labelled_by(l.id);
         ui.label(format!("of {n}"));
         ui.checkbox(&mut av.values, "input values");
+        let v = values.as_ref().map(|v| &v.0);
         if ui.button("Export GIF…").clicked() {
-            export(d_path("arithmetic.gif", "GIF"), || gif_bytes(&g, None));
+            export(d_path("arithmetic.gif", "GIF"), || gif_bytes(&g, v));
         }
         if ui.button("Export frame PNG…").clicked() {
             let k = av.position;
-            export(d_path("arithmetic.png", "PNG"), || frame_png(&g, k, None));
+            export(d_path("arithmetic.png", "PNG"), || frame_png(&g, k, v));
         }
     });
-    let values = if av.values { input_values(d, i) } else { None };
-    let av = &mut d.rt.arithmetic;
+    // A large input: the view follows the kernel, or is scrolled by hand.
+    let padded = g.padded();
+    if padded.iter().any(|&(_, n)| n > VISIBLE) {
+        ui.horizontal_wrapped(|ui| {
+            let mut follow = av.scroll.is_none();
+            if ui.checkbox(&mut follow, "follow the kernel").changed() {
+                av.scroll = if follow {
+                    None
+                } else {
+                    let [(r, _), (c, _)] = g.input_view(av.position, VISIBLE, None);
+                    Some([r, c])
+                };
+            }
+            if let Some(s) = &mut av.scroll {
+                for (a, name) in ["first row", "first column"].into_iter().enumerate() {
+                    let (lo, n) = padded[a];
+                    let l = ui.label(name);
+                    ui.add(
+                        egui::DragValue::new(&mut s[a])
+                            .range(lo..=lo + n.saturating_sub(VISIBLE) as isize),
+                    )
+                    .labelled_by(l.id);
+                }
+            }
+        });
+    }
     let shown = match av.hover {
         Some(Hover::Output(c)) => c,
         _ => g.cell(av.position),
@@ -575,7 +626,7 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
     let cell = 20.0f32
         .min(ui.available_width() / (2 * VISIBLE + 4) as f32)
         .max(6.0);
-    let [(r0, rn), (c0, cn)] = g.input_view(k, VISIBLE);
+    let [(r0, rn), (c0, cn)] = g.input_view(k, VISIBLE, av.scroll);
     let [(or0, orn), (oc0, ocn)] = g.output_view(k, VISIBLE);
     let size = vec2(
         (cn + ocn) as f32 * cell + 3.0 * cell,
@@ -722,7 +773,7 @@ fn palette() -> Vec<[u8; 3]> {
 /// the right, [`PX`] pixels a cell, the taps of position `k` outlined. Returns width,
 /// height and the indices row by row.
 fn frame_indexed(g: &Geometry, k: usize, values: Option<&Array2<f32>>) -> (usize, usize, Vec<u8>) {
-    let [(r0, rn), (c0, cn)] = g.input_view(k, VISIBLE);
+    let [(r0, rn), (c0, cn)] = g.input_view(k, VISIBLE, None);
     let [(or0, orn), (oc0, ocn)] = g.output_view(k, VISIBLE);
     let (w, h) = ((cn + ocn + 3) * PX, (rn.max(orn) + 1) * PX);
     let mut px = vec![0u8; w * h];
