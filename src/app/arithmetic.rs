@@ -262,15 +262,7 @@ pub fn geometry(net: &Network, analysis: &Analysis, i: usize) -> Result<Geometry
                 layer.class_name()
             )
         })?;
-    let prev = *net.inputs_of(i).first().ok_or("the layer has no input")?;
-    let shape = analysis
-        .layers
-        .get(prev)
-        .and_then(|r| r.output_shape.clone())
-        .ok_or("its input's shape is not known (a layer before it is rejected)")?;
-    if shape.len() != 4 {
-        return Err(format!("its input is not an image: {shape:?}"));
-    }
+    let shape = input_shape(net, analysis, i)?;
     let sp = args.data_format.spatial_axes();
     let dims = [shape[sp[0]], shape[sp[1]]];
     let [Some(h), Some(w)] = dims else {
@@ -396,13 +388,12 @@ fn channels_text(
     }
 }
 
-/// The input's spatial size of layer `i` (rows, columns), when fixed.
-fn input_size(
+/// The shape of layer `i`'s (first) input, when known and an image's.
+fn input_shape(
     net: &Network,
     analysis: &Analysis,
     i: usize,
-    cf: bool,
-) -> Result<[usize; 2], String> {
+) -> Result<crate::model::Shape, String> {
     let prev = *net.inputs_of(i).first().ok_or("the layer has no input")?;
     let shape = analysis
         .layers
@@ -412,6 +403,17 @@ fn input_size(
     if shape.len() != 4 {
         return Err(format!("its input is not an image: {shape:?}"));
     }
+    Ok(shape)
+}
+
+/// The input's spatial size of layer `i` (rows, columns), when fixed.
+fn input_size(
+    net: &Network,
+    analysis: &Analysis,
+    i: usize,
+    cf: bool,
+) -> Result<[usize; 2], String> {
+    let shape = input_shape(net, analysis, i)?;
     let sp = if cf { [2, 3] } else { [1, 2] };
     match [shape[sp[0]], shape[sp[1]]] {
         [Some(h), Some(w)] if h > 0 && w > 0 => Ok([h as usize, w as usize]),
