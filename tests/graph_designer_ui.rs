@@ -463,3 +463,30 @@ fn a_second_input_is_added_wired_run_and_undone() {
     assert_eq!(net.input_layers().len(), 1);
     assert!(net.find("add").is_none());
 }
+
+/// A group of the user's own, collapsed, is kept in the view settings by layer name: a
+/// new window on the same design (settings restored, layer ids made anew) shows it again.
+#[test]
+fn user_groups_and_collapsed_state_come_back_with_the_view_settings() {
+    let mut h = graph_harness();
+    let n = h.state().doc.network.len();
+    let names = pick_first_two(&mut h);
+    h.get_by_label("Group picked").click();
+    frames(&mut h);
+    let view = h.state().view.clone();
+    let members: Vec<String> = view.graph_groups["group_1"].iter().cloned().collect();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(members, want);
+    assert!(view.graph_collapsed.contains("group_1"));
+    // A new window: the design read again from its Keras JSON, the view settings kept.
+    let json = convscope::io::config::to_json_string(&h.state().doc.network);
+    let mut d = Designer::new(convscope::io::config::from_json_str(&json).unwrap());
+    d.view = view;
+    let mut h = harness_with(d);
+    frames(&mut h);
+    h.get_by_label("Graph").click();
+    frames(&mut h);
+    assert_eq!(h.state().rt.graph.view().unwrap().nodes.len(), n - 1);
+    h.get_by_label("group_1");
+}

@@ -338,6 +338,12 @@ impl Designer {
         }
         self.view.graph_moved.clear();
         self.rt.graph.custom.clear();
+        // The new document's own grouping, saved from the next frame on.
+        self.rt.graph.restored = true;
+        self.view
+            .graph_collapsed
+            .clone_from(&self.rt.graph.collapsed);
+        self.view.graph_groups.clear();
         self.rt.graph.picked.clear();
         self.view.selected = 1;
         self.view.focus = None;

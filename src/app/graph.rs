@@ -74,6 +74,9 @@ pub struct GraphView {
     pub picked: BTreeSet<crate::model::LayerId>,
     /// Where a Shift+drag box selection started (scene units).
     boxing: Option<Pos2>,
+    /// The collapsed and user groups are this document's own (opened from a file, or
+    /// taken from the saved view settings once): later frames save them there.
+    pub restored: bool,
 }
 
 impl Default for GraphView {
@@ -89,6 +92,7 @@ impl Default for GraphView {
             to_screen: None,
             picked: BTreeSet::new(),
             boxing: None,
+            restored: false,
         }
     }
 }
@@ -134,8 +138,50 @@ impl GraphView {
     }
 }
 
+/// Takes the groups the saved view settings hold for this design (once), and writes the
+/// canvas's back to them, by layer name (ids are not kept between sessions).
+fn keep_groups(d: &mut Designer) {
+    let net = &d.doc.network;
+    let g = &mut d.rt.graph;
+    if !g.restored {
+        g.restored = true;
+        g.custom = d
+            .view
+            .graph_groups
+            .iter()
+            .map(|(name, members)| {
+                let ids = members
+                    .iter()
+                    .filter_map(|m| net.find(m).map(|i| net.layers()[i].id()))
+                    .collect();
+                (name.clone(), ids)
+            })
+            .collect();
+        g.collapsed.clone_from(&d.view.graph_collapsed);
+        return;
+    }
+    if d.view.graph_collapsed != g.collapsed {
+        d.view.graph_collapsed.clone_from(&g.collapsed);
+    }
+    let by_name: std::collections::BTreeMap<String, BTreeSet<String>> = g
+        .custom
+        .iter()
+        .map(|(name, ids)| {
+            let names = ids
+                .iter()
+                .filter_map(|&id| net.index_of(id).map(|i| net.layers()[i].name.clone()))
+                .collect();
+            (name.clone(), names)
+        })
+        .collect();
+    if d.view.graph_groups != by_name {
+        d.view.graph_groups = by_name;
+    }
+}
+
 /// The central "Graph" view.
 pub fn graph_panel(d: &mut Designer, ui: &mut egui::Ui) {
+    keep_groups(d);
     let mut fit = false;
     ui.horizontal_wrapped(|ui| {
         ui.label("Pan: drag · Zoom: Ctrl + scroll · Select: click, arrow keys")

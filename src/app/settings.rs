@@ -45,6 +45,10 @@ pub struct ViewSettings {
     pub resize: ResizeMode,
     /// Graph cards moved by hand: layer name -> centre on the canvas (scene units).
     pub graph_moved: std::collections::BTreeMap<String, [f32; 2]>,
+    /// The graph's collapsed groups (name prefixes or the user's own groups' names).
+    pub graph_collapsed: std::collections::BTreeSet<String>,
+    /// Groups made by the user: group name -> its layers' names.
+    pub graph_groups: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
     /// The selected layer (position).
     #[serde(skip)]
     pub selected: usize,
@@ -80,6 +84,8 @@ impl Default for ViewSettings {
             preprocess: Preprocess::Unit,
             resize: ResizeMode::Stretch,
             graph_moved: Default::default(),
+            graph_collapsed: Default::default(),
+            graph_groups: Default::default(),
             selected: 1,
             focus: None,
             zoom: 1.0,
