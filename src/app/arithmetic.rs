@@ -27,13 +27,16 @@ pub enum Map {
     Shift { offset: [isize; 2], out: [usize; 2] },
     /// UpSampling2D, nearest: output `o` copies input `o / size`.
     Nearest { size: [usize; 2], out: [usize; 2] },
+    /// UpSampling2D, bilinear: output `o` blends the 2×2 input pixels around its centre
+    /// (the engine's `bilinear_source`).
+    Bilinear { input: [usize; 2], out: [usize; 2] },
 }
 
 impl Map {
     pub fn out(&self) -> [usize; 2] {
         match self {
             Map::Window(w) => w.out,
-            Map::Shift { out, .. } | Map::Nearest { out, .. } => *out,
+            Map::Shift { out, .. } | Map::Nearest { out, .. } | Map::Bilinear { out, .. } => *out,
         }
     }
 
@@ -43,6 +46,18 @@ impl Map {
             Map::Window(w) => w.taps(o),
             Map::Shift { offset, .. } => {
                 vec![[o[0] as isize + offset[0], o[1] as isize + offset[1]]]
+            }
+            Map::Bilinear { input, out } => {
+                let [(y0, y1, _), (x0, x1, _)] =
+                    [0, 1].map(|a| geometry::bilinear_source(o[a], out[a], input[a]));
+                let mut v: Vec<[isize; 2]> = Vec::with_capacity(4);
+                for t in [[y0, x0], [y0, x1], [y1, x0], [y1, x1]] {
+                    let t = t.map(|x| x as isize);
+                    if !v.contains(&t) {
+                        v.push(t);
+                    }
+                }
+                v
             }
             Map::Nearest { size, .. } => vec![[
                 (o[0] / size[0].max(1)) as isize,
@@ -149,6 +164,19 @@ impl Geometry {
                     self.pad[1][1],
                     offset[0],
                     offset[1],
+                    out[0],
+                    out[1]
+                );
+            }
+            Map::Bilinear { .. } => {
+                return format!(
+                    "Input {}×{} · bilinear: output pixel (r, c) blends the 2×2 input pixels around ((r + 0.5)·{}/{} - 0.5, (c + 0.5)·{}/{} - 0.5), clamped at the edges · output {}×{}",
+                    self.input[0],
+                    self.input[1],
+                    self.input[0],
+                    out[0],
+                    self.input[1],
+                    out[1],
                     out[0],
                     out[1]
                 );
@@ -442,15 +470,15 @@ fn copying(net: &Network, analysis: &Analysis, i: usize) -> Result<Option<Geomet
         let offset = [p[0][0] as isize, p[1][0] as isize];
         ([[0; 2]; 2], Map::Shift { offset, out }, input)
     } else if let LayerKind::UpSampling2D(u) = &layer.kind {
-        if u.interpolation.to_lowercase() != "nearest" {
-            return Err(
-                "UpSampling2D with bilinear interpolation is not drawn yet (nearest is)".into(),
-            );
-        }
         let input = input_size(net, analysis, i, cf)?;
         let size = u.size.v.map(|x| x.max(1) as usize);
         let out = [input[0] * size[0], input[1] * size[1]];
-        ([[0; 2]; 2], Map::Nearest { size, out }, input)
+        let map = if u.interpolation.eq_ignore_ascii_case("bilinear") {
+            Map::Bilinear { input, out }
+        } else {
+            Map::Nearest { size, out }
+        };
+        ([[0; 2]; 2], map, input)
     } else {
         return Ok(None);
     };
@@ -882,6 +910,45 @@ pub fn gif_bytes(g: &Geometry, values: Option<&Array2<f32>>) -> Result<Vec<u8>, 
 mod tests {
     use super::*;
     use crate::model::LayerKind;
+
+    /// Bilinear upsampling: every output pixel is a blend of exactly its taps (the
+    /// engine's output lies between their smallest and largest values).
+    #[test]
+    fn bilinear_upsampling_blends_its_taps() {
+        let mut net = Network::sequential("t", &[4, 5, 1]);
+        let i = net.insert_new(0, "UpSampling2D").unwrap();
+        if let LayerKind::UpSampling2D(u) = &mut net.layer_mut(i).kind {
+            u.size = crate::model::Pair::new(3, 2);
+            u.interpolation = "bilinear".into();
+        }
+        let analysis = net.analyze();
+        let g = geometry(&net, &analysis, i).unwrap();
+        assert!(matches!(g.map, Map::Bilinear { .. }));
+        let x = ndarray::ArrayD::from_shape_fn(vec![1, 4, 5, 1], |d| {
+            ((d[1] * 7 + d[2] * 3) % 11) as f32
+        });
+        let acts = crate::engine::run(&net, &vec![Vec::new(); net.len()], x.clone()).unwrap();
+        let y = &acts[i].as_ref().unwrap().output;
+        assert_eq!(&y.shape()[1..3], &g.map.out()[..]);
+        for r in 0..g.map.out()[0] {
+            for c in 0..g.map.out()[1] {
+                let vals: Vec<f32> = g
+                    .map
+                    .taps([r, c])
+                    .iter()
+                    .map(|t| x[[0, t[0] as usize, t[1] as usize, 0]])
+                    .collect();
+                let (lo, hi) = vals
+                    .iter()
+                    .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+                let v = y[[0, r, c, 0]];
+                assert!(
+                    v >= lo - 1e-5 && v <= hi + 1e-5,
+                    "({r}, {c}): {v} outside {lo}..{hi}"
+                );
+            }
+        }
+    }
 
     /// For the copying layers the taps are what the engine computes: each output pixel is
     /// the input pixel its tap names, or 0 on padding.

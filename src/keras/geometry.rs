@@ -317,6 +317,17 @@ impl Window {
     }
 }
 
+/// Bilinear resizing (UpSampling2D, TensorFlow's `resize` with half-pixel centres): the two
+/// input pixels output pixel `o` of `out_len` blends along one axis of
+/// `in_len` pixels (half-pixel centres, clamped at the edges) and the weight of the second.
+pub fn bilinear_source(o: usize, out_len: usize, in_len: usize) -> (usize, usize, f32) {
+    let scale = in_len as f32 / out_len as f32;
+    let f = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
+    let i0 = (f.floor() as usize).min(in_len.saturating_sub(1));
+    let i1 = (i0 + 1).min(in_len.saturating_sub(1));
+    (i0, i1, f - i0 as f32)
+}
+
 fn wide(v: usize) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }

@@ -46,13 +46,7 @@ pub fn upsample_nearest(x: ArrayView4<f32>, size: [usize; 2]) -> Array4<f32> {
 /// `UpSampling2D(interpolation="bilinear")`).
 pub fn resize_bilinear(x: ArrayView4<f32>, oh: usize, ow: usize) -> Array4<f32> {
     let (n, h, w, c) = x.dim();
-    let src = |o: usize, out_len: usize, in_len: usize| -> (usize, usize, f32) {
-        let scale = in_len as f32 / out_len as f32;
-        let f = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
-        let i0 = (f.floor() as usize).min(in_len - 1);
-        let i1 = (i0 + 1).min(in_len - 1);
-        (i0, i1, f - i0 as f32)
-    };
+    let src = crate::keras::geometry::bilinear_source;
     let mut out = Array4::<f32>::zeros((n, oh, ow, c));
     for y in 0..oh {
         let (y0, y1, fy) = src(y, oh, h);
