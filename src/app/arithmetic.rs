@@ -151,67 +151,31 @@ impl Geometry {
     /// The sizes line: input, padding split, window, output.
     pub fn sizes_text(&self) -> String {
         let out = self.map.out();
-        let w = match &self.map {
-            Map::Window(w) => w,
-            Map::Shift { offset, .. } => {
-                return format!(
-                    "Input {}×{} · padding top {}, bottom {}, left {}, right {} · output pixel (r, c) copies input (r {:+}, c {:+}) · output {}×{}",
-                    self.input[0],
-                    self.input[1],
-                    self.pad[0][0],
-                    self.pad[0][1],
-                    self.pad[1][0],
-                    self.pad[1][1],
-                    offset[0],
-                    offset[1],
-                    out[0],
-                    out[1]
-                );
-            }
-            Map::Bilinear { .. } => {
-                return format!(
-                    "Input {}×{} · bilinear: output pixel (r, c) blends the 2×2 input pixels around ((r + 0.5)·{}/{} - 0.5, (c + 0.5)·{}/{} - 0.5), clamped at the edges · output {}×{}",
-                    self.input[0],
-                    self.input[1],
-                    self.input[0],
-                    out[0],
-                    self.input[1],
-                    out[1],
-                    out[0],
-                    out[1]
-                );
-            }
-            Map::Nearest { size, .. } => {
-                return format!(
-                    "Input {}×{} · size {}×{}, nearest: output pixel (r, c) copies input (r / {}, c / {}) · output {}×{}",
-                    self.input[0],
-                    self.input[1],
-                    size[0],
-                    size[1],
-                    size[0],
-                    size[1],
-                    out[0],
-                    out[1]
-                );
-            }
+        let input = format!("Input {}×{}", self.input[0], self.input[1]);
+        let padding = format!(
+            "padding top {}, bottom {}, left {}, right {}",
+            self.pad[0][0], self.pad[0][1], self.pad[1][0], self.pad[1][1]
+        );
+        let output = format!("output {}×{}", out[0], out[1]);
+        let how = match &self.map {
+            Map::Window(w) => format!(
+                "{padding} · kernel {}×{}, strides {}×{}, dilation {}×{}",
+                w.kernel[0], w.kernel[1], w.strides[0], w.strides[1], w.dilation[0], w.dilation[1]
+            ),
+            Map::Shift { offset, .. } => format!(
+                "{padding} · output pixel (r, c) copies input (r {:+}, c {:+})",
+                offset[0], offset[1]
+            ),
+            Map::Bilinear { .. } => format!(
+                "bilinear: output pixel (r, c) blends the 2×2 input pixels around ((r + 0.5)·{}/{} - 0.5, (c + 0.5)·{}/{} - 0.5), clamped at the edges",
+                self.input[0], out[0], self.input[1], out[1]
+            ),
+            Map::Nearest { size, .. } => format!(
+                "size {}×{}, nearest: output pixel (r, c) copies input (r / {}, c / {})",
+                size[0], size[1], size[0], size[1]
+            ),
         };
-        format!(
-            "Input {}×{} · padding top {}, bottom {}, left {}, right {} · kernel {}×{}, strides {}×{}, dilation {}×{} · output {}×{}",
-            self.input[0],
-            self.input[1],
-            self.pad[0][0],
-            self.pad[0][1],
-            self.pad[1][0],
-            self.pad[1][1],
-            w.kernel[0],
-            w.kernel[1],
-            w.strides[0],
-            w.strides[1],
-            w.dilation[0],
-            w.dilation[1],
-            w.out[0],
-            w.out[1]
-        )
+        format!("{input} · {how} · {output}")
     }
 
     /// The first coordinate and the count of the padded input's cells per axis.
@@ -517,7 +481,15 @@ pub struct ArithmeticView {
     /// The first input row and column drawn when scrolled by hand (`None`: the view
     /// follows the kernel).
     pub scroll: Option<[isize; 2]>,
+    /// [`input_values`] for (viewer run, layer, colormap).
+    values_cache: Option<(ValuesKey, Option<std::sync::Arc<InputValues>>)>,
 }
+
+/// Which input values are cached: the viewer's run, the layer, the colormap.
+type ValuesKey = (u64, usize, Colormap);
+
+/// A layer input's first channel, the colormap and the value range it is drawn with.
+type InputValues = (Array2<f32>, Colormap, (f32, f32));
 
 const BLUE: Color32 = Color32::from_rgb(70, 140, 255);
 const ORANGE: Color32 = Color32::from_rgb(255, 160, 60);
@@ -538,7 +510,16 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
     };
     let n = g.positions();
     let values = if d.rt.arithmetic.values {
-        input_values(d, i)
+        // The input's first channel, taken from the last run once per run and layer.
+        let key = (d.rt.viewer.version, i, d.view.colormap);
+        match &d.rt.arithmetic.values_cache {
+            Some((k, v)) if *k == key => v.clone(),
+            _ => {
+                let v = input_values(d, i).map(std::sync::Arc::new);
+                d.rt.arithmetic.values_cache = Some((key, v.clone()));
+                v
+            }
+        }
     } else {
         None
     };
@@ -746,7 +727,7 @@ pub fn arithmetic_panel(d: &mut Designer, ui: &mut egui::Ui) {
 
 /// The selected layer's input (first channel) with its range and the colormap, when
 /// the viewer has run.
-fn input_values(d: &Designer, i: usize) -> Option<(Array2<f32>, Colormap, (f32, f32))> {
+fn input_values(d: &Designer, i: usize) -> Option<InputValues> {
     let prev = *d.doc.network.inputs_of(i).first()?;
     let run = d.rt.viewer.last_run()?;
     if *run.network != d.doc.network {

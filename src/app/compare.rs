@@ -39,11 +39,17 @@ pub struct Pinned {
 pub struct CompareView {
     pub pinned: Option<Pinned>,
     /// The diff and the design B it was made for.
-    cached: Option<(Network, Diff)>,
+    cached: Option<(Network, Arc<Diff>)>,
     /// The channel shown side by side.
     pub channel: usize,
-    textures: Option<(TextureKey, Vec<egui::TextureHandle>)>,
+    /// The selected pair's outputs as maps (made again only when a run changes them).
+    maps: Option<(MapsKey, Arc<[ndarray::Array3<f32>; 2]>)>,
+    /// The channel's textures (A, B and B − A) and B − A's largest magnitude.
+    textures: Option<(TextureKey, Vec<egui::TextureHandle>, Option<f32>)>,
 }
+
+/// Which maps are held: A's layer, B's layer, the two runs.
+type MapsKey = (usize, usize, u64, u64);
 
 /// Which maps the textures show: A's layer, B's layer, channel, the two runs, colormap.
 type TextureKey = (usize, usize, usize, u64, u64, Colormap);
@@ -69,23 +75,25 @@ impl CompareView {
             version,
         });
         self.cached = None;
+        self.maps = None;
         self.textures = None;
     }
 
     pub fn unpin(&mut self) {
         self.pinned = None;
         self.cached = None;
+        self.maps = None;
         self.textures = None;
     }
 
     /// What differs from A to `net` (made again only when the design changes).
-    pub fn diff(&mut self, net: &Network, analysis: &Analysis) -> Option<&Diff> {
+    pub fn diff(&mut self, net: &Network, analysis: &Analysis) -> Option<Arc<Diff>> {
         let p = self.pinned.as_ref()?;
         if self.cached.as_ref().is_none_or(|(n, _)| n != net) {
             let d = diff(&p.network, &p.analysis, net, analysis);
-            self.cached = Some((net.clone(), d));
+            self.cached = Some((net.clone(), Arc::new(d)));
         }
-        self.cached.as_ref().map(|(_, d)| d)
+        self.cached.as_ref().map(|(_, d)| d.clone())
     }
 
     /// Re-runs A when the viewer's input is another array than A's activations are of,
@@ -178,7 +186,7 @@ pub fn compare_panel(d: &mut Designer, ui: &mut egui::Ui) {
         return;
     }
     let (net, analysis) = (&d.doc.network, &d.rt.analysis);
-    let Some(diff) = d.rt.compare.diff(net, analysis).cloned() else {
+    let Some(diff) = d.rt.compare.diff(net, analysis) else {
         return;
     };
     ui.horizontal(|ui| {
@@ -399,8 +407,17 @@ fn side_by_side(d: &mut Designer, ui: &mut egui::Ui, diff: &Diff, visible: f32) 
         });
         return;
     };
-    let ma = viz::channel_maps(&xa, p.analysis.layers[ia].channels_first);
-    let mb = viz::channel_maps(&xb, d.rt.analysis.layers[ib].channels_first);
+    let maps_key: MapsKey = (ia, ib, p.version, d.rt.viewer.version);
+    if cv.maps.as_ref().is_none_or(|(k, _)| *k != maps_key) {
+        let ma = viz::channel_maps(&xa, p.analysis.layers[ia].channels_first);
+        let mb = viz::channel_maps(&xb, d.rt.analysis.layers[ib].channels_first);
+        cv.maps = Some((maps_key, Arc::new([ma, mb])));
+        cv.textures = None;
+    }
+    let Some(maps) = cv.maps.as_ref().map(|(_, m)| m.clone()) else {
+        return;
+    };
+    let [ma, mb] = &*maps;
     let channels = ma.shape()[0].min(mb.shape()[0]);
     if channels == 0 {
         return;
@@ -415,7 +432,7 @@ fn side_by_side(d: &mut Designer, ui: &mut egui::Ui, diff: &Diff, visible: f32) 
     });
     let k = cv.channel;
     let key: TextureKey = (ia, ib, k, p.version, d.rt.viewer.version, d.view.colormap);
-    if cv.textures.as_ref().is_none_or(|(old, _)| *old != key) {
+    if cv.textures.as_ref().is_none_or(|(old, ..)| *old != key) {
         let (a, b) = (
             ma.index_axis(ndarray::Axis(0), k),
             mb.index_axis(ndarray::Axis(0), k),
@@ -437,9 +454,11 @@ fn side_by_side(d: &mut Designer, ui: &mut egui::Ui, diff: &Diff, visible: f32) 
             texture("compare-a", a.view(), range, d.view.colormap),
             texture("compare-b", b.view(), range, d.view.colormap),
         ];
+        let mut max_delta = None;
         if same {
             let delta = &b - &a;
             let m = delta.iter().fold(0f32, |m, v| m.max(v.abs()));
+            max_delta = Some(m);
             let m = if m > 0.0 { m } else { 1.0 };
             tex.push(texture(
                 "compare-diff",
@@ -448,23 +467,12 @@ fn side_by_side(d: &mut Designer, ui: &mut egui::Ui, diff: &Diff, visible: f32) 
                 Colormap::Diverging,
             ));
         }
-        cv.textures = Some((key, tex));
+        cv.textures = Some((key, tex, max_delta));
     }
-    let Some((_, tex)) = &cv.textures else { return };
-    let width = ((visible - 32.0) / 3.0).max(32.0);
-    let max_delta = if same {
-        let (a, b) = (
-            ma.index_axis(ndarray::Axis(0), k),
-            mb.index_axis(ndarray::Axis(0), k),
-        );
-        Some(
-            a.iter()
-                .zip(b.iter())
-                .fold(0f32, |m, (x, y)| m.max((y - x).abs())),
-        )
-    } else {
-        None
+    let Some((_, tex, max_delta)) = &cv.textures else {
+        return;
     };
+    let width = ((visible - 32.0) / 3.0).max(32.0);
     ui.horizontal_top(|ui| {
         let captions = [
             format!(
