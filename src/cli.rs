@@ -52,6 +52,32 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
     },
+    /// The gradients of sum(output_of_layer * cotangent) in inference mode, as one .npz:
+    /// `input`, `<layer>/<i>` per trainable weight, and `output/<layer>` with --activations.
+    Grad {
+        model: PathBuf,
+        /// A .npy array or an image; once per model input, in the model's input order.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// The .npz to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The layer whose output the scalar reads (default: the model's output).
+        #[arg(long)]
+        layer: Option<String>,
+        /// A .npy of that output's shape (default: ones).
+        #[arg(long)]
+        cotangent: Option<PathBuf>,
+        /// Also write d/d each layer's output as `output/<layer>`.
+        #[arg(long)]
+        activations: bool,
+        /// Seed for initializer weights (models without weights).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// How image pixels are scaled.
+        #[arg(long, value_enum, default_value = "unit")]
+        preprocess: PreprocessArg,
+    },
     /// Draw one layer's feature maps as a PNG grid (one tile per channel).
     Render {
         model: PathBuf,
@@ -321,6 +347,36 @@ pub fn run(cmd: &Command) -> Outcome {
             Err(crate::runner::RunError::Rejected(m)) => Outcome::fail(1, format!("error: {m}\n")),
             Err(e) => Outcome::fail(2, format!("error: {e}\n")),
         },
+        Command::Grad {
+            model,
+            input,
+            out,
+            layer,
+            cotangent,
+            activations,
+            seed,
+            preprocess,
+        } => {
+            let options = crate::runner::GradOptions {
+                layer: layer.clone(),
+                cotangent: cotangent.clone(),
+                activations: *activations,
+            };
+            match crate::runner::grad_to_npz(
+                model,
+                input,
+                out,
+                &options,
+                *seed,
+                (*preprocess).into(),
+            ) {
+                Ok(n) => Outcome::ok(format!("wrote {n} gradients to {}\n", out.display())),
+                Err(crate::runner::RunError::Rejected(m)) => {
+                    Outcome::fail(1, format!("error: {m}\n"))
+                }
+                Err(e) => Outcome::fail(2, format!("error: {e}\n")),
+            }
+        }
         Command::Render {
             model,
             input,

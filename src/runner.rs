@@ -225,6 +225,149 @@ pub fn activations_npz_nested(
     npy::write_npz(&arrays).map_err(|e| e.to_string())
 }
 
+/// What `convscope grad` computes besides the input's gradient.
+#[derive(Clone, Debug, Default)]
+pub struct GradOptions {
+    /// The layer (or nested model) whose output the scalar reads; the model's outputs
+    /// when `None`.
+    pub layer: Option<String>,
+    /// The cotangent (the target's output shape); ones when `None`.
+    pub cotangent: Option<std::path::PathBuf>,
+    /// Also write `output/<layer>`: d scalar / d each layer's output.
+    pub activations: bool,
+}
+
+/// `convscope grad`: the gradients of `sum(output_of_layer ⊙ cotangent)` in inference
+/// mode, written as one `.npz`: `input` (and `input/<name>` per input when there are
+/// several), `<layer>/<i>` for each trainable weight (`i` its index in the layer's
+/// `get_weights()`), and with `activations` `output/<layer>`. Returns the number of
+/// arrays written.
+pub fn grad_to_npz(
+    model: &Path,
+    inputs: &[std::path::PathBuf],
+    out: &Path,
+    options: &GradOptions,
+    seed: u64,
+    pre: Preprocess,
+) -> Result<usize, RunError> {
+    let p = prepare(model, seed)?;
+    let net = &p.network;
+    let x = read_inputs(net, inputs, pre)?;
+    let acts = engine::forward::run_inputs(net, &p.weights, x)
+        .map_err(|e| RunError::Engine(e.to_string()))?;
+    let targets: Vec<usize> = match &options.layer {
+        Some(name) => {
+            let inner = p
+                .nested
+                .iter()
+                .find(|m| &m.name == name)
+                .map(|m| m.output.as_str());
+            let i = net
+                .find(inner.unwrap_or(name))
+                .ok_or_else(|| RunError::Input(format!("the model has no layer named '{name}'")))?;
+            vec![i]
+        }
+        None => net.outputs(),
+    };
+    let shape_of = |i: usize| -> Vec<usize> {
+        acts.get(i)
+            .and_then(|a| a.as_ref())
+            .map_or_else(Vec::new, |a| a.output.shape().to_vec())
+    };
+    let seeds: Vec<(usize, ArrayD<f32>)> = match &options.cotangent {
+        Some(path) => {
+            let [t] = targets[..] else {
+                return Err(RunError::Input(format!(
+                    "the model has {} outputs: --cotangent needs --layer to name one",
+                    targets.len()
+                )));
+            };
+            let bytes = std::fs::read(path)
+                .map_err(|e| RunError::Input(format!("cannot read {}: {e}", path.display())))?;
+            let a = npy::read_npy(&bytes)
+                .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+            if a.shape != shape_of(t) {
+                return Err(RunError::Input(format!(
+                    "{}: the cotangent has shape {:?}, the output of '{}' {:?}",
+                    path.display(),
+                    a.shape,
+                    net.layers()[t].name,
+                    shape_of(t)
+                )));
+            }
+            let c = ArrayD::from_shape_vec(IxDyn(&a.shape), a.data)
+                .map_err(|e| RunError::Input(format!("{}: {e}", path.display())))?;
+            vec![(t, c)]
+        }
+        None => targets
+            .iter()
+            .map(|&t| (t, ArrayD::from_elem(IxDyn(&shape_of(t)), 1.0f32)))
+            .collect(),
+    };
+    let wanted = engine::backward::Wanted {
+        weights: true,
+        outputs: options.activations,
+        down_to: 0,
+    };
+    let g = engine::backward::backward(
+        net,
+        &p.weights,
+        &acts,
+        seeds,
+        wanted,
+        &crate::progress::Progress::new(),
+    )
+    .map_err(|e| RunError::Engine(e.to_string()))?;
+    let entry = |key: String, a: &ArrayD<f32>| {
+        let a = a.as_standard_layout();
+        (
+            key,
+            npy::NpyArray {
+                shape: a.shape().to_vec(),
+                data: a.iter().copied().collect(),
+            },
+        )
+    };
+    let clean = |name: &str| name.replace(['/', '\\'], "_");
+    let mut arrays = Vec::new();
+    let input_layers = net.input_layers();
+    for (k, gi) in g.inputs.iter().enumerate() {
+        if k == 0 {
+            arrays.push(entry("input".into(), gi));
+        }
+        if input_layers.len() > 1 {
+            let name = &net.layers()[input_layers[k]].name;
+            arrays.push(entry(format!("input/{}", clean(name)), gi));
+        }
+    }
+    for (i, ws) in g.weights.iter().enumerate() {
+        for (k, w) in ws.iter().enumerate() {
+            if let Some(w) = w {
+                arrays.push(entry(format!("{}/{k}", clean(&net.layers()[i].name)), w));
+            }
+        }
+    }
+    if options.activations {
+        for (i, layer) in net.layers().iter().enumerate() {
+            let zeros;
+            let a = match &g.outputs[i] {
+                Some(a) => a,
+                None => {
+                    zeros = ArrayD::zeros(IxDyn(&shape_of(i)));
+                    &zeros
+                }
+            };
+            arrays.push(entry(format!("output/{}", clean(&layer.name)), a));
+        }
+    }
+    let bytes = npy::write_npz(&arrays).map_err(|e| RunError::Engine(e.to_string()))?;
+    io::write_atomic(out, &bytes).map_err(|e| RunError::Write {
+        path: out.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(arrays.len())
+}
+
 /// `convscope run`: writes `<layer>.npy` for every layer after the input and
 /// `index.json`, all or nothing; or, when `out` ends in `.npz`, one archive of them. Returns the number of layers written.
 pub fn run_to_dir(

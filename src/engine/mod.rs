@@ -10,6 +10,7 @@
 //! [`crate::kernels`]. Reading weights from files is [`crate::io::weights`]. No egui and
 //! no files here; the app runs this on a worker thread.
 
+pub mod backward;
 pub mod forward;
 pub mod init;
 pub mod presets;

@@ -158,6 +158,183 @@ fn apply_axis(name: &str, x: ArrayD<f32>) -> Result<ArrayD<f32>, String> {
     }
 }
 
+/// The derivative of element-wise activation `name` from its output alone, where the
+/// output determines it (the backward pass then needs no pre-activation values).
+pub fn derivative_from_output(name: &str) -> Option<fn(f32) -> f32> {
+    Some(match name {
+        "linear" => |_| 1.0,
+        // JAX's rules: relu's derivative is 0 at 0, relu6's 0 at both ends.
+        "relu" => |y| if y > 0.0 { 1.0 } else { 0.0 },
+        "relu6" => |y| if y > 0.0 && y < 6.0 { 1.0 } else { 0.0 },
+        "sigmoid" => |y| y * (1.0 - y),
+        "tanh" => |y| 1.0 - y * y,
+        "exponential" => |y| y,
+        _ => return None,
+    })
+}
+
+/// The derivative of element-wise activation `name` at its input `z` (`None` for those
+/// working along an axis and for unknown names).
+pub fn derivative(name: &str) -> Option<fn(f32) -> f32> {
+    fn gelu(z: f32) -> f32 {
+        let cdf = 0.5 * (1.0 + erf_f32(z * std::f32::consts::FRAC_1_SQRT_2));
+        let pdf = (-0.5 * z * z).exp()
+            * (0.5 * std::f32::consts::FRAC_2_SQRT_PI)
+            * std::f32::consts::FRAC_1_SQRT_2;
+        cdf + z * pdf
+    }
+    fn hard_sigmoid_d(z: f32) -> f32 {
+        if z > -3.0 && z < 3.0 { 1.0 / 6.0 } else { 0.0 }
+    }
+    Some(match name {
+        "linear" => |_| 1.0,
+        "relu" => |z| if z > 0.0 { 1.0 } else { 0.0 },
+        "relu6" => |z| if z > 0.0 && z < 6.0 { 1.0 } else { 0.0 },
+        "leaky_relu" => |z| if z >= 0.0 { 1.0 } else { 0.2 },
+        "elu" | "celu" => |z| if z > 0.0 { 1.0 } else { z.exp() },
+        "selu" => |z| {
+            const ALPHA: f32 = 1.673_263_2;
+            const SCALE: f32 = 1.050_701;
+            SCALE * if z > 0.0 { 1.0 } else { ALPHA * z.exp() }
+        },
+        "gelu" => gelu,
+        "sigmoid" => |z| {
+            let s = sigmoid(z);
+            s * (1.0 - s)
+        },
+        "tanh" => |z| {
+            let t = z.tanh();
+            1.0 - t * t
+        },
+        "softplus" => sigmoid,
+        "softsign" => |z| 1.0 / ((1.0 + z.abs()) * (1.0 + z.abs())),
+        "silu" | "swish" => |z| {
+            let s = sigmoid(z);
+            s + z * s * (1.0 - s)
+        },
+        "hard_sigmoid" => hard_sigmoid_d,
+        "hard_silu" | "hard_swish" => |z| hard_sigmoid(z) + z * hard_sigmoid_d(z),
+        "hard_tanh" => |z| if (-1.0..=1.0).contains(&z) { 1.0 } else { 0.0 },
+        "hard_shrink" | "soft_shrink" => |z| if z.abs() > 0.5 { 1.0 } else { 0.0 },
+        "tanh_shrink" => |z| z.tanh() * z.tanh(),
+        "exponential" => f32::exp,
+        "mish" => |z| {
+            let t = softplus(z).tanh();
+            t + z * (1.0 - t * t) * sigmoid(z)
+        },
+        "log_sigmoid" => |z| sigmoid(-z),
+        "squareplus" => |z| 0.5 * (1.0 + z / (z * z + 4.0).sqrt()),
+        "sparse_plus" => |z| {
+            if z <= -1.0 {
+                0.0
+            } else if z >= 1.0 {
+                1.0
+            } else {
+                (z + 1.0) / 2.0
+            }
+        },
+        "sparse_sigmoid" => |z| if z > -1.0 && z < 1.0 { 0.5 } else { 0.0 },
+        _ => return None,
+    })
+}
+
+/// Whether [`backward`] needs the activation's input for `name` (not just its output).
+pub fn backward_needs_input(name: &str) -> bool {
+    derivative_from_output(name).is_none()
+        && !matches!(name, "softmax" | "log_softmax" | "sparsemax")
+}
+
+/// The gradient of activation `name` with respect to its input, from the gradient `dy`
+/// of its output `y` (and its input `z`, when [`backward_needs_input`]). Softmax-like
+/// activations work along the last axis, as their forward pass.
+pub fn backward(
+    name: &str,
+    z: Option<&ArrayD<f32>>,
+    y: &ArrayD<f32>,
+    dy: ArrayD<f32>,
+) -> Result<ArrayD<f32>, String> {
+    let mut dy = dy;
+    if name == "linear" {
+        return Ok(dy);
+    }
+    if let Some(f) = derivative_from_output(name) {
+        ndarray::Zip::from(&mut dy)
+            .and(y)
+            .for_each(|g, &v| *g *= f(v));
+        return Ok(dy);
+    }
+    let last = y.ndim().saturating_sub(1);
+    match name {
+        "softmax" => {
+            softmax_backward(&mut dy, y, last);
+            return Ok(dy);
+        }
+        "log_softmax" => {
+            for (mut g, yl) in dy
+                .lanes_mut(Axis(last))
+                .into_iter()
+                .zip(y.lanes(Axis(last)))
+            {
+                let s: f32 = g.sum();
+                ndarray::Zip::from(&mut g)
+                    .and(&yl)
+                    .for_each(|g, &v| *g -= v.exp() * s);
+            }
+            return Ok(dy);
+        }
+        "sparsemax" => {
+            for (mut g, yl) in dy
+                .lanes_mut(Axis(last))
+                .into_iter()
+                .zip(y.lanes(Axis(last)))
+            {
+                let (mut sum, mut count) = (0.0f32, 0usize);
+                for (gv, &v) in g.iter().zip(&yl) {
+                    if v > 0.0 {
+                        sum += gv;
+                        count += 1;
+                    }
+                }
+                let mean = sum / count.max(1) as f32;
+                ndarray::Zip::from(&mut g)
+                    .and(&yl)
+                    .for_each(|g, &v| *g = if v > 0.0 { *g - mean } else { 0.0 });
+            }
+            return Ok(dy);
+        }
+        _ => {}
+    }
+    let Some(f) = derivative(name) else {
+        return Err(format!(
+            "convscope has no gradient rule for the `{name}` activation"
+        ));
+    };
+    let z = z.ok_or_else(|| format!("the `{name}` activation's gradient needs its input"))?;
+    if z.shape() != dy.shape() {
+        return Err(format!(
+            "the `{name}` activation's input and gradient differ in shape"
+        ));
+    }
+    ndarray::Zip::from(&mut dy)
+        .and(z)
+        .for_each(|g, &v| *g *= f(v));
+    Ok(dy)
+}
+
+/// Softmax's backward along `axis`: `dz = y ⊙ (dy − Σ dy ⊙ y)`.
+pub fn softmax_backward(dy: &mut ArrayD<f32>, y: &ArrayD<f32>, axis: usize) {
+    for (mut g, yl) in dy
+        .lanes_mut(Axis(axis))
+        .into_iter()
+        .zip(y.lanes(Axis(axis)))
+    {
+        let dot: f32 = g.iter().zip(&yl).map(|(a, b)| a * b).sum();
+        ndarray::Zip::from(&mut g)
+            .and(&yl)
+            .for_each(|g, &v| *g = v * (*g - dot));
+    }
+}
+
 fn sigmoid(v: f32) -> f32 {
     1.0 / (1.0 + (-v).exp())
 }

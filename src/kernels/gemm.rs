@@ -149,6 +149,111 @@ impl Gemm {
     }
 }
 
+/// A matrix operand of any layout: element (i, j) at `data[i * rows + j * cols]` (a
+/// row-major matrix has `cols = 1`; its transpose, read in place, `rows = 1`). The
+/// backward pass multiplies by transposed patch and kernel matrices this way, without
+/// copying them.
+#[derive(Clone, Copy)]
+pub struct Strided<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl<'a> Strided<'a> {
+    /// A row-major m×n matrix with rows `stride` apart.
+    pub fn rows(data: &'a [f32], stride: usize) -> Strided<'a> {
+        Strided {
+            data,
+            rows: stride,
+            cols: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix whose rows are `stride` apart.
+    pub fn transposed(data: &'a [f32], stride: usize) -> Strided<'a> {
+        Strided {
+            data,
+            rows: 1,
+            cols: stride,
+        }
+    }
+
+    /// Whether every element of an `m`×`n` matrix lies inside `data`.
+    fn holds(&self, m: usize, n: usize) -> bool {
+        m == 0
+            || n == 0
+            || (m - 1)
+                .checked_mul(self.rows)
+                .and_then(|r| {
+                    (n - 1)
+                        .checked_mul(self.cols)
+                        .and_then(|c| r.checked_add(c))
+                })
+                .is_some_and(|last| last < self.data.len())
+    }
+}
+
+impl Gemm {
+    /// `c (+)= a × b` for operands of any layout (`accumulate`: add to what `c` holds);
+    /// `c` is row-major with rows `ldc` apart. On the `gemm` kernels' own threads.
+    ///
+    /// # Panics
+    /// When an operand does not hold its shape (an engine bug: callers derive both from
+    /// one shape).
+    pub fn run_strided(&self, a: Strided, b: Strided, c: &mut [f32], ldc: usize, accumulate: bool) {
+        let Gemm { m, n, k, threads } = *self;
+        if m == 0 || n == 0 {
+            return;
+        }
+        assert!(
+            ldc >= n && c.len() >= (m - 1) * ldc + n,
+            "gemm: output too small"
+        );
+        if k == 0 {
+            if !accumulate {
+                for row in c.chunks_mut(ldc).take(m) {
+                    row[..n].fill(0.0);
+                }
+            }
+            return;
+        }
+        assert!(a.holds(m, k), "gemm: lhs too small");
+        assert!(b.holds(k, n), "gemm: rhs too small");
+        let par = if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS {
+            Parallelism::Rayon(threads)
+        } else {
+            Parallelism::None
+        };
+        // SAFETY: the asserts keep every element read or written inside its slice (rows
+        // of `c` do not overlap since ldc >= n); `c` is borrowed mutably, so it aliases
+        // neither input. As in `gemm_raw`, cᵀ = bᵀ × aᵀ into a column-major destination.
+        unsafe {
+            gemm_f32::gemm::f32::get_gemm_fn()(
+                n,
+                m,
+                k,
+                c.as_mut_ptr(),
+                ldc as isize,
+                1,
+                accumulate,
+                b.data.as_ptr(),
+                b.rows as isize,
+                b.cols as isize,
+                a.data.as_ptr(),
+                a.rows as isize,
+                a.cols as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                par,
+            );
+        }
+    }
+}
+
 /// Rows below which a parallel product splits its columns between threads instead of
 /// handing the threads to the `gemm` kernels (which split rows: measured on 2 threads,
 /// 196 rows already ran 1.8× faster than on one, 49 rows not at all).
@@ -263,6 +368,48 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn transposed_operands_and_accumulation_match_a_naive_loop() {
+        let (m, n, k) = (37, 21, 53);
+        // aᵀ stored as k×m, b as k×n.
+        let at: Vec<f32> = (0..k * m).map(|i| ((i * 31) % 17) as f32 - 8.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 7) as f32 * 0.5).collect();
+        let a: Vec<f32> = (0..m * k).map(|i| at[(i % k) * m + i / k]).collect();
+        let want = naive(m, n, k, &a, k, &b, n);
+        for threads in [1, 2] {
+            let mut c = vec![1.0f32; m * n];
+            Gemm { m, n, k, threads }.run_strided(
+                Strided::transposed(&at, m),
+                Strided::rows(&b, n),
+                &mut c,
+                n,
+                true,
+            );
+            for (g, w) in c.iter().zip(&want) {
+                assert!((g - 1.0 - w).abs() <= 1e-3 * (1.0 + w.abs()), "{g} vs {w}");
+            }
+        }
+        // bᵀ read in place: (m×k) × (n×k)ᵀ.
+        let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+        let mut c = vec![f32::NAN; m * n];
+        Gemm {
+            m,
+            n,
+            k,
+            threads: 1,
+        }
+        .run_strided(
+            Strided::rows(&a, k),
+            Strided::transposed(&bt, k),
+            &mut c,
+            n,
+            false,
+        );
+        for (g, w) in c.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-3 * (1.0 + w.abs()), "{g} vs {w}");
         }
     }
 }

@@ -119,7 +119,7 @@ pub fn conv2d_gemm(op: ConvOp, groups: usize, epilogue: Epilogue) -> Array4<f32>
 /// an (h, w, c) image, in (ky, kx, channel) order; zeros where the window leaves it.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn im2col_row(
+pub(super) fn im2col_row(
     image: &[f32],
     [h, w, c]: [usize; 3],
     c0: usize,

@@ -16,6 +16,7 @@ pub mod direct;
 pub mod elementwise;
 pub mod epilogue;
 pub mod gemm;
+pub mod grad;
 pub mod im2col;
 pub mod pooling;
 pub mod resample;

@@ -35,6 +35,11 @@ impl LayerSpec for Activation {
         activations::pointwise(&self.activation).map(Ok)
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        Ok(Grads::input(activations::backward(&self.activation, Some(x), bw.output, bw.dy)?))
+    }
+
     fn card(&self) -> String {
         format!("Activation {}", self.activation)
     }

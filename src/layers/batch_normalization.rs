@@ -162,6 +162,55 @@ impl LayerSpec for BatchNormalization {
         )
     }
 
+    /// Inference: `y = x·scale + shift` per channel, so `dx = dy·scale`, `dγ = Σ dy·x̂`,
+    /// `dβ = Σ dy`; the moving statistics have no gradient.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        let (ax, scale, _) = self.scale_shift(x.shape(), bw.weights)?;
+        let mut dx = bw.dy.clone();
+        for (i, mut lane) in dx.axis_iter_mut(Axis(ax)).enumerate() {
+            let s = scale[i];
+            lane.mapv_inplace(|g| g * s);
+        }
+        let mut weights = Vec::new();
+        if bw.want_weights {
+            let c = scale.len();
+            let mut idx = 0;
+            let mut stat = |on: bool| -> Result<Option<&[f32]>, String> {
+                if !on {
+                    return Ok(None);
+                }
+                idx += 1;
+                slice_of(weight(bw.weights, idx - 1, "BatchNormalization weight")?).map(Some)
+            };
+            let _gamma = stat(self.scale)?;
+            let _beta = stat(self.center)?;
+            let mean = stat(true)?.unwrap_or(&[]);
+            let var = stat(true)?.unwrap_or(&[]);
+            let eps = self.epsilon as f32;
+            let (mut dg, mut db) = (vec![0f32; c], vec![0f32; c]);
+            for (i, (gl, xl)) in bw.dy.axis_iter(Axis(ax)).zip(x.axis_iter(Axis(ax))).enumerate() {
+                let inv = 1.0 / (var[i] + eps).sqrt();
+                for (&g, &v) in gl.iter().zip(xl.iter()) {
+                    dg[i] += g * (v - mean[i]) * inv;
+                    db[i] += g;
+                }
+            }
+            let arr = |v: Vec<f32>| ArrayD::from_shape_vec(ndarray::IxDyn(&[c]), v).unwrap_or_default();
+            if self.scale {
+                weights.push(Some(arr(dg)));
+            }
+            if self.center {
+                weights.push(Some(arr(db)));
+            }
+            weights.extend([None, None]);
+        }
+        Ok(Grads {
+            inputs: vec![dx],
+            weights,
+        })
+    }
+
     fn card(&self) -> String {
         "BatchNormalization".into()
     }

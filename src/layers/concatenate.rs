@@ -96,6 +96,28 @@ impl LayerSpec for Concatenate {
         concat(inputs, ax)
     }
 
+    /// The gradient split along the axis, each input its own slice.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let rank = bw.dy.ndim() as i64;
+        let ax = if self.axis < 0 { self.axis + rank } else { self.axis } as usize;
+        let mut at = 0;
+        let mut grads = Vec::with_capacity(bw.inputs.len());
+        for x in bw.inputs {
+            let len = x.shape().get(ax).copied().ok_or("Concatenate: axis out of range")?;
+            grads.push(
+                bw.dy
+                    .slice_axis(Axis(ax), ndarray::Slice::from(at..at + len))
+                    .as_standard_layout()
+                    .into_owned(),
+            );
+            at += len;
+        }
+        Ok(Grads {
+            inputs: grads,
+            weights: Vec::new(),
+        })
+    }
+
     fn card(&self) -> String {
         "Concatenate".into()
     }

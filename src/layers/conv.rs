@@ -10,8 +10,8 @@ use crate::keras::geometry::{AxisWindow, Window};
 use crate::keras::objects::{self, KerasObject};
 use crate::keras::pyfmt;
 use crate::keras::report::LayerReport;
-use crate::kernels::activations;
-use ndarray::{Array4, ArrayD, CowArray, Ix4};
+use crate::kernels::{activations, grad};
+use ndarray::{Array4, ArrayD, ArrayView4, CowArray, Ix4};
 
 /// Declares a convolution kind: its struct (its own arguments, one [`WeightArgs`] per
 /// kernel, and the [`ConvBase`] every convolution has) and its [`super::Args`], which
@@ -304,6 +304,64 @@ impl ConvBase {
             Ok(y)
         } else {
             activations::apply(&self.activation, y)
+        }
+    }
+}
+
+impl ConvBase {
+    /// The gradient at the layer's output before its activation, NHWC: `dy` through the
+    /// activation's derivative, from the `output` (or from the pre-activation values
+    /// `pre` recomputes, in the layer's layout, for activations that need them).
+    pub fn grad_before_activation(
+        &self,
+        output: &ArrayD<f32>,
+        dy: ArrayD<f32>,
+        pre: impl FnOnce() -> Result<ArrayD<f32>, String>,
+    ) -> Result<Array4<f32>, String> {
+        let z = if activations::backward_needs_input(&self.activation) {
+            Some(pre()?)
+        } else {
+            None
+        };
+        let dz = activations::backward(&self.activation, z.as_ref(), output, dy)?;
+        Ok(super::to_nhwc(&dz, self.data_format)?.into_owned())
+    }
+
+    /// A convolution's gradients from `dz` (NHWC, before the activation): the input's
+    /// (in the layer's layout) and, when `want_weights`, the kernel's and the bias's.
+    pub fn conv_grads(
+        &self,
+        x4: ArrayView4<f32>,
+        kernel: ArrayView4<f32>,
+        groups: usize,
+        win: &Window,
+        dz: &Array4<f32>,
+        want_weights: bool,
+    ) -> super::Grads {
+        let (n, h, w, c) = x4.dim();
+        let dx = grad::conv2d_input_grad(dz.view(), kernel, groups, win, [n, h, w, c]);
+        let mut weights = Vec::new();
+        if want_weights {
+            let (kh, kw, ci, co) = kernel.dim();
+            let dk = grad::conv2d_kernel_grad(x4, dz.view(), [kh, kw, ci, co], groups, win);
+            weights.push(Some(dk.into_dyn()));
+            self.push_bias_grad(dz, &mut weights);
+        }
+        super::Grads {
+            inputs: vec![super::from_nhwc(dx, self.data_format)],
+            weights,
+        }
+    }
+
+    /// The bias's gradient from `dz` (NHWC), when the layer has a bias.
+    pub fn push_bias_grad(&self, dz: &Array4<f32>, weights: &mut Vec<Option<ArrayD<f32>>>) {
+        if self.use_bias {
+            let c = dz.dim().3;
+            let dz = dz.as_standard_layout();
+            let g = grad::bias_grad(dz.as_slice().unwrap_or(&[]), c);
+            weights.push(Some(
+                ArrayD::from_shape_vec(ndarray::IxDyn(&[c]), g).unwrap_or_default(),
+            ));
         }
     }
 }

@@ -115,6 +115,19 @@ impl LayerSpec for Conv2D {
         self.conv_then(inputs, w, &[])
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let b = &self.base;
+        let (x4, win) = b.input(bw.inputs)?;
+        let k = kernel4(weight(bw.weights, 0, "kernel")?)?;
+        let groups = self.groups.max(1) as usize;
+        let dz = b.grad_before_activation(bw.output, bw.dy, || {
+            let bias = bias_of(bw.weights, b.use_bias, 1)?;
+            let z = kernels::conv2d(ConvOp::new(x4.view(), k, bias, &win), groups, Epilogue::Linear);
+            Ok(from_nhwc(z, b.data_format))
+        })?;
+        Ok(b.conv_grads(x4.view(), k, groups, &win, &dz, bw.want_weights))
+    }
+
     fn takes_then(&self) -> bool {
         // Where the kernel's NHWC blocks are the output's own layout and the activation
         // is in the epilogue (so the steps come after it, as in Keras).

@@ -107,6 +107,51 @@ impl LayerSpec for Conv2DTranspose {
         b.output_of(kernels::conv_transpose(ConvOp::new(x4.view(), kern, bias, &win)), false)
     }
 
+    /// The transpose of a convolution from the output's space to the input's: the
+    /// input's gradient is that convolution of the output's gradient, the kernel's its
+    /// correlation with the input.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let b = &self.base;
+        let x4 = to_nhwc(first(bw.inputs)?, b.data_format)?;
+        let (n, h, wd, cin) = x4.dim();
+        let win = Window::transposed(
+            [h, wd],
+            [b.kernel_size.dims(), b.strides.dims(), b.dilation_rate.dims()],
+            b.padding,
+            self.output_padding.map(|p| p.v),
+        );
+        let kern = kernel4(weight(bw.weights, 0, "kernel")?)?;
+        let dz = b.grad_before_activation(bw.output, bw.dy, || {
+            let bias = bias_of(bw.weights, b.use_bias, 1)?;
+            Ok(from_nhwc(
+                kernels::conv_transpose(ConvOp::new(x4.view(), kern, bias, &win)),
+                b.data_format,
+            ))
+        })?;
+        // The convolution read forwards: from the output (its input) to this layer's input.
+        let forward = Window {
+            out: [h, wd],
+            ..win
+        };
+        let dx = kernels::conv2d(
+            ConvOp::new(dz.view(), kern, None, &forward),
+            1,
+            kernels::Epilogue::Linear,
+        );
+        debug_assert_eq!(dx.dim(), (n, h, wd, cin));
+        let mut weights = Vec::new();
+        if bw.want_weights {
+            let (kh, kw, co, ci) = kern.dim();
+            let dk = kernels::grad::conv2d_kernel_grad(dz.view(), x4.view(), [kh, kw, co, ci], 1, &forward);
+            weights.push(Some(dk.into_dyn()));
+            b.push_bias_grad(&dz, &mut weights);
+        }
+        Ok(Grads {
+            inputs: vec![from_nhwc(dx, b.data_format)],
+            weights,
+        })
+    }
+
     fn card(&self) -> String {
         card_conv(&format!("Conv2DTranspose {}", self.filters), &self.base)
     }

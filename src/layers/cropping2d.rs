@@ -45,6 +45,12 @@ impl LayerSpec for Cropping2D {
         })
     }
 
+    /// The gradient padded back with zeros where the cropping cut.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let g = to_nhwc(&bw.dy, self.data_format)?;
+        Ok(Grads::input(from_nhwc(kernels::zero_pad(g.view(), sizes(&self.cropping)), self.data_format)))
+    }
+
     fn card(&self) -> String {
         format!("Cropping2D {:?}", self.cropping.v)
     }

@@ -40,6 +40,20 @@ impl LayerSpec for CustomScaleLayer {
             .map_collect(|&x, &y| x + y * s))
     }
 
+    /// `x + scale·r`: the gradient to `x`, and `scale` times it (summed over the axes
+    /// `r` was broadcast along) to `r`.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let [_, b] = bw.inputs else {
+            return Err("CustomScaleLayer needs two inputs".into());
+        };
+        let s = self.scale as f32;
+        let db = unbroadcast(bw.dy.mapv(|g| g * s), b.shape())?;
+        Ok(Grads {
+            inputs: vec![bw.dy, db],
+            weights: Vec::new(),
+        })
+    }
+
     fn card(&self) -> String {
         format!("x + {} · residual", py_float(self.scale))
     }

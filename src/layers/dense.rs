@@ -4,7 +4,7 @@ use super::conv::{activation_warnings, check_activation};
 use super::torch::{Torch, py_bool};
 use super::*;
 use crate::keras::objects::KerasObject;
-use crate::kernels::gemm::{Gemm, Mat};
+use crate::kernels::gemm::{Gemm, Mat, Strided};
 use crate::kernels::{Epilogue, activations};
 use ndarray::IxDyn;
 use serde_json::Value;
@@ -102,6 +102,67 @@ impl LayerSpec for Dense {
             Some(_) => Ok(y),
             None => activations::apply(&self.activation, y),
         }
+    }
+
+    /// `dz = dy` through the activation; `dx = dz·Kᵀ`, `dK = xᵀ·dz` over every leading
+    /// axis, `db = Σ dz`.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        let kernel = weight(bw.weights, 0, "kernel")?;
+        let (cin, units) = match kernel.shape() {
+            [c, u] => (*c, *u),
+            _ => return Err("Dense kernel must be 2-D".into()),
+        };
+        let ks = kernel.as_standard_layout();
+        let ksl = ks.as_slice().ok_or("kernel is not contiguous")?;
+        let xs = x.as_standard_layout();
+        let xsl = xs.as_slice().ok_or("input is not contiguous")?;
+        let rows = x.len() / cin.max(1);
+        let dz = if self.activation == "linear" {
+            bw.dy
+        } else {
+            let z = if activations::backward_needs_input(&self.activation) {
+                let mut z = vec![0f32; rows * units];
+                Gemm { m: rows, n: units, k: cin, threads: rayon::current_num_threads() }
+                    .run(Mat::new(xsl, cin), Mat::new(ksl, units), &mut z, units);
+                Epilogue::Linear.apply(&mut z, units, bias_of(bw.weights, self.use_bias, 1)?);
+                Some(ArrayD::from_shape_vec(bw.output.raw_dim(), z).map_err(|e| e.to_string())?)
+            } else {
+                None
+            };
+            activations::backward(&self.activation, z.as_ref(), bw.output, bw.dy)?
+        };
+        let dz = dz.as_standard_layout().into_owned();
+        let dzs = dz.as_slice().ok_or("gradient is not contiguous")?;
+        let threads = rayon::current_num_threads();
+        let mut dx = vec![0f32; rows * cin];
+        Gemm { m: rows, n: cin, k: units, threads }.run_strided(
+            Strided::rows(dzs, units),
+            Strided::transposed(ksl, units),
+            &mut dx,
+            cin,
+            false,
+        );
+        let mut weights = Vec::new();
+        if bw.want_weights {
+            let mut dk = vec![0f32; cin * units];
+            Gemm { m: cin, n: units, k: rows, threads }.run_strided(
+                Strided::transposed(xsl, cin),
+                Strided::rows(dzs, units),
+                &mut dk,
+                units,
+                false,
+            );
+            weights.push(Some(ArrayD::from_shape_vec(IxDyn(&[cin, units]), dk).map_err(|e| e.to_string())?));
+            if self.use_bias {
+                let db = crate::kernels::grad::bias_grad(dzs, units);
+                weights.push(Some(ArrayD::from_shape_vec(IxDyn(&[units]), db).map_err(|e| e.to_string())?));
+            }
+        }
+        Ok(Grads {
+            inputs: vec![ArrayD::from_shape_vec(x.raw_dim(), dx).map_err(|e| e.to_string())?],
+            weights,
+        })
     }
 
     fn card(&self) -> String {

@@ -56,6 +56,27 @@ impl LayerSpec for DepthwiseConv2D {
             .output_of(kernels::depthwise(ConvOp::new(x4.view(), k, bias, &win)), false)
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let b = &self.base;
+        let (x4, win) = b.input(bw.inputs)?;
+        let k = kernel4(weight(bw.weights, 0, "kernel")?)?;
+        let dz = b.grad_before_activation(bw.output, bw.dy, || {
+            let bias = bias_of(bw.weights, b.use_bias, 1)?;
+            let z = kernels::depthwise(ConvOp::new(x4.view(), k, bias, &win));
+            Ok(from_nhwc(z, b.data_format))
+        })?;
+        let (dx, dk) = kernels::grad::depthwise_grads(x4.view(), k, dz.view(), &win, bw.want_weights);
+        let mut weights = Vec::new();
+        if let Some(dk) = dk {
+            weights.push(Some(dk.into_dyn()));
+            b.push_bias_grad(&dz, &mut weights);
+        }
+        Ok(Grads {
+            inputs: vec![from_nhwc(dx, b.data_format)],
+            weights,
+        })
+    }
+
     fn card(&self) -> String {
         card_conv(
             &format!("DepthwiseConv2D ×{}", self.depth_multiplier),

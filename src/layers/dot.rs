@@ -4,6 +4,7 @@
 use super::torch::Torch;
 use super::*;
 use crate::keras::args::Axes;
+use ndarray::{Array3, Axis, IxDyn};
 
 kind! {
     /// `keras.layers.Dot`.
@@ -121,6 +122,18 @@ impl LayerSpec for Dot {
         batch_dot(x, y, a1, a2, self.normalize)
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let [x, y] = bw.inputs else {
+            return Err("A `Dot` layer should be called on exactly 2 inputs".into());
+        };
+        let [a1, a2] = self.axes_for([x.ndim(), y.ndim()]);
+        let [dx, dy] = batch_dot_backward(x, y, a1, a2, self.normalize, &bw.dy)?;
+        Ok(Grads {
+            inputs: vec![dx, dy],
+            weights: Vec::new(),
+        })
+    }
+
     fn card(&self) -> String {
         let axes = match self.axes.v[..] {
             [a] => a.to_string(),
@@ -189,48 +202,141 @@ fn batch_dot(
     a2: usize,
     normalize: bool,
 ) -> Result<ArrayD<f32>, String> {
-    use ndarray::{Array2, Axis, Ix2, IxDyn};
-    if a1 == 0 || a2 == 0 || a1 >= x.ndim() || a2 >= y.ndim() {
-        return Err(format!("Dot axes ({a1}, {a2}) do not fit inputs of rank {} and {}", x.ndim(), y.ndim()));
-    }
-    let (b, k) = (x.shape()[0], x.shape()[a1]);
-    if y.shape()[0] != b || y.shape()[a2] != k {
-        return Err(format!("Cannot do batch_dot on inputs with shapes {:?} and {:?}", x.shape(), y.shape()));
-    }
-    let unit = |a: &ArrayD<f32>, ax: usize| -> ArrayD<f32> {
-        if !normalize {
-            return a.clone();
-        }
-        let sq = a.map(|v| v * v).sum_axis(Axis(ax)).insert_axis(Axis(ax));
-        let inv = sq.mapv(|s| (1.0 / s.sqrt()).min(1e7));
-        a * &inv
-    };
-    let (x, y) = (unit(x, a1), unit(y, a2));
-    // x as (batch, m, k) and y as (batch, k, n), other axes in order.
-    let mut px: Vec<usize> = (0..x.ndim()).filter(|&i| i != a1).collect();
-    px.push(a1);
-    let mut py = vec![0, a2];
-    py.extend((1..y.ndim()).filter(|&i| i != a2));
-    let xs = x.view().permuted_axes(IxDyn(&px)).as_standard_layout().into_owned();
-    let ys = y.view().permuted_axes(IxDyn(&py)).as_standard_layout().into_owned();
-    let m: usize = px[1..px.len() - 1].iter().map(|&i| x.shape()[i]).product();
-    let n: usize = py[2..].iter().map(|&i| y.shape()[i]).product();
-    let xs = xs.into_shape_with_order(IxDyn(&[b, m, k])).map_err(|e| e.to_string())?;
-    let ys = ys.into_shape_with_order(IxDyn(&[b, k, n])).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(b * m * n);
-    for s in 0..b {
-        let xm = xs.index_axis(Axis(0), s).into_dimensionality::<Ix2>().map_err(|e| e.to_string())?;
-        let ym = ys.index_axis(Axis(0), s).into_dimensionality::<Ix2>().map_err(|e| e.to_string())?;
-        let prod: Array2<f32> = xm.dot(&ym);
+    let o = Operands::new(x, y, a1, a2, normalize)?;
+    let mut out = Vec::with_capacity(o.b * o.m * o.n);
+    for s in 0..o.b {
+        let prod = o.xs.index_axis(Axis(0), s).dot(&o.ys.index_axis(Axis(0), s));
         out.extend(prod.iter().copied());
     }
-    let mut shape = vec![b];
-    shape.extend(px[1..px.len() - 1].iter().map(|&i| x.shape()[i]));
-    shape.extend(py[2..].iter().map(|&i| y.shape()[i]));
-    if shape.len() == 1 {
-        shape.push(1);
+    ArrayD::from_shape_vec(o.out_shape(x, y), out).map_err(|e| e.to_string())
+}
+
+/// [`batch_dot`]'s operands: each input made a unit vector along its axis when
+/// normalising (`u`), then `x` as (batch, m, k) and `y` as (batch, k, n), the other axes
+/// in order (`px`, `py`: the permutations that made them).
+struct Operands {
+    ux: ArrayD<f32>,
+    uy: ArrayD<f32>,
+    xs: Array3<f32>,
+    ys: Array3<f32>,
+    px: Vec<usize>,
+    py: Vec<usize>,
+    b: usize,
+    m: usize,
+    n: usize,
+}
+
+impl Operands {
+    fn new(x: &ArrayD<f32>, y: &ArrayD<f32>, a1: usize, a2: usize, normalize: bool) -> Result<Operands, String> {
+        if a1 == 0 || a2 == 0 || a1 >= x.ndim() || a2 >= y.ndim() {
+            return Err(format!("Dot axes ({a1}, {a2}) do not fit inputs of rank {} and {}", x.ndim(), y.ndim()));
+        }
+        let (b, k) = (x.shape()[0], x.shape()[a1]);
+        if y.shape()[0] != b || y.shape()[a2] != k {
+            return Err(format!("Cannot do batch_dot on inputs with shapes {:?} and {:?}", x.shape(), y.shape()));
+        }
+        let unit = |a: &ArrayD<f32>, ax: usize| -> ArrayD<f32> {
+            if !normalize {
+                return a.clone();
+            }
+            a * &inverse_norm(a, ax)
+        };
+        let (ux, uy) = (unit(x, a1), unit(y, a2));
+        let mut px: Vec<usize> = (0..x.ndim()).filter(|&i| i != a1).collect();
+        px.push(a1);
+        let mut py = vec![0, a2];
+        py.extend((1..y.ndim()).filter(|&i| i != a2));
+        let m: usize = px[1..px.len() - 1].iter().map(|&i| x.shape()[i]).product();
+        let n: usize = py[2..].iter().map(|&i| y.shape()[i]).product();
+        let three = |a: &ArrayD<f32>, p: &[usize], dims: [usize; 3]| -> Result<Array3<f32>, String> {
+            a.view()
+                .permuted_axes(IxDyn(p))
+                .as_standard_layout()
+                .into_owned()
+                .into_shape_with_order(dims)
+                .map_err(|e| e.to_string())
+        };
+        let xs = three(&ux, &px, [b, m, k])?;
+        let ys = three(&uy, &py, [b, k, n])?;
+        Ok(Operands { ux, uy, xs, ys, px, py, b, m, n })
     }
-    ArrayD::from_shape_vec(shape, out).map_err(|e| e.to_string())
+
+    /// `(batch, x's other axes, y's other axes)`; rank-2 outputs stay `(batch, 1)`.
+    fn out_shape(&self, x: &ArrayD<f32>, y: &ArrayD<f32>) -> Vec<usize> {
+        let mut shape = vec![self.b];
+        shape.extend(self.px[1..self.px.len() - 1].iter().map(|&i| x.shape()[i]));
+        shape.extend(self.py[2..].iter().map(|&i| y.shape()[i]));
+        if shape.len() == 1 {
+            shape.push(1);
+        }
+        shape
+    }
+}
+
+/// `min(rsqrt(Σ a² along ax), 1 / 1e-7)`, kept along `ax` (`ops.normalize`'s factor).
+fn inverse_norm(a: &ArrayD<f32>, ax: usize) -> ArrayD<f32> {
+    let sq = a.map(|v| v * v).sum_axis(Axis(ax)).insert_axis(Axis(ax));
+    sq.mapv(|s| (1.0 / s.sqrt()).min(1e7))
+}
+
+/// [`batch_dot`]'s gradients for the output gradient `g`: per sample `dX = G·Yᵀ`,
+/// `dY = Xᵀ·G`, permuted back, then through the normalisation
+/// (`da = r·(du − u·Σ du·u)`, or `du·1e7` where the norm was clamped).
+fn batch_dot_backward(
+    x: &ArrayD<f32>,
+    y: &ArrayD<f32>,
+    a1: usize,
+    a2: usize,
+    normalize: bool,
+    g: &ArrayD<f32>,
+) -> Result<[ArrayD<f32>; 2], String> {
+    let o = Operands::new(x, y, a1, a2, normalize)?;
+    let g3 = g
+        .as_standard_layout()
+        .into_owned()
+        .into_shape_with_order([o.b, o.m, o.n])
+        .map_err(|e| e.to_string())?;
+    let (mut dxs, mut dys) = (Array3::<f32>::zeros(o.xs.raw_dim()), Array3::<f32>::zeros(o.ys.raw_dim()));
+    for s in 0..o.b {
+        let gs = g3.index_axis(Axis(0), s);
+        dxs.index_axis_mut(Axis(0), s).assign(&gs.dot(&o.ys.index_axis(Axis(0), s).t()));
+        dys.index_axis_mut(Axis(0), s).assign(&o.xs.index_axis(Axis(0), s).t().dot(&gs));
+    }
+    let back = |d: Array3<f32>, a: &ArrayD<f32>, p: &[usize]| -> Result<ArrayD<f32>, String> {
+        let moved: Vec<usize> = p.iter().map(|&i| a.shape()[i]).collect();
+        let mut inv = vec![0; p.len()];
+        for (i, &q) in p.iter().enumerate() {
+            inv[q] = i;
+        }
+        Ok(d.into_shape_with_order(IxDyn(&moved))
+            .map_err(|e| e.to_string())?
+            .permuted_axes(IxDyn(&inv))
+            .as_standard_layout()
+            .into_owned())
+    };
+    let du = [back(dxs, x, &o.px)?, back(dys, y, &o.py)?];
+    if !normalize {
+        return Ok(du);
+    }
+    let through = |du: ArrayD<f32>, a: &ArrayD<f32>, u: &ArrayD<f32>, ax: usize| -> ArrayD<f32> {
+        let r = inverse_norm(a, ax);
+        let dot = (&du * u).sum_axis(Axis(ax)).insert_axis(Axis(ax));
+        let clamped = r.mapv(|v| v >= 1e7);
+        let mut da = &du - &(u * &dot);
+        da *= &r;
+        ndarray::Zip::from(&mut da)
+            .and(&du)
+            .and_broadcast(&clamped)
+            .and_broadcast(&r)
+            .for_each(|d, &g, &c, &r| {
+                if c {
+                    *d = g * r;
+                }
+            });
+        da
+    };
+    let [dx, dy] = du;
+    Ok([through(dx, x, &o.ux, a1), through(dy, y, &o.uy, a2)])
 }
 
 #[cfg(test)]

@@ -24,6 +24,11 @@ impl LayerSpec for Dropout {
         Some(Ok(Pointwise::identity()))
     }
 
+    /// Inference: the identity.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        Ok(Grads::input(bw.dy))
+    }
+
     fn card(&self) -> String {
         format!("Dropout {}", self.rate)
     }

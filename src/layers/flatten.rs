@@ -50,6 +50,25 @@ impl LayerSpec for Flatten {
             .map_err(|e| e.to_string())
     }
 
+    /// The gradient reshaped back (through Keras's move of channels last).
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        let dy = bw.dy.as_standard_layout().into_owned();
+        if self.data_format.is_first() && x.ndim() >= 3 {
+            let mut perm: Vec<usize> = vec![0];
+            perm.extend(2..x.ndim());
+            perm.push(1);
+            let moved: Vec<usize> = perm.iter().map(|&a| x.shape()[a]).collect();
+            let mut inverse = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inverse[p] = i;
+            }
+            let g = dy.into_shape_with_order(IxDyn(&moved)).map_err(|e| e.to_string())?;
+            return Ok(Grads::input(g.permuted_axes(IxDyn(&inverse)).as_standard_layout().into_owned()));
+        }
+        Ok(Grads::input(dy.into_shape_with_order(x.raw_dim()).map_err(|e| e.to_string())?))
+    }
+
     fn card(&self) -> String {
         "Flatten".into()
     }

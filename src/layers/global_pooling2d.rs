@@ -82,6 +82,45 @@ impl LayerSpec for GlobalPooling2D {
         }
     }
 
+    /// Average: the gradient spread evenly. Max: to every pixel equal to the maximum,
+    /// shared between ties (the rule of `reduce_max`, which Keras's global pooling is).
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x4 = to_nhwc(first(bw.inputs)?, self.data_format)?;
+        let (n, h, wd, c) = x4.dim();
+        let g = bw.dy.as_standard_layout();
+        let g = g.as_slice().ok_or("gradient not contiguous")?;
+        if g.len() != n * c {
+            return Err("GlobalPooling: the gradient does not match the output".into());
+        }
+        let y = bw.output.as_standard_layout();
+        let y = y.as_slice().ok_or("output not contiguous")?;
+        let mut dx = ndarray::Array4::<f32>::zeros((n, h, wd, c));
+        let pixels = (h * wd) as f32;
+        for b in 0..n {
+            for ch in 0..c {
+                let gv = g[b * c + ch];
+                match self.mode {
+                    PoolMode::Average => {
+                        dx.slice_mut(ndarray::s![b, .., .., ch]).fill(gv / pixels);
+                    }
+                    PoolMode::Max => {
+                        let m = y[b * c + ch];
+                        let xs = x4.slice(ndarray::s![b, .., .., ch]);
+                        let ties = xs.iter().filter(|&&v| v == m).count().max(1) as f32;
+                        ndarray::Zip::from(dx.slice_mut(ndarray::s![b, .., .., ch]))
+                            .and(&xs)
+                            .for_each(|d, &v| {
+                                if v == m {
+                                    *d = gv / ties;
+                                }
+                            });
+                    }
+                }
+            }
+        }
+        Ok(Grads::input(from_nhwc(dx, self.data_format)))
+    }
+
     fn card(&self) -> String {
         Kind::class_name(self).to_string()
     }

@@ -38,6 +38,11 @@ impl LayerSpec for InputLayer {
         Ok(first(inputs)?.clone())
     }
 
+    /// An input has nothing before it: the engine keeps its gradient as the model's.
+    fn backward(&self, _: Backward) -> Result<Grads, String> {
+        Ok(Grads::default())
+    }
+
     fn card(&self) -> String {
         format!("Input {}", pyfmt::tuple_opt(&self.batch_shape[1.min(self.batch_shape.len())..]))
     }

@@ -7,7 +7,7 @@ use super::torch::Torch;
 use super::*;
 use crate::keras::objects::{KerasObject, py_repr_json};
 use serde_json::Value;
-use ndarray::IxDyn;
+use ndarray::{Axis, IxDyn};
 
 kind! {
     /// `keras.layers.LayerNormalization`.
@@ -154,6 +154,86 @@ impl LayerSpec for LayerNormalization {
             res += &bt.broadcast(shape.clone()).ok_or("beta does not broadcast")?;
         }
         Ok(x * &inv + res)
+    }
+
+    /// Per group of the normalised axes, `x̂ = (x − μ)·r` with `r = 1/√(var + ε)`:
+    /// `dx = r·(g − mean g − x̂·mean(g·x̂))` for `g = dy·γ`; with `rms_scaling`
+    /// (`y = x·γ·r`), `dx = r·g − r³·(x − μ)·mean(g·x)`. `dγ = Σ dy·x̂` (`Σ dy·x·r`),
+    /// `dβ = Σ dy` over the other axes, in the weights' own shapes.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        let ndim = x.ndim();
+        let axes: Vec<usize> = self
+            .axes(ndim)
+            .ok_or("axis out of range")?
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        let others: Vec<usize> = (0..ndim).filter(|d| !axes.contains(d)).collect();
+        let group: usize = axes.iter().map(|&d| x.shape()[d]).product();
+        let n = group.max(1) as f32;
+        let sum_over = |a: &ArrayD<f32>, over: &[usize]| -> ArrayD<f32> {
+            let mut s = a.clone();
+            for &d in over {
+                s = s.sum_axis(Axis(d)).insert_axis(Axis(d));
+            }
+            s
+        };
+        let shape = x.raw_dim();
+        let bc = |a: &ArrayD<f32>| -> Result<ArrayD<f32>, String> {
+            a.broadcast(shape.clone())
+                .map(|v| v.to_owned())
+                .ok_or_else(|| "shapes do not broadcast".to_string())
+        };
+        let mean_over_axes = |a: &ArrayD<f32>| -> Result<ArrayD<f32>, String> { bc(&(sum_over(a, &axes) / n)) };
+        let broadcast: Vec<usize> = (0..ndim)
+            .map(|d| if axes.contains(&d) { x.shape()[d] } else { 1 })
+            .collect();
+        let gamma = if self.has_gamma() {
+            let a = weight(bw.weights, 0, "gamma")?;
+            let g = ArrayD::from_shape_vec(IxDyn(&broadcast), a.iter().copied().collect())
+                .map_err(|e| format!("gamma: {e}"))?;
+            Some(bc(&g)?)
+        } else {
+            None
+        };
+        let g = match &gamma {
+            Some(gm) => &bw.dy * gm,
+            None => bw.dy.clone(),
+        };
+        let mu = mean_over_axes(x)?;
+        let xc = x - &mu;
+        let var = mean_over_axes(&xc.mapv(|v| v * v))?;
+        let eps = self.epsilon as f32;
+        let r = var.mapv(|v| 1.0 / (v + eps).sqrt());
+        let (dx, scaled) = if self.rms_scaling {
+            let gx = mean_over_axes(&(&g * x))?;
+            let r3 = r.mapv(|v| v * v * v);
+            (&r * &g - &(&r3 * &xc * &gx), x * &r)
+        } else {
+            let xhat = &xc * &r;
+            let mg = mean_over_axes(&g)?;
+            let mgx = mean_over_axes(&(&g * &xhat))?;
+            (&r * &(&g - &mg - &(&xhat * &mgx)), xhat)
+        };
+        let mut weights = Vec::new();
+        if bw.want_weights {
+            let own = |a: ArrayD<f32>, i: usize| -> Result<Option<ArrayD<f32>>, String> {
+                let w = weight(bw.weights, i, "LayerNormalization weight")?;
+                let flat: Vec<f32> = a.as_standard_layout().iter().copied().collect();
+                ArrayD::from_shape_vec(w.raw_dim(), flat).map(Some).map_err(|e| e.to_string())
+            };
+            if self.has_gamma() {
+                weights.push(own(sum_over(&(&bw.dy * &scaled), &others), 0)?);
+            }
+            if self.has_beta() {
+                weights.push(own(sum_over(&bw.dy, &others), usize::from(self.has_gamma()))?);
+            }
+        }
+        Ok(Grads {
+            inputs: vec![dx],
+            weights,
+        })
     }
 
     fn card(&self) -> String {

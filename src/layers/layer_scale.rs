@@ -58,6 +58,32 @@ impl LayerSpec for LayerScale {
         Ok(y)
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        let gamma = slice_of(weight(bw.weights, 0, "gamma")?)?;
+        let n = gamma.len().max(1);
+        let mut dx = bw.dy.as_standard_layout().into_owned();
+        let mut dg = vec![0f32; gamma.len()];
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().ok_or("LayerScale: non-contiguous input")?;
+        let ds = dx.as_slice_mut().ok_or("LayerScale: non-contiguous gradient")?;
+        for (row, xr) in ds.chunks_exact_mut(n).zip(xs.chunks_exact(n)) {
+            for ((g, s), (v, d)) in row.iter_mut().zip(gamma).zip(xr.iter().zip(dg.iter_mut())) {
+                *d += *g * v;
+                *g *= s;
+            }
+        }
+        let weights = if bw.want_weights {
+            vec![Some(ArrayD::from_shape_vec(ndarray::IxDyn(&[gamma.len()]), dg).unwrap_or_default())]
+        } else {
+            Vec::new()
+        };
+        Ok(Grads {
+            inputs: vec![dx],
+            weights,
+        })
+    }
+
     fn card(&self) -> String {
         format!("LayerScale {}", self.projection_dim)
     }

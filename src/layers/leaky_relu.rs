@@ -31,6 +31,15 @@ impl LayerSpec for LeakyReLU {
         Some(Ok(Pointwise::map(move |v| if v >= 0.0 { v } else { s * v })))
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let s = self.negative_slope as f32;
+        let mut dy = bw.dy;
+        ndarray::Zip::from(&mut dy)
+            .and(first(bw.inputs)?)
+            .for_each(|g, &v| *g *= if v >= 0.0 { 1.0 } else { s });
+        Ok(Grads::input(dy))
+    }
+
     fn card(&self) -> String {
         format!("LeakyReLU {}", self.negative_slope)
     }

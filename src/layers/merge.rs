@@ -148,6 +148,91 @@ impl LayerSpec for Merge {
         Ok(acc)
     }
 
+    /// The merge as Keras computes it, a fold over the inputs (`output = f(output,
+    /// x_i)`), read backwards: each step's partial derivatives (JAX's: a tie of Maximum
+    /// or Minimum shares the gradient equally), each input's gradient summed over the
+    /// axes it was broadcast along.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let inputs = bw.inputs;
+        let rank = inputs.iter().map(|a| a.ndim()).max().unwrap_or(0);
+        let lifted = |a: &ArrayD<f32>| -> Vec<usize> {
+            let s = a.shape();
+            let mut v = vec![s.first().copied().unwrap_or(1)];
+            v.extend(std::iter::repeat_n(1, rank - a.ndim()));
+            v.extend(s.iter().skip(1));
+            v
+        };
+        let shape = bw.output.raw_dim();
+        let full = |a: &ArrayD<f32>| -> Result<ArrayD<f32>, String> {
+            let v = a.view().into_shape_with_order(lifted(a)).map_err(|e| e.to_string())?;
+            Ok(v.broadcast(shape.clone()).ok_or("Inputs have incompatible shapes")?.to_owned())
+        };
+        let mut g = bw.dy;
+        if self.mode == MergeKind::Average {
+            let n = inputs.len() as f32;
+            g.mapv_inplace(|v| v / n);
+        }
+        let mut grads: Vec<ArrayD<f32>> = Vec::with_capacity(inputs.len());
+        match self.mode {
+            MergeKind::Add | MergeKind::Average => {
+                grads.extend(std::iter::repeat_n(g, inputs.len()));
+            }
+            MergeKind::Subtract => {
+                let neg = g.mapv(|v| -v);
+                grads.push(g);
+                grads.extend(std::iter::repeat_n(neg, inputs.len().saturating_sub(1)));
+            }
+            MergeKind::Multiply | MergeKind::Maximum | MergeKind::Minimum => {
+                // The fold's partial results: acc[k] = f(acc[k-1], x_k).
+                let xs: Vec<ArrayD<f32>> = inputs.iter().map(|a| full(a)).collect::<Result<_, _>>()?;
+                let mut acc = vec![xs[0].clone()];
+                for x in &xs[1..] {
+                    let prev = acc.last().cloned().unwrap_or_default();
+                    acc.push(ndarray::Zip::from(&prev).and(x).map_collect(|&a, &b| self.mode.combine(a, b)));
+                }
+                let mut back = vec![ArrayD::<f32>::zeros(shape.clone()); xs.len()];
+                let mut ga = g;
+                for k in (1..xs.len()).rev() {
+                    let (a, x) = (&acc[k - 1], &xs[k]);
+                    let mut gx = ga.clone();
+                    ndarray::Zip::from(&mut ga).and(&mut gx).and(a).and(x).for_each(|ga, gx, &a, &b| {
+                        let (da, db) = match self.mode {
+                            MergeKind::Multiply => (b, a),
+                            MergeKind::Maximum | MergeKind::Minimum => {
+                                let first_wins = if self.mode == MergeKind::Maximum { a > b } else { a < b };
+                                if a == b {
+                                    (0.5, 0.5)
+                                } else if first_wins {
+                                    (1.0, 0.0)
+                                } else {
+                                    (0.0, 1.0)
+                                }
+                            }
+                            _ => (1.0, 1.0),
+                        };
+                        *gx = *ga * db;
+                        *ga *= da;
+                    });
+                    back[k] = gx;
+                }
+                back[0] = ga;
+                grads = back;
+            }
+        }
+        let inputs_grads = grads
+            .into_iter()
+            .zip(inputs)
+            .map(|(g, a)| {
+                let reduced = unbroadcast(g, &lifted(a))?;
+                reduced.into_shape_with_order(a.raw_dim()).map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Grads {
+            inputs: inputs_grads,
+            weights: Vec::new(),
+        })
+    }
+
     fn card(&self) -> String {
         self.mode.class_name().into()
     }

@@ -266,6 +266,15 @@ pub trait LayerSpec: Args {
         Ok(y)
     }
 
+    /// The backward rule in inference mode: from the gradient of a scalar with respect to
+    /// this layer's output, its gradients with respect to each input and (when
+    /// [`Backward::want_weights`]) each weight array. A kind without one says so: the
+    /// engine never guesses a gradient.
+    fn backward(&self, b: Backward) -> Result<Grads, String> {
+        let _ = b;
+        Err("convscope has no gradient rule for this layer".into())
+    }
+
     /// The short text on the layer's card: `Conv2D 32 · 3×3 · s2 · same · relu`.
     fn card(&self) -> String;
 
@@ -275,6 +284,46 @@ pub trait LayerSpec: Args {
     /// How the first weight array holds spatial filters, for layers that have them.
     fn kernel(&self) -> Option<KernelView> {
         None
+    }
+}
+
+/// What a layer's [`LayerSpec::backward`] reads: its forward pass's inputs and output
+/// (in Keras's layout), its weights, and the gradient of the scalar with respect to its
+/// output (the output's shape).
+pub struct Backward<'a> {
+    pub inputs: &'a [Arc<ArrayD<f32>>],
+    pub output: &'a ArrayD<f32>,
+    pub weights: &'a [ArrayD<f32>],
+    pub dy: ArrayD<f32>,
+    /// Whether the weights' gradients are wanted (Grad-CAM and saliency need only the
+    /// inputs'); when not, [`Grads::weights`] may be empty.
+    pub want_weights: bool,
+}
+
+impl Backward<'_> {
+    /// The first input.
+    pub fn x(&self) -> Result<&ArrayD<f32>, String> {
+        first(self.inputs)
+    }
+}
+
+/// A backward rule's result.
+#[derive(Debug, Default)]
+pub struct Grads {
+    /// d scalar / d each input, in the layer's input order, each the input's shape.
+    pub inputs: Vec<ArrayD<f32>>,
+    /// d scalar / d each weight array, in `get_weights()` order; `None` for arrays
+    /// without one (BatchNormalization's moving statistics, constants).
+    pub weights: Vec<Option<ArrayD<f32>>>,
+}
+
+impl Grads {
+    /// The gradient of a layer's one input and no weights.
+    pub fn input(dx: ArrayD<f32>) -> Grads {
+        Grads {
+            inputs: vec![dx],
+            weights: Vec::new(),
+        }
     }
 }
 
@@ -621,6 +670,32 @@ pub fn card_strides(p: &Pair) -> String {
 
 // ----------------------------------------------------------------------------------
 // Forward-pass helpers shared by the kinds.
+
+/// A gradient `g` of a broadcast result reduced to an operand of `shape`: summed over
+/// the leading axes the operand lacks and the axes where it has size 1 (NumPy's rule
+/// read backwards).
+pub fn unbroadcast(g: ArrayD<f32>, shape: &[usize]) -> Result<ArrayD<f32>, String> {
+    if g.shape() == shape {
+        return Ok(g);
+    }
+    let mut g = g;
+    while g.ndim() > shape.len() {
+        g = g.sum_axis(ndarray::Axis(0));
+    }
+    for (ax, &d) in shape.iter().enumerate() {
+        if d == 1 && g.shape().get(ax).is_some_and(|&n| n != 1) {
+            g = g.sum_axis(ndarray::Axis(ax)).insert_axis(ndarray::Axis(ax));
+        }
+    }
+    if g.shape() != shape {
+        return Err(format!(
+            "a gradient of shape {:?} does not reduce to an operand of {:?}",
+            g.shape(),
+            shape
+        ));
+    }
+    Ok(g)
+}
 
 /// A rank-4 input as NHWC (borrowed when it already is, the usual case).
 pub fn to_nhwc(x: &ArrayD<f32>, df: DataFormat) -> Result<CowArray<'_, f32, Ix4>, String> {

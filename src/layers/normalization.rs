@@ -214,6 +214,23 @@ impl LayerSpec for Normalization {
             }))
     }
 
+    /// `(x − mean) / sd` (or `mean + x·sd` inverted): the gradient scaled by `1/sd`
+    /// (`sd`); the statistics are not trainable.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        let [_, var] = self.statistics(x.shape(), bw.weights)?;
+        let var = var.broadcast(x.raw_dim()).ok_or("variance does not broadcast")?;
+        let invert = self.invert;
+        let dx = ndarray::Zip::from(&bw.dy).and(&var).map_collect(|&g, &v| {
+            let sd = v.sqrt().max(EPSILON);
+            if invert { g * sd } else { g / sd }
+        });
+        Ok(Grads {
+            inputs: vec![dx],
+            weights: if bw.want_weights { vec![None; bw.weights.len()] } else { Vec::new() },
+        })
+    }
+
     fn card(&self) -> String {
         if self.invert {
             "Normalization (inverted)".into()

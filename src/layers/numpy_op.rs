@@ -207,6 +207,46 @@ impl LayerSpec for NumpyOp {
             .map_collect(|&x, &y| op.apply(x, y)))
     }
 
+    /// The operation's partial derivatives; each tensor operand's gradient summed over
+    /// the axes it was broadcast along.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let op = self.op;
+        // d(a op b)/da and /db at (a, b).
+        let partial = move |a: f32, b: f32| -> (f32, f32) {
+            match op {
+                OpKind::Add => (1.0, 1.0),
+                OpKind::Subtract => (1.0, -1.0),
+                OpKind::Multiply => (b, a),
+                OpKind::Divide | OpKind::TrueDivide => (1.0 / b, -a / (b * b)),
+            }
+        };
+        if let Some(c) = self.constant {
+            let v = c.value as f32;
+            let x = first(bw.inputs)?;
+            let dx = ndarray::Zip::from(&bw.dy).and(x).map_collect(|&g, &a| {
+                g * if c.position == 0 { partial(v, a).1 } else { partial(a, v).0 }
+            });
+            return Ok(Grads::input(dx));
+        }
+        let [a, b] = bw.inputs else {
+            return Err(format!("{} needs two operands", op.class_name()));
+        };
+        let shape = bw.dy.raw_dim();
+        let ba = a.broadcast(shape.clone()).ok_or("operands of incompatible shapes")?;
+        let bb = b.broadcast(shape).ok_or("operands of incompatible shapes")?;
+        let mut ga = bw.dy.clone();
+        let mut gb = bw.dy;
+        ndarray::Zip::from(&mut ga).and(&mut gb).and(&ba).and(&bb).for_each(|ga, gb, &x, &y| {
+            let (pa, pb) = partial(x, y);
+            *ga *= pa;
+            *gb *= pb;
+        });
+        Ok(Grads {
+            inputs: vec![unbroadcast(ga, a.shape())?, unbroadcast(gb, b.shape())?],
+            weights: Vec::new(),
+        })
+    }
+
     fn card(&self) -> String {
         let s = self.op.symbol();
         match self.constant {

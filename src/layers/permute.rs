@@ -66,6 +66,21 @@ impl LayerSpec for Permute {
             .into_owned())
     }
 
+    /// The gradient through the inverse permutation.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let axes = self.axes();
+        let mut inverse = vec![0; axes.len()];
+        for (i, &p) in axes.iter().enumerate() {
+            if let Some(v) = inverse.get_mut(p) {
+                *v = i;
+            }
+        }
+        if axes.len() != bw.dy.ndim() {
+            return Err("Permute: the gradient's rank differs from the permutation's".into());
+        }
+        Ok(Grads::input(bw.dy.permuted_axes(ndarray::IxDyn(&inverse)).as_standard_layout().into_owned()))
+    }
+
     fn card(&self) -> String {
         format!("Permute {}", pyfmt::tuple(&self.dims))
     }

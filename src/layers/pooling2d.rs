@@ -166,6 +166,14 @@ impl LayerSpec for Pooling2D {
         })
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x4 = to_nhwc(first(bw.inputs)?, self.data_format)?;
+        let win = self.window().map(|a| window_on(&x4.view(), &a)).ok_or("bad padding")?;
+        let g = to_nhwc(&bw.dy, self.data_format)?;
+        let dx = kernels::grad::pool_grad(x4.view(), g.view(), &win, self.mode == PoolMode::Max);
+        Ok(Grads::input(from_nhwc(dx, self.data_format)))
+    }
+
     fn card(&self) -> String {
         format!(
             "{} {}{} · {}",

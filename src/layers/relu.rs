@@ -54,6 +54,22 @@ impl LayerSpec for ReLU {
         })))
     }
 
+    /// 1 above the threshold (0 where `max_value` clips), `negative_slope` below.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let max = self.max_value.map(|m| m as f32);
+        let slope = self.negative_slope as f32;
+        let th = self.threshold as f32;
+        let mut dy = bw.dy;
+        ndarray::Zip::from(&mut dy).and(first(bw.inputs)?).for_each(|g, &v| {
+            *g *= if v > th {
+                if max.is_some_and(|m| v > m) { 0.0 } else { 1.0 }
+            } else {
+                slope
+            }
+        });
+        Ok(Grads::input(dy))
+    }
+
     fn card(&self) -> String {
         "ReLU".into()
     }

@@ -22,6 +22,13 @@ impl LayerSpec for Rescaling {
         Some(Ok(Pointwise::map(move |v| v * s + o)))
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let s = self.scale as f32;
+        let mut dy = bw.dy;
+        dy.mapv_inplace(|g| g * s);
+        Ok(Grads::input(dy))
+    }
+
     fn card(&self) -> String {
         format!("Rescaling ×{:.4} {:+}", self.scale, self.offset)
     }

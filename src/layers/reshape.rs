@@ -94,6 +94,12 @@ impl LayerSpec for Reshape {
             .map_err(|e| e.to_string())
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        let dy = bw.dy.as_standard_layout().into_owned();
+        Ok(Grads::input(dy.into_shape_with_order(x.raw_dim()).map_err(|e| e.to_string())?))
+    }
+
     fn card(&self) -> String {
         format!("Reshape {}", pyfmt::tuple(&self.target_shape))
     }

@@ -66,6 +66,36 @@ impl LayerSpec for SeparableConv2D {
         b.output_of(y, ep.is_some())
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let b = &self.base;
+        let (x4, win) = b.input(bw.inputs)?;
+        let dk = kernel4(weight(bw.weights, 0, "depthwise_kernel")?)?;
+        let pk = kernel4(weight(bw.weights, 1, "pointwise_kernel")?)?;
+        let mid = kernels::depthwise(ConvOp::new(x4.view(), dk, None, &win));
+        let (_, mh, mw, _) = mid.dim();
+        let pw = Window::keras([mh, mw], [1, 1], [1, 1], [1, 1], Padding::Valid);
+        let dz = b.grad_before_activation(bw.output, bw.dy, || {
+            let bias = bias_of(bw.weights, b.use_bias, 2)?;
+            let z = kernels::conv2d(ConvOp::new(mid.view(), pk, bias, &pw), 1, Epilogue::Linear);
+            Ok(from_nhwc(z, b.data_format))
+        })?;
+        let dmid = kernels::grad::conv2d_input_grad(dz.view(), pk, 1, &pw, [mid.dim().0, mh, mw, mid.dim().3]);
+        let (dx, ddk) =
+            kernels::grad::depthwise_grads(x4.view(), dk, dmid.view(), &win, bw.want_weights);
+        let mut weights = Vec::new();
+        if let Some(ddk) = ddk {
+            weights.push(Some(ddk.into_dyn()));
+            let (kh, kw, ci, co) = pk.dim();
+            let dpk = kernels::grad::conv2d_kernel_grad(mid.view(), dz.view(), [kh, kw, ci, co], 1, &pw);
+            weights.push(Some(dpk.into_dyn()));
+            b.push_bias_grad(&dz, &mut weights);
+        }
+        Ok(Grads {
+            inputs: vec![from_nhwc(dx, b.data_format)],
+            weights,
+        })
+    }
+
     fn card(&self) -> String {
         card_conv(&format!("SeparableConv2D {}", self.filters), &self.base)
     }

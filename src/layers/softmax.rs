@@ -30,6 +30,26 @@ impl LayerSpec for Softmax {
         activations::softmax_layer(first(inputs)?.clone(), &self.axis.v)
     }
 
+    /// `dx = y ⊙ (dy − Σ_axes dy ⊙ y)`.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let y = bw.output;
+        let rank = y.ndim() as i64;
+        let mut axes: Vec<usize> = self
+            .axis
+            .v
+            .iter()
+            .map(|&a| (if a < 0 { a + rank } else { a }).clamp(0, rank.max(1) - 1) as usize)
+            .collect();
+        axes.sort_unstable();
+        axes.dedup();
+        let mut dot = &bw.dy * y;
+        for &ax in axes.iter().rev() {
+            dot = dot.sum_axis(ndarray::Axis(ax)).insert_axis(ndarray::Axis(ax));
+        }
+        let dot = dot.broadcast(y.raw_dim()).ok_or("softmax: shapes do not broadcast")?;
+        Ok(Grads::input(ndarray::Zip::from(y).and(&bw.dy).and(&dot).map_collect(|&y, &g, &d| y * (g - d))))
+    }
+
     fn card(&self) -> String {
         "Softmax".into()
     }

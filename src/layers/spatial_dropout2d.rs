@@ -27,6 +27,11 @@ impl LayerSpec for SpatialDropout2D {
         Some(Ok(Pointwise::identity()))
     }
 
+    /// Inference: the identity.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        Ok(Grads::input(bw.dy))
+    }
+
     fn card(&self) -> String {
         format!("SpatialDropout2D {}", self.rate)
     }

@@ -64,6 +64,18 @@ impl LayerSpec for UpSampling2D {
         Ok(from_nhwc(y, self.data_format))
     }
 
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let x4 = to_nhwc(first(bw.inputs)?, self.data_format)?;
+        let (_, h, wd, _) = x4.dim();
+        let g = to_nhwc(&bw.dy, self.data_format)?;
+        let dx = match self.interpolation.to_lowercase().as_str() {
+            "nearest" => kernels::grad::upsample_nearest_grad(g.view(), self.size.dims(), [h, wd]),
+            "bilinear" => kernels::grad::resize_bilinear_grad(g.view(), [h, wd]),
+            other => return Err(format!("no gradient rule for interpolation={other}")),
+        };
+        Ok(Grads::input(from_nhwc(dx, self.data_format)))
+    }
+
     fn card(&self) -> String {
         format!("UpSampling2D {} · {}", self.size.text(), self.interpolation)
     }

@@ -70,6 +70,12 @@ impl LayerSpec for ZeroPadding2D {
         })
     }
 
+    /// The gradient with the padding cropped off.
+    fn backward(&self, bw: Backward) -> Result<Grads, String> {
+        let g = to_nhwc(&bw.dy, self.data_format)?;
+        Ok(Grads::input(from_nhwc(kernels::crop(g.view(), sizes(&self.padding)), self.data_format)))
+    }
+
     fn card(&self) -> String {
         format!("ZeroPadding2D {:?}", self.padding.v)
     }
