@@ -78,6 +78,66 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
     },
+    /// Why the model decides: an attribution map of a class (or a channel) drawn over
+    /// the input, and with --npy the raw map.
+    Explain {
+        model: PathBuf,
+        /// A .npy array or an image; once per model input, in the model's input order.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// gradcam, gradcam++, scorecam, saliency, smoothgrad, ig or occlusion.
+        #[arg(long, default_value = "gradcam")]
+        method: String,
+        /// The class, by its index in the output (default: the top one).
+        #[arg(long)]
+        class: Option<usize>,
+        /// LAYER:CHANNEL: explain what makes that channel fire instead of a class.
+        #[arg(long)]
+        target: Option<String>,
+        /// The layer of Grad-CAM, Grad-CAM++ and Score-CAM (default: the last one with
+        /// a spatial output).
+        #[arg(long)]
+        layer: Option<String>,
+        /// The overlay PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the raw map (Grad-CAM's at its layer's resolution) as .npy.
+        #[arg(long)]
+        npy: Option<PathBuf>,
+        /// Integrated gradients: steps from the baseline (default 32).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Integrated gradients: the constant baseline (default 0).
+        #[arg(long)]
+        baseline: Option<f32>,
+        /// SmoothGrad: noisy samples (default 20).
+        #[arg(long)]
+        samples: Option<usize>,
+        /// SmoothGrad: noise, a fraction of the input's range (default 0.2).
+        #[arg(long)]
+        noise: Option<f32>,
+        /// Occlusion: the patch's side in pixels (default an eighth of the image).
+        #[arg(long)]
+        window: Option<usize>,
+        /// Occlusion: pixels between patches (default half the window).
+        #[arg(long)]
+        stride: Option<usize>,
+        /// Score-CAM: at most this many channels, those varying most (default 64).
+        #[arg(long)]
+        channels: Option<usize>,
+        /// viridis, magma, gray, diverging or turbo.
+        #[arg(long, default_value = "turbo")]
+        colormap: String,
+        /// The map's opacity over the image, 0 to 1.
+        #[arg(long, default_value_t = 0.5)]
+        opacity: f32,
+        /// Seed for initializer weights (models without weights) and SmoothGrad's noise.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// How image pixels are scaled.
+        #[arg(long, value_enum, default_value = "unit")]
+        preprocess: PreprocessArg,
+    },
     /// Draw one layer's feature maps as a PNG grid (one tile per channel).
     Render {
         model: PathBuf,
@@ -371,6 +431,56 @@ pub fn run(cmd: &Command) -> Outcome {
                 (*preprocess).into(),
             ) {
                 Ok(n) => Outcome::ok(format!("wrote {n} gradients to {}\n", out.display())),
+                Err(crate::runner::RunError::Rejected(m)) => {
+                    Outcome::fail(1, format!("error: {m}\n"))
+                }
+                Err(e) => Outcome::fail(2, format!("error: {e}\n")),
+            }
+        }
+        Command::Explain {
+            model,
+            input,
+            method,
+            class,
+            target,
+            layer,
+            out,
+            npy,
+            steps,
+            baseline,
+            samples,
+            noise,
+            window,
+            stride,
+            channels,
+            colormap,
+            opacity,
+            seed,
+            preprocess,
+        } => {
+            let Some(colormap) = crate::viz::Colormap::parse(colormap) else {
+                return Outcome::fail(2, format!("error: unknown colormap '{colormap}'\n"));
+            };
+            let options = crate::runner::ExplainOptions {
+                method: method.clone(),
+                class: *class,
+                target: target.clone(),
+                layer: layer.clone(),
+                out: out.clone(),
+                npy: npy.clone(),
+                steps: *steps,
+                samples: *samples,
+                noise: *noise,
+                baseline: *baseline,
+                window: *window,
+                stride: *stride,
+                channels: *channels,
+                colormap,
+                opacity: *opacity,
+                seed: *seed,
+            };
+            match crate::runner::explain_to_files(model, input, &options, (*preprocess).into()) {
+                Ok(line) => Outcome::ok(line),
                 Err(crate::runner::RunError::Rejected(m)) => {
                     Outcome::fail(1, format!("error: {m}\n"))
                 }

@@ -20,6 +20,7 @@ pub mod app;
 pub mod cli;
 pub mod compare;
 pub mod engine;
+pub mod explain;
 pub mod io;
 pub mod keras;
 pub mod kernels;

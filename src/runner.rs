@@ -368,6 +368,176 @@ pub fn grad_to_npz(
     Ok(arrays.len())
 }
 
+/// What `convscope explain` is asked.
+#[derive(Clone, Debug)]
+pub struct ExplainOptions {
+    /// One of [`crate::explain::Method::NAMES`].
+    pub method: String,
+    /// The class (default: the top one).
+    pub class: Option<usize>,
+    /// `LAYER:CHANNEL` instead of a class.
+    pub target: Option<String>,
+    /// The class activation map's layer (default: the last spatial one).
+    pub layer: Option<String>,
+    pub out: std::path::PathBuf,
+    /// The raw map as a float32 `.npy`.
+    pub npy: Option<std::path::PathBuf>,
+    pub steps: Option<usize>,
+    pub samples: Option<usize>,
+    pub noise: Option<f32>,
+    pub baseline: Option<f32>,
+    pub window: Option<usize>,
+    pub stride: Option<usize>,
+    pub channels: Option<usize>,
+    pub colormap: crate::viz::Colormap,
+    pub opacity: f32,
+    pub seed: u64,
+}
+
+/// `convscope explain`: the attribution map of sample 0 drawn over the input (`out`,
+/// PNG) and, with `npy`, the raw map. Returns a line saying what was explained.
+pub fn explain_to_files(
+    model: &Path,
+    inputs: &[std::path::PathBuf],
+    o: &ExplainOptions,
+    pre: Preprocess,
+) -> Result<String, RunError> {
+    use crate::explain::{Explainer, Method, Target};
+    let p = prepare(model, o.seed)?;
+    let net = &p.network;
+    let x = read_inputs(net, inputs, pre)?;
+    let hw = x
+        .first()
+        .filter(|a| a.ndim() == 4)
+        .map(|a| {
+            let cf = net
+                .input_layers()
+                .first()
+                .and_then(|&i| net.analyze().layers.get(i).map(|r| r.channels_first))
+                .unwrap_or(false);
+            if cf {
+                [a.shape()[2], a.shape()[3]]
+            } else {
+                [a.shape()[1], a.shape()[2]]
+            }
+        })
+        .ok_or_else(|| RunError::Input("attribution maps need an image (rank-4) input".into()))?;
+    let mut method = Method::parse(&o.method, hw).ok_or_else(|| {
+        RunError::Input(format!(
+            "unknown method '{}': one of {}",
+            o.method,
+            Method::NAMES.join(", ")
+        ))
+    })?;
+    match &mut method {
+        Method::ScoreCam { max_channels } => *max_channels = o.channels.unwrap_or(*max_channels),
+        Method::SmoothGrad {
+            samples,
+            noise,
+            seed,
+        } => {
+            *samples = o.samples.unwrap_or(*samples);
+            *noise = o.noise.unwrap_or(*noise);
+            *seed = o.seed;
+        }
+        Method::IntegratedGradients { steps, baseline } => {
+            *steps = o.steps.unwrap_or(*steps);
+            *baseline = o.baseline.unwrap_or(*baseline);
+        }
+        Method::Occlusion { window, stride } => {
+            *window = o.window.unwrap_or(*window);
+            *stride = o.stride.unwrap_or((*window / 2).max(1));
+        }
+        Method::GradCam | Method::GradCamPlusPlus | Method::Saliency => {}
+    }
+    let image = x[0].clone();
+    let e = Explainer::new(net, &p.weights, x).map_err(RunError::Engine)?;
+    let layer_at = |name: &str| {
+        let inner = p
+            .nested
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.output.as_str());
+        net.find(inner.unwrap_or(name))
+            .ok_or_else(|| RunError::Input(format!("the model has no layer named '{name}'")))
+    };
+    let target = match (&o.target, o.class) {
+        (Some(_), Some(_)) => {
+            return Err(RunError::Input("give --class or --target, not both".into()));
+        }
+        (Some(t), None) => {
+            let (name, channel) = t.rsplit_once(':').ok_or_else(|| {
+                RunError::Input(format!("--target takes LAYER:CHANNEL, not '{t}'"))
+            })?;
+            let channel = channel
+                .parse()
+                .map_err(|_| RunError::Input(format!("'{channel}' is not a channel number")))?;
+            Target::Channel {
+                layer: layer_at(name)?,
+                channel,
+            }
+        }
+        (None, Some(k)) => Target::Class(k),
+        (None, None) => {
+            let (scores, _) = e.class_scores().map_err(RunError::Engine)?;
+            let top = scores
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            Target::Class(top)
+        }
+    };
+    let layer = o.layer.as_deref().map(layer_at).transpose()?;
+    let a = e
+        .explain(target, method, layer, &crate::progress::Progress::new())
+        .map_err(RunError::Input)?;
+    let cf = net
+        .input_layers()
+        .first()
+        .and_then(|&i| net.analyze().layers.get(i).map(|r| r.channels_first))
+        .unwrap_or(false);
+    let x0 = image.index_axis(ndarray::Axis(0), 0);
+    let x0 = x0
+        .into_dimensionality::<ndarray::Ix3>()
+        .map_err(|e| RunError::Input(e.to_string()))?;
+    let x0 = if cf { x0.permuted_axes([1, 2, 0]) } else { x0 };
+    let base = crate::viz::image_picture(x0);
+    let pic = crate::viz::overlay(&base, a.overlay.view(), o.colormap, o.opacity);
+    let png = pic.to_png().map_err(RunError::Engine)?;
+    let werr = |path: &Path, e: std::io::Error| RunError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    io::write_atomic(&o.out, &png).map_err(|e| werr(&o.out, e))?;
+    if let Some(npy_path) = &o.npy {
+        let m = a.map.as_standard_layout();
+        let bytes = npy::write_npy(m.shape(), m.as_slice().unwrap_or(&[]));
+        io::write_atomic(npy_path, &bytes).map_err(|e| werr(npy_path, e))?;
+    }
+    let what = match target {
+        Target::Class(k) => format!("class {k}"),
+        Target::Channel { layer, channel } => format!("{}:{channel}", net.layers()[layer].name),
+    };
+    let at = a
+        .layer
+        .map(|l| {
+            format!(
+                " at '{}' ({}x{})",
+                net.layers()[l].name,
+                a.map.dim().0,
+                a.map.dim().1
+            )
+        })
+        .unwrap_or_default();
+    Ok(format!(
+        "{} of {what} (score {:.6}){at}: wrote {}\n",
+        method.name(),
+        a.score,
+        o.out.display()
+    ))
+}
+
 /// `convscope run`: writes `<layer>.npy` for every layer after the input and
 /// `index.json`, all or nothing; or, when `out` ends in `.npz`, one archive of them. Returns the number of layers written.
 pub fn run_to_dir(

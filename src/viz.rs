@@ -29,14 +29,18 @@ pub enum Colormap {
     Magma,
     Gray,
     Diverging,
+    /// Google's improved jet, the heat maps' usual scale (Keras's Grad-CAM example
+    /// uses jet).
+    Turbo,
 }
 
 impl Colormap {
-    pub const ALL: [Colormap; 4] = [
+    pub const ALL: [Colormap; 5] = [
         Colormap::Viridis,
         Colormap::Magma,
         Colormap::Gray,
         Colormap::Diverging,
+        Colormap::Turbo,
     ];
 
     /// The name used on the command line.
@@ -46,6 +50,7 @@ impl Colormap {
             Colormap::Magma => "magma",
             Colormap::Gray => "gray",
             Colormap::Diverging => "diverging",
+            Colormap::Turbo => "turbo",
         }
     }
 
@@ -61,6 +66,7 @@ impl Colormap {
         match s.to_ascii_lowercase().as_str() {
             "grey" | "greys" | "grays" => Some(Colormap::Gray),
             "rdbu" | "red-blue" | "coolwarm" => Some(Colormap::Diverging),
+            "jet" => Some(Colormap::Turbo),
             s => Colormap::ALL.into_iter().find(|c| c.name() == s),
         }
     }
@@ -80,6 +86,7 @@ impl Colormap {
             Colormap::Viridis => colorous::VIRIDIS.eval_continuous(t as f64),
             Colormap::Magma => colorous::MAGMA.eval_continuous(t as f64),
             Colormap::Diverging => colorous::RED_BLUE.eval_continuous(1.0 - t as f64),
+            Colormap::Turbo => colorous::TURBO.eval_continuous(t as f64),
         };
         [c.r, c.g, c.b]
     }
@@ -322,6 +329,51 @@ impl Picture {
         )
         .map_err(|e| e.to_string())?;
         Ok(out.into_inner())
+    }
+}
+
+/// An image tensor `(h, w, c)` as a picture: three channels as RGB, others as grey
+/// (their mean), scaled from the smallest value to the largest.
+pub fn image_picture(x: ndarray::ArrayView3<f32>) -> Picture {
+    let (h, w, c) = x.dim();
+    let (lo, hi) = min_max(x.iter());
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let byte = |v: f32| (((v - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
+    let mut data = Vec::with_capacity(h * w * 3);
+    for i in 0..h {
+        for j in 0..w {
+            let px = x.slice(ndarray::s![i, j, ..]);
+            if c == 3 {
+                data.extend(px.iter().map(|&v| byte(v)));
+            } else {
+                let g = byte(px.mean().unwrap_or(0.0));
+                data.extend([g, g, g]);
+            }
+        }
+    }
+    Picture {
+        width: w,
+        height: h,
+        data,
+    }
+}
+
+/// `base` with `map` (its size) drawn over it in `cmap` with `opacity` in [0, 1], the
+/// map scaled from its smallest value to its largest.
+pub fn overlay(base: &Picture, map: ArrayView2<f32>, cmap: Colormap, opacity: f32) -> Picture {
+    let range = min_max(map.iter());
+    let a = opacity.clamp(0.0, 1.0);
+    let mut data = base.data.clone();
+    for (k, &v) in map.iter().enumerate().take(base.width * base.height) {
+        let rgb = cmap.rgb(cmap.position(v, range));
+        for (d, m) in data[k * 3..k * 3 + 3].iter_mut().zip(rgb) {
+            *d = (*d as f32 * (1.0 - a) + m as f32 * a).round() as u8;
+        }
+    }
+    Picture {
+        width: base.width,
+        height: base.height,
+        data,
     }
 }
 

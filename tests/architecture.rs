@@ -18,24 +18,30 @@ const LAYERS: &[(&str, &[&str])] = &[
         "engine",
         &["keras", "kernels", "layers", "model", "progress"],
     ),
+    (
+        "explain",
+        &["keras", "kernels", "layers", "model", "engine", "progress"],
+    ),
     ("io", &["keras", "layers", "model", "progress"]),
     ("compare", &["keras", "layers", "model", "io"]),
     (
         "runner",
         &[
-            "keras", "layers", "model", "engine", "io", "progress", "viz",
+            "keras", "layers", "model", "engine", "explain", "io", "progress", "viz",
         ],
     ),
     (
         "cli",
         &[
-            "keras", "layers", "model", "engine", "io", "progress", "runner", "viz", "compare",
+            "keras", "layers", "model", "engine", "explain", "io", "progress", "runner", "viz",
+            "compare",
         ],
     ),
     (
         "app",
         &[
-            "keras", "layers", "model", "engine", "io", "progress", "runner", "viz", "compare",
+            "keras", "layers", "model", "engine", "explain", "io", "progress", "runner", "viz",
+            "compare",
         ],
     ),
 ];

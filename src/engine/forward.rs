@@ -225,9 +225,9 @@ pub fn run_shared(
 }
 
 /// The whole network on its inputs, one array each in [`Network::input_layers`] order.
-pub fn run_inputs(
+pub fn run_inputs<W: std::borrow::Borrow<LayerWeights>>(
     net: &Network,
-    weights: &[LayerWeights],
+    weights: &[W],
     inputs: Vec<Arc<ArrayD<f32>>>,
 ) -> Result<Vec<Option<LayerRun>>, EngineError> {
     let analysis = net.analyze();
