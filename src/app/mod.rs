@@ -17,6 +17,7 @@ pub mod autosave;
 mod commands;
 pub mod compare;
 pub mod document;
+pub mod explain;
 pub mod graph;
 mod inspector;
 pub mod loader;
@@ -80,6 +81,8 @@ pub struct Runtime {
     pub compare: compare::CompareView,
     /// The Arithmetic tab's position, playback and hover.
     pub arithmetic: arithmetic::ArithmeticView,
+    /// The Explain tab's choices and the explanation in flight or on screen.
+    pub explain: explain::ExplainView,
     /// Asks for a frame from another thread. Set by the window: model files are then read
     /// on a thread of their own; without it (tests) they are read at once.
     pub wake: Option<std::sync::Arc<dyn Fn() + Send + Sync>>,
@@ -122,6 +125,7 @@ impl Designer {
                 after_loading: Vec::new(),
                 compare: compare::CompareView::default(),
                 arithmetic: arithmetic::ArithmeticView::default(),
+                explain: explain::ExplainView::default(),
                 wake: None,
             },
         }
@@ -247,6 +251,8 @@ impl Designer {
                 .on_hover_text("The selected convolution's or pooling's window on its own numbers: padding, stride, dilation.");
             ui.selectable_value(&mut self.view.tab, Tab::Compare, "Compare")
                 .on_hover_text("Design A (pinned) against the design now: what changed, and the maps side by side.");
+            ui.selectable_value(&mut self.view.tab, Tab::Explain, "Explain")
+                .on_hover_text("Why the network decides: Grad-CAM, saliency, integrated gradients… over the image.");
         });
         ui.separator();
         match self.view.tab {
@@ -255,6 +261,7 @@ impl Designer {
             Tab::Graph => graph::graph_panel(self, ui),
             Tab::Compare => compare::compare_panel(self, ui),
             Tab::Arithmetic => arithmetic::arithmetic_panel(self, ui),
+            Tab::Explain => explain::explain_panel(self, ui),
         }
     }
 

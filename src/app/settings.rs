@@ -16,6 +16,8 @@ pub enum Tab {
     Compare,
     /// The selected layer's sliding window on its own numbers.
     Arithmetic,
+    /// Attribution maps of the last run: why the network decides.
+    Explain,
 }
 
 /// What the feature-map area shows.

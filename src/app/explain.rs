@@ -1,0 +1,491 @@
+//! The Explain tab: why the network decides, on the viewer's image and the weights of
+//! its last run. Pick a class from the top five (or a channel of the selected layer:
+//! "what makes this channel fire") and a method ([`crate::explain`]); the map is drawn
+//! over the input with a colormap and an opacity, and for the class activation maps
+//! also at its layer's resolution, for the default layer or any layer with a spatial
+//! output. Each explanation runs on a thread of its own with a progress bar and a
+//! Cancel button; a newer request cancels the one in flight, so the window never waits.
+
+use super::Designer;
+use crate::engine::forward::LayerWeights;
+use crate::explain::{Attribution, Explainer, Method, Target};
+use crate::model::Network;
+use crate::progress::Progress;
+use crate::viz::{self, Colormap};
+use egui::{Color32, RichText};
+use ndarray::{ArrayD, Axis};
+use std::sync::{Arc, mpsc};
+
+/// What is asked: the same request is never run twice.
+#[derive(Clone, Debug, PartialEq)]
+struct Request {
+    target: Target,
+    method: Method,
+    layer: Option<usize>,
+    /// The run explained: the network and the input array (by identity).
+    network: Network,
+    input: usize,
+}
+
+struct Job {
+    request: Request,
+    progress: Progress,
+    rx: mpsc::Receiver<Result<Attribution, String>>,
+}
+
+struct Shown {
+    request: Request,
+    result: Result<Attribution, String>,
+    /// Overlay and map textures, and what they were drawn with.
+    textures: Option<(Colormap, u32, Vec<egui::TextureHandle>)>,
+}
+
+/// The tab's choices and work (runtime: never saved).
+pub struct ExplainView {
+    pub method: &'static str,
+    /// `None`: the top class.
+    pub class: Option<usize>,
+    /// Explain a channel of the selected layer instead of a class.
+    pub by_channel: bool,
+    pub channel: usize,
+    /// The class activation map's layer (`None`: the default one).
+    pub layer: Option<usize>,
+    pub colormap: Colormap,
+    pub opacity: f32,
+    pub steps: usize,
+    pub samples: usize,
+    pub noise: f32,
+    pub window: usize,
+    pub channels: usize,
+    job: Option<Job>,
+    shown: Option<Shown>,
+}
+
+impl Default for ExplainView {
+    fn default() -> Self {
+        ExplainView {
+            method: "gradcam",
+            class: None,
+            by_channel: false,
+            channel: 0,
+            layer: None,
+            colormap: Colormap::Turbo,
+            opacity: 0.5,
+            steps: 32,
+            samples: 20,
+            noise: 0.2,
+            window: 8,
+            channels: 64,
+            job: None,
+            shown: None,
+        }
+    }
+}
+
+impl ExplainView {
+    /// Whether an explanation is being computed.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// The map on screen, if any.
+    pub fn attribution(&self) -> Option<&Attribution> {
+        self.shown.as_ref()?.result.as_ref().ok()
+    }
+
+    /// The error or "cancelled" on screen, if any.
+    pub fn error(&self) -> Option<&str> {
+        self.shown
+            .as_ref()?
+            .result
+            .as_ref()
+            .err()
+            .map(String::as_str)
+    }
+
+    fn method_for(&self, hw: [usize; 2]) -> Method {
+        let mut m = Method::parse(self.method, hw).unwrap_or(Method::GradCam);
+        match &mut m {
+            Method::ScoreCam { max_channels } => *max_channels = self.channels.max(1),
+            Method::SmoothGrad { samples, noise, .. } => {
+                *samples = self.samples.max(1);
+                *noise = self.noise;
+            }
+            Method::IntegratedGradients { steps, .. } => *steps = self.steps.max(1),
+            Method::Occlusion { window, stride } => {
+                *window = self.window.max(1);
+                *stride = (self.window / 2).max(1);
+            }
+            Method::GradCam | Method::GradCamPlusPlus | Method::Saliency => {}
+        }
+        m
+    }
+
+    /// Takes a finished job's result.
+    fn poll(&mut self) {
+        let Some(job) = &self.job else { return };
+        match job.rx.try_recv() {
+            Ok(result) => {
+                let request = job.request.clone();
+                self.job = None;
+                self.shown = Some(Shown {
+                    request,
+                    result,
+                    textures: None,
+                });
+            }
+            Err(mpsc::TryRecvError::Empty) => {}
+            Err(mpsc::TryRecvError::Disconnected) => self.job = None,
+        }
+    }
+
+    /// Starts `request` unless it is on screen or being computed (cancelling a stale
+    /// job). `wake` (the window's) runs it on a thread; without one (tests) it runs now.
+    fn request(
+        &mut self,
+        request: Request,
+        weights: Vec<Arc<LayerWeights>>,
+        inputs: Vec<Arc<ArrayD<f32>>>,
+        wake: Option<Arc<dyn Fn() + Send + Sync>>,
+    ) {
+        if self.shown.as_ref().is_some_and(|s| s.request == request)
+            || self.job.as_ref().is_some_and(|j| j.request == request)
+        {
+            return;
+        }
+        if let Some(old) = self.job.take() {
+            old.progress.cancel();
+        }
+        let progress = Progress::new();
+        let (tx, rx) = mpsc::channel();
+        let (p, r) = (progress.clone(), request.clone());
+        let job = move || {
+            let result = Explainer::new(&r.network, &weights, inputs)
+                .and_then(|e| e.explain(r.target, r.method, r.layer, &p));
+            let _ = tx.send(result);
+        };
+        match wake {
+            Some(wake) => {
+                std::thread::spawn(move || {
+                    job();
+                    wake();
+                });
+            }
+            None => job(),
+        }
+        self.job = Some(Job {
+            request,
+            progress,
+            rx,
+        });
+        self.poll();
+    }
+}
+
+/// Sample 0's values of a rank-2 output: the classes.
+fn class_values(y: &ArrayD<f32>) -> Option<Vec<f32>> {
+    (y.ndim() == 2).then(|| y.index_axis(Axis(0), 0).iter().copied().collect())
+}
+
+/// The tab.
+pub fn explain_panel(d: &mut Designer, ui: &mut egui::Ui) {
+    let visible =
+        (ui.clip_rect().right().min(d.rt.central_right) - ui.max_rect().left()).max(200.0);
+    ui.set_max_width(visible);
+    d.rt.explain.poll();
+    let net = &d.doc.network;
+    let Some(run) = d.rt.viewer.last_run().filter(|r| r.network == net) else {
+        ui.heading("Explain");
+        ui.label(
+            "Why the network decides: once the design has run on an image (Feature maps), \
+             this tab shows which pixels its class scores depend on (Grad-CAM, saliency, \
+             integrated gradients…) and what makes a channel fire.",
+        );
+        if d.rt.analysis.error(net).is_some() {
+            ui.label("The design has an error: fix it first.");
+        }
+        return;
+    };
+    let weights: Option<Vec<Arc<LayerWeights>>> = run.weights.iter().cloned().collect();
+    let Some(weights) = weights.filter(|w| w.len() == net.len()) else {
+        ui.label("Waiting for the run to finish…");
+        return;
+    };
+    let out = net.outputs().first().copied().unwrap_or(0);
+    let classes = run
+        .acts
+        .get(out)
+        .and_then(|a| a.as_ref())
+        .and_then(|a| class_values(&a.output));
+    let inputs = d.rt.viewer.inputs();
+    let Some(x0) = inputs.first().cloned() else {
+        return;
+    };
+    let input_layer = net.input_layers().first().copied().unwrap_or(0);
+    let cf =
+        d.rt.analysis
+            .layers
+            .get(input_layer)
+            .is_some_and(|r| r.channels_first);
+    if x0.ndim() != 4 {
+        ui.label("Attribution maps need an image input (rank 4).");
+        return;
+    }
+    let hw = if cf {
+        [x0.shape()[2], x0.shape()[3]]
+    } else {
+        [x0.shape()[1], x0.shape()[2]]
+    };
+    let spatial: Vec<usize> = (0..net.len())
+        .filter(|&i| {
+            !net.layers()[i].kind.is_input()
+                && d.rt
+                    .analysis
+                    .layers
+                    .get(i)
+                    .and_then(|r| r.output_shape.as_ref())
+                    .is_some_and(|s| s.len() == 4)
+        })
+        .collect();
+    let selected = d.view.selected.min(net.len().saturating_sub(1));
+    let ev = &mut d.rt.explain;
+
+    ui.horizontal_wrapped(|ui| {
+        // What to explain.
+        ui.vertical(|ui| {
+            ui.strong("Explain");
+            ui.radio_value(&mut ev.by_channel, false, "a class");
+            match &classes {
+                Some(vals) => {
+                    let top = viz::top_k(vals, 5);
+                    let best = top.first().map_or(0, |t| t.0);
+                    for (k, v) in top {
+                        let on = !ev.by_channel && ev.class.unwrap_or(best) == k;
+                        if ui
+                            .selectable_label(on, format!("class {k}: {v:.4}"))
+                            .clicked()
+                        {
+                            ev.by_channel = false;
+                            ev.class = Some(k);
+                        }
+                    }
+                }
+                None => {
+                    ui.label("(the output is not a list of classes)");
+                }
+            }
+            let name = &net.layers()[selected].name;
+            ui.radio_value(&mut ev.by_channel, true, format!("a channel of '{name}'"));
+            if ev.by_channel {
+                ui.horizontal(|ui| {
+                    let l = ui.label("channel");
+                    ui.add(egui::DragValue::new(&mut ev.channel).range(0..=4095))
+                        .labelled_by(l.id);
+                });
+            }
+        });
+        ui.separator();
+        // How.
+        ui.vertical(|ui| {
+            ui.strong("Method");
+            egui::ComboBox::from_label("method")
+                .selected_text(ev.method)
+                .show_ui(ui, |ui| {
+                    for m in Method::NAMES {
+                        ui.selectable_value(&mut ev.method, m, m);
+                    }
+                });
+            let method = ev.method_for(hw);
+            if method.uses_layer() {
+                let shown = ev.layer.map_or("default (last spatial)".to_string(), |l| {
+                    net.layers().get(l).map_or("?".into(), |l| l.name.clone())
+                });
+                egui::ComboBox::from_label("layer")
+                    .selected_text(shown)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut ev.layer, None, "default (last spatial)");
+                        for &i in &spatial {
+                            ui.selectable_value(&mut ev.layer, Some(i), &net.layers()[i].name);
+                        }
+                    });
+            }
+            let number = |ui: &mut egui::Ui, label: &str, v: &mut usize, max: usize| {
+                ui.horizontal(|ui| {
+                    let l = ui.label(label);
+                    ui.add(egui::DragValue::new(v).range(1..=max))
+                        .labelled_by(l.id);
+                });
+            };
+            match method {
+                Method::ScoreCam { .. } => number(ui, "channels", &mut ev.channels, 4096),
+                Method::SmoothGrad { .. } => {
+                    number(ui, "samples", &mut ev.samples, 1000);
+                    ui.add(egui::Slider::new(&mut ev.noise, 0.0..=1.0).text("noise"));
+                }
+                Method::IntegratedGradients { .. } => number(ui, "steps", &mut ev.steps, 1000),
+                Method::Occlusion { .. } => number(ui, "window", &mut ev.window, 1024),
+                Method::GradCam | Method::GradCamPlusPlus | Method::Saliency => {}
+            }
+        });
+        ui.separator();
+        ui.vertical(|ui| {
+            ui.strong("Overlay");
+            egui::ComboBox::from_label("colormap")
+                .selected_text(ev.colormap.label())
+                .show_ui(ui, |ui| {
+                    for c in Colormap::ALL {
+                        ui.selectable_value(&mut ev.colormap, c, c.label());
+                    }
+                });
+            ui.add(egui::Slider::new(&mut ev.opacity, 0.0..=1.0).text("opacity"));
+        });
+    });
+
+    let target = if ev.by_channel {
+        Target::Channel {
+            layer: selected,
+            channel: ev.channel,
+        }
+    } else {
+        let best = classes
+            .as_ref()
+            .and_then(|v| viz::top_k(v, 1).first().map(|t| t.0))
+            .unwrap_or(0);
+        Target::Class(ev.class.unwrap_or(best))
+    };
+    let method = ev.method_for(hw);
+    let request = Request {
+        target,
+        method,
+        layer: if method.uses_layer() { ev.layer } else { None },
+        network: net.clone(),
+        input: Arc::as_ptr(&x0) as usize,
+    };
+    ev.request(request, weights, inputs, d.rt.wake.clone());
+
+    ui.separator();
+    if let Some(job) = &ev.job {
+        ui.horizontal(|ui| {
+            let (done, total) = job.progress.counts();
+            ui.add(
+                egui::ProgressBar::new(job.progress.fraction().unwrap_or(0.0))
+                    .desired_width(260.0)
+                    .text(format!(
+                        "{}: {done} of {total} passes",
+                        job.request.method.name()
+                    )),
+            );
+            if ui.button("Cancel").clicked() {
+                job.progress.cancel();
+            }
+        });
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(100));
+    }
+    let Some(shown) = &mut ev.shown else { return };
+    let a = match &shown.result {
+        Ok(a) => a,
+        Err(e) if e == "cancelled" => {
+            ui.label("Cancelled: change a choice to explain again.");
+            return;
+        }
+        Err(e) => {
+            ui.colored_label(
+                Color32::from_rgb(220, 80, 80),
+                format!("Cannot explain: {e}"),
+            );
+            return;
+        }
+    };
+    let what = match shown.request.target {
+        Target::Class(k) => format!("class {k}"),
+        Target::Channel { layer, channel } => format!(
+            "channel {channel} of '{}'",
+            net.layers().get(layer).map_or("?", |l| l.name.as_str())
+        ),
+    };
+    let at = a.layer.map_or(String::new(), |l| {
+        format!(
+            " at '{}' ({}x{})",
+            net.layers().get(l).map_or("?", |l| l.name.as_str()),
+            a.map.dim().0,
+            a.map.dim().1
+        )
+    });
+    ui.label(
+        RichText::new(format!(
+            "{} of {what}{at} · score {:.4}",
+            shown.request.method.name(),
+            a.score
+        ))
+        .strong(),
+    );
+    let opacity_key = (ev.opacity * 1000.0).round() as u32;
+    if shown
+        .textures
+        .as_ref()
+        .is_none_or(|(c, o, _)| *c != ev.colormap || *o != opacity_key)
+    {
+        let x = x0.index_axis(Axis(0), 0);
+        let base = match x.into_dimensionality::<ndarray::Ix3>() {
+            Ok(v) if cf => viz::image_picture(v.permuted_axes([1, 2, 0])),
+            Ok(v) => viz::image_picture(v),
+            Err(_) => return,
+        };
+        let over = viz::overlay(&base, a.overlay.view(), ev.colormap, ev.opacity);
+        let tex = |name: &str, p: &viz::Picture, options| {
+            let px = p
+                .data
+                .chunks_exact(3)
+                .map(|c| Color32::from_rgb(c[0], c[1], c[2]))
+                .collect();
+            ui.ctx().load_texture(
+                name,
+                egui::ColorImage::new([p.width, p.height], px),
+                options,
+            )
+        };
+        let range = viz::min_max(a.map.iter());
+        let map_px: Vec<u8> = viz::colorize(a.map.view(), range, ev.colormap)
+            .into_iter()
+            .flatten()
+            .collect();
+        let map_pic = viz::Picture {
+            width: a.map.dim().1,
+            height: a.map.dim().0,
+            data: map_px,
+        };
+        shown.textures = Some((
+            ev.colormap,
+            opacity_key,
+            vec![
+                tex("explain-overlay", &over, egui::TextureOptions::LINEAR),
+                // The layer's own pixels, unblurred.
+                tex("explain-map", &map_pic, egui::TextureOptions::NEAREST),
+            ],
+        ));
+    }
+    if let Some((_, _, t)) = &shown.textures {
+        let panes = if a.layer.is_some() { 2.0 } else { 1.0 };
+        let side = ((visible - 24.0) / panes - 12.0).clamp(96.0, 360.0);
+        ui.horizontal(|ui| {
+            for (k, tex) in t.iter().enumerate() {
+                if k == 1 && a.layer.is_none() {
+                    break;
+                }
+                let [w, h] = tex.size();
+                let s = side / (w.max(h).max(1) as f32);
+                ui.vertical(|ui| {
+                    ui.label(if k == 0 {
+                        "over the input"
+                    } else {
+                        "at the layer's resolution"
+                    });
+                    ui.image((tex.id(), egui::vec2(w as f32 * s, h as f32 * s)));
+                });
+            }
+        });
+        let (lo, hi) = viz::min_max(a.map.iter());
+        ui.label(format!("map from {lo:.4} to {hi:.4}"));
+    }
+}

@@ -1,0 +1,132 @@
+//! The Explain tab, driven headless by label: the map of the top class appears, picking
+//! another class and switching the method change it, a channel can be the target, and a
+//! long run shows its progress and can be cancelled.
+
+mod common;
+
+use common::{choose, frames, harness_with, has_text};
+use convscope::app::Designer;
+use convscope::model::Network;
+use egui_kittest::kittest::{NodeT, Queryable};
+
+/// Input 16×16×3 -> Conv2D -> MaxPooling2D -> Flatten -> Dense(10).
+fn design() -> Network {
+    let mut n = Network::sequential("e", &[16, 16, 3]);
+    for class in ["Conv2D", "MaxPooling2D", "Flatten", "Dense"] {
+        n.insert_new(n.len() - 1, class).unwrap();
+    }
+    n
+}
+
+fn map(h: &egui_kittest::Harness<'static, Designer>) -> ndarray::Array2<f32> {
+    h.state()
+        .rt
+        .explain
+        .attribution()
+        .expect("a map on screen")
+        .map
+        .clone()
+}
+
+#[test]
+fn pick_a_class_switch_the_method_and_the_map_changes() {
+    let mut d = Designer::new(design());
+    let (name, bytes) = convscope::app::viewer::SAMPLES[0];
+    d.rt.viewer.set_image(name, bytes.to_vec());
+    let mut h = harness_with(d);
+    frames(&mut h);
+    h.get_by_label("Explain").click();
+    frames(&mut h);
+    // The top class, Grad-CAM at the last spatial layer, drawn over the image.
+    assert!(has_text(&h, "gradcam of class"), "no Grad-CAM on screen");
+    assert!(has_text(&h, "at 'max_pooling2d' (7x7)"));
+    assert!(has_text(&h, "over the input"));
+    let first = map(&h);
+    let top = h.state().rt.explain.attribution().unwrap().score;
+    // Another class from the top five.
+    let other = h
+        .query_all_by(|n| {
+            n.label()
+                .is_some_and(|l| l.starts_with("class ") && l.contains(": "))
+        })
+        .nth(1)
+        .expect("a second class")
+        .accesskit_node()
+        .label()
+        .unwrap();
+    h.get_by_label(&other).click();
+    frames(&mut h);
+    let k = other
+        .trim_start_matches("class ")
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(has_text(&h, &format!("gradcam of class {k} ")), "{other}");
+    let second = map(&h);
+    assert_ne!(first, second, "the map did not change with the class");
+    assert!(h.state().rt.explain.attribution().unwrap().score <= top);
+    // Another method: saliency at the input's resolution, no layer map.
+    choose(&mut h, "method", "saliency");
+    frames(&mut h);
+    assert!(has_text(&h, &format!("saliency of class {k}")));
+    assert_eq!(map(&h).dim(), (16, 16));
+    assert!(!has_text(&h, "at the layer's resolution"));
+    // A channel of the selected layer (the convolution) as the target.
+    h.state_mut().view.selected = 1;
+    frames(&mut h);
+    h.get_by_label("a channel of 'conv2d'").click();
+    frames(&mut h);
+    assert!(has_text(&h, "saliency of channel 0 of 'conv2d'"));
+    // Grad-CAM at a chosen layer.
+    choose(&mut h, "method", "gradcam++");
+    frames(&mut h);
+    choose(&mut h, "layer", "conv2d");
+    frames(&mut h);
+    assert!(has_text(
+        &h,
+        "gradcam++ of channel 0 of 'conv2d' at 'conv2d' (14x14)"
+    ));
+}
+
+#[test]
+fn a_long_explanation_shows_progress_and_can_be_cancelled() {
+    let mut d = Designer::new(design());
+    let (name, bytes) = convscope::app::viewer::SAMPLES[0];
+    d.rt.viewer.set_image(name, bytes.to_vec());
+    let mut h = harness_with(d);
+    frames(&mut h);
+    // Explanations on a thread of their own, as in the window.
+    h.state_mut().rt.wake = Some(std::sync::Arc::new(|| {}));
+    h.state_mut().rt.explain.steps = 1_000_000;
+    h.get_by_label("Explain").click();
+    frames(&mut h);
+    choose(&mut h, "method", "ig");
+    frames(&mut h);
+    assert!(
+        h.state().rt.explain.running(),
+        "integrated gradients finished at once"
+    );
+    assert!(has_text(&h, "passes"), "no progress bar");
+    h.get_by_label("Cancel").click();
+    for _ in 0..200 {
+        frames(&mut h);
+        if !h.state().rt.explain.running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!h.state().rt.explain.running());
+    assert_eq!(h.state().rt.explain.error(), Some("cancelled"));
+    assert!(has_text(&h, "Cancelled"));
+    // The window still works: another method explains again.
+    choose(&mut h, "method", "gradcam");
+    for _ in 0..50 {
+        frames(&mut h);
+        if h.state().rt.explain.attribution().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(has_text(&h, "gradcam of class"));
+}
