@@ -194,6 +194,10 @@ pub enum Command {
         /// new arrays instead of changing their input in place).
         #[arg(long)]
         all_layers: bool,
+        /// Time the gradients of the input and every weight (forward pass keeping every
+        /// output, then the backward pass for a cotangent of ones) instead of a prediction.
+        #[arg(long)]
+        grad: bool,
     },
     /// Write the model as Keras config JSON or as Keras Python code.
     Export {
@@ -546,6 +550,7 @@ pub fn run(cmd: &Command) -> Outcome {
             json,
             preprocess,
             all_layers,
+            grad,
         } => {
             let threads = threads
                 .map(usize::from)
@@ -557,6 +562,7 @@ pub fn run(cmd: &Command) -> Outcome {
                 threads,
                 (*preprocess).into(),
                 *all_layers,
+                *grad,
             ) {
                 Ok(r) => r,
                 Err(crate::runner::RunError::Rejected(m)) => {

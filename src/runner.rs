@@ -718,6 +718,7 @@ pub fn bench(
     threads: usize,
     pre: Preprocess,
     all_layers: bool,
+    grad: bool,
 ) -> Result<BenchReport, RunError> {
     let start_rss_bytes = status_bytes("VmRSS:");
     let start_anon_bytes = status_bytes("RssAnon:");
@@ -750,7 +751,37 @@ pub fn bench(
         for r in 0..=runs {
             let engine_err = |e: engine::forward::EngineError| RunError::Engine(e.to_string());
             let t = std::time::Instant::now();
-            let (millis, bytes): (Vec<f64>, usize) = if all_layers {
+            let (millis, bytes): (Vec<f64>, usize) = if grad {
+                // The forward pass keeping every output, then the gradients of the
+                // input and every weight for a cotangent of ones.
+                let acts = engine::forward::run_inputs(&p.network, &p.weights, x.clone())
+                    .map_err(engine_err)?;
+                let seeds = p
+                    .network
+                    .outputs()
+                    .into_iter()
+                    .filter_map(|o| {
+                        let shape = acts.get(o)?.as_ref()?.output.shape().to_vec();
+                        Some((o, ArrayD::from_elem(IxDyn(&shape), 1.0f32)))
+                    })
+                    .collect();
+                let wanted = engine::backward::Wanted {
+                    weights: true,
+                    ..Default::default()
+                };
+                engine::backward::backward(
+                    &p.network,
+                    &p.weights,
+                    &acts,
+                    seeds,
+                    wanted,
+                    &crate::progress::Progress::new(),
+                )
+                .map_err(engine_err)?;
+                let bytes = acts.iter().flatten().map(|a| a.output.len() * 4).sum();
+                let millis = acts.iter().map(|a| a.as_ref().map_or(0.0, |a| a.millis));
+                (millis.collect(), bytes)
+            } else if all_layers {
                 let acts = engine::forward::run_inputs(&p.network, &p.weights, x.clone())
                     .map_err(engine_err)?;
                 let bytes = acts.iter().flatten().map(|a| a.output.len() * 4).sum();

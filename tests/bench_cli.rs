@@ -93,3 +93,25 @@ fn table_config_json_image_input_and_errors() {
     ]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// `--grad` times the forward pass keeping every output and the backward pass to the
+/// input and every weight; a model without a gradient rule would fail here, not later.
+#[test]
+fn grad_times_the_backward_pass_with_the_same_keys() {
+    let c = case("stack_conv_bn_act");
+    let (code, out, err) = bench(&[
+        c.join("model.keras").to_str().unwrap(),
+        "--input",
+        c.join("input.npy").to_str().unwrap(),
+        "--runs",
+        "2",
+        "--grad",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["median_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["runs"], 2);
+    // Every output kept: the activations of all layers.
+    assert!(v["activation_bytes"].as_u64().unwrap() > 0);
+}

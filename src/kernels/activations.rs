@@ -258,9 +258,15 @@ pub fn backward(
         return Ok(dy);
     }
     if let Some(f) = derivative_from_output(name) {
-        ndarray::Zip::from(&mut dy)
-            .and(y)
-            .for_each(|g, &v| *g *= f(v));
+        match (dy.as_slice_mut(), y.as_slice()) {
+            // Contiguous (the usual case): one loop over two slices, which vectorises.
+            (Some(g), Some(v)) if g.len() == v.len() => {
+                g.iter_mut().zip(v).for_each(|(g, &v)| *g *= f(v));
+            }
+            _ => ndarray::Zip::from(&mut dy)
+                .and(y)
+                .for_each(|g, &v| *g *= f(v)),
+        }
         return Ok(dy);
     }
     let last = y.ndim().saturating_sub(1);

@@ -220,37 +220,97 @@ impl Gemm {
         }
         assert!(a.holds(m, k), "gemm: lhs too small");
         assert!(b.holds(k, n), "gemm: rhs too small");
-        let par = if threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS {
+        let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS;
+        if parallel && m < SPLIT_ROWS_BELOW && n >= 2 * COLUMN_ALIGN {
+            // Few rows: bands of columns, one per thread (as `run_split_columns`).
+            let bands = threads.min(n / COLUMN_ALIGN).max(1);
+            let width = n.div_ceil(bands).div_ceil(COLUMN_ALIGN) * COLUMN_ALIGN;
+            let out = SharedOut(c.as_mut_ptr());
+            let out = &out;
+            rayon::scope(|sc| {
+                for j0 in (0..n).step_by(width) {
+                    let cols = width.min(n - j0);
+                    sc.spawn(move |_| {
+                        // SAFETY: the asserts above cover every element of the bands;
+                        // each band writes only its own columns j0..j0+cols of `c`, so
+                        // no two touch the same element, and `c` outlives the scope.
+                        unsafe {
+                            strided_raw(
+                                [m, cols, k],
+                                a,
+                                (b.data.as_ptr().add(j0 * b.cols), b.rows, b.cols),
+                                out.0.add(j0),
+                                ldc,
+                                accumulate,
+                                Parallelism::None,
+                            )
+                        }
+                    });
+                }
+            });
+            return;
+        }
+        let par = if parallel {
             Parallelism::Rayon(threads)
         } else {
             Parallelism::None
         };
         // SAFETY: the asserts keep every element read or written inside its slice (rows
         // of `c` do not overlap since ldc >= n); `c` is borrowed mutably, so it aliases
-        // neither input. As in `gemm_raw`, cᵀ = bᵀ × aᵀ into a column-major destination.
+        // neither input.
         unsafe {
-            gemm_f32::gemm::f32::get_gemm_fn()(
-                n,
-                m,
-                k,
+            strided_raw(
+                [m, n, k],
+                a,
+                (b.data.as_ptr(), b.rows, b.cols),
                 c.as_mut_ptr(),
-                ldc as isize,
-                1,
+                ldc,
                 accumulate,
-                b.data.as_ptr(),
-                b.rows as isize,
-                b.cols as isize,
-                a.data.as_ptr(),
-                a.rows as isize,
-                a.cols as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
                 par,
-            );
+            )
         }
+    }
+}
+
+/// `c (+)= a × b` through the `gemm` kernels for operands of any layout (`b` as its
+/// base pointer and strides).
+///
+/// # Safety
+/// As [`gemm_raw`]: every element of the m×k `a`, k×n `b` and m×n `c` inside its
+/// allocation, `c` aliasing neither input nor written by anyone else meanwhile.
+unsafe fn strided_raw(
+    [m, n, k]: [usize; 3],
+    a: Strided,
+    (b, b_rows, b_cols): (*const f32, usize, usize),
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    // SAFETY: the caller's contract. As in `gemm_raw`, cᵀ = bᵀ × aᵀ into a
+    // column-major destination.
+    unsafe {
+        gemm_f32::gemm::f32::get_gemm_fn()(
+            n,
+            m,
+            k,
+            c,
+            ldc as isize,
+            1,
+            accumulate,
+            b,
+            b_rows as isize,
+            b_cols as isize,
+            a.data.as_ptr(),
+            a.rows as isize,
+            a.cols as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
     }
 }
 

@@ -16,28 +16,44 @@ use ndarray::{Array4, ArrayView4};
 /// Floats of im2col buffer per block, as the forward pass uses.
 const BLOCK_FLOATS: usize = 1 << 18;
 
+/// Whether a `kernel` window on an `hw` input is 1×1, stride 1, unpadded: its input is
+/// its patch matrix.
+fn pointwise(win: &Window, kernel: [usize; 2], hw: [usize; 2]) -> bool {
+    kernel == [1, 1] && win.strides == [1, 1] && win.pad_before == [0, 0] && win.out == hw
+}
+
 /// Output-pixel rows per block for patches of `kdim` values.
 fn rows_per_block(kdim: usize) -> usize {
     (BLOCK_FLOATS / kdim.max(1)).clamp(32, 4096)
 }
 
-/// Runs `body(acc, block)` for blocks `0..blocks`, split into one contiguous run per
-/// thread, each with its own accumulator from `init`; the accumulators are then summed.
+/// Runs `body(acc, buf, block, gemm_threads)` for blocks `0..blocks` and sums what the
+/// accumulators (`len` zeros each) gather. With enough blocks, one contiguous run of
+/// them per thread, each with its own accumulator and one-thread products; with fewer
+/// blocks than twice the threads (a 7×7 layer is one block), the blocks in order and
+/// the threads inside each product.
 fn sum_over_blocks(
     blocks: usize,
     len: usize,
-    body: impl Fn(&mut Vec<f32>, &mut Vec<f32>, usize) + Sync,
+    body: impl Fn(&mut Vec<f32>, &mut Vec<f32>, usize, usize) + Sync,
 ) -> Vec<f32> {
     use rayon::prelude::*;
-    let parts = rayon::current_num_threads().max(1).min(blocks.max(1));
-    let per = blocks.div_ceil(parts);
-    (0..parts)
+    let threads = rayon::current_num_threads().max(1);
+    if blocks < 2 * threads {
+        let (mut acc, mut buf) = (vec![0f32; len], Vec::new());
+        for b in 0..blocks {
+            body(&mut acc, &mut buf, b, threads);
+        }
+        return acc;
+    }
+    let per = blocks.div_ceil(threads);
+    (0..threads)
         .into_par_iter()
         .map(|p| {
             let mut acc = vec![0f32; len];
             let mut buf = Vec::new();
             for b in p * per..((p + 1) * per).min(blocks) {
-                body(&mut acc, &mut buf, b);
+                body(&mut acc, &mut buf, b, 1);
             }
             acc
         })
@@ -79,9 +95,32 @@ pub fn conv2d_kernel_grad(
     let xs = contiguous(&xs);
     let ds = dy.as_standard_layout();
     let ds = contiguous(&ds);
+    let threads = rayon::current_num_threads().max(1);
+    if pointwise(win, [kh, kw], [h, w]) {
+        // A 1×1 stride-1 layer: the input is its own patch matrix, one product per group.
+        let mut dk = vec![0f32; len];
+        for g in 0..groups {
+            let (c0, f0) = (g * cin_g, g * cout_g);
+            Gemm {
+                m: cin_g,
+                n: cout_g,
+                k: pixels,
+                threads,
+            }
+            .run_strided(
+                Strided::transposed(&xs[c0..], cin),
+                Strided::rows(&ds[f0..], cout),
+                &mut dk[f0..],
+                cout,
+                false,
+            );
+        }
+        return Array4::from_shape_vec((kh, kw, cin_g, cout), dk)
+            .unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)));
+    }
     let rows = rows_per_block(kdim);
     let blocks = pixels.div_ceil(rows);
-    let dk = sum_over_blocks(blocks, len, |acc, buf, bi| {
+    let dk = sum_over_blocks(blocks, len, |acc, buf, bi, threads| {
         let p0 = bi * rows;
         let m = rows.min(pixels - p0);
         for g in 0..groups {
@@ -108,7 +147,7 @@ pub fn conv2d_kernel_grad(
                 m: kdim,
                 n: cout_g,
                 k: m,
-                threads: 1,
+                threads,
             }
             .run_strided(
                 Strided::transposed(buf, kdim),
@@ -147,9 +186,31 @@ pub fn conv2d_input_grad(
     let ks = contiguous(&ks);
     let ds = dy.as_standard_layout();
     let ds = contiguous(&ds);
+    if pointwise(win, [kh, kw], [h, w]) {
+        let threads = rayon::current_num_threads().max(1);
+        let mut dx = vec![0f32; len];
+        for g in 0..groups {
+            let (c0, f0) = (g * cin_g, g * cout_g);
+            Gemm {
+                m: pixels,
+                n: cin_g,
+                k: cout_g,
+                threads,
+            }
+            .run_strided(
+                Strided::rows(&ds[f0..], cout),
+                Strided::transposed(&ks[f0..], cout),
+                &mut dx[c0..],
+                cin,
+                false,
+            );
+        }
+        return Array4::from_shape_vec((n, h, w, cin), dx)
+            .unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)));
+    }
     let rows = rows_per_block(kdim);
     let blocks = pixels.div_ceil(rows);
-    let dx = sum_over_blocks(blocks, len, |acc, buf, bi| {
+    let dx = sum_over_blocks(blocks, len, |acc, buf, bi, threads| {
         let p0 = bi * rows;
         let m = rows.min(pixels - p0);
         for g in 0..groups {
@@ -160,7 +221,7 @@ pub fn conv2d_input_grad(
                 m,
                 n: kdim,
                 k: cout_g,
-                threads: 1,
+                threads,
             }
             .run_strided(
                 Strided::rows(&ds[p0 * cout + f0..], cout),
@@ -259,7 +320,7 @@ pub fn depthwise_grads(
     // One image per block: each block adds into its own image of dX, and into its
     // thread's kernel accumulator (the tail of the same vector).
     let image = h * w * cin;
-    let both = sum_over_blocks(n, n * image + klen, |acc, _, b| {
+    let both = sum_over_blocks(n, n * image + klen, |acc, _, b, _| {
         let (dx, dk) = acc.split_at_mut(n * image);
         let dx = &mut dx[b * image..(b + 1) * image];
         let xb = &xs[b * image..(b + 1) * image];

@@ -167,14 +167,15 @@ impl LayerSpec for BatchNormalization {
     fn backward(&self, bw: Backward) -> Result<Grads, String> {
         let x = first(bw.inputs)?;
         let (ax, scale, _) = self.scale_shift(x.shape(), bw.weights)?;
-        let mut dx = bw.dy.clone();
-        for (i, mut lane) in dx.axis_iter_mut(Axis(ax)).enumerate() {
-            let s = scale[i];
-            lane.mapv_inplace(|g| g * s);
-        }
+        let c = scale.len();
+        // Contiguous runs of `inner` values share a channel: run k is channel k % c
+        // (one pass over memory in order, whichever axis is normalised).
+        let inner: usize = x.shape()[ax + 1..].iter().product::<usize>().max(1);
+        let mut dx = bw.dy.as_standard_layout().into_owned();
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().ok_or("BatchNormalization: non-contiguous input")?;
         let mut weights = Vec::new();
         if bw.want_weights {
-            let c = scale.len();
             let mut idx = 0;
             let mut stat = |on: bool| -> Result<Option<&[f32]>, String> {
                 if !on {
@@ -188,12 +189,29 @@ impl LayerSpec for BatchNormalization {
             let mean = stat(true)?.unwrap_or(&[]);
             let var = stat(true)?.unwrap_or(&[]);
             let eps = self.epsilon as f32;
+            let inv: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
             let (mut dg, mut db) = (vec![0f32; c], vec![0f32; c]);
-            for (i, (gl, xl)) in bw.dy.axis_iter(Axis(ax)).zip(x.axis_iter(Axis(ax))).enumerate() {
-                let inv = 1.0 / (var[i] + eps).sqrt();
-                for (&g, &v) in gl.iter().zip(xl.iter()) {
-                    dg[i] += g * (v - mean[i]) * inv;
-                    db[i] += g;
+            let ds = dx.as_slice().ok_or("BatchNormalization: non-contiguous gradient")?;
+            if inner == 1 {
+                // Channels last: each pixel's channels side by side.
+                for (g, v) in ds.chunks(c.max(1)).zip(xs.chunks(c.max(1))) {
+                    for ch in 0..g.len() {
+                        dg[ch] += g[ch] * (v[ch] - mean[ch]);
+                        db[ch] += g[ch];
+                    }
+                }
+                dg.iter_mut().zip(&inv).for_each(|(d, r)| *d *= r);
+            } else {
+                for (k, (g, v)) in ds.chunks(inner).zip(xs.chunks(inner)).enumerate() {
+                let ch = k % c.max(1);
+                let (m, r) = (mean[ch], inv[ch]);
+                let (mut sg, mut sb) = (0f32, 0f32);
+                for (&g, &v) in g.iter().zip(v) {
+                    sg += g * (v - m);
+                    sb += g;
+                }
+                dg[ch] += sg * r;
+                db[ch] += sb;
                 }
             }
             let arr = |v: Vec<f32>| ArrayD::from_shape_vec(ndarray::IxDyn(&[c]), v).unwrap_or_default();
@@ -204,6 +222,17 @@ impl LayerSpec for BatchNormalization {
                 weights.push(Some(arr(db)));
             }
             weights.extend([None, None]);
+        }
+        let ds = dx.as_slice_mut().ok_or("BatchNormalization: non-contiguous gradient")?;
+        if inner == 1 {
+            for px in ds.chunks_mut(c.max(1)) {
+                px.iter_mut().zip(&scale).for_each(|(v, s)| *v *= s);
+            }
+        } else {
+            for (k, g) in ds.chunks_mut(inner).enumerate() {
+                let s = scale[k % c.max(1)];
+                g.iter_mut().for_each(|v| *v *= s);
+            }
         }
         Ok(Grads {
             inputs: vec![dx],
