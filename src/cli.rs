@@ -138,6 +138,42 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
     },
+    /// What a channel looks for: the picture that maximizes its mean activation, by
+    /// gradient ascent from seeded noise with Lucid's regularization (frequency-space
+    /// image, random jitter, scaling and rotation).
+    Visualize {
+        model: PathBuf,
+        /// The layer's name.
+        #[arg(long)]
+        layer: String,
+        /// The channel.
+        #[arg(long, default_value_t = 0)]
+        channel: usize,
+        /// Instead of one channel: channels 0..N in a grid.
+        #[arg(long)]
+        grid: Option<usize>,
+        /// The PNG to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Ascent steps.
+        #[arg(long, default_value_t = 256)]
+        steps: usize,
+        /// Seed of the starting noise and the random transformations.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Adam's learning rate.
+        #[arg(long, default_value_t = 0.05)]
+        learning_rate: f32,
+        /// Largest random shift in pixels each step.
+        #[arg(long, default_value_t = 8)]
+        jitter: usize,
+        /// Gaussian blur of the image each step (sigma in pixels; 0: none).
+        #[arg(long, default_value_t = 0.0)]
+        blur: f32,
+        /// How the model expects its pixels (the picture is made in [0, 1]).
+        #[arg(long, value_enum, default_value = "unit")]
+        preprocess: PreprocessArg,
+    },
     /// Draw one layer's feature maps as a PNG grid (one tile per channel).
     Render {
         model: PathBuf,
@@ -484,6 +520,43 @@ pub fn run(cmd: &Command) -> Outcome {
                 seed: *seed,
             };
             match crate::runner::explain_to_files(model, input, &options, (*preprocess).into()) {
+                Ok(line) => Outcome::ok(line),
+                Err(crate::runner::RunError::Rejected(m)) => {
+                    Outcome::fail(1, format!("error: {m}\n"))
+                }
+                Err(e) => Outcome::fail(2, format!("error: {e}\n")),
+            }
+        }
+        Command::Visualize {
+            model,
+            layer,
+            channel,
+            grid,
+            out,
+            steps,
+            seed,
+            learning_rate,
+            jitter,
+            blur,
+            preprocess,
+        } => {
+            let settings = crate::visualize::Settings {
+                steps: *steps,
+                seed: *seed,
+                learning_rate: *learning_rate,
+                jitter: *jitter,
+                blur: *blur,
+                ..Default::default()
+            };
+            match crate::runner::visualize_to_png(
+                model,
+                layer,
+                *channel,
+                *grid,
+                &settings,
+                out,
+                (*preprocess).into(),
+            ) {
                 Ok(line) => Outcome::ok(line),
                 Err(crate::runner::RunError::Rejected(m)) => {
                     Outcome::fail(1, format!("error: {m}\n"))

@@ -7,7 +7,10 @@
 //! - [`kernels`]: numbers on NHWC tensors (convolution strategies, pooling, activations);
 //! - [`layers`]: one module per layer kind, and the registry of kinds;
 //! - [`model`]: the network as a graph, and what Keras says about it (the analysis);
-//! - [`engine`]: forward passes over the graph, weight initializers and presets;
+//! - [`engine`]: forward and backward passes over the graph, weight initializers and
+//!   presets;
+//! - [`explain`], [`visualize`]: attribution maps (why the network decides) and feature
+//!   visualization (what a channel looks for), from the engine's passes;
 //! - [`io`]: every file format in and out;
 //! - [`compare`]: what differs between two designs (`convscope diff`, the compare view);
 //! - [`runner`], [`viz`]: headless runs and pictures of activations, for the CLI and app;
@@ -28,4 +31,5 @@ pub mod layers;
 pub mod model;
 pub mod progress;
 pub mod runner;
+pub mod visualize;
 pub mod viz;

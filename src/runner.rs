@@ -538,6 +538,137 @@ pub fn explain_to_files(
     ))
 }
 
+/// How a picture in [0, 1] becomes a model input under `pre` (what the image reader
+/// does to an image's pixels / 255).
+pub fn input_map(pre: Preprocess) -> crate::visualize::InputMap {
+    use crate::visualize::InputMap;
+    match pre {
+        Preprocess::Unit => InputMap::default(),
+        Preprocess::Raw => InputMap {
+            scale: [255.0; 3],
+            ..InputMap::default()
+        },
+        Preprocess::Symmetric => InputMap {
+            scale: [2.0; 3],
+            offset: [-1.0; 3],
+            reverse: false,
+        },
+        Preprocess::Imagenet => {
+            let (mean, std) = ([0.485f32, 0.456, 0.406], [0.229f32, 0.224, 0.225]);
+            InputMap {
+                scale: std.map(|s| 1.0 / s),
+                offset: [0, 1, 2].map(|c| -mean[c] / std[c]),
+                reverse: false,
+            }
+        }
+        Preprocess::Caffe => InputMap {
+            scale: [255.0; 3],
+            offset: [-103.939, -116.779, -123.68],
+            reverse: true,
+        },
+    }
+}
+
+/// `convscope visualize`: the picture that maximizes channel `channel` of `layer` (a
+/// grid of channels `0..grid` when `grid` is given), as a PNG. Returns a line with the
+/// objective's first and last values.
+pub fn visualize_to_png(
+    model: &Path,
+    layer: &str,
+    channel: usize,
+    grid: Option<usize>,
+    settings: &crate::visualize::Settings,
+    out: &Path,
+    pre: Preprocess,
+) -> Result<String, RunError> {
+    use crate::visualize::{Objective, visualize};
+    let p = prepare(model, settings.seed)?;
+    let net = &p.network;
+    let inner = p
+        .nested
+        .iter()
+        .find(|m| m.name == layer)
+        .map(|m| m.output.as_str());
+    let at = net
+        .find(inner.unwrap_or(layer))
+        .ok_or_else(|| RunError::Input(format!("the model has no layer named '{layer}'")))?;
+    let map = input_map(pre);
+    let channels: Vec<usize> = match grid {
+        Some(n) => (0..n.max(1)).collect(),
+        None => vec![channel],
+    };
+    let mut tiles = Vec::new();
+    let mut report = Vec::new();
+    for &c in &channels {
+        let objective = Objective::Channel {
+            layer: at,
+            channel: c,
+        };
+        let v = visualize(
+            net,
+            &p.weights,
+            objective,
+            &map,
+            settings,
+            &crate::progress::Progress::new(),
+        )
+        .map_err(RunError::Input)?;
+        let first = v.objective.first().copied().unwrap_or(0.0);
+        let last = v.objective.last().copied().unwrap_or(0.0);
+        report.push(format!("channel {c}: {first:.4} -> {last:.4}"));
+        tiles.push(v.image);
+    }
+    let picture = match &tiles[..] {
+        // One channel: the picture itself, no frame.
+        [one] => tile_pictures_with(std::slice::from_ref(one), 0),
+        _ => tile_pictures_with(&tiles, crate::viz::GAP),
+    };
+    let png = picture.to_png().map_err(RunError::Engine)?;
+    io::write_atomic(out, &png).map_err(|e| RunError::Write {
+        path: out.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(format!(
+        "{} of '{layer}' after {} steps ({}): wrote {}\n",
+        if grid.is_some() {
+            "channels"
+        } else {
+            "channel"
+        },
+        settings.steps,
+        report.join(", "),
+        out.display()
+    ))
+}
+
+/// Pictures (h, w, 3) in [0, 1] side by side in a grid, `gap` pixels apart.
+fn tile_pictures_with(tiles: &[ndarray::Array3<f32>], gap: usize) -> crate::viz::Picture {
+    let (h, w) = tiles.first().map_or((0, 0), |t| (t.dim().0, t.dim().1));
+    let cols = crate::viz::grid_columns(tiles.len()).max(1);
+    let rows = tiles.len().div_ceil(cols);
+    let (width, height) = (cols * (w + gap) + gap, rows * (h + gap) + gap);
+    let mut data = Vec::with_capacity(width * height * 3);
+    for _ in 0..width * height {
+        data.extend(crate::viz::BACKGROUND);
+    }
+    for (k, t) in tiles.iter().enumerate() {
+        let (r, c) = (k / cols, k % cols);
+        for y in 0..h {
+            for x in 0..w {
+                let o = ((gap + r * (h + gap) + y) * width + gap + c * (w + gap) + x) * 3;
+                for ch in 0..3 {
+                    data[o + ch] = (t[[y, x, ch]].clamp(0.0, 1.0) * 255.0).round() as u8;
+                }
+            }
+        }
+    }
+    crate::viz::Picture {
+        width,
+        height,
+        data,
+    }
+}
+
 /// `convscope run`: writes `<layer>.npy` for every layer after the input and
 /// `index.json`, all or nothing; or, when `out` ends in `.npz`, one archive of them. Returns the number of layers written.
 pub fn run_to_dir(
