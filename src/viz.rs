@@ -491,7 +491,9 @@ mod tests {
         for c in Colormap::ALL {
             assert_eq!(Colormap::parse(c.name()), Some(c));
         }
-        assert_eq!(Colormap::parse("jet"), None);
+        // jet, the heat maps' old scale, is read as its successor.
+        assert_eq!(Colormap::parse("jet"), Some(Colormap::Turbo));
+        assert_eq!(Colormap::parse("rainbow"), None);
     }
 
     #[test]
