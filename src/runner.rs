@@ -611,6 +611,7 @@ pub fn visualize_to_png(
             &map,
             settings,
             &crate::progress::Progress::new(),
+            &mut |_, _| {},
         )
         .map_err(RunError::Input)?;
         let first = v.objective.first().copied().unwrap_or(0.0);
@@ -618,11 +619,7 @@ pub fn visualize_to_png(
         report.push(format!("channel {c}: {first:.4} -> {last:.4}"));
         tiles.push(v.image);
     }
-    let picture = match &tiles[..] {
-        // One channel: the picture itself, no frame.
-        [one] => tile_pictures_with(std::slice::from_ref(one), 0),
-        _ => tile_pictures_with(&tiles, crate::viz::GAP),
-    };
+    let picture = tile_pictures(&tiles);
     let png = picture.to_png().map_err(RunError::Engine)?;
     io::write_atomic(out, &png).map_err(|e| RunError::Write {
         path: out.display().to_string(),
@@ -639,6 +636,13 @@ pub fn visualize_to_png(
         report.join(", "),
         out.display()
     ))
+}
+
+/// Pictures (h, w, 3) in [0, 1] in a grid, [`crate::viz::GAP`] pixels apart; one
+/// picture alone as it is, without a frame.
+pub fn tile_pictures(tiles: &[ndarray::Array3<f32>]) -> crate::viz::Picture {
+    let gap = if tiles.len() == 1 { 0 } else { crate::viz::GAP };
+    tile_pictures_with(tiles, gap)
 }
 
 /// Pictures (h, w, 3) in [0, 1] side by side in a grid, `gap` pixels apart.

@@ -333,9 +333,14 @@ fn from_input_grad(
     })
 }
 
+/// Steps between two pictures handed to [`visualize`]'s `each` (the window's live view).
+pub const SNAPSHOT_EVERY: usize = 16;
+
 /// Maximizes `objective` of `net` (one image input of `h`×`w` pixels and 1 or 3
-/// channels) with `weights`; one unit of `progress` per step, stopping with
-/// "cancelled" when it is cancelled.
+/// channels) with `weights`; one unit of `progress` per step (added to its total when
+/// that is smaller), stopping with
+/// "cancelled" when it is cancelled. `each(step, picture)` sees the picture every
+/// [`SNAPSHOT_EVERY`] steps.
 pub fn visualize<W: std::borrow::Borrow<LayerWeights>>(
     net: &Network,
     weights: &[W],
@@ -343,6 +348,7 @@ pub fn visualize<W: std::borrow::Borrow<LayerWeights>>(
     map: &InputMap,
     s: &Settings,
     progress: &Progress,
+    each: &mut dyn FnMut(usize, &Array3<f32>),
 ) -> Result<Visualization, String> {
     let input = *net.input_layers().first().ok_or("the model has no input")?;
     if net.input_layers().len() != 1 {
@@ -376,12 +382,19 @@ pub fn visualize<W: std::borrow::Borrow<LayerWeights>>(
     let mut pic = Picture::new(h, w, s.decay, &mut rng);
     let mut adam = Adam::new(pic.coeffs.len());
     let mut values = Vec::with_capacity(s.steps);
-    progress.set_total(s.steps as u64);
-    for _ in 0..s.steps {
+    // This run's steps join the total (a caller making several sets it beforehand).
+    let (done, total) = progress.counts();
+    if total < done + s.steps as u64 {
+        progress.set_total(done + s.steps as u64);
+    }
+    for step in 0..s.steps {
         if progress.cancelled() {
             return Err("cancelled".into());
         }
         let image = pic.image();
+        if step % SNAPSHOT_EVERY == 0 {
+            each(step, &image);
+        }
         let warp = Warp::random(s, h, w, &mut rng);
         let seen = blur(&warp.apply(&image), s.blur);
         let x = to_input(&seen, map, channels, cf);

@@ -130,3 +130,65 @@ fn a_long_explanation_shows_progress_and_can_be_cancelled() {
     }
     assert!(has_text(&h, "gradcam of class"));
 }
+
+#[test]
+fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
+    let mut d = Designer::new(design());
+    let (name, bytes) = convscope::app::viewer::SAMPLES[0];
+    d.rt.viewer.set_image(name, bytes.to_vec());
+    let mut h = harness_with(d);
+    frames(&mut h);
+    h.state_mut().rt.wake = Some(std::sync::Arc::new(|| {}));
+    h.state_mut().view.selected = 1;
+    h.state_mut().rt.explain.features.steps = 24;
+    h.get_by_label("Explain").click();
+    frames(&mut h);
+    h.get_by_label("Visualize the layer (16 channels)").click();
+    for _ in 0..600 {
+        frames(&mut h);
+        if !h.state().rt.explain.features.running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let f = &h.state().rt.explain.features;
+    assert!(!f.running(), "the visualization did not finish");
+    assert_eq!(f.error, None);
+    assert_eq!(f.tiles.len(), 16);
+    assert!(
+        f.tiles
+            .iter()
+            .all(|t| t.as_ref().is_some_and(|t| t.dim() == (16, 16, 3)))
+    );
+    assert!(has_text(&h, "conv2d ch 15"));
+    // A long one stops on Stop, keeping the pictures made so far.
+    h.state_mut().rt.explain.features.steps = 100_000;
+    h.get_by_label("Visualize channel 0 of 'conv2d'").click();
+    for _ in 0..50 {
+        frames(&mut h);
+        if h.state()
+            .rt
+            .explain
+            .features
+            .tiles
+            .iter()
+            .any(Option::is_some)
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(h.state().rt.explain.features.running());
+    h.get_by_label("Stop").click();
+    for _ in 0..200 {
+        frames(&mut h);
+        if !h.state().rt.explain.features.running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let f = &h.state().rt.explain.features;
+    assert_eq!(f.error.as_deref(), Some("cancelled"));
+    assert!(f.tiles[0].is_some());
+    assert!(has_text(&h, "Stopped."));
+}

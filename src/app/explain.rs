@@ -59,6 +59,135 @@ pub struct ExplainView {
     pub channels: usize,
     job: Option<Job>,
     shown: Option<Shown>,
+    /// What a channel looks for: the visualization in flight or on screen.
+    pub features: Features,
+}
+
+/// Feature visualization of the selected layer's channels (one, or the first
+/// [`GRID`]), made live on a thread with a progress bar.
+#[derive(Default)]
+pub struct Features {
+    pub steps: usize,
+    /// The layer and channels shown, and one picture per channel (the latest step's).
+    pub layer: Option<usize>,
+    pub channels: Vec<usize>,
+    pub tiles: Vec<Option<ndarray::Array3<f32>>>,
+    pub error: Option<String>,
+    job: Option<FeatureJob>,
+    textures: Vec<Option<egui::TextureHandle>>,
+}
+
+/// Channels a layer's grid shows.
+pub const GRID: usize = 16;
+
+struct FeatureJob {
+    progress: Progress,
+    rx: mpsc::Receiver<FeatureMessage>,
+}
+
+enum FeatureMessage {
+    /// Tile `k`'s picture at some step.
+    Picture(usize, ndarray::Array3<f32>),
+    Done(Result<(), String>),
+}
+
+impl Features {
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    fn poll(&mut self) {
+        let Some(job) = &self.job else { return };
+        loop {
+            match job.rx.try_recv() {
+                Ok(FeatureMessage::Picture(k, img)) => {
+                    if let Some(t) = self.tiles.get_mut(k) {
+                        *t = Some(img);
+                    }
+                    if let Some(t) = self.textures.get_mut(k) {
+                        *t = None;
+                    }
+                }
+                Ok(FeatureMessage::Done(r)) => {
+                    self.error = r.err();
+                    self.job = None;
+                    return;
+                }
+                Err(mpsc::TryRecvError::Empty) => return,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    self.job = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Starts the visualization of `channels` of `layer`, cancelling one in flight.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        net: Network,
+        weights: Vec<Arc<LayerWeights>>,
+        layer: usize,
+        channels: Vec<usize>,
+        map: crate::visualize::InputMap,
+        wake: Option<Arc<dyn Fn() + Send + Sync>>,
+    ) {
+        if let Some(old) = self.job.take() {
+            old.progress.cancel();
+        }
+        let settings = crate::visualize::Settings {
+            steps: self.steps.max(1),
+            ..Default::default()
+        };
+        let progress = Progress::new();
+        let (tx, rx) = mpsc::channel();
+        self.layer = Some(layer);
+        self.tiles = vec![None; channels.len()];
+        self.textures = vec![None; channels.len()];
+        self.channels = channels.clone();
+        self.error = None;
+        // The bar counts the steps of the channel being made.
+        let p = progress.clone();
+        let wake2 = wake.clone();
+        let job = move || {
+            let mut result = Ok(());
+            for (k, &c) in channels.iter().enumerate() {
+                let objective = crate::visualize::Objective::Channel { layer, channel: c };
+                let mut each = |_: usize, img: &ndarray::Array3<f32>| {
+                    let _ = tx.send(FeatureMessage::Picture(k, img.clone()));
+                    if let Some(w) = &wake2 {
+                        w();
+                    }
+                };
+                let one = crate::visualize::visualize(
+                    &net, &weights, objective, &map, &settings, &p, &mut each,
+                );
+                match one {
+                    Ok(v) => {
+                        let _ = tx.send(FeatureMessage::Picture(k, v.image));
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            let _ = tx.send(FeatureMessage::Done(result));
+        };
+        progress.set_total((settings.steps * self.channels.len()) as u64);
+        match wake {
+            Some(wake) => {
+                std::thread::spawn(move || {
+                    job();
+                    wake();
+                });
+            }
+            None => job(),
+        }
+        self.job = Some(FeatureJob { progress, rx });
+        self.poll();
+    }
 }
 
 impl Default for ExplainView {
@@ -78,6 +207,10 @@ impl Default for ExplainView {
             channels: 64,
             job: None,
             shown: None,
+            features: Features {
+                steps: 256,
+                ..Features::default()
+            },
         }
     }
 }
@@ -189,6 +322,21 @@ fn class_values(y: &ArrayD<f32>) -> Option<Vec<f32>> {
 
 /// The tab.
 pub fn explain_panel(d: &mut Designer, ui: &mut egui::Ui) {
+    // The central area's visible width (its rect reaches under the inspector).
+    let visible =
+        (ui.clip_rect().right().min(d.rt.central_right) - ui.max_rect().left()).max(200.0);
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            ui.set_max_width(visible);
+            attribution_section(d, ui);
+            ui.separator();
+            features_section(d, ui, visible);
+        });
+}
+
+/// Why the network decides: the attribution map.
+fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
     let visible =
         (ui.clip_rect().right().min(d.rt.central_right) - ui.max_rect().left()).max(200.0);
     ui.set_max_width(visible);
@@ -488,4 +636,172 @@ pub fn explain_panel(d: &mut Designer, ui: &mut egui::Ui) {
         let (lo, hi) = viz::min_max(a.map.iter());
         ui.label(format!("map from {lo:.4} to {hi:.4}"));
     }
+}
+
+/// What a channel looks for: the selected layer's channel (or its first [`GRID`]) by
+/// activation maximization, drawn live.
+fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
+    let net = &d.doc.network;
+    let f = &mut d.rt.explain.features;
+    f.poll();
+    ui.strong("What a channel looks for");
+    let Some(run) = d.rt.viewer.last_run().filter(|r| r.network == net) else {
+        return;
+    };
+    let weights: Option<Vec<Arc<LayerWeights>>> = run.weights.iter().cloned().collect();
+    let Some(weights) = weights.filter(|w| w.len() == net.len()) else {
+        return;
+    };
+    let selected = d.view.selected.min(net.len().saturating_sub(1));
+    let name = net.layers()[selected].name.clone();
+    let channels =
+        d.rt.analysis
+            .layers
+            .get(selected)
+            .and_then(|r| r.output_shape.as_ref())
+            .and_then(|s| {
+                let cf = d.rt.analysis.layers[selected].channels_first && s.len() == 4;
+                if cf {
+                    s.get(1).copied().flatten()
+                } else {
+                    s.last().copied().flatten()
+                }
+            })
+            .unwrap_or(0)
+            .max(0) as usize;
+    let channel = d.rt.explain.channel.min(channels.saturating_sub(1));
+    let f = &mut d.rt.explain.features;
+    let mut start = None;
+    ui.horizontal_wrapped(|ui| {
+        let l = ui.label("steps");
+        ui.add(egui::DragValue::new(&mut f.steps).range(1..=4096)).labelled_by(l.id);
+        if ui
+            .button(format!("Visualize channel {channel} of '{name}'"))
+            .on_hover_text("Gradient ascent from noise on the picture that most raises this channel's mean activation (the channel is the one chosen above).")
+            .clicked()
+        {
+            start = Some(vec![channel]);
+        }
+        let n = channels.min(GRID);
+        if ui
+            .button(format!("Visualize the layer ({n} channels)"))
+            .on_hover_text("The first channels of the layer in a grid, as OpenAI Microscope shows them.")
+            .clicked()
+        {
+            start = Some((0..n).collect());
+        }
+    });
+    if let Some(chs) = start {
+        let map = crate::runner::input_map(d.view.preprocess);
+        f.start(net.clone(), weights, selected, chs, map, d.rt.wake.clone());
+    }
+    if let Some(job) = &f.job {
+        ui.horizontal(|ui| {
+            let (done, total) = job.progress.counts();
+            let made = f.tiles.iter().filter(|t| t.is_some()).count();
+            ui.add(
+                egui::ProgressBar::new(job.progress.fraction().unwrap_or(0.0))
+                    .desired_width(260.0)
+                    .text(format!(
+                        "{done} of {total} steps · {made} of {} channels",
+                        f.tiles.len()
+                    )),
+            );
+            if ui
+                .button("Stop")
+                .on_hover_text("Stop the ascent; the pictures so far stay.")
+                .clicked()
+            {
+                job.progress.cancel();
+            }
+        });
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(100));
+    }
+    match f.error.as_deref() {
+        Some("cancelled") => {
+            ui.label("Stopped.");
+        }
+        Some(e) => {
+            ui.colored_label(
+                Color32::from_rgb(220, 80, 80),
+                format!("Cannot visualize: {e}"),
+            );
+        }
+        None => {}
+    }
+    let Some(layer) = f.layer else { return };
+    if f.tiles.iter().all(Option::is_none) {
+        return;
+    }
+    let lname = net
+        .layers()
+        .get(layer)
+        .map_or("?", |l| l.name.as_str())
+        .to_string();
+    let side = if f.tiles.len() == 1 { 224.0 } else { 96.0 };
+    // Each picture's texture (made again when a newer step's picture arrives).
+    for (k, tile) in f.tiles.iter().enumerate() {
+        let (Some(img), None) = (tile, &f.textures[k]) else {
+            continue;
+        };
+        let (h, w, _) = img.dim();
+        let b = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        let px = img
+            .outer_iter()
+            .flat_map(|row| {
+                row.outer_iter()
+                    .map(|p| Color32::from_rgb(b(p[0]), b(p[1]), b(p[2])))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        f.textures[k] = Some(ui.ctx().load_texture(
+            format!("features-{k}"),
+            egui::ColorImage::new([w, h], px),
+            egui::TextureOptions::LINEAR,
+        ));
+    }
+    // Rows of as many as fit the visible width.
+    let per_row = ((visible - 16.0) / (side + 12.0)).floor().max(1.0) as usize;
+    let shown: Vec<(usize, egui::TextureId)> = f
+        .textures
+        .iter()
+        .enumerate()
+        .filter_map(|(k, t)| t.as_ref().map(|t| (k, t.id())))
+        .collect();
+    for row in shown.chunks(per_row) {
+        ui.horizontal(|ui| {
+            for &(k, id) in row {
+                ui.vertical(|ui| {
+                    ui.label(format!("{lname} ch {}", f.channels[k]));
+                    ui.image((id, egui::vec2(side, side)));
+                });
+            }
+        });
+    }
+    if !f.running() && ui.button("Save PNG…").clicked() {
+        let tiles: Vec<ndarray::Array3<f32>> = f.tiles.iter().flatten().cloned().collect();
+        let picture = crate::runner::tile_pictures(&tiles);
+        if let Some(path) = save_dialog(&format!("{lname}_features.png")) {
+            match picture
+                .to_png()
+                .map_err(|e| e.to_string())
+                .and_then(|b| crate::io::write_atomic(&path, &b).map_err(|e| e.to_string()))
+            {
+                Ok(()) => d.notify(format!("Saved {}", path.display()), false),
+                Err(e) => d.notify(format!("Cannot save {}: {e}", path.display()), true),
+            }
+        }
+    }
+}
+
+/// A save dialog (the window's; none in headless tests).
+fn save_dialog(name: &str) -> Option<std::path::PathBuf> {
+    if cfg!(test) {
+        return None;
+    }
+    rfd::FileDialog::new()
+        .set_file_name(name)
+        .add_filter("PNG", &["png"])
+        .save_file()
 }
