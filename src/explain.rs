@@ -137,6 +137,9 @@ pub struct Attribution {
     pub layer: Option<usize>,
     /// The target's score for the input as given.
     pub score: f32,
+    /// Grad-CAM (or Grad-CAM++) at every layer where it applies, from
+    /// [`Explainer::cam_at_every_layer`]: the layer and its map at its own resolution.
+    pub per_layer: Vec<(usize, Array2<f32>)>,
 }
 
 /// A model ready to explain: the network read without its final softmax, its weights,
@@ -225,6 +228,9 @@ impl<'w, W: std::borrow::Borrow<LayerWeights>> Explainer<'w, W> {
     pub fn class_scores(&self) -> Result<(Vec<f32>, Option<Vec<f32>>), Error> {
         let y = self.output(&self.acts, self.score_layer)?;
         let classes = y.shape().last().copied().unwrap_or(0);
+        if classes == 0 || y.ndim() < 2 {
+            return Err(format!("the output has no classes (shape {:?})", y.shape()));
+        }
         let mut scores = vec![0f32; classes];
         if let Some(s0) = y.axis_iter(Axis(0)).next() {
             for (i, v) in s0.iter().enumerate() {
@@ -293,6 +299,12 @@ impl<'w, W: std::borrow::Borrow<LayerWeights>> Explainer<'w, W> {
         let Some(mut s0) = seed.axis_iter_mut(Axis(0)).next() else {
             return Err("the batch is empty".into());
         };
+        if s0.ndim() == 0 {
+            return Err(format!(
+                "the output of shape {:?} has no class axis",
+                y.shape()
+            ));
+        }
         match target {
             Target::Class(k) => {
                 let classes = y.shape().last().copied().unwrap_or(0);
@@ -449,11 +461,11 @@ impl<'w, W: std::borrow::Borrow<LayerWeights>> Explainer<'w, W> {
                         (a.min(v), b.max(v))
                     });
                 let sigma = noise * (hi - lo).max(0.0);
-                let mut rng = Normal::new(seed);
+                let mut rng = crate::engine::init::Rng::new(seed);
                 let mut sum: Option<Array4<f32>> = None;
                 for _ in 0..samples {
                     cancelled(progress)?;
-                    let noisy = x0.mapv(|v| v + sigma * rng.next());
+                    let noisy = x0.mapv(|v| v + sigma * rng.normal() as f32);
                     let mut inputs = self.inputs.clone();
                     inputs[0] = Arc::new(noisy);
                     let g = self.input_gradient(&inputs, target, progress)?;
@@ -499,7 +511,63 @@ impl<'w, W: std::borrow::Borrow<LayerWeights>> Explainer<'w, W> {
             overlay,
             layer: cam_layer,
             score,
+            per_layer: Vec::new(),
         })
+    }
+
+    /// Grad-CAM (`plus`: Grad-CAM++) of `target` at every layer of `model.layers` with a
+    /// rank-4 output the score depends on, in that order, from one backward pass that
+    /// keeps every output's gradient.
+    pub fn cam_at_every_layer(
+        &self,
+        target: Target,
+        plus: bool,
+        progress: &Progress,
+    ) -> Result<Vec<(usize, Array2<f32>)>, Error> {
+        cancelled(progress)?;
+        let t = self.target_layer(target);
+        let seed = self.seed(target, self.output(&self.acts, t)?)?;
+        let wanted = Wanted {
+            weights: false,
+            outputs: true,
+            down_to: 0,
+        };
+        let g = backward(
+            &self.net,
+            self.weights,
+            &self.acts,
+            vec![(t, seed)],
+            wanted,
+            &Progress::new(),
+        )
+        .map_err(|e| e.to_string())?;
+        let mut maps = Vec::new();
+        for i in self.net.keras_order() {
+            let kind = &self.net.layers()[i].kind;
+            if kind.is_input() || kind.facts().is_operation() {
+                continue;
+            }
+            let (Some(dy), Ok(a)) = (
+                g.outputs.get(i).and_then(|o| o.as_ref()),
+                self.output(&self.acts, i),
+            ) else {
+                continue;
+            };
+            if a.ndim() != 4 || dy.iter().all(|&v| v == 0.0) {
+                continue;
+            }
+            let cf = self.channels_first(i);
+            let (a, dy) = (nhwc(a, cf)?, nhwc(dy, cf)?);
+            maps.push((
+                i,
+                if plus {
+                    grad_cam_plus_plus(&a, &dy)
+                } else {
+                    grad_cam(&a, &dy)
+                },
+            ));
+        }
+        Ok(maps)
     }
 
     /// d score / d the first input (sample 0, NHWC) on `inputs`.
@@ -729,27 +797,4 @@ fn softmax(v: &[f32]) -> Vec<f32> {
     let e: Vec<f32> = v.iter().map(|x| (x - m).exp()).collect();
     let s: f32 = e.iter().sum();
     e.iter().map(|x| x / s).collect()
-}
-
-/// Standard normal numbers (SplitMix64 and Box–Muller), seeded.
-struct Normal(u64);
-
-impl Normal {
-    fn new(seed: u64) -> Normal {
-        Normal(seed ^ 0x5DEE_CE66_D1CE_4E5B)
-    }
-
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn next(&mut self) -> f32 {
-        let (u, v) = (self.uniform(), self.uniform());
-        ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
-    }
 }

@@ -503,3 +503,40 @@ fn explain_refuses_what_it_cannot_do() {
     }
     std::fs::remove_file(&out).ok();
 }
+
+#[test]
+fn gradcam_at_every_layer_agrees_with_each_layers_own() {
+    let (net, w, x) = classifier();
+    let e = explainer(&net, &w, &x);
+    let all = e
+        .cam_at_every_layer(Target::Class(1), false, &Progress::new())
+        .unwrap();
+    let layers: Vec<usize> = all.iter().map(|(l, _)| *l).collect();
+    assert_eq!(
+        layers,
+        vec![net.find("c1").unwrap(), net.find("c2").unwrap()]
+    );
+    for (l, map) in &all {
+        let own = e
+            .explain(
+                Target::Class(1),
+                Method::GradCam,
+                Some(*l),
+                &Progress::new(),
+            )
+            .unwrap();
+        assert_eq!(&own.map, map, "layer {l}");
+    }
+    let plus = e
+        .cam_at_every_layer(Target::Class(1), true, &Progress::new())
+        .unwrap();
+    let own = e
+        .explain(
+            Target::Class(1),
+            Method::GradCamPlusPlus,
+            Some(layers[0]),
+            &Progress::new(),
+        )
+        .unwrap();
+    assert_eq!(plus[0].1, own.map);
+}

@@ -87,6 +87,18 @@ fn pick_a_class_switch_the_method_and_the_map_changes() {
         &h,
         "gradcam++ of channel 0 of 'conv2d' at 'conv2d' (14x14)"
     ));
+    // At every layer: a tile per layer with a spatial output.
+    h.get_by_label("a class").click();
+    frames(&mut h);
+    h.get_by_label("at every layer").click();
+    frames(&mut h);
+    assert!(has_text(&h, "gradcam++ at every layer"));
+    assert!(has_text(&h, "conv2d (14x14)"));
+    assert!(has_text(&h, "max_pooling2d (7x7)"));
+    assert_eq!(
+        h.state().rt.explain.attribution().unwrap().per_layer.len(),
+        2
+    );
 }
 
 #[test]

@@ -37,11 +37,13 @@ fn golden_files() -> Vec<PathBuf> {
                 continue; // Keras's summary, not something convscope reads
             }
             if f.is_dir() {
-                // expected/: the first array is enough per case.
+                // expected/, grads/: the first array is enough per case (grads/ also
+                // holds a folder per layer).
                 let mut inner: Vec<_> = std::fs::read_dir(&f)
                     .unwrap()
                     .flatten()
                     .map(|e| e.path())
+                    .filter(|p| p.is_file())
                     .collect();
                 inner.sort();
                 out.extend(inner.into_iter().take(1));

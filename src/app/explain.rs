@@ -22,6 +22,8 @@ struct Request {
     target: Target,
     method: Method,
     layer: Option<usize>,
+    /// Also the map at every layer where it applies (Grad-CAM and Grad-CAM++).
+    every_layer: bool,
     /// The run explained: the network and the input array (by identity).
     network: Network,
     input: usize,
@@ -50,6 +52,8 @@ pub struct ExplainView {
     pub channel: usize,
     /// The class activation map's layer (`None`: the default one).
     pub layer: Option<usize>,
+    /// Grad-CAM at every layer where it applies, in a grid.
+    pub every_layer: bool,
     pub colormap: Colormap,
     pub opacity: f32,
     pub steps: usize,
@@ -176,15 +180,7 @@ impl Features {
             let _ = tx.send(FeatureMessage::Done(result));
         };
         progress.set_total((settings.steps * self.channels.len()) as u64);
-        match wake {
-            Some(wake) => {
-                std::thread::spawn(move || {
-                    job();
-                    wake();
-                });
-            }
-            None => job(),
-        }
+        run_job(wake, job);
         self.job = Some(FeatureJob { progress, rx });
         self.poll();
     }
@@ -198,6 +194,7 @@ impl Default for ExplainView {
             by_channel: false,
             channel: 0,
             layer: None,
+            every_layer: false,
             colormap: Colormap::Turbo,
             opacity: 0.5,
             steps: 32,
@@ -293,19 +290,17 @@ impl ExplainView {
         let (tx, rx) = mpsc::channel();
         let (p, r) = (progress.clone(), request.clone());
         let job = move || {
-            let result = Explainer::new(&r.network, &weights, inputs)
-                .and_then(|e| e.explain(r.target, r.method, r.layer, &p));
+            let result = Explainer::new(&r.network, &weights, inputs).and_then(|e| {
+                let mut a = e.explain(r.target, r.method, r.layer, &p)?;
+                let plus = r.method == Method::GradCamPlusPlus;
+                if r.every_layer && matches!(r.method, Method::GradCam | Method::GradCamPlusPlus) {
+                    a.per_layer = e.cam_at_every_layer(r.target, plus, &p)?;
+                }
+                Ok(a)
+            });
             let _ = tx.send(result);
         };
-        match wake {
-            Some(wake) => {
-                std::thread::spawn(move || {
-                    job();
-                    wake();
-                });
-            }
-            None => job(),
-        }
+        run_job(wake, job);
         self.job = Some(Job {
             request,
             progress,
@@ -456,6 +451,12 @@ fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
                             ui.selectable_value(&mut ev.layer, Some(i), &net.layers()[i].name);
                         }
                     });
+                if matches!(method, Method::GradCam | Method::GradCamPlusPlus) {
+                    ui.checkbox(&mut ev.every_layer, "at every layer")
+                        .on_hover_text(
+                            "The map at each layer with a spatial output, from one backward pass.",
+                        );
+                }
             }
             let number = |ui: &mut egui::Ui, label: &str, v: &mut usize, max: usize| {
                 ui.horizontal(|ui| {
@@ -506,6 +507,7 @@ fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
         target,
         method,
         layer: if method.uses_layer() { ev.layer } else { None },
+        every_layer: ev.every_layer && matches!(method, Method::GradCam | Method::GradCamPlusPlus),
         network: net.clone(),
         input: Arc::as_ptr(&x0) as usize,
     };
@@ -603,15 +605,22 @@ fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
             height: a.map.dim().0,
             data: map_px,
         };
-        shown.textures = Some((
-            ev.colormap,
-            opacity_key,
-            vec![
-                tex("explain-overlay", &over, egui::TextureOptions::LINEAR),
-                // The layer's own pixels, unblurred.
-                tex("explain-map", &map_pic, egui::TextureOptions::NEAREST),
-            ],
-        ));
+        let mut textures = vec![
+            tex("explain-overlay", &over, egui::TextureOptions::LINEAR),
+            // The layer's own pixels, unblurred.
+            tex("explain-map", &map_pic, egui::TextureOptions::NEAREST),
+        ];
+        // Every layer's map over the input.
+        for (k, (_, m)) in a.per_layer.iter().enumerate() {
+            let up = crate::explain::resize(m, [base.height, base.width]);
+            let p = viz::overlay(&base, up.view(), ev.colormap, ev.opacity);
+            textures.push(tex(
+                &format!("explain-layer-{k}"),
+                &p,
+                egui::TextureOptions::LINEAR,
+            ));
+        }
+        shown.textures = Some((ev.colormap, opacity_key, textures));
     }
     if let Some((_, _, t)) = &shown.textures {
         let panes = if a.layer.is_some() { 2.0 } else { 1.0 };
@@ -635,6 +644,31 @@ fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
         });
         let (lo, hi) = viz::min_max(a.map.iter());
         ui.label(format!("map from {lo:.4} to {hi:.4}"));
+        if !a.per_layer.is_empty() {
+            ui.strong(format!("{} at every layer", shown.request.method.name()));
+            let side = 120.0f32;
+            let per_row = ((visible - 16.0) / (side + 12.0)).floor().max(1.0) as usize;
+            let tiles: Vec<(String, egui::TextureId)> = a
+                .per_layer
+                .iter()
+                .zip(t.iter().skip(2))
+                .map(|((l, m), tex)| {
+                    let name = net.layers().get(*l).map_or("?", |l| l.name.as_str());
+                    (format!("{name} ({}x{})", m.dim().0, m.dim().1), tex.id())
+                })
+                .collect();
+            for row in tiles.chunks(per_row) {
+                ui.horizontal(|ui| {
+                    for (label, id) in row {
+                        ui.vertical(|ui| {
+                            ui.set_max_width(side);
+                            ui.small(label);
+                            ui.image((*id, egui::vec2(side, side)));
+                        });
+                    }
+                });
+            }
+        }
     }
 }
 
@@ -804,4 +838,18 @@ fn save_dialog(name: &str) -> Option<std::path::PathBuf> {
         .set_file_name(name)
         .add_filter("PNG", &["png"])
         .save_file()
+}
+
+/// Runs `job` on a thread of its own, then asks the window for a frame (`wake`); without
+/// a window (the headless tests) runs it now.
+fn run_job(wake: Option<Arc<dyn Fn() + Send + Sync>>, job: impl FnOnce() + Send + 'static) {
+    match wake {
+        Some(wake) => {
+            std::thread::spawn(move || {
+                job();
+                wake();
+            });
+        }
+        None => job(),
+    }
 }

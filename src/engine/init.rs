@@ -453,8 +453,10 @@ impl Config<'_> {
     }
 }
 
-/// xoshiro256** seeded through SplitMix64; normals by Box–Muller.
-struct Rng {
+/// xoshiro256** seeded through SplitMix64; normals by Box–Muller. The engine's one
+/// seeded generator: the initializers, and the noise and random transformations of
+/// [`crate::explain`] and [`crate::visualize`].
+pub struct Rng {
     s: [u64; 4],
     spare: Option<f64>,
 }
@@ -468,7 +470,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 impl Rng {
-    fn new(key: u64) -> Rng {
+    pub fn new(key: u64) -> Rng {
         let mut st = key;
         let s = [
             splitmix64(&mut st),
@@ -492,7 +494,7 @@ impl Rng {
     }
 
     /// Uniform in [0, 1) with 53 random bits.
-    fn uniform(&mut self) -> f64 {
+    pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
@@ -506,7 +508,8 @@ impl Rng {
         }
     }
 
-    fn normal(&mut self) -> f64 {
+    /// Standard normal.
+    pub fn normal(&mut self) -> f64 {
         if let Some(z) = self.spare.take() {
             return z;
         }

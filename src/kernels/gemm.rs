@@ -237,7 +237,7 @@ impl Gemm {
                         unsafe {
                             strided_raw(
                                 [m, cols, k],
-                                a,
+                                (a.data.as_ptr(), a.rows, a.cols),
                                 (b.data.as_ptr().add(j0 * b.cols), b.rows, b.cols),
                                 out.0.add(j0),
                                 ldc,
@@ -261,7 +261,7 @@ impl Gemm {
         unsafe {
             strided_raw(
                 [m, n, k],
-                a,
+                (a.data.as_ptr(), a.rows, a.cols),
                 (b.data.as_ptr(), b.rows, b.cols),
                 c.as_mut_ptr(),
                 ldc,
@@ -272,23 +272,24 @@ impl Gemm {
     }
 }
 
-/// `c (+)= a × b` through the `gemm` kernels for operands of any layout (`b` as its
-/// base pointer and strides).
+/// `c (+)= a × b` through the `gemm` kernels for operands of any layout, each given as
+/// its base pointer, row stride and column stride.
 ///
 /// # Safety
 /// As [`gemm_raw`]: every element of the m×k `a`, k×n `b` and m×n `c` inside its
 /// allocation, `c` aliasing neither input nor written by anyone else meanwhile.
 unsafe fn strided_raw(
     [m, n, k]: [usize; 3],
-    a: Strided,
+    (a, a_rows, a_cols): (*const f32, usize, usize),
     (b, b_rows, b_cols): (*const f32, usize, usize),
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
     par: Parallelism,
 ) {
-    // SAFETY: the caller's contract. As in `gemm_raw`, cᵀ = bᵀ × aᵀ into a
-    // column-major destination.
+    // SAFETY: the caller's contract. The kernels want a column-major destination:
+    // compute cᵀ = bᵀ × aᵀ, which has the same memory (what the `gemm` facade does for a
+    // row-major destination).
     unsafe {
         gemm_f32::gemm::f32::get_gemm_fn()(
             n,
@@ -301,9 +302,9 @@ unsafe fn strided_raw(
             b,
             b_rows as isize,
             b_cols as isize,
-            a.data.as_ptr(),
-            a.rows as isize,
-            a.cols as isize,
+            a,
+            a_rows as isize,
+            a_cols as isize,
             1.0,
             1.0,
             false,
@@ -345,32 +346,9 @@ unsafe fn gemm_raw(
     ldc: usize,
     par: Parallelism,
 ) {
-    // SAFETY: the caller's contract. read_dst = false: `c` is only written, never read.
-    unsafe {
-        // The kernels want a column-major destination: compute cᵀ = bᵀ × aᵀ, which has
-        // the same memory (what the `gemm` facade does for a row-major destination).
-        gemm_f32::gemm::f32::get_gemm_fn()(
-            n,
-            m,
-            k,
-            c,
-            ldc as isize,
-            1,
-            false,
-            b,
-            ldb as isize,
-            1,
-            a,
-            lda as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            par,
-        );
-    }
+    // SAFETY: the caller's contract (row-major operands: unit column strides).
+    // accumulate = false: `c` is only written, never read.
+    unsafe { strided_raw([m, n, k], (a, lda, 1), (b, ldb, 1), c, ldc, false, par) }
 }
 
 #[cfg(test)]

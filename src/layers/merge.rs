@@ -112,13 +112,7 @@ impl LayerSpec for Merge {
         // Inputs of lower rank get axes after the batch axis (Keras's `expand_dims(x,
         // 1)`), then every input is broadcast to the common shape.
         let rank = inputs.iter().map(|a| a.ndim()).max().unwrap_or(0);
-        let lifted = |a: &ArrayD<f32>| -> Vec<usize> {
-            let s = a.shape();
-            let mut v = vec![s.first().copied().unwrap_or(1)];
-            v.extend(std::iter::repeat_n(1, rank - a.ndim()));
-            v.extend(s.iter().skip(1));
-            v
-        };
+        let lifted = |a: &ArrayD<f32>| lifted_shape(a, rank);
         let mut shape = lifted(x);
         for a in &inputs[1..] {
             for (d, e) in shape.iter_mut().zip(lifted(a)) {
@@ -155,13 +149,7 @@ impl LayerSpec for Merge {
     fn backward(&self, bw: Backward) -> Result<Grads, String> {
         let inputs = bw.inputs;
         let rank = inputs.iter().map(|a| a.ndim()).max().unwrap_or(0);
-        let lifted = |a: &ArrayD<f32>| -> Vec<usize> {
-            let s = a.shape();
-            let mut v = vec![s.first().copied().unwrap_or(1)];
-            v.extend(std::iter::repeat_n(1, rank - a.ndim()));
-            v.extend(s.iter().skip(1));
-            v
-        };
+        let lifted = |a: &ArrayD<f32>| lifted_shape(a, rank);
         let shape = bw.output.raw_dim();
         let full = |a: &ArrayD<f32>| -> Result<ArrayD<f32>, String> {
             let v = a.view().into_shape_with_order(lifted(a)).map_err(|e| e.to_string())?;
@@ -305,4 +293,14 @@ fn elementwise_shape(a: &[Option<i64>], b: &[Option<i64>]) -> R<Vec<Option<i64>>
         });
     }
     Ok(out)
+}
+
+/// `a`'s shape lifted to `rank` as Keras's merges lift a lower-rank input: axes of size
+/// 1 after the batch axis (`expand_dims(x, 1)`).
+fn lifted_shape(a: &ArrayD<f32>, rank: usize) -> Vec<usize> {
+    let s = a.shape();
+    let mut v = vec![s.first().copied().unwrap_or(1)];
+    v.extend(std::iter::repeat_n(1, rank.saturating_sub(a.ndim())));
+    v.extend(s.iter().skip(1));
+    v
 }
