@@ -174,6 +174,26 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
     },
+    /// What a channel responds to in real images: each channel's most activating input
+    /// patches (their receptive fields) over a folder of images.
+    Patches {
+        model: PathBuf,
+        /// The layer's name (a spatial output).
+        #[arg(long)]
+        layer: String,
+        /// The folder of images (read one at a time; files that are not images are
+        /// skipped and counted).
+        #[arg(long)]
+        images: PathBuf,
+        /// Patches kept per channel.
+        #[arg(long, default_value_t = 9)]
+        top: usize,
+        /// The folder to write index.json and patches.png into.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "unit")]
+        preprocess: PreprocessArg,
+    },
     /// Draw one layer's feature maps as a PNG grid (one tile per channel).
     Render {
         model: PathBuf,
@@ -564,6 +584,25 @@ pub fn run(cmd: &Command) -> Outcome {
                 Err(e) => Outcome::fail(2, format!("error: {e}\n")),
             }
         }
+        Command::Patches {
+            model,
+            layer,
+            images,
+            top,
+            out,
+            preprocess,
+        } => match crate::runner::patches_to_dir(
+            model,
+            layer,
+            images,
+            *top,
+            out,
+            (*preprocess).into(),
+        ) {
+            Ok(line) => Outcome::ok(line),
+            Err(crate::runner::RunError::Rejected(m)) => Outcome::fail(1, format!("error: {m}\n")),
+            Err(e) => Outcome::fail(2, format!("error: {e}\n")),
+        },
         Command::Render {
             model,
             input,

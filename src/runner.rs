@@ -638,6 +638,148 @@ pub fn visualize_to_png(
     ))
 }
 
+/// `convscope patches`: each channel's `top` most activating input patches (their
+/// receptive fields) over the images of `folder`, read one at a time; writes
+/// `out/index.json` and `out/patches.png` (a row per channel, strongest first). Files
+/// that are not readable images are skipped and counted. Returns a summary line.
+pub fn patches_to_dir(
+    model: &Path,
+    layer: &str,
+    folder: &Path,
+    top: usize,
+    out: &Path,
+    pre: Preprocess,
+) -> Result<String, RunError> {
+    let p = prepare(model, 0)?;
+    let net = &p.network;
+    let at = net
+        .find(layer)
+        .ok_or_else(|| RunError::Input(format!("the model has no layer named '{layer}'")))?;
+    let field = net
+        .analyze()
+        .layers
+        .get(at)
+        .and_then(|r| r.receptive_field)
+        .ok_or_else(|| RunError::Input(format!("layer '{layer}' has no receptive field")))?;
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(folder)
+        .map_err(|e| RunError::Input(format!("cannot read {}: {e}", folder.display())))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|f| f.is_file())
+        .collect();
+    files.sort();
+    let used = std::cell::RefCell::new(Vec::new());
+    let skipped = std::cell::Cell::new(0usize);
+    let images = files
+        .iter()
+        .filter_map(|f| match read_input_at(net, 0, f, pre) {
+            Ok(x) => {
+                used.borrow_mut().push(f.clone());
+                Some(x)
+            }
+            Err(_) => {
+                skipped.set(skipped.get() + 1);
+                None
+            }
+        });
+    let top = top.max(1);
+    let best = crate::visualize::top_patches(
+        net,
+        &p.weights,
+        at,
+        field,
+        images,
+        top,
+        &crate::progress::Progress::new(),
+    )
+    .map_err(RunError::Input)?;
+    let used = used.into_inner();
+    if used.is_empty() {
+        return Err(RunError::Input(format!(
+            "no readable image in {}",
+            folder.display()
+        )));
+    }
+    // The crops, from each image as the model saw it.
+    const CELL: usize = 48;
+    let gap = crate::viz::GAP;
+    let (width, height) = (top * (CELL + gap) + gap, best.len() * (CELL + gap) + gap);
+    let mut data = Vec::with_capacity(width * height * 3);
+    for _ in 0..width * height {
+        data.extend(crate::viz::BACKGROUND);
+    }
+    let cf = net
+        .analyze()
+        .layers
+        .get(net.input_layers().first().copied().unwrap_or(0))
+        .is_some_and(|r| r.channels_first);
+    let mut pictures: std::collections::HashMap<usize, crate::viz::Picture> = Default::default();
+    for (c, list) in best.iter().enumerate() {
+        for (j, patch) in list.iter().enumerate() {
+            let pic = match pictures.entry(patch.image) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let x = read_input_at(net, 0, &used[patch.image], pre)?;
+                    let x0 = x.index_axis(ndarray::Axis(0), 0);
+                    let x0 = x0
+                        .into_dimensionality::<ndarray::Ix3>()
+                        .map_err(|e| RunError::Input(e.to_string()))?;
+                    let x0 = if cf { x0.permuted_axes([1, 2, 0]) } else { x0 };
+                    e.insert(crate::viz::image_picture(x0))
+                }
+            };
+            let [[r0, r1], [c0, c1]] = patch.window;
+            let (ph, pw) = (r1 + 1 - r0, c1 + 1 - c0);
+            for y in 0..CELL {
+                for x in 0..CELL {
+                    let (sy, sx) = (r0 + y * ph / CELL, c0 + x * pw / CELL);
+                    let o = ((gap + c * (CELL + gap) + y) * width + gap + j * (CELL + gap) + x) * 3;
+                    data[o..o + 3]
+                        .copy_from_slice(&pic.pixel(sx.min(pic.width - 1), sy.min(pic.height - 1)));
+                }
+            }
+        }
+    }
+    let picture = crate::viz::Picture {
+        width,
+        height,
+        data,
+    };
+    let names: Vec<String> = used.iter().map(|f| f.display().to_string()).collect();
+    let channels: Vec<serde_json::Value> =
+        best.iter()
+            .map(|list| {
+                json!(list
+                .iter()
+                .map(|p| json!({
+                    "image": names[p.image], "score": p.score, "row": p.at[0], "col": p.at[1],
+                    "window": p.window,
+                }))
+                .collect::<Vec<_>>())
+            })
+            .collect();
+    let index = json!({
+        "layer": layer, "top": top, "images": names, "skipped": skipped.get(), "channels": channels,
+    });
+    let werr = |path: &Path, e: std::io::Error| RunError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(out).map_err(|e| werr(out, e))?;
+    let png = picture.to_png().map_err(RunError::Engine)?;
+    let (png_path, index_path) = (out.join("patches.png"), out.join("index.json"));
+    io::write_atomic(&png_path, &png).map_err(|e| werr(&png_path, e))?;
+    let text = serde_json::to_string_pretty(&index).map_err(|e| RunError::Engine(e.to_string()))?;
+    io::write_atomic(&index_path, text.as_bytes()).map_err(|e| werr(&index_path, e))?;
+    Ok(format!(
+        "top {top} patches of {} channels of '{layer}' over {} images ({} skipped): wrote {}\n",
+        best.len(),
+        names.len(),
+        skipped.get(),
+        out.display()
+    ))
+}
+
 /// Pictures (h, w, 3) in [0, 1] in a grid, [`crate::viz::GAP`] pixels apart; one
 /// picture alone as it is, without a frame.
 pub fn tile_pictures(tiles: &[ndarray::Array3<f32>]) -> crate::viz::Picture {

@@ -533,6 +533,97 @@ impl Adam {
     }
 }
 
+/// One of a channel's top-activating input patches.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Patch {
+    /// The image's position in the scan.
+    pub image: usize,
+    /// The channel's activation there.
+    pub score: f32,
+    /// The output pixel (row, column) of the layer.
+    pub at: [usize; 2],
+    /// The input rows and columns it sees (first, last; inclusive, clamped to the
+    /// image): its receptive field.
+    pub window: [[usize; 2]; 2],
+}
+
+/// The `top` strongest activations of every channel of `layer` over `images` (one
+/// model input each, sample 0), the best position of each image per channel, strongest
+/// first; each with the receptive field it sees (`field`: the layer's, from the
+/// analysis). Images are read one at a time (`images` may stream a folder); one unit of
+/// `progress` per image.
+pub fn top_patches<W: std::borrow::Borrow<LayerWeights>>(
+    net: &Network,
+    weights: &[W],
+    layer: usize,
+    field: crate::keras::geometry::ReceptiveField,
+    images: impl Iterator<Item = ArrayD<f32>>,
+    top: usize,
+    progress: &Progress,
+) -> Result<Vec<Vec<Patch>>, String> {
+    let analysis = net.analyze();
+    let input = *net.input_layers().first().ok_or("the model has no input")?;
+    let cf_in = analysis.layers.get(input).is_some_and(|r| r.channels_first);
+    let cf = analysis.layers.get(layer).is_some_and(|r| r.channels_first);
+    let mut best: Vec<Vec<Patch>> = Vec::new();
+    for (k, x) in images.enumerate() {
+        if progress.cancelled() {
+            return Err("cancelled".into());
+        }
+        let (ih, iw) = match x.shape() {
+            [_, _, h, w] if cf_in => (*h, *w),
+            [_, h, w, _] => (*h, *w),
+            _ => return Err("top patches need an image (rank-4) input".into()),
+        };
+        let acts = run_inputs(net, weights, vec![Arc::new(x)]).map_err(|e| e.to_string())?;
+        let y = acts
+            .get(layer)
+            .and_then(|a| a.as_ref())
+            .map(|a| a.output.clone())
+            .ok_or("the layer has no output")?;
+        let y = y
+            .view()
+            .into_dimensionality::<ndarray::Ix4>()
+            .map_err(|_| "top patches need a layer with a spatial (rank-4) output".to_string())?;
+        let y = if cf { y.permuted_axes([0, 2, 3, 1]) } else { y };
+        let (_, oh, ow, channels) = y.dim();
+        best.resize(channels, Vec::new());
+        for (c, list) in best.iter_mut().enumerate() {
+            let mut at = [0, 0];
+            let mut score = f32::NEG_INFINITY;
+            for r in 0..oh {
+                for q in 0..ow {
+                    let v = y[[0, r, q, c]];
+                    if v > score {
+                        (score, at) = (v, [r, q]);
+                    }
+                }
+            }
+            if !score.is_finite() {
+                continue;
+            }
+            let [[r0, r1], [c0, c1]] = field.window(at[0], at[1]);
+            let clamp = |v: f64, n: usize| (v.round().max(0.0) as usize).min(n.saturating_sub(1));
+            let patch = Patch {
+                image: k,
+                score,
+                at,
+                window: [
+                    [clamp(r0, ih), clamp(r1, ih)],
+                    [clamp(c0, iw), clamp(c1, iw)],
+                ],
+            };
+            let pos = list.partition_point(|p| p.score >= score);
+            if pos < top {
+                list.insert(pos, patch);
+                list.truncate(top);
+            }
+        }
+        progress.advance(1);
+    }
+    Ok(best)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

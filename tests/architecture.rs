@@ -22,7 +22,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "explain",
         &["keras", "kernels", "layers", "model", "engine", "progress"],
     ),
-    ("visualize", &["model", "engine", "progress"]),
+    ("visualize", &["keras", "model", "engine", "progress"]),
     ("io", &["keras", "layers", "model", "progress"]),
     ("compare", &["keras", "layers", "model", "io"]),
     (
