@@ -155,6 +155,8 @@ pub struct Explainer<'w, W> {
     softmax: bool,
     /// Whether the first input is channels_first.
     input_cf: bool,
+    /// Per layer: whether its output is channels_first (from the analysis, once).
+    cf: Vec<bool>,
 }
 
 /// Sets a softmax activation argument to linear.
@@ -201,8 +203,10 @@ impl<'w, W: std::borrow::Borrow<LayerWeights>> Explainer<'w, W> {
             .first()
             .and_then(|&i| analysis.layers.get(i))
             .is_some_and(|r| r.channels_first);
+        let cf = analysis.layers.iter().map(|r| r.channels_first).collect();
         let acts = run_inputs(&net, weights, inputs.clone()).map_err(|e| e.to_string())?;
         Ok(Explainer {
+            cf,
             net,
             weights,
             inputs,
@@ -286,11 +290,7 @@ impl<'w, W: std::borrow::Borrow<LayerWeights>> Explainer<'w, W> {
     }
 
     fn channels_first(&self, i: usize) -> bool {
-        self.net
-            .analyze()
-            .layers
-            .get(i)
-            .is_some_and(|r| r.channels_first)
+        self.cf.get(i).copied().unwrap_or(false)
     }
 
     /// The cotangent whose product with the target layer's output is the score.

@@ -419,7 +419,7 @@ pub fn visualize<W: std::borrow::Borrow<LayerWeights>>(
         let seen = blur(&warp.apply(&image), s.blur);
         let x = to_input(&seen, map, channels, cf);
         let acts = run_inputs(net, weights, vec![Arc::new(x)]).map_err(|e| e.to_string())?;
-        let (layer, seed, value) = seed_for(net, &acts, objective)?;
+        let (layer, seed, value) = seed_for(net, &acts, objective, &analysis)?;
         values.push(value);
         let wanted = Wanted::default();
         let g = backward(
@@ -455,6 +455,7 @@ fn seed_for(
     net: &Network,
     acts: &[Option<crate::engine::forward::LayerRun>],
     objective: Objective,
+    analysis: &crate::model::analysis::Analysis,
 ) -> Result<(usize, ArrayD<f32>, f32), String> {
     let layer = match objective {
         Objective::Channel { layer, .. } | Objective::Class { layer, .. } => layer,
@@ -468,12 +469,7 @@ fn seed_for(
     let name = &net.layers()[layer].name;
     match objective {
         Objective::Channel { channel, .. } => {
-            let cf = net
-                .analyze()
-                .layers
-                .get(layer)
-                .is_some_and(|r| r.channels_first)
-                && y.ndim() == 4;
+            let cf = analysis.layers.get(layer).is_some_and(|r| r.channels_first) && y.ndim() == 4;
             let axis = if cf { 1 } else { y.ndim() - 1 };
             let n = y.shape()[axis];
             if channel >= n {

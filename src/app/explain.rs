@@ -16,7 +16,8 @@ use egui::{Color32, RichText};
 use ndarray::{ArrayD, Axis};
 use std::sync::{Arc, mpsc};
 
-/// What is asked: the same request is never run twice.
+/// What is asked: the same request is never run twice. With the network it is of (kept
+/// beside it, compared but cloned only when a request starts).
 #[derive(Clone, Debug, PartialEq)]
 struct Request {
     target: Target,
@@ -24,19 +25,20 @@ struct Request {
     layer: Option<usize>,
     /// Also the map at every layer where it applies (Grad-CAM and Grad-CAM++).
     every_layer: bool,
-    /// The run explained: the network and the input array (by identity).
-    network: Network,
+    /// The input array explained (by identity).
     input: usize,
 }
 
 struct Job {
     request: Request,
+    network: Network,
     progress: Progress,
     rx: mpsc::Receiver<Result<Attribution, String>>,
 }
 
 struct Shown {
     request: Request,
+    network: Network,
     result: Result<Attribution, String>,
     /// Overlay and map textures, and what they were drawn with.
     textures: Option<(Colormap, u32, Vec<egui::TextureHandle>)>,
@@ -256,10 +258,11 @@ impl ExplainView {
         let Some(job) = &self.job else { return };
         match job.rx.try_recv() {
             Ok(result) => {
-                let request = job.request.clone();
+                let (request, network) = (job.request.clone(), job.network.clone());
                 self.job = None;
                 self.shown = Some(Shown {
                     request,
+                    network,
                     result,
                     textures: None,
                 });
@@ -274,23 +277,33 @@ impl ExplainView {
     fn request(
         &mut self,
         request: Request,
-        weights: Vec<Arc<LayerWeights>>,
+        net: &Network,
+        weights: &[Option<Arc<LayerWeights>>],
         inputs: Vec<Arc<ArrayD<f32>>>,
         wake: Option<Arc<dyn Fn() + Send + Sync>>,
     ) {
-        if self.shown.as_ref().is_some_and(|s| s.request == request)
-            || self.job.as_ref().is_some_and(|j| j.request == request)
+        if self
+            .shown
+            .as_ref()
+            .is_some_and(|s| s.request == request && s.network == *net)
+            || self
+                .job
+                .as_ref()
+                .is_some_and(|j| j.request == request && j.network == *net)
         {
             return;
         }
         if let Some(old) = self.job.take() {
             old.progress.cancel();
         }
+        let weights: Vec<Arc<LayerWeights>> = weights.iter().flatten().cloned().collect();
+        let network = net.clone();
+        let explained = network.clone();
         let progress = Progress::new();
         let (tx, rx) = mpsc::channel();
         let (p, r) = (progress.clone(), request.clone());
         let job = move || {
-            let result = Explainer::new(&r.network, &weights, inputs).and_then(|e| {
+            let result = Explainer::new(&explained, &weights, inputs).and_then(|e| {
                 let mut a = e.explain(r.target, r.method, r.layer, &p)?;
                 let plus = r.method == Method::GradCamPlusPlus;
                 if r.every_layer && matches!(r.method, Method::GradCam | Method::GradCamPlusPlus) {
@@ -303,6 +316,7 @@ impl ExplainView {
         run_job(wake, job);
         self.job = Some(Job {
             request,
+            network,
             progress,
             rx,
         });
@@ -349,11 +363,11 @@ fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
         }
         return;
     };
-    let weights: Option<Vec<Arc<LayerWeights>>> = run.weights.iter().cloned().collect();
-    let Some(weights) = weights.filter(|w| w.len() == net.len()) else {
+    let weights = run.weights;
+    if weights.len() != net.len() || weights.iter().any(Option::is_none) {
         ui.label("Waiting for the run to finish…");
         return;
-    };
+    }
     let out = net.outputs().first().copied().unwrap_or(0);
     let classes = run
         .acts
@@ -508,10 +522,9 @@ fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
         method,
         layer: if method.uses_layer() { ev.layer } else { None },
         every_layer: ev.every_layer && matches!(method, Method::GradCam | Method::GradCamPlusPlus),
-        network: net.clone(),
         input: Arc::as_ptr(&x0) as usize,
     };
-    ev.request(request, weights, inputs, d.rt.wake.clone());
+    ev.request(request, net, weights, inputs, d.rt.wake.clone());
 
     ui.separator();
     if let Some(job) = &ev.job {
@@ -682,10 +695,10 @@ fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
     let Some(run) = d.rt.viewer.last_run().filter(|r| r.network == net) else {
         return;
     };
-    let weights: Option<Vec<Arc<LayerWeights>>> = run.weights.iter().cloned().collect();
-    let Some(weights) = weights.filter(|w| w.len() == net.len()) else {
+    let weights = run.weights;
+    if weights.len() != net.len() || weights.iter().any(Option::is_none) {
         return;
-    };
+    }
     let selected = d.view.selected.min(net.len().saturating_sub(1));
     let name = net.layers()[selected].name.clone();
     let channels =
@@ -727,6 +740,7 @@ fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
     });
     if let Some(chs) = start {
         let map = crate::runner::input_map(d.view.preprocess);
+        let weights = weights.iter().flatten().cloned().collect();
         f.start(net.clone(), weights, selected, chs, map, d.rt.wake.clone());
     }
     if let Some(job) = &f.job {
