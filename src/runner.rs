@@ -638,10 +638,246 @@ pub fn visualize_to_png(
     ))
 }
 
+/// A scan of a folder for each channel's most activating patches
+/// ([`crate::visualize::top_patches`]), with the crops the window and the PNG show.
+#[derive(Clone, Debug)]
+pub struct PatchScan {
+    pub layer: String,
+    pub top: usize,
+    /// The images read, in scan order ([`crate::visualize::Patch::image`] indexes it).
+    pub images: Vec<std::path::PathBuf>,
+    /// Files that were not readable images.
+    pub skipped: usize,
+    /// Per channel, strongest first.
+    pub best: Vec<Vec<crate::visualize::Patch>>,
+    /// Each patch's receptive-field crop of its image as the model saw it, resampled
+    /// (nearest) to `cell`×`cell` pixels; the same layout as `best`.
+    pub crops: Vec<Vec<crate::viz::Picture>>,
+    pub cell: usize,
+}
+
+/// Every file under `folder` (subfolders too, as a folder of class folders), sorted.
+fn files_under(folder: &Path) -> Result<Vec<std::path::PathBuf>, RunError> {
+    let mut files = Vec::new();
+    let mut dirs = vec![folder.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| RunError::Input(format!("cannot read {}: {e}", dir.display())))?;
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Scans the images under `folder` (read one at a time; files that are not readable
+/// images are skipped and counted) for the `top` strongest activations of each channel
+/// of the layer at `at`, then crops each patch from its image. `progress` counts the
+/// files, then the images cropped; cancelling stops it ("cancelled").
+#[allow(clippy::too_many_arguments)]
+pub fn scan_patches<W: std::borrow::Borrow<LayerWeights>>(
+    net: &Network,
+    weights: &[W],
+    at: usize,
+    folder: &Path,
+    top: usize,
+    pre: Preprocess,
+    cell: usize,
+    progress: &crate::progress::Progress,
+) -> Result<PatchScan, RunError> {
+    let layer = net
+        .layers()
+        .get(at)
+        .map_or(String::new(), |l| l.name.clone());
+    let analysis = net.analyze();
+    let field = analysis
+        .layers
+        .get(at)
+        .and_then(|r| r.receptive_field)
+        .ok_or_else(|| RunError::Input(format!("layer '{layer}' has no receptive field")))?;
+    let files = files_under(folder)?;
+    progress.set_total(files.len() as u64);
+    let used = std::cell::RefCell::new(Vec::new());
+    let skipped = std::cell::Cell::new(0usize);
+    let images = files
+        .iter()
+        .filter_map(|f| match read_input_at(net, 0, f, pre) {
+            Ok(x) => {
+                used.borrow_mut().push(f.clone());
+                Some(x)
+            }
+            Err(_) => {
+                skipped.set(skipped.get() + 1);
+                progress.advance(1);
+                None
+            }
+        });
+    let top = top.max(1);
+    let best = crate::visualize::top_patches(net, weights, at, field, images, top, progress)
+        .map_err(RunError::Input)?;
+    let images = used.into_inner();
+    if images.is_empty() {
+        return Err(RunError::Input(format!(
+            "no readable image in {}",
+            folder.display()
+        )));
+    }
+    // The crops, from each image as the model saw it, read once each.
+    let cf = net
+        .input_layers()
+        .first()
+        .and_then(|&i| analysis.layers.get(i))
+        .is_some_and(|r| r.channels_first);
+    let mut wanted: Vec<usize> = best.iter().flatten().map(|p| p.image).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    progress.set_total((files.len() + wanted.len()) as u64);
+    let cell = cell.max(1);
+    let mut crops: Vec<Vec<crate::viz::Picture>> = best
+        .iter()
+        .map(|l| vec![crate::viz::Picture::default(); l.len()])
+        .collect();
+    for k in wanted {
+        if progress.cancelled() {
+            return Err(RunError::Input("cancelled".into()));
+        }
+        let x = read_input_at(net, 0, &images[k], pre)?;
+        let x0 = x.index_axis(ndarray::Axis(0), 0);
+        let x0 = x0
+            .into_dimensionality::<ndarray::Ix3>()
+            .map_err(|e| RunError::Input(e.to_string()))?;
+        let x0 = if cf { x0.permuted_axes([1, 2, 0]) } else { x0 };
+        let pic = crate::viz::image_picture(x0);
+        for (c, list) in best.iter().enumerate() {
+            for (j, patch) in list.iter().enumerate() {
+                if patch.image == k {
+                    crops[c][j] = crop_cell(&pic, patch.window, cell);
+                }
+            }
+        }
+        progress.advance(1);
+    }
+    Ok(PatchScan {
+        layer,
+        top,
+        images,
+        skipped: skipped.get(),
+        best,
+        crops,
+        cell,
+    })
+}
+
+/// The rows and columns `window` (inclusive) of `pic`, resampled (nearest) to a
+/// `cell`×`cell` picture.
+fn crop_cell(
+    pic: &crate::viz::Picture,
+    window: [[usize; 2]; 2],
+    cell: usize,
+) -> crate::viz::Picture {
+    let [[r0, r1], [c0, c1]] = window;
+    let (ph, pw) = (r1.saturating_sub(r0) + 1, c1.saturating_sub(c0) + 1);
+    let mut data = Vec::with_capacity(cell * cell * 3);
+    for y in 0..cell {
+        for x in 0..cell {
+            let (sy, sx) = (r0 + y * ph / cell, c0 + x * pw / cell);
+            data.extend(pic.pixel(
+                sx.min(pic.width.saturating_sub(1)),
+                sy.min(pic.height.saturating_sub(1)),
+            ));
+        }
+    }
+    crate::viz::Picture {
+        width: cell,
+        height: cell,
+        data,
+    }
+}
+
+impl PatchScan {
+    /// A row per channel, strongest first, [`crate::viz::GAP`] pixels apart.
+    pub fn picture(&self) -> crate::viz::Picture {
+        let (cell, gap) = (self.cell, crate::viz::GAP);
+        let (width, height) = (
+            self.top * (cell + gap) + gap,
+            self.best.len() * (cell + gap) + gap,
+        );
+        let mut data = Vec::with_capacity(width * height * 3);
+        for _ in 0..width * height {
+            data.extend(crate::viz::BACKGROUND);
+        }
+        for (c, row) in self.crops.iter().enumerate() {
+            for (j, crop) in row.iter().enumerate() {
+                for y in 0..crop.height.min(cell) {
+                    let o = ((gap + c * (cell + gap) + y) * width + gap + j * (cell + gap)) * 3;
+                    let s = y * crop.width * 3;
+                    let n = crop.width.min(cell) * 3;
+                    data[o..o + n].copy_from_slice(&crop.data[s..s + n]);
+                }
+            }
+        }
+        crate::viz::Picture {
+            width,
+            height,
+            data,
+        }
+    }
+
+    /// `index.json`: the layer, the images, the skipped count and each channel's
+    /// patches (image, score, output row and column, input window).
+    pub fn index(&self) -> serde_json::Value {
+        let names: Vec<String> = self
+            .images
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        let channels: Vec<serde_json::Value> = self
+            .best
+            .iter()
+            .map(|list| {
+                json!(
+                    list.iter()
+                        .map(|p| json!({
+                            "image": names[p.image], "score": p.score, "row": p.at[0],
+                            "col": p.at[1], "window": p.window,
+                        }))
+                        .collect::<Vec<_>>()
+                )
+            })
+            .collect();
+        json!({
+            "layer": self.layer, "top": self.top, "images": names, "skipped": self.skipped,
+            "channels": channels,
+        })
+    }
+
+    /// Writes `out/index.json` and `out/patches.png`.
+    pub fn write(&self, out: &Path) -> Result<(), RunError> {
+        let werr = |path: &Path, e: std::io::Error| RunError::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(out).map_err(|e| werr(out, e))?;
+        let png = self.picture().to_png().map_err(RunError::Engine)?;
+        let (png_path, index_path) = (out.join("patches.png"), out.join("index.json"));
+        io::write_atomic(&png_path, &png).map_err(|e| werr(&png_path, e))?;
+        let text = serde_json::to_string_pretty(&self.index())
+            .map_err(|e| RunError::Engine(e.to_string()))?;
+        io::write_atomic(&index_path, text.as_bytes()).map_err(|e| werr(&index_path, e))
+    }
+}
+
 /// `convscope patches`: each channel's `top` most activating input patches (their
-/// receptive fields) over the images of `folder`, read one at a time; writes
-/// `out/index.json` and `out/patches.png` (a row per channel, strongest first). Files
-/// that are not readable images are skipped and counted. Returns a summary line.
+/// receptive fields) over the images under `folder`, read one at a time; writes
+/// `out/index.json` and `out/patches.png` (a row per channel, strongest first, 48-pixel
+/// cells). Files that are not readable images are skipped and counted. Returns a
+/// summary line.
 pub fn patches_to_dir(
     model: &Path,
     layer: &str,
@@ -655,127 +891,15 @@ pub fn patches_to_dir(
     let at = net
         .find(layer)
         .ok_or_else(|| RunError::Input(format!("the model has no layer named '{layer}'")))?;
-    let field = net
-        .analyze()
-        .layers
-        .get(at)
-        .and_then(|r| r.receptive_field)
-        .ok_or_else(|| RunError::Input(format!("layer '{layer}' has no receptive field")))?;
-    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(folder)
-        .map_err(|e| RunError::Input(format!("cannot read {}: {e}", folder.display())))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|f| f.is_file())
-        .collect();
-    files.sort();
-    let used = std::cell::RefCell::new(Vec::new());
-    let skipped = std::cell::Cell::new(0usize);
-    let images = files
-        .iter()
-        .filter_map(|f| match read_input_at(net, 0, f, pre) {
-            Ok(x) => {
-                used.borrow_mut().push(f.clone());
-                Some(x)
-            }
-            Err(_) => {
-                skipped.set(skipped.get() + 1);
-                None
-            }
-        });
-    let top = top.max(1);
-    let best = crate::visualize::top_patches(
-        net,
-        &p.weights,
-        at,
-        field,
-        images,
-        top,
-        &crate::progress::Progress::new(),
-    )
-    .map_err(RunError::Input)?;
-    let used = used.into_inner();
-    if used.is_empty() {
-        return Err(RunError::Input(format!(
-            "no readable image in {}",
-            folder.display()
-        )));
-    }
-    // The crops, from each image as the model saw it.
-    const CELL: usize = 48;
-    let gap = crate::viz::GAP;
-    let (width, height) = (top * (CELL + gap) + gap, best.len() * (CELL + gap) + gap);
-    let mut data = Vec::with_capacity(width * height * 3);
-    for _ in 0..width * height {
-        data.extend(crate::viz::BACKGROUND);
-    }
-    let cf = net
-        .analyze()
-        .layers
-        .get(net.input_layers().first().copied().unwrap_or(0))
-        .is_some_and(|r| r.channels_first);
-    let mut pictures: std::collections::HashMap<usize, crate::viz::Picture> = Default::default();
-    for (c, list) in best.iter().enumerate() {
-        for (j, patch) in list.iter().enumerate() {
-            let pic = match pictures.entry(patch.image) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let x = read_input_at(net, 0, &used[patch.image], pre)?;
-                    let x0 = x.index_axis(ndarray::Axis(0), 0);
-                    let x0 = x0
-                        .into_dimensionality::<ndarray::Ix3>()
-                        .map_err(|e| RunError::Input(e.to_string()))?;
-                    let x0 = if cf { x0.permuted_axes([1, 2, 0]) } else { x0 };
-                    e.insert(crate::viz::image_picture(x0))
-                }
-            };
-            let [[r0, r1], [c0, c1]] = patch.window;
-            let (ph, pw) = (r1 + 1 - r0, c1 + 1 - c0);
-            for y in 0..CELL {
-                for x in 0..CELL {
-                    let (sy, sx) = (r0 + y * ph / CELL, c0 + x * pw / CELL);
-                    let o = ((gap + c * (CELL + gap) + y) * width + gap + j * (CELL + gap) + x) * 3;
-                    data[o..o + 3]
-                        .copy_from_slice(&pic.pixel(sx.min(pic.width - 1), sy.min(pic.height - 1)));
-                }
-            }
-        }
-    }
-    let picture = crate::viz::Picture {
-        width,
-        height,
-        data,
-    };
-    let names: Vec<String> = used.iter().map(|f| f.display().to_string()).collect();
-    let channels: Vec<serde_json::Value> =
-        best.iter()
-            .map(|list| {
-                json!(list
-                .iter()
-                .map(|p| json!({
-                    "image": names[p.image], "score": p.score, "row": p.at[0], "col": p.at[1],
-                    "window": p.window,
-                }))
-                .collect::<Vec<_>>())
-            })
-            .collect();
-    let index = json!({
-        "layer": layer, "top": top, "images": names, "skipped": skipped.get(), "channels": channels,
-    });
-    let werr = |path: &Path, e: std::io::Error| RunError::Write {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
-    std::fs::create_dir_all(out).map_err(|e| werr(out, e))?;
-    let png = picture.to_png().map_err(RunError::Engine)?;
-    let (png_path, index_path) = (out.join("patches.png"), out.join("index.json"));
-    io::write_atomic(&png_path, &png).map_err(|e| werr(&png_path, e))?;
-    let text = serde_json::to_string_pretty(&index).map_err(|e| RunError::Engine(e.to_string()))?;
-    io::write_atomic(&index_path, text.as_bytes()).map_err(|e| werr(&index_path, e))?;
+    let progress = crate::progress::Progress::new();
+    let scan = scan_patches(net, &p.weights, at, folder, top, pre, 48, &progress)?;
+    scan.write(out)?;
     Ok(format!(
-        "top {top} patches of {} channels of '{layer}' over {} images ({} skipped): wrote {}\n",
-        best.len(),
-        names.len(),
-        skipped.get(),
+        "top {} patches of {} channels of '{layer}' over {} images ({} skipped): wrote {}\n",
+        scan.top,
+        scan.best.len(),
+        scan.images.len(),
+        scan.skipped,
         out.display()
     ))
 }

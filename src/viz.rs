@@ -302,7 +302,7 @@ pub fn grid_columns(n: usize) -> usize {
 }
 
 /// An RGB picture.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Picture {
     pub width: usize,
     pub height: usize,

@@ -204,3 +204,119 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
     assert!(f.tiles[0].is_some());
     assert!(has_text(&h, "Stopped."));
 }
+
+/// Waits (threaded jobs) until `done` holds, a few frames at a time.
+fn until(h: &mut egui_kittest::Harness<'static, Designer>, done: impl Fn(&Designer) -> bool) {
+    for _ in 0..600 {
+        frames(h);
+        if done(h.state()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn top_patches_over_a_folder_are_scanned_browsed_and_can_be_cancelled() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = std::env::temp_dir().join(format!("convscope-patches-ui-{}", std::process::id()));
+    // Two class folders, as a dataset has them, and a file that is not an image.
+    let (a, b) = (tmp.join("images/cats"), tmp.join("images/other"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::copy(
+        root.join("assets/images/chelsea.png"),
+        a.join("chelsea.png"),
+    )
+    .unwrap();
+    for f in ["coffee.png", "astronaut.png"] {
+        std::fs::copy(root.join("assets/images").join(f), b.join(f)).unwrap();
+    }
+    std::fs::write(b.join("notes.txt"), "not an image").unwrap();
+    let mut d = Designer::new(design());
+    let (name, bytes) = convscope::app::viewer::SAMPLES[0];
+    d.rt.viewer.set_image(name, bytes.to_vec());
+    let mut h = harness_with(d);
+    frames(&mut h);
+    h.state_mut().rt.wake = Some(std::sync::Arc::new(|| {}));
+    h.state_mut().view.selected = 1;
+    h.get_by_label("Explain").click();
+    frames(&mut h);
+    // The folder typed (or chosen with the dialog).
+    h.get_by_label("folder").focus();
+    frames(&mut h);
+    h.get_by_label("folder")
+        .type_text(tmp.join("images").to_str().unwrap());
+    frames(&mut h);
+    assert_eq!(
+        h.state().rt.explain.patches.folder,
+        tmp.join("images").display().to_string()
+    );
+    h.get_by_label("Scan for 'conv2d'").click_accesskit();
+    until(&mut h, |d| !d.rt.explain.patches.running());
+    let p = &h.state().rt.explain.patches;
+    assert_eq!(p.error(), None);
+    let scan = p.scan().expect("a scan on screen");
+    assert_eq!((scan.images.len(), scan.skipped), (3, 1));
+    let filters = scan.best.len();
+    assert!(filters > 2);
+    assert!(
+        scan.best.iter().all(|l| l.len() == 3),
+        "three images, nine asked"
+    );
+    assert!(scan.crops.iter().flatten().all(|c| c.width == 64));
+    assert!(has_text(
+        &h,
+        &format!("Top 9 patches of {filters} channels of 'conv2d' over 3 images (1 skipped)")
+    ));
+    // The same as the CLI's scan of the design's weights.
+    let want = {
+        let s = h.state();
+        let net = &s.doc.network;
+        let run = s.rt.viewer.last_run().unwrap();
+        let w: Vec<_> = run.weights.iter().flatten().cloned().collect();
+        convscope::runner::scan_patches(
+            net,
+            &w,
+            1,
+            &tmp.join("images"),
+            9,
+            s.view.preprocess,
+            64,
+            &convscope::progress::Progress::new(),
+        )
+        .unwrap()
+    };
+    assert_eq!(scan.best, want.best);
+    // Browse: Next, then a channel's best patch in the overview.
+    h.get_by_label("Next").click_accesskit();
+    frames(&mut h);
+    assert_eq!(h.state().rt.explain.patches.channel, 1);
+    h.get_by_label("channel 2's strongest patch")
+        .click_accesskit();
+    frames(&mut h);
+    assert_eq!(h.state().rt.explain.patches.channel, 2);
+    let s = format!("{:.4}", want.best[2][0].score);
+    assert!(has_text(&h, &s), "channel 2's best score {s} not shown");
+    // A long scan (many files) shows its progress and stops on Cancel.
+    let many = tmp.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    for k in 0..400 {
+        std::os::unix::fs::symlink(
+            root.join("assets/images/astronaut.png"),
+            many.join(format!("{k:03}.png")),
+        )
+        .unwrap();
+    }
+    h.state_mut().rt.explain.patches.folder = many.display().to_string();
+    frames(&mut h);
+    h.get_by_label("Scan for 'conv2d'").click_accesskit();
+    frames(&mut h);
+    assert!(h.state().rt.explain.patches.running(), "400 images at once");
+    assert!(has_text(&h, "of 400 files"));
+    h.get_by_label("Cancel scan").click_accesskit();
+    until(&mut h, |d| !d.rt.explain.patches.running());
+    assert_eq!(h.state().rt.explain.patches.error(), Some("cancelled"));
+    assert!(has_text(&h, "Scan cancelled."));
+    std::fs::remove_dir_all(&tmp).ok();
+}

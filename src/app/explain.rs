@@ -67,6 +67,8 @@ pub struct ExplainView {
     shown: Option<Shown>,
     /// What a channel looks for: the visualization in flight or on screen.
     pub features: Features,
+    /// Top-activating patches over a folder of images.
+    pub patches: super::patches::Patches,
 }
 
 /// Feature visualization of the selected layer's channels (one, or the first
@@ -210,6 +212,7 @@ impl Default for ExplainView {
                 steps: 256,
                 ..Features::default()
             },
+            patches: Default::default(),
         }
     }
 }
@@ -341,6 +344,8 @@ pub fn explain_panel(d: &mut Designer, ui: &mut egui::Ui) {
             attribution_section(d, ui);
             ui.separator();
             features_section(d, ui, visible);
+            ui.separator();
+            super::patches::patches_section(d, ui, visible);
         });
 }
 
@@ -856,7 +861,10 @@ fn save_dialog(name: &str) -> Option<std::path::PathBuf> {
 
 /// Runs `job` on a thread of its own, then asks the window for a frame (`wake`); without
 /// a window (the headless tests) runs it now.
-fn run_job(wake: Option<Arc<dyn Fn() + Send + Sync>>, job: impl FnOnce() + Send + 'static) {
+pub(super) fn run_job(
+    wake: Option<Arc<dyn Fn() + Send + Sync>>,
+    job: impl FnOnce() + Send + 'static,
+) {
     match wake {
         Some(wake) => {
             std::thread::spawn(move || {

@@ -22,6 +22,7 @@ pub mod graph;
 mod inspector;
 pub mod loader;
 mod panels;
+pub mod patches;
 pub mod settings;
 pub mod viewer;
 pub mod worker;
