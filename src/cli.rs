@@ -144,14 +144,17 @@ pub enum Command {
     Visualize {
         model: PathBuf,
         /// The layer's name.
-        #[arg(long)]
-        layer: String,
+        #[arg(long, required_unless_present = "class")]
+        layer: Option<String>,
         /// The channel.
         #[arg(long, default_value_t = 0)]
         channel: usize,
         /// Instead of one channel: channels 0..N in a grid.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "class")]
         grid: Option<usize>,
+        /// Instead of a channel: the class K's score (before the model's final softmax).
+        #[arg(long, conflicts_with_all = ["layer", "grid"])]
+        class: Option<usize>,
         /// The PNG to write.
         #[arg(long)]
         out: PathBuf,
@@ -552,6 +555,7 @@ pub fn run(cmd: &Command) -> Outcome {
             layer,
             channel,
             grid,
+            class,
             out,
             steps,
             seed,
@@ -568,15 +572,18 @@ pub fn run(cmd: &Command) -> Outcome {
                 blur: *blur,
                 ..Default::default()
             };
-            match crate::runner::visualize_to_png(
-                model,
-                layer,
-                *channel,
-                *grid,
-                &settings,
-                out,
-                (*preprocess).into(),
-            ) {
+            let what = match (class, layer) {
+                (Some(k), _) => crate::runner::Visualized::Class(*k),
+                (None, Some(l)) => match grid {
+                    Some(n) => crate::runner::Visualized::Grid(l, *n),
+                    None => crate::runner::Visualized::Channel(l, *channel),
+                },
+                (None, None) => {
+                    return Outcome::fail(2, "error: --layer or --class is needed\n".into());
+                }
+            };
+            match crate::runner::visualize_to_png(model, what, &settings, out, (*preprocess).into())
+            {
                 Ok(line) => Outcome::ok(line),
                 Err(crate::runner::RunError::Rejected(m)) => {
                     Outcome::fail(1, format!("error: {m}\n"))

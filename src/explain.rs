@@ -176,6 +176,40 @@ impl Visitor for WithoutSoftmax {
 /// Why an explanation could not be made.
 pub type Error = String;
 
+/// A network read for its class scores: the scores before the final softmax.
+pub struct ClassScores {
+    /// `net` with its output layer's softmax activation made linear (unchanged when the
+    /// model ends in a Softmax layer or an `Activation("softmax")`, which are skipped).
+    pub network: Network,
+    /// The position of the layer holding the scores.
+    pub score_layer: usize,
+    /// Whether the model ends in a softmax.
+    pub softmax: bool,
+}
+
+/// The class scores of `net` before its final softmax, as Grad-CAM (Selvaraju et al.,
+/// Keras's example) and class visualization take them.
+pub fn scores_before_softmax(net: &Network) -> Result<ClassScores, Error> {
+    let mut net = net.clone();
+    let out = *net.outputs().first().ok_or("the model has no output")?;
+    let kind = &net.layers()[out].kind;
+    let final_softmax = matches!(kind, LayerKind::Softmax(_))
+        || matches!(kind, LayerKind::Activation(a) if a.activation == "softmax");
+    let (score_layer, softmax) = match net.inputs_of(out)[..] {
+        [from] if final_softmax => (from, true),
+        _ => {
+            let mut v = WithoutSoftmax(false);
+            net.layer_mut(out).kind.spec_mut().args(&mut v);
+            (out, v.0)
+        }
+    };
+    Ok(ClassScores {
+        network: net,
+        score_layer,
+        softmax,
+    })
+}
+
 impl<'w, W: std::borrow::Borrow<LayerWeights>> Explainer<'w, W> {
     /// Reads `net` without its final softmax and runs it on `inputs` (one per model
     /// input, in its input order).
@@ -184,19 +218,11 @@ impl<'w, W: std::borrow::Borrow<LayerWeights>> Explainer<'w, W> {
         weights: &'w [W],
         inputs: Vec<Arc<ArrayD<f32>>>,
     ) -> Result<Self, Error> {
-        let mut net = net.clone();
-        let out = *net.outputs().first().ok_or("the model has no output")?;
-        let kind = &net.layers()[out].kind;
-        let final_softmax = matches!(kind, LayerKind::Softmax(_))
-            || matches!(kind, LayerKind::Activation(a) if a.activation == "softmax");
-        let (score_layer, softmax) = match net.inputs_of(out)[..] {
-            [from] if final_softmax => (from, true),
-            _ => {
-                let mut v = WithoutSoftmax(false);
-                net.layer_mut(out).kind.spec_mut().args(&mut v);
-                (out, v.0)
-            }
-        };
+        let ClassScores {
+            network: net,
+            score_layer,
+            softmax,
+        } = scores_before_softmax(net)?;
         let analysis = net.analyze();
         let input_cf = net
             .input_layers()

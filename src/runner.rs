@@ -569,41 +569,84 @@ pub fn input_map(pre: Preprocess) -> crate::visualize::InputMap {
     }
 }
 
-/// `convscope visualize`: the picture that maximizes channel `channel` of `layer` (a
-/// grid of channels `0..grid` when `grid` is given), as a PNG. Returns a line with the
-/// objective's first and last values.
+/// What `convscope visualize` makes.
+#[derive(Clone, Copy, Debug)]
+pub enum Visualized<'a> {
+    /// One channel of a layer.
+    Channel(&'a str, usize),
+    /// A layer's channels 0..N in a grid.
+    Grid(&'a str, usize),
+    /// A class's score, before the model's final softmax.
+    Class(usize),
+}
+
+/// `convscope visualize`: the picture that maximizes a channel's mean activation (or a
+/// grid of a layer's first channels, or a class's score before the final softmax),
+/// written as a PNG. Returns a summary line with the objective's first and last values.
 pub fn visualize_to_png(
     model: &Path,
-    layer: &str,
-    channel: usize,
-    grid: Option<usize>,
+    what: Visualized,
     settings: &crate::visualize::Settings,
     out: &Path,
     pre: Preprocess,
 ) -> Result<String, RunError> {
     use crate::visualize::{Objective, visualize};
     let p = prepare(model, settings.seed)?;
-    let net = &p.network;
-    let inner = p
-        .nested
-        .iter()
-        .find(|m| m.name == layer)
-        .map(|m| m.output.as_str());
-    let at = net
-        .find(inner.unwrap_or(layer))
-        .ok_or_else(|| RunError::Input(format!("the model has no layer named '{layer}'")))?;
-    let map = input_map(pre);
-    let channels: Vec<usize> = match grid {
-        Some(n) => (0..n.max(1)).collect(),
-        None => vec![channel],
+    let find = |layer: &str| {
+        let inner = p
+            .nested
+            .iter()
+            .find(|m| m.name == layer)
+            .map(|m| m.output.as_str());
+        p.network
+            .find(inner.unwrap_or(layer))
+            .ok_or_else(|| RunError::Input(format!("the model has no layer named '{layer}'")))
     };
+    let scored;
+    let (net, objectives, title): (&Network, Vec<(String, Objective)>, String) = match what {
+        Visualized::Channel(layer, c) => {
+            let at = find(layer)?;
+            let o = Objective::Channel {
+                layer: at,
+                channel: c,
+            };
+            (
+                &p.network,
+                vec![(format!("channel {c}"), o)],
+                format!("channel of '{layer}'"),
+            )
+        }
+        Visualized::Grid(layer, n) => {
+            let at = find(layer)?;
+            let o = (0..n.max(1))
+                .map(|c| {
+                    let o = Objective::Channel {
+                        layer: at,
+                        channel: c,
+                    };
+                    (format!("channel {c}"), o)
+                })
+                .collect();
+            (&p.network, o, format!("channels of '{layer}'"))
+        }
+        Visualized::Class(k) => {
+            scored = crate::explain::scores_before_softmax(&p.network).map_err(RunError::Input)?;
+            let o = Objective::Class {
+                layer: scored.score_layer,
+                class: k,
+            };
+            let at = &scored.network.layers()[scored.score_layer].name;
+            (
+                &scored.network,
+                vec![(format!("class {k}"), o)],
+                format!("class score at '{at}'"),
+            )
+        }
+    };
+    let map = input_map(pre);
     let mut tiles = Vec::new();
     let mut report = Vec::new();
-    for &c in &channels {
-        let objective = Objective::Channel {
-            layer: at,
-            channel: c,
-        };
+    for (label, objective) in objectives {
         let v = visualize(
             net,
             &p.weights,
@@ -616,7 +659,7 @@ pub fn visualize_to_png(
         .map_err(RunError::Input)?;
         let first = v.objective.first().copied().unwrap_or(0.0);
         let last = v.objective.last().copied().unwrap_or(0.0);
-        report.push(format!("channel {c}: {first:.4} -> {last:.4}"));
+        report.push(format!("{label}: {first:.4} -> {last:.4}"));
         tiles.push(v.image);
     }
     let picture = tile_pictures(&tiles);
@@ -626,12 +669,7 @@ pub fn visualize_to_png(
         message: e.to_string(),
     })?;
     Ok(format!(
-        "{} of '{layer}' after {} steps ({}): wrote {}\n",
-        if grid.is_some() {
-            "channels"
-        } else {
-            "channel"
-        },
+        "{title} after {} steps ({}): wrote {}\n",
         settings.steps,
         report.join(", "),
         out.display()

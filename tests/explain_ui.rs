@@ -203,6 +203,28 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
     assert_eq!(f.error.as_deref(), Some("cancelled"));
     assert!(f.tiles[0].is_some());
     assert!(has_text(&h, "Stopped."));
+    // A class: its score before the softmax, the class chosen above (the top one).
+    h.state_mut().rt.explain.features.steps = 16;
+    let class = h
+        .query_all_by(|n| n.label().is_some_and(|l| l.starts_with("Visualize class ")))
+        .next()
+        .expect("a class button")
+        .accesskit_node()
+        .label()
+        .unwrap();
+    let k = class.trim_start_matches("Visualize class ").to_string();
+    h.get_by_label(&class).click();
+    for _ in 0..600 {
+        frames(&mut h);
+        if !h.state().rt.explain.features.running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let f = &h.state().rt.explain.features;
+    assert_eq!(f.error, None);
+    assert_eq!(f.labels, vec![format!("class {k}")]);
+    assert!(f.tiles[0].as_ref().is_some_and(|t| t.dim() == (16, 16, 3)));
 }
 
 /// Waits (threaded jobs) until `done` holds, a few frames at a time.

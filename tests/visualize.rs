@@ -117,3 +117,67 @@ fn a_grid_shows_a_layers_channels_and_errors_exit_2() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+#[test]
+fn a_class_is_visualized_by_its_score_before_the_softmax() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("tests/fixtures/golden/stack_flatten_dense/model.keras");
+    let p = out("class");
+    let (code, stdout, err) = visualize(&[
+        model.to_str().unwrap(),
+        "--class",
+        "1",
+        "--steps",
+        "60",
+        "--out",
+        &p.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.starts_with("class score at 'dense"), "{stdout}");
+    let key = "class 1: ";
+    let rest = &stdout[stdout.find(key).unwrap() + key.len()..];
+    let mut it = rest.split([' ', ',', ')']).filter(|s| !s.is_empty());
+    let first: f32 = it.next().unwrap().parse().unwrap();
+    assert_eq!(it.next(), Some("->"));
+    let last: f32 = it.next().unwrap().parse().unwrap();
+    assert!(last > first, "{stdout}");
+    assert!(image::open(&p).is_ok());
+    std::fs::remove_file(&p).ok();
+    // The score is the logit: its softmax is the model's output.
+    let loaded = convscope::io::load_model(&model).unwrap();
+    let net = loaded.network;
+    let w = convscope::io::weights::from_keras_nested(&loaded.bytes, &net, &net.analyze(), &[])
+        .unwrap();
+    let s = convscope::explain::scores_before_softmax(&net).unwrap();
+    assert!(s.softmax);
+    let shape: Vec<usize> = net
+        .input_shape_of(0)
+        .unwrap()
+        .iter()
+        .map(|d| d.unwrap_or(1).max(1) as usize)
+        .collect();
+    let n = shape.iter().product::<usize>();
+    let x = ndarray::ArrayD::from_shape_vec(shape, (0..n).map(|i| (i % 7) as f32 / 7.0).collect())
+        .unwrap();
+    let probs = convscope::engine::run(&net, &w, x.clone()).unwrap();
+    let logits = convscope::engine::run(&s.network, &w, x).unwrap();
+    let p = probs[net.outputs()[0]].as_ref().unwrap().output.clone();
+    let z = logits[s.score_layer].as_ref().unwrap().output.clone();
+    let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
+    let sum: f32 = e.iter().sum();
+    for (a, b) in e.iter().zip(p.iter()) {
+        assert!((a / sum - b).abs() < 1e-5, "{a} {sum} {b}");
+    }
+    // --class and --layer exclude each other.
+    let (code, _, err) = visualize(&[
+        model.to_str().unwrap(),
+        "--class",
+        "1",
+        "--layer",
+        "dense",
+        "--out",
+        "/tmp/never.png",
+    ]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -76,9 +76,10 @@ pub struct ExplainView {
 #[derive(Default)]
 pub struct Features {
     pub steps: usize,
-    /// The layer and channels shown, and one picture per channel (the latest step's).
-    pub layer: Option<usize>,
-    pub channels: Vec<usize>,
+    /// What is shown: a name for the PNG, a label per picture and the pictures (each
+    /// its latest step's).
+    pub name: Option<String>,
+    pub labels: Vec<String>,
     pub tiles: Vec<Option<ndarray::Array3<f32>>>,
     pub error: Option<String>,
     job: Option<FeatureJob>,
@@ -130,14 +131,14 @@ impl Features {
         }
     }
 
-    /// Starts the visualization of `channels` of `layer`, cancelling one in flight.
-    #[allow(clippy::too_many_arguments)]
+    /// Starts the visualization of `objectives` (each with its label; `name` names the
+    /// PNG), cancelling one in flight.
     fn start(
         &mut self,
         net: Network,
         weights: Vec<Arc<LayerWeights>>,
-        layer: usize,
-        channels: Vec<usize>,
+        name: String,
+        objectives: Vec<(String, crate::visualize::Objective)>,
         map: crate::visualize::InputMap,
         wake: Option<Arc<dyn Fn() + Send + Sync>>,
     ) {
@@ -150,18 +151,18 @@ impl Features {
         };
         let progress = Progress::new();
         let (tx, rx) = mpsc::channel();
-        self.layer = Some(layer);
-        self.tiles = vec![None; channels.len()];
-        self.textures = vec![None; channels.len()];
-        self.channels = channels.clone();
+        self.name = Some(name);
+        self.tiles = vec![None; objectives.len()];
+        self.textures = vec![None; objectives.len()];
+        self.labels = objectives.iter().map(|o| o.0.clone()).collect();
         self.error = None;
+        let count = objectives.len();
         // The bar counts the steps of the channel being made.
         let p = progress.clone();
         let wake2 = wake.clone();
         let job = move || {
             let mut result = Ok(());
-            for (k, &c) in channels.iter().enumerate() {
-                let objective = crate::visualize::Objective::Channel { layer, channel: c };
+            for (k, (_, objective)) in objectives.into_iter().enumerate() {
                 let mut each = |_: usize, img: &ndarray::Array3<f32>| {
                     let _ = tx.send(FeatureMessage::Picture(k, img.clone()));
                     if let Some(w) = &wake2 {
@@ -183,7 +184,7 @@ impl Features {
             }
             let _ = tx.send(FeatureMessage::Done(result));
         };
-        progress.set_total((settings.steps * self.channels.len()) as u64);
+        progress.set_total((settings.steps * count) as u64);
         run_job(wake, job);
         self.job = Some(FeatureJob { progress, rx });
         self.poll();
@@ -722,8 +723,20 @@ fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
             .unwrap_or(0)
             .max(0) as usize;
     let channel = d.rt.explain.channel.min(channels.saturating_sub(1));
+    // The class chosen above (or the top one), when the output is a list of classes.
+    let out = net.outputs().first().copied().unwrap_or(0);
+    let class = run
+        .acts
+        .get(out)
+        .and_then(|a| a.as_ref())
+        .and_then(|a| class_values(&a.output))
+        .map(|v| {
+            let best = viz::top_k(&v, 1).first().map_or(0, |t| t.0);
+            d.rt.explain.class.unwrap_or(best)
+        });
     let f = &mut d.rt.explain.features;
     let mut start = None;
+    let mut start_class = None;
     ui.horizontal_wrapped(|ui| {
         let l = ui.label("steps");
         ui.add(egui::DragValue::new(&mut f.steps).range(1..=4096)).labelled_by(l.id);
@@ -740,13 +753,53 @@ fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
             .on_hover_text("The first channels of the layer in a grid, as OpenAI Microscope shows them.")
             .clicked()
         {
-            start = Some((0..n).collect());
+            start = Some((0..n).collect::<Vec<_>>());
+        }
+        if let Some(k) = class
+            && ui
+                .button(format!("Visualize class {k}"))
+                .on_hover_text(
+                    "The picture that most raises the class's score before the final softmax \
+                     (the class is the one chosen above).",
+                )
+                .clicked()
+        {
+            start_class = Some(k);
         }
     });
+    let map = crate::runner::input_map(d.view.preprocess);
+    let all: Vec<Arc<LayerWeights>> = weights.iter().flatten().cloned().collect();
     if let Some(chs) = start {
-        let map = crate::runner::input_map(d.view.preprocess);
-        let weights = weights.iter().flatten().cloned().collect();
-        f.start(net.clone(), weights, selected, chs, map, d.rt.wake.clone());
+        let objectives = chs
+            .into_iter()
+            .map(|c| {
+                let o = crate::visualize::Objective::Channel {
+                    layer: selected,
+                    channel: c,
+                };
+                (format!("{name} ch {c}"), o)
+            })
+            .collect();
+        f.start(net.clone(), all, name, objectives, map, d.rt.wake.clone());
+    } else if let Some(k) = start_class {
+        match crate::explain::scores_before_softmax(net) {
+            Ok(s) => {
+                let o = crate::visualize::Objective::Class {
+                    layer: s.score_layer,
+                    class: k,
+                };
+                let (label, file) = (format!("class {k}"), format!("class_{k}"));
+                f.start(
+                    s.network,
+                    all,
+                    file,
+                    vec![(label, o)],
+                    map,
+                    d.rt.wake.clone(),
+                );
+            }
+            Err(e) => f.error = Some(e),
+        }
     }
     if let Some(job) = &f.job {
         ui.horizontal(|ui| {
@@ -783,15 +836,10 @@ fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
         }
         None => {}
     }
-    let Some(layer) = f.layer else { return };
+    let Some(lname) = f.name.clone() else { return };
     if f.tiles.iter().all(Option::is_none) {
         return;
     }
-    let lname = net
-        .layers()
-        .get(layer)
-        .map_or("?", |l| l.name.as_str())
-        .to_string();
     let side = if f.tiles.len() == 1 { 224.0 } else { 96.0 };
     // Each picture's texture (made again when a newer step's picture arrives).
     for (k, tile) in f.tiles.iter().enumerate() {
@@ -826,7 +874,7 @@ fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
         ui.horizontal(|ui| {
             for &(k, id) in row {
                 ui.vertical(|ui| {
-                    ui.label(format!("{lname} ch {}", f.channels[k]));
+                    ui.label(&f.labels[k]);
                     ui.image((id, egui::vec2(side, side)));
                 });
             }
