@@ -748,7 +748,22 @@ pub fn run(cmd: &Command) -> Outcome {
                 } else {
                     0.0
                 };
-                s += &format!("  {:<width$}  {:>9.3} ms  {:>5.1} %\n", l.name, l.ms, share);
+                match l.backward_ms {
+                    Some(b) => {
+                        let share = if r.median_ms > 0.0 {
+                            (l.ms + b) / r.median_ms * 100.0
+                        } else {
+                            0.0
+                        };
+                        s += &format!(
+                            "  {:<width$}  forward {:>8.3} ms  backward {:>8.3} ms  {:>5.1} %\n",
+                            l.name, l.ms, b, share
+                        );
+                    }
+                    None => {
+                        s += &format!("  {:<width$}  {:>9.3} ms  {:>5.1} %\n", l.name, l.ms, share)
+                    }
+                }
             }
             Outcome::ok(s)
         }

@@ -1100,6 +1100,9 @@ fn status_bytes(key: &str) -> Option<u64> {
 pub struct LayerTime {
     pub name: String,
     pub ms: f64,
+    /// With `--grad`: the layer's backward rule (its `ms` is then its forward pass).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backward_ms: Option<f64>,
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -1181,6 +1184,7 @@ pub fn bench(
     let analysis = p.network.analyze();
     let mut totals = Vec::with_capacity(runs);
     let mut per_layer: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); p.network.len()];
+    let mut per_layer_back: Vec<Vec<f64>> = vec![Vec::with_capacity(runs); p.network.len()];
     let mut activation_bytes = 0;
     // The inputs are shared by every run, as TensorFlow's benchmark reuses one tensor.
     // After the warm-up: the process's peak so far, and the program code paged in.
@@ -1190,6 +1194,7 @@ pub fn bench(
         for r in 0..=runs {
             let engine_err = |e: engine::forward::EngineError| RunError::Engine(e.to_string());
             let t = std::time::Instant::now();
+            let mut back = Vec::new();
             let (millis, bytes): (Vec<f64>, usize) = if grad {
                 // The forward pass keeping every output, then the gradients of the
                 // input and every weight for a cotangent of ones.
@@ -1208,7 +1213,7 @@ pub fn bench(
                     weights: true,
                     ..Default::default()
                 };
-                engine::backward::backward(
+                back = engine::backward::backward(
                     &p.network,
                     &p.weights,
                     &acts,
@@ -1216,7 +1221,8 @@ pub fn bench(
                     wanted,
                     &crate::progress::Progress::new(),
                 )
-                .map_err(engine_err)?;
+                .map_err(engine_err)?
+                .millis;
                 let bytes = acts.iter().flatten().map(|a| a.output.len() * 4).sum();
                 let millis = acts.iter().map(|a| a.as_ref().map_or(0.0, |a| a.millis));
                 (millis.collect(), bytes)
@@ -1248,6 +1254,9 @@ pub fn bench(
             for (i, m) in millis.into_iter().enumerate() {
                 per_layer[i].push(m);
             }
+            for (i, m) in back.into_iter().enumerate() {
+                per_layer_back[i].push(m);
+            }
         }
         Ok(())
     })?;
@@ -1257,11 +1266,12 @@ pub fn bench(
         .network
         .layers()
         .iter()
-        .zip(per_layer.iter_mut())
+        .zip(per_layer.iter_mut().zip(per_layer_back.iter_mut()))
         .filter(|(l, _)| !l.kind.is_input())
-        .map(|(l, t)| LayerTime {
+        .map(|(l, (t, b))| LayerTime {
             name: l.name.clone(),
             ms: median(t),
+            backward_ms: grad.then(|| median(b)),
         })
         .collect();
     let passes_hwm = peak_rss_bytes();

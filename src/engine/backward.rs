@@ -39,6 +39,9 @@ pub struct Gradients {
     /// Per layer position: d scalar / d its output (`None` where the scalar does not
     /// depend on it); all `None` unless [`Wanted::outputs`].
     pub outputs: Vec<Option<ArrayD<f32>>>,
+    /// Per layer position: the milliseconds its backward rule took (0 for layers not
+    /// reached).
+    pub millis: Vec<f64>,
 }
 
 /// The gradients of `Σ sum(output_l ⊙ seed_l)` for `seeds` (layer position, cotangent
@@ -89,6 +92,7 @@ pub fn backward<W: std::borrow::Borrow<LayerWeights>>(
             Vec::new()
         },
         outputs: vec![None; n],
+        millis: vec![0.0; n],
     };
     progress.set_total(n as u64);
     for i in (0..n).rev() {
@@ -113,6 +117,7 @@ pub fn backward<W: std::borrow::Borrow<LayerWeights>>(
             .collect::<Result<Vec<_>, _>>()?;
         let own_weights = wanted.weights && layer.trainable;
         let w: &[ArrayD<f32>] = weights.get(i).map_or(&[], |w| w.borrow().as_slice());
+        let started = std::time::Instant::now();
         let result = layer
             .kind
             .spec()
@@ -124,6 +129,7 @@ pub fn backward<W: std::borrow::Borrow<LayerWeights>>(
                 want_weights: own_weights,
             })
             .map_err(|m| layer_error(i, format!("{m} ({} backward)", layer.kind.class_name())))?;
+        out.millis[i] = started.elapsed().as_secs_f64() * 1e3;
         if result.inputs.len() != from.len() {
             return Err(layer_error(
                 i,

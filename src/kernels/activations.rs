@@ -259,9 +259,17 @@ pub fn backward(
     }
     if let Some(f) = derivative_from_output(name) {
         match (dy.as_slice_mut(), y.as_slice()) {
-            // Contiguous (the usual case): one loop over two slices, which vectorises.
+            // Contiguous (the usual case): parallel runs over two slices, the common
+            // rules written out so they vectorise (a function pointer per element
+            // does not). ReLU selects, as JAX's rule (`select(y > 0, g, 0)`).
             (Some(g), Some(v)) if g.len() == v.len() => {
-                g.iter_mut().zip(v).for_each(|(g, &v)| *g *= f(v));
+                use super::elementwise::zip_in_place;
+                match name {
+                    "relu" => zip_in_place(g, v, |g, y| if y > 0.0 { g } else { 0.0 }),
+                    "sigmoid" => zip_in_place(g, v, |g, y| g * (y * (1.0 - y))),
+                    "tanh" => zip_in_place(g, v, |g, y| g * (1.0 - y * y)),
+                    _ => zip_in_place(g, v, |g, y| g * f(y)),
+                }
             }
             _ => ndarray::Zip::from(&mut dy)
                 .and(y)

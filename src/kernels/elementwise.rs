@@ -38,6 +38,17 @@ pub fn for_chunks<T: Send>(
     }
 }
 
+/// `g[k] = f(g[k], v[k])` in place, in parallel runs as [`for_chunks`] (the backward
+/// pass's element-wise rules: a derivative times the incoming gradient).
+pub fn zip_in_place(g: &mut [f32], v: &[f32], f: impl Fn(f32, f32) -> f32 + Sync + Send) {
+    const PIECE: usize = 1 << 14;
+    let n = g.len().min(v.len());
+    for_chunks(&mut g[..n], PIECE, |i, d| {
+        let s = &v[i * PIECE..i * PIECE + d.len()];
+        d.iter_mut().zip(s).for_each(|(g, &v)| *g = f(*g, v));
+    });
+}
+
 /// `f(src[k])` for every element of `src`, each `piece`-sized run of the output written
 /// by `g(run, its source)` (in parallel as [`for_chunks`]), into a vector that is not
 /// zeroed first: activations larger than the caches would otherwise be written twice.

@@ -6,7 +6,10 @@
 //! machinery: the same im2col patches ([`super::im2col`]) and the one matrix product
 //! ([`super::gemm`]), with the patch or kernel matrix read transposed in place.
 //! `dK = im2col(x)ᵀ · dY` per block of output pixels, `dX = col2im(dY · Kᵀ)`. Blocks are
-//! shared between the threads, each summing into its own accumulator.
+//! shared between the threads, each summing into its own accumulator. Wide stride-1
+//! layers take their input gradient as a forward convolution of `dY` by the flipped
+//! kernel instead (Winograd, no accumulators); max pooling finds each window's winner
+//! in parallel, then scatters.
 
 use super::gemm::{Gemm, Strided};
 use super::im2col::im2col_row;
@@ -163,8 +166,29 @@ pub fn conv2d_kernel_grad(
 }
 
 /// The gradient of a convolution with respect to its NHWC input of `in_dims`
-/// (a transposed convolution of `dy` by the kernel).
+/// (a transposed convolution of `dy` by the kernel): stride-1 layers as a forward
+/// convolution ([`as_forward_conv`]), the rest by col2im.
 pub fn conv2d_input_grad(
+    dy: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    groups: usize,
+    win: &Window,
+    in_dims: [usize; 4],
+) -> Array4<f32> {
+    let [n, h, w, cin] = in_dims;
+    if n * h * w * cin > 0
+        && !dy.is_empty()
+        && let Some(dx) = as_forward_conv(dy, kernel, groups, win, [h, w])
+        && dx.dim() == (n, h, w, cin)
+    {
+        return dx;
+    }
+    input_grad_col2im(dy, kernel, groups, win, in_dims)
+}
+
+/// [`conv2d_input_grad`] as `col2im(dY · Kᵀ)`: per block of output pixels, the
+/// product's patch rows added back where they were read.
+fn input_grad_col2im(
     dy: ArrayView4<f32>,
     kernel: ArrayView4<f32>,
     groups: usize,
@@ -248,6 +272,87 @@ pub fn conv2d_input_grad(
         }
     });
     Array4::from_shape_vec((n, h, w, cin), dx).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
+}
+
+/// A stride-1 convolution's input gradient as a forward convolution, on the forward
+/// pass's own strategies (Winograd, direct, im2col + GEMM; no per-thread accumulators):
+/// `dX[i] = Σ_t dY[i + p − t·d] K[t] = Σ_t dY[i − p' + t·d] K[k−1−t]` — the output
+/// gradient convolved with the kernel flipped in both axes and its channel axes swapped,
+/// padded by `p' = (k−1)·d − p` before (and implicitly after) to the input's size.
+/// `None` (the col2im path) for strided layers, 1×1 layers (one product already),
+/// windows padded more than `(k−1)·d` and layers Winograd does not take.
+fn as_forward_conv(
+    dy: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    groups: usize,
+    win: &Window,
+    [h, w]: [usize; 2],
+) -> Option<Array4<f32>> {
+    let (kh, kw, cin_g, cout) = kernel.dim();
+    let cout_g = cout / groups.max(1);
+    if cout_g * groups.max(1) != cout {
+        return None;
+    }
+    let back = backward_window(win, [kh, kw], [h, w])?;
+    // Only where the forward strategies beat col2im: Winograd's wide layers (on small
+    // images the flipped kernel and the direct pass cost more than the accumulators).
+    super::winograd::choose([kh, kw], &back, groups, cout_g, cin_g)?;
+    flipped_conv(dy, kernel, groups, &back)
+}
+
+/// `dy` convolved on `back` with `kernel` flipped in both axes, its channel axes
+/// swapped per group: [`as_forward_conv`] on any geometry.
+fn flipped_conv(
+    dy: ArrayView4<f32>,
+    kernel: ArrayView4<f32>,
+    groups: usize,
+    back: &Window,
+) -> Option<Array4<f32>> {
+    let (kh, kw, cin_g, cout) = kernel.dim();
+    let cout_g = cout / groups.max(1);
+    // Kᵀ[ky, kx, j, g·cin_g + i] = K[kh−1−ky, kw−1−kx, i, g·cout_g + j].
+    let groups = groups.max(1);
+    let cin = cin_g * groups;
+    let ks = kernel.as_standard_layout();
+    let ks = contiguous(&ks);
+    let tap = cin_g * cout;
+    let mut flipped = vec![0f32; kh * kw * tap];
+    for (t, dst) in flipped.chunks_exact_mut(tap).enumerate() {
+        let src = &ks[(kh * kw - 1 - t) * tap..][..tap];
+        for g in 0..groups {
+            for i in 0..cin_g {
+                let row = &src[i * cout + g * cout_g..][..cout_g];
+                for (j, &v) in row.iter().enumerate() {
+                    dst[j * cin + g * cin_g + i] = v;
+                }
+            }
+        }
+    }
+    let flipped = Array4::from_shape_vec((kh, kw, cout_g, cin), flipped).ok()?;
+    Some(super::conv::conv2d(
+        super::ConvOp::new(dy, flipped.view(), None, back),
+        groups,
+        super::epilogue::Epilogue::Linear,
+    ))
+}
+
+/// The window of [`as_forward_conv`]: `kernel` over the output gradient, padded by
+/// `(k−1)·d − p` before, giving the input's `hw` pixels.
+fn backward_window(win: &Window, [kh, kw]: [usize; 2], hw: [usize; 2]) -> Option<Window> {
+    if win.strides != [1, 1] || [kh, kw] == [1, 1] || kh == 0 || kw == 0 {
+        return None;
+    }
+    let reach = [(kh - 1) * win.dilation[0], (kw - 1) * win.dilation[1]];
+    if win.pad_before[0] > reach[0] || win.pad_before[1] > reach[1] {
+        return None;
+    }
+    Some(Window {
+        kernel: [kh, kw],
+        strides: [1, 1],
+        dilation: win.dilation,
+        pad_before: [reach[0] - win.pad_before[0], reach[1] - win.pad_before[1]],
+        out: hw,
+    })
 }
 
 /// Adds one patch row (as [`im2col_row`] lays it out) back into the image it was read
@@ -362,47 +467,85 @@ pub fn depthwise_grads(
 /// never wins). Average: spread evenly over the window's real pixels, the divisor of
 /// [`super::pool`].
 pub fn pool_grad(x: ArrayView4<f32>, dy: ArrayView4<f32>, win: &Window, max: bool) -> Array4<f32> {
+    use rayon::prelude::*;
     let (n, h, w, c) = x.dim();
     let [oh, ow] = win.out;
-    let mut dx = Array4::<f32>::zeros((n, h, w, c));
-    for b in 0..n {
-        for oy in 0..oh {
-            let rows = win.inside(0, oy, h);
-            for ox in 0..ow {
-                let cols = win.inside(1, ox, w);
-                let count = rows.len() * cols.len();
-                if count == 0 {
-                    continue;
-                }
-                for ch in 0..c {
-                    let g = dy[[b, oy, ox, ch]];
-                    if max {
-                        let mut best: Option<([usize; 2], f32)> = None;
-                        for ky in rows.clone() {
-                            let iy = win.coord(0, oy, ky) as usize;
-                            for kx in cols.clone() {
-                                let ix = win.coord(1, ox, kx) as usize;
-                                let v = x[[b, iy, ix, ch]];
-                                // A NaN wins the forward max: it takes the gradient too.
-                                let better = match best {
-                                    None => true,
-                                    Some((_, m)) => !m.is_nan() && (v > m || v.is_nan()),
-                                };
-                                if better {
-                                    best = Some(([iy, ix], v));
+    let mut dx = vec![0f32; n * h * w * c];
+    let xs = x.as_standard_layout();
+    let xs = contiguous(&xs);
+    let ds = dy.as_standard_layout();
+    let ds = contiguous(&ds);
+    let at = |b: usize, iy: usize, ix: usize| ((b * h + iy) * w + ix) * c;
+    if max {
+        // Each output row's winners (flat input positions), found in parallel: the
+        // first maximum of each window in row-major order, a NaN winning as in the
+        // forward max; the channels run contiguously.
+        let winners: Vec<Vec<usize>> = (0..n * oh)
+            .into_par_iter()
+            .map(|r| {
+                let (b, oy) = (r / oh, r % oh);
+                let rows = win.inside(0, oy, h);
+                let mut arg = vec![usize::MAX; ow * c];
+                let mut best = vec![0f32; c];
+                for ox in 0..ow {
+                    let arg = &mut arg[ox * c..(ox + 1) * c];
+                    let mut first = true;
+                    for ky in rows.clone() {
+                        let iy = win.coord(0, oy, ky) as usize;
+                        for kx in win.inside(1, ox, w) {
+                            let base = at(b, iy, win.coord(1, ox, kx) as usize);
+                            let px = &xs[base..base + c];
+                            if first {
+                                best.copy_from_slice(px);
+                                for (ch, a) in arg.iter_mut().enumerate() {
+                                    *a = base + ch;
+                                }
+                                first = false;
+                                continue;
+                            }
+                            for ch in 0..c {
+                                let (v, m) = (px[ch], best[ch]);
+                                if !m.is_nan() && (v > m || v.is_nan()) {
+                                    best[ch] = v;
+                                    arg[ch] = base + ch;
                                 }
                             }
                         }
-                        if let Some(([iy, ix], _)) = best {
-                            dx[[b, iy, ix, ch]] += g;
-                        }
-                    } else {
-                        let share = g / count as f32;
-                        for ky in rows.clone() {
-                            let iy = win.coord(0, oy, ky) as usize;
-                            for kx in cols.clone() {
-                                let ix = win.coord(1, ox, kx) as usize;
-                                dx[[b, iy, ix, ch]] += share;
+                    }
+                }
+                arg
+            })
+            .collect();
+        for (r, arg) in winners.iter().enumerate() {
+            let g = &ds[r * ow * c..(r + 1) * ow * c];
+            for (&i, &g) in arg.iter().zip(g) {
+                if let Some(d) = dx.get_mut(i) {
+                    *d += g;
+                }
+            }
+        }
+    } else {
+        // Average: each output's gradient spread over its window's real pixels.
+        let mut share = vec![0f32; c];
+        for b in 0..n {
+            for oy in 0..oh {
+                let rows = win.inside(0, oy, h);
+                for ox in 0..ow {
+                    let cols = win.inside(1, ox, w);
+                    let count = rows.len() * cols.len();
+                    if count == 0 {
+                        continue;
+                    }
+                    let g = &ds[((b * oh + oy) * ow + ox) * c..][..c];
+                    for (s, g) in share.iter_mut().zip(g) {
+                        *s = g / count as f32;
+                    }
+                    for ky in rows.clone() {
+                        let iy = win.coord(0, oy, ky) as usize;
+                        for kx in cols.clone() {
+                            let base = at(b, iy, win.coord(1, ox, kx) as usize);
+                            for (d, s) in dx[base..base + c].iter_mut().zip(&share) {
+                                *d += s;
                             }
                         }
                     }
@@ -410,7 +553,7 @@ pub fn pool_grad(x: ArrayView4<f32>, dy: ArrayView4<f32>, win: &Window, max: boo
             }
         }
     }
-    dx
+    Array4::from_shape_vec((n, h, w, c), dx).unwrap_or_else(|_| Array4::zeros((0, 0, 0, 0)))
 }
 
 /// Nearest upsampling's input gradient: each input pixel sums the outputs it was
@@ -468,4 +611,62 @@ pub fn resize_bilinear_grad(dy: ArrayView4<f32>, in_hw: [usize; 2]) -> Array4<f3
         }
     }
     dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keras::geometry::Padding;
+
+    fn random(dims: (usize, usize, usize, usize), seed: &mut u64) -> Array4<f32> {
+        Array4::from_shape_fn(dims, |_| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+    }
+
+    /// The stride-1 input gradient as a forward convolution (Winograd on the wide 3×3
+    /// layers, direct or im2col on the rest) equals col2im's, over kernel sizes (even,
+    /// one-sided), dilations, both paddings and groups.
+    #[test]
+    fn the_forward_convolution_input_gradient_is_col2ims() {
+        let mut seed = 7u64;
+        let mut winograd = 0;
+        for (k, d, pad, groups, cin, cout, hw) in [
+            ([3, 3], [1, 1], Padding::Same, 1, 32, 32, [26, 25]),
+            ([3, 3], [1, 1], Padding::Valid, 1, 24, 16, [27, 26]),
+            ([3, 3], [1, 1], Padding::Same, 1, 80, 96, [24, 24]),
+            ([3, 3], [1, 1], Padding::Same, 1, 3, 5, [7, 9]),
+            ([2, 2], [1, 1], Padding::Same, 1, 4, 6, [6, 5]),
+            ([4, 2], [1, 1], Padding::Valid, 1, 3, 2, [8, 7]),
+            ([1, 3], [1, 1], Padding::Same, 1, 5, 4, [5, 6]),
+            ([3, 3], [2, 2], Padding::Same, 1, 4, 4, [9, 9]),
+            ([3, 2], [2, 3], Padding::Valid, 1, 2, 3, [10, 11]),
+            ([3, 3], [1, 1], Padding::Same, 2, 8, 6, [6, 6]),
+            ([5, 5], [1, 1], Padding::Valid, 4, 8, 8, [9, 9]),
+        ] {
+            let win = Window::keras(hw, k, [1, 1], d, pad);
+            let x_dims = [2, hw[0], hw[1], cin];
+            let dy = random((2, win.out[0], win.out[1], cout), &mut seed);
+            let kernel = random((k[0], k[1], cin / groups, cout), &mut seed);
+            let back = backward_window(&win, k, hw).unwrap();
+            if super::super::winograd::choose(k, &back, groups, cout / groups, cin).is_some() {
+                winograd += 1;
+            }
+            let fast = flipped_conv(dy.view(), kernel.view(), groups, &back).unwrap();
+            let slow = input_grad_col2im(dy.view(), kernel.view(), groups, &win, x_dims);
+            assert_eq!(fast.dim(), slow.dim(), "{k:?} {d:?} {pad:?}");
+            // The golden tolerance: 1e-4 of the largest value (or of 1).
+            let scale = slow.iter().fold(1f32, |m, v| m.max(v.abs()));
+            let worst = fast
+                .iter()
+                .zip(&slow)
+                .map(|(a, b)| (a - b).abs() / scale)
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-4, "{k:?} {d:?} {pad:?} groups {groups}: {worst}");
+        }
+        assert!(winograd >= 2, "no case took the Winograd path");
+    }
 }

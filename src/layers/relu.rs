@@ -60,13 +60,22 @@ impl LayerSpec for ReLU {
         let slope = self.negative_slope as f32;
         let th = self.threshold as f32;
         let mut dy = bw.dy;
-        ndarray::Zip::from(&mut dy).and(first(bw.inputs)?).for_each(|g, &v| {
-            *g *= if v > th {
+        let x = first(bw.inputs)?;
+        let rule = |v: f32| {
+            if v > th {
                 if max.is_some_and(|m| v > m) { 0.0 } else { 1.0 }
             } else {
                 slope
             }
-        });
+        };
+        match (dy.as_slice_mut(), x.as_slice()) {
+            (Some(g), Some(v)) if g.len() == v.len() => {
+                crate::kernels::elementwise::zip_in_place(g, v, |g, v| g * rule(v))
+            }
+            _ => ndarray::Zip::from(&mut dy)
+                .and(x)
+                .for_each(|g, &v| *g *= rule(v)),
+        }
         Ok(Grads::input(dy))
     }
 
