@@ -221,6 +221,9 @@ impl Gemm {
         assert!(a.holds(m, k), "gemm: lhs too small");
         assert!(b.holds(k, n), "gemm: rhs too small");
         let parallel = threads > 1 && m.saturating_mul(n).saturating_mul(k) >= PARALLEL_MACS;
+        if m == 1 || k == 1 {
+            return self.run_vector(a, b, c, ldc, accumulate, parallel);
+        }
         if parallel && m < SPLIT_ROWS_BELOW && n >= 2 * COLUMN_ALIGN {
             // Few rows: bands of columns, one per thread (as `run_split_columns`).
             let bands = threads.min(n / COLUMN_ALIGN).max(1);
@@ -271,6 +274,127 @@ impl Gemm {
         }
     }
 }
+
+impl Gemm {
+    /// [`Gemm::run_strided`] when `a` is one row (`c = a·b`: each output a dot product
+    /// or an axpy per row of `b`) or the product is an outer one (`k = 1`: row `i` of
+    /// `c` is `a_i0 · b`) — memory-bound shapes (a batch-1 Dense layer's gradients) the
+    /// gemm kernels would first pack.
+    fn run_vector(
+        &self,
+        a: Strided,
+        b: Strided,
+        c: &mut [f32],
+        ldc: usize,
+        accumulate: bool,
+        parallel: bool,
+    ) {
+        use rayon::prelude::*;
+        let Gemm { m, n, k, .. } = *self;
+        let at = |i: usize, p: usize| a.data[i * a.rows + p * a.cols];
+        if m == 1 {
+            let x: Vec<f32> = (0..k).map(|p| at(0, p)).collect();
+            let c = &mut c[..n];
+            if b.cols == 1 {
+                let row = |p: usize| &b.data[p * b.rows..p * b.rows + n];
+                vector_times_rows(&x, row, parallel, c, accumulate);
+            } else if b.rows == 1 {
+                // bᵀ read in place: column j of b is a contiguous run.
+                let col = |j: usize| &b.data[j * b.cols..j * b.cols + k];
+                let body = |(j, c): (usize, &mut f32)| {
+                    let v = dot(&x, col(j));
+                    *c = if accumulate { *c + v } else { v };
+                };
+                if parallel {
+                    c.par_iter_mut().enumerate().with_min_len(64).for_each(body);
+                } else {
+                    c.iter_mut().enumerate().for_each(body);
+                }
+            } else {
+                let body = |(j, c): (usize, &mut f32)| {
+                    let v: f32 = x
+                        .iter()
+                        .enumerate()
+                        .map(|(p, x)| x * b.data[p * b.rows + j * b.cols])
+                        .sum();
+                    *c = if accumulate { *c + v } else { v };
+                };
+                c.iter_mut().enumerate().for_each(body);
+            }
+            return;
+        }
+        // k == 1: an outer product.
+        let y: Vec<f32> = (0..n).map(|j| b.data[j * b.cols]).collect();
+        let body = |(i, row): (usize, &mut [f32])| {
+            let s = at(i, 0);
+            let row = &mut row[..n];
+            if accumulate {
+                row.iter_mut().zip(&y).for_each(|(c, y)| *c += s * y);
+            } else {
+                row.iter_mut().zip(&y).for_each(|(c, y)| *c = s * y);
+            }
+        };
+        let rows = &mut c[..(m - 1) * ldc + n];
+        if parallel {
+            rows.par_chunks_mut(ldc)
+                .enumerate()
+                .with_min_len(16)
+                .for_each(body);
+        } else {
+            rows.chunks_mut(ldc).enumerate().for_each(body);
+        }
+    }
+}
+
+/// A dot product in 16 lanes (so it vectorises; the order of the sum differs from a
+/// left-to-right loop by rounding only).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `c = x · B` (`c += …` when `accumulate`) for B's rows `row(p)` of `c.len()` values:
+/// one axpy per row, over bands of columns in parallel.
+fn vector_times_rows<'b>(
+    x: &[f32],
+    row: impl Fn(usize) -> &'b [f32] + Sync,
+    parallel: bool,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    use rayon::prelude::*;
+    let n = c.len();
+    let band = |(j, c): (usize, &mut [f32])| {
+        let j0 = j * BAND;
+        if !accumulate {
+            c.fill(0.0);
+        }
+        for (p, &s) in x.iter().enumerate() {
+            let r = &row(p)[j0..j0 + c.len()];
+            c.iter_mut().zip(r).for_each(|(c, r)| *c += s * r);
+        }
+    };
+    if parallel && n > BAND {
+        c.par_chunks_mut(BAND).enumerate().for_each(band);
+    } else {
+        c.chunks_mut(BAND).enumerate().for_each(band);
+    }
+}
+
+/// Columns per band of [`vector_times_rows`] (a band of every row stays in L1).
+const BAND: usize = 256;
 
 /// `c (+)= a × b` through the `gemm` kernels for operands of any layout, each given as
 /// its base pointer, row stride and column stride.
@@ -387,6 +511,7 @@ mod tests {
             // Few rows, split by columns into bands that are not all equal.
             (49, 2050, 64, 64, 2050, 2051, 3),
             (4, 3, 0, 1, 3, 3, 1),
+            (1, 5, 3, 3, 5, 5, 1),
         ] {
             let a: Vec<f32> = (0..m * lda)
                 .map(|i| ((i * 7919) % 13) as f32 - 6.0)
@@ -448,6 +573,39 @@ mod tests {
         );
         for (g, w) in c.iter().zip(&want) {
             assert!((g - w).abs() <= 1e-3 * (1.0 + w.abs()), "{g} vs {w}");
+        }
+    }
+
+    /// The vector paths: one row of `a` against `b` as rows or transposed, and outer
+    /// products (`k = 1`), with and without accumulation, on one and two threads.
+    #[test]
+    fn vector_and_outer_products_match_a_naive_loop() {
+        for (m, n, k) in [(1, 37, 53), (1, 2100, 1500), (41, 23, 1), (1500, 900, 1)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 31) % 17) as f32 - 8.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 7) as f32 * 0.5).collect();
+            let at: Vec<f32> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
+            let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+            let want = naive(m, n, k, &a, k, &b, n);
+            for threads in [1, 2] {
+                for accumulate in [false, true] {
+                    let layouts = [
+                        (Strided::rows(&a, k), Strided::rows(&b, n)),
+                        (Strided::rows(&a, k), Strided::transposed(&bt, k)),
+                        (Strided::transposed(&at, m), Strided::rows(&b, n)),
+                    ];
+                    for (l, (sa, sb)) in layouts.into_iter().enumerate() {
+                        let mut c = vec![1.0f32; m * n];
+                        Gemm { m, n, k, threads }.run_strided(sa, sb, &mut c, n, accumulate);
+                        let base = if accumulate { 1.0 } else { 0.0 };
+                        for (g, w) in c.iter().zip(&want) {
+                            assert!(
+                                (g - base - w).abs() <= 1e-3 * (1.0 + w.abs()),
+                                "{m}x{n}x{k} layout {l}: {g} vs {w}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -374,6 +374,14 @@ fn col2im_row(
             continue;
         }
         let line = &mut image[iy as usize * w * c..(iy as usize + 1) * w * c];
+        // A whole kernel row inside the image, undilated, all channels: one run.
+        let (first, last) = (win.coord(1, ox, 0), win.coord(1, ox, kw - 1));
+        if cg == c && win.dilation[1] == 1 && first >= 0 && last < w as isize {
+            let src = &row[ky * kw * cg..(ky + 1) * kw * cg];
+            let dst = &mut line[first as usize * c..(last as usize + 1) * c];
+            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+            continue;
+        }
         for kx in 0..kw {
             let ix = win.coord(1, ox, kx);
             if ix < 0 || ix >= w as isize {
