@@ -7,6 +7,7 @@
 //! Cancel button; a newer request cancels the one in flight, so the window never waits.
 
 use super::Designer;
+use super::worker::run_job;
 use crate::engine::forward::LayerWeights;
 use crate::explain::{Attribution, Explainer, Method, Target};
 use crate::model::Network;
@@ -905,21 +906,4 @@ fn save_dialog(name: &str) -> Option<std::path::PathBuf> {
         .set_file_name(name)
         .add_filter("PNG", &["png"])
         .save_file()
-}
-
-/// Runs `job` on a thread of its own, then asks the window for a frame (`wake`); without
-/// a window (the headless tests) runs it now.
-pub(super) fn run_job(
-    wake: Option<Arc<dyn Fn() + Send + Sync>>,
-    job: impl FnOnce() + Send + 'static,
-) {
-    match wake {
-        Some(wake) => {
-            std::thread::spawn(move || {
-                job();
-                wake();
-            });
-        }
-        None => job(),
-    }
 }

@@ -5,7 +5,7 @@
 //! writes `index.json` and `patches.png` as `convscope patches` does.
 
 use super::Designer;
-use super::explain::run_job;
+use super::worker::run_job;
 use crate::model::Network;
 use crate::progress::Progress;
 use crate::runner::PatchScan;

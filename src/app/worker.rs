@@ -192,3 +192,17 @@ pub fn compute(job: Job) -> Done {
         Err(e) => fail(e.to_string(), drawn, cached),
     }
 }
+
+/// Runs `job` on a thread of its own, then asks the window for a frame (`wake`); without
+/// a window (the headless tests) runs it now.
+pub fn run_job(wake: Option<Arc<dyn Fn() + Send + Sync>>, job: impl FnOnce() + Send + 'static) {
+    match wake {
+        Some(wake) => {
+            std::thread::spawn(move || {
+                job();
+                wake();
+            });
+        }
+        None => job(),
+    }
+}
