@@ -31,5 +31,6 @@ pub mod layers;
 pub mod model;
 pub mod progress;
 pub mod runner;
+pub mod train;
 pub mod visualize;
 pub mod viz;

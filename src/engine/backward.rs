@@ -56,6 +56,21 @@ pub fn backward<W: std::borrow::Borrow<LayerWeights>>(
     wanted: Wanted,
     progress: &Progress,
 ) -> Result<Gradients, EngineError> {
+    backward_kept(net, weights, acts, seeds, wanted, progress, &[])
+}
+
+/// [`backward`] after a training-mode forward pass: a layer with something in `kept`
+/// (what its [`crate::layers::LayerSpec::forward_training`] kept) takes its
+/// training-mode rule ([`crate::layers::LayerSpec::backward_training`]).
+pub fn backward_kept<W: std::borrow::Borrow<LayerWeights>>(
+    net: &Network,
+    weights: &[W],
+    acts: &[Option<LayerRun>],
+    seeds: Vec<(usize, ArrayD<f32>)>,
+    wanted: Wanted,
+    progress: &Progress,
+    kept: &[Option<Vec<ArrayD<f32>>>],
+) -> Result<Gradients, EngineError> {
     let n = net.len();
     let layer_error = |i: usize, message: String| EngineError::Layer {
         layer: net.layers()[i].name.clone(),
@@ -118,17 +133,19 @@ pub fn backward<W: std::borrow::Borrow<LayerWeights>>(
         let own_weights = wanted.weights && layer.trainable;
         let w: &[ArrayD<f32>] = weights.get(i).map_or(&[], |w| w.borrow().as_slice());
         let started = std::time::Instant::now();
-        let result = layer
-            .kind
-            .spec()
-            .backward(Backward {
-                inputs: &inputs,
-                output: &output_of(i)?.output,
-                weights: w,
-                dy,
-                want_weights: own_weights,
-            })
-            .map_err(|m| layer_error(i, format!("{m} ({} backward)", layer.kind.class_name())))?;
+        let b = Backward {
+            inputs: &inputs,
+            output: &output_of(i)?.output,
+            weights: w,
+            dy,
+            want_weights: own_weights,
+        };
+        let spec = layer.kind.spec();
+        let result = match kept.get(i).and_then(|k| k.as_ref()) {
+            Some(k) => spec.backward_training(b, k),
+            None => spec.backward(b),
+        }
+        .map_err(|m| layer_error(i, format!("{m} ({} backward)", layer.kind.class_name())))?;
         out.millis[i] = started.elapsed().as_secs_f64() * 1e3;
         if result.inputs.len() != from.len() {
             return Err(layer_error(

@@ -14,6 +14,7 @@ pub mod backward;
 pub mod forward;
 pub mod init;
 pub mod presets;
+pub mod training;
 pub mod weights;
 
 pub use forward::{EngineError, LayerRun, LayerWeights, run, run_dirty, run_dirty_with, run_from};

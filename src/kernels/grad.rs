@@ -396,18 +396,20 @@ fn col2im_row(
     }
 }
 
-/// The sum of `dy` over every axis but the last (a bias's gradient).
+/// The sum of `dy` over every axis but the last (a bias's gradient), accumulated in f64:
+/// before a BatchNormalization in training the exact sum is 0 and all that is left is
+/// rounding, which an optimizer like Adam would otherwise turn into full-size steps.
 pub fn bias_grad(dy: &[f32], channels: usize) -> Vec<f32> {
-    let mut g = vec![0f32; channels];
+    let mut g = vec![0f64; channels];
     if channels == 0 {
-        return g;
+        return Vec::new();
     }
     for px in dy.chunks_exact(channels) {
         for (a, v) in g.iter_mut().zip(px) {
-            *a += v;
+            *a += *v as f64;
         }
     }
-    g
+    g.into_iter().map(|v| v as f32).collect()
 }
 
 /// A depthwise convolution's gradients (kernel `(kh, kw, cin, mult)`, output channel

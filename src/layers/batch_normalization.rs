@@ -72,6 +72,79 @@ impl BatchNormalization {
         Ok((ax, scale, shift))
     }
 
+    /// [`LayerSpec::forward_training`]: the output by the batch's statistics, the new
+    /// moving statistics, and (kept for the backward rule) the batch mean and `1/√(σ²+ε)`.
+    fn batch_statistics(
+        &self,
+        inputs: &[Arc<ArrayD<f32>>],
+        w: &[ArrayD<f32>],
+    ) -> Result<Trained, String> {
+        let x = first(inputs)?;
+        let ax = self.axis_of(x.ndim());
+        let c = *x.shape().get(ax).ok_or("the normalised axis is missing")?;
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().ok_or("BatchNormalization: non-contiguous input")?;
+        let inner: usize = x.shape()[ax + 1..].iter().product::<usize>().max(1);
+        let count = (x.len() / c.max(1)).max(1) as f64;
+        // Two passes, as jnp.var: the mean, then the mean squared deviation. Run k of
+        // `inner` values is channel k % c (channels last: one value a run).
+        let channel = |k: usize, _: usize| k % c.max(1);
+        let mut sum = vec![0f64; c];
+        for (k, run) in xs.chunks(inner).enumerate() {
+            for (j, &v) in run.iter().enumerate() {
+                sum[channel(k, k * inner + j)] += v as f64;
+            }
+        }
+        let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
+        let mut dev = vec![0f64; c];
+        for (k, run) in xs.chunks(inner).enumerate() {
+            for (j, &v) in run.iter().enumerate() {
+                let ch = channel(k, k * inner + j);
+                let d = (v - mean[ch]) as f64;
+                dev[ch] += d * d;
+            }
+        }
+        let var: Vec<f32> = dev.iter().map(|s| (s / count) as f32).collect();
+        let eps = self.epsilon as f32;
+        let inv: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+        let mut idx = 0;
+        let mut next = |on: bool| -> Result<Option<(usize, &[f32])>, String> {
+            if !on {
+                return Ok(None);
+            }
+            idx += 1;
+            Ok(Some((idx - 1, slice_of(weight(w, idx - 1, "BatchNormalization weight")?)?)))
+        };
+        let gamma = next(self.scale)?.map(|g| g.1);
+        let beta = next(self.center)?.map(|b| b.1);
+        let (mi, moving_mean) = next(true)?.ok_or("no moving mean")?;
+        let (vi, moving_var) = next(true)?.ok_or("no moving variance")?;
+        let scale: Vec<f32> = (0..c).map(|j| inv[j] * gamma.map_or(1.0, |g| g[j])).collect();
+        let shift: Vec<f32> = (0..c)
+            .map(|j| beta.map_or(0.0, |b| b[j]) - mean[j] * scale[j])
+            .collect();
+        let mut y = xs.to_vec();
+        for (k, run) in y.chunks_mut(inner).enumerate() {
+            for (j, v) in run.iter_mut().enumerate() {
+                let ch = channel(k, k * inner + j);
+                *v = *v * scale[ch] + shift[ch];
+            }
+        }
+        let output = ArrayD::from_shape_vec(x.raw_dim(), y).map_err(|e| e.to_string())?;
+        let m = self.momentum as f32;
+        let rest = (1.0 - self.momentum) as f32;
+        let update = |old: &[f32], new: &[f32]| {
+            let v: Vec<f32> = old.iter().zip(new).map(|(o, n)| o * m + n * rest).collect();
+            ArrayD::from_shape_vec(ndarray::IxDyn(&[c]), v).unwrap_or_default()
+        };
+        let vec1 = |v: Vec<f32>| ArrayD::from_shape_vec(ndarray::IxDyn(&[c]), v).unwrap_or_default();
+        Ok(Trained {
+            output,
+            updates: vec![(mi, update(moving_mean, &mean)), (vi, update(moving_var, &var))],
+            kept: vec![vec1(mean), vec1(inv)],
+        })
+    }
+
     /// The normalised axis of a rank-`rank` input.
     fn axis_of(&self, rank: usize) -> usize {
         let rank = rank as i64;
@@ -233,6 +306,86 @@ impl LayerSpec for BatchNormalization {
                 let s = scale[k % c.max(1)];
                 g.iter_mut().for_each(|v| *v *= s);
             }
+        }
+        Ok(Grads {
+            inputs: vec![dx],
+            weights,
+        })
+    }
+
+    /// Batch statistics: each channel normalised by its mean and (biased) variance over
+    /// the batch and every other axis, as `ops.moments`; the moving statistics become
+    /// `moving·momentum + batch·(1 − momentum)` (Keras assigns them in the pass).
+    fn forward_training(
+        &self,
+        inputs: &[Arc<ArrayD<f32>>],
+        w: &[ArrayD<f32>],
+        trainable: bool,
+        _rng: &mut dyn FnMut() -> f32,
+    ) -> Option<Result<Trained, String>> {
+        // Keras: `if training and self.trainable` — a frozen layer keeps its moving
+        // statistics, as in inference.
+        trainable.then(|| self.batch_statistics(inputs, w))
+    }
+
+    /// Through the batch statistics: with `x̂ = (x − μ)·r`, `r = 1/√(σ² + ε)`,
+    /// `dx = γr · (dy − mean(dy) − x̂·mean(dy·x̂))`, `dγ = Σ dy·x̂`, `dβ = Σ dy`.
+    fn backward_training(&self, bw: Backward, kept: &[ArrayD<f32>]) -> Result<Grads, String> {
+        let x = first(bw.inputs)?;
+        let [mean, inv] = kept else {
+            return Err("BatchNormalization: the batch statistics were not kept".into());
+        };
+        let (mean, inv) = (slice_of(mean)?, slice_of(inv)?);
+        let ax = self.axis_of(x.ndim());
+        let c = mean.len().max(1);
+        let inner: usize = x.shape()[ax + 1..].iter().product::<usize>().max(1);
+        let count = (x.len() / c).max(1) as f32;
+        let gamma = if self.scale {
+            Some(slice_of(weight(bw.weights, 0, "gamma")?)?)
+        } else {
+            None
+        };
+        let xs = x.as_standard_layout();
+        let xs = xs.as_slice().ok_or("BatchNormalization: non-contiguous input")?;
+        let mut dx = bw.dy.as_standard_layout().into_owned();
+        let ds = dx.as_slice_mut().ok_or("BatchNormalization: non-contiguous gradient")?;
+        // Sums in f64: the input gradient is (almost) orthogonal to the batch's
+        // constants, and what is left of a layer's bias gradient before it is rounding.
+        let (mut sum_dy, mut sum_dyx) = (vec![0f64; c], vec![0f64; c]);
+        // Run k of `inner` values is channel k % c (channels last: one value a run).
+        for (k, (g, v)) in ds.chunks(inner).zip(xs.chunks(inner)).enumerate() {
+            let ch = k % c;
+            let (m, r) = (mean[ch], inv[ch]);
+            for (&g, &v) in g.iter().zip(v) {
+                sum_dy[ch] += g as f64;
+                sum_dyx[ch] += (g * ((v - m) * r)) as f64;
+            }
+        }
+        // JAX's form: dx = γr · (dy − mean(dy) − x̂ · mean(dy·x̂)).
+        let scale: Vec<f32> = (0..c).map(|j| gamma.map_or(1.0, |g| g[j]) * inv[j]).collect();
+        let mean_dy: Vec<f32> = sum_dy.iter().map(|s| (s / count as f64) as f32).collect();
+        let mean_dyx: Vec<f32> = sum_dyx.iter().map(|s| (s / count as f64) as f32).collect();
+        let step = |j: usize, g: &mut f32, v: f32| {
+            let xh = (v - mean[j]) * inv[j];
+            *g = scale[j] * (*g - mean_dy[j] - xh * mean_dyx[j]);
+        };
+        for (k, (g, v)) in ds.chunks_mut(inner).zip(xs.chunks(inner)).enumerate() {
+            for (g, &v) in g.iter_mut().zip(v) {
+                step(k % c, g, v);
+            }
+        }
+        let sum_dy: Vec<f32> = sum_dy.iter().map(|&s| s as f32).collect();
+        let sum_dyx: Vec<f32> = sum_dyx.iter().map(|&s| s as f32).collect();
+        let mut weights = Vec::new();
+        if bw.want_weights {
+            let arr = |v: Vec<f32>| ArrayD::from_shape_vec(ndarray::IxDyn(&[c]), v).unwrap_or_default();
+            if self.scale {
+                weights.push(Some(arr(sum_dyx)));
+            }
+            if self.center {
+                weights.push(Some(arr(sum_dy)));
+            }
+            weights.extend([None, None]);
         }
         Ok(Grads {
             inputs: vec![dx],

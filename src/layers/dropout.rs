@@ -29,6 +29,41 @@ impl LayerSpec for Dropout {
         Ok(Grads::input(bw.dy))
     }
 
+    /// Training: a seeded mask over the whole input (convscope's own draws; Keras's
+    /// JAX generator is not reproduced), or over `noise_shape` broadcast.
+    fn forward_training(
+        &self,
+        inputs: &[Arc<ArrayD<f32>>],
+        _: &[ArrayD<f32>],
+        _: bool,
+        rng: &mut dyn FnMut() -> f32,
+    ) -> Option<Result<Trained, String>> {
+        let x = match first(inputs) {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
+        let shape: Result<Vec<usize>, String> = match &self.noise_shape {
+            Value::Null => Ok(x.shape().to_vec()),
+            Value::Array(dims) if dims.len() == x.ndim() => dims
+                .iter()
+                .zip(x.shape())
+                .map(|(d, &n)| match d {
+                    Value::Null => Ok(n),
+                    v => v
+                        .as_u64()
+                        .map(|v| v as usize)
+                        .ok_or_else(|| format!("noise_shape entry {v} is not a size")),
+                })
+                .collect(),
+            v => Err(format!("noise_shape {v} does not fit an input of rank {}", x.ndim())),
+        };
+        Some(shape.and_then(|s| dropout_training(x, self.rate, &s, rng)))
+    }
+
+    fn backward_training(&self, bw: Backward, kept: &[ArrayD<f32>]) -> Result<Grads, String> {
+        dropout_backward(bw, kept)
+    }
+
     fn card(&self) -> String {
         format!("Dropout {}", self.rate)
     }

@@ -275,6 +275,28 @@ pub trait LayerSpec: Args {
         Err("convscope has no gradient rule for this layer".into())
     }
 
+    /// Training mode (Keras's `training=True`), for the kinds where it differs from
+    /// inference: BatchNormalization's batch statistics (and its moving statistics'
+    /// update; a layer with `trainable: false` keeps inference), Dropout's masks (`rng`
+    /// draws uniform values in [0, 1)). `None`: the same as [`LayerSpec::forward`].
+    fn forward_training(
+        &self,
+        inputs: &[Arc<ArrayD<f32>>],
+        w: &[ArrayD<f32>],
+        trainable: bool,
+        rng: &mut dyn FnMut() -> f32,
+    ) -> Option<Result<Trained, String>> {
+        let _ = (inputs, w, trainable, rng);
+        None
+    }
+
+    /// The backward rule in training mode, given what [`LayerSpec::forward_training`]
+    /// kept; the default is [`LayerSpec::backward`].
+    fn backward_training(&self, b: Backward, kept: &[ArrayD<f32>]) -> Result<Grads, String> {
+        let _ = kept;
+        self.backward(b)
+    }
+
     /// The short text on the layer's card: `Conv2D 32 · 3×3 · s2 · same · relu`.
     fn card(&self) -> String;
 
@@ -285,6 +307,62 @@ pub trait LayerSpec: Args {
     fn kernel(&self) -> Option<KernelView> {
         None
     }
+}
+
+/// A training-mode forward pass of one layer ([`LayerSpec::forward_training`]).
+pub struct Trained {
+    pub output: ArrayD<f32>,
+    /// New values of weight arrays by index (the moving statistics), applied after the
+    /// step as Keras assigns them during the forward pass.
+    pub updates: Vec<(usize, ArrayD<f32>)>,
+    /// What the backward rule needs (batch statistics, a dropout mask).
+    pub kept: Vec<ArrayD<f32>>,
+}
+
+/// Dropout in training mode, as Keras's `random.dropout`: a mask of `mask_shape` (each
+/// entry kept with probability `1 − rate`, from `rng`'s uniform draws) broadcast over
+/// `x`, the kept values scaled by `1 / (1 − rate)`. Kept for the backward rule: the
+/// scaled mask at `x`'s shape (`dx = dy · it`).
+pub fn dropout_training(
+    x: &ArrayD<f32>,
+    rate: f64,
+    mask_shape: &[usize],
+    rng: &mut dyn FnMut() -> f32,
+) -> Result<Trained, String> {
+    if rate <= 0.0 {
+        let ones = ArrayD::from_elem(x.raw_dim(), 1.0f32);
+        return Ok(Trained {
+            output: x.clone(),
+            updates: Vec::new(),
+            kept: vec![ones],
+        });
+    }
+    let keep = (1.0 - rate) as f32;
+    let mask = ArrayD::from_shape_simple_fn(ndarray::IxDyn(mask_shape), || {
+        if rng() < keep { 1.0 / keep } else { 0.0 }
+    });
+    let scale = mask
+        .broadcast(x.raw_dim())
+        .ok_or_else(|| {
+            format!(
+                "a dropout mask of shape {mask_shape:?} does not fit {:?}",
+                x.shape()
+            )
+        })?
+        .to_owned();
+    Ok(Trained {
+        output: x * &scale,
+        updates: Vec::new(),
+        kept: vec![scale],
+    })
+}
+
+/// Dropout's training-mode backward rule: `dx = dy · (scaled mask)`.
+pub fn dropout_backward(bw: Backward, kept: &[ArrayD<f32>]) -> Result<Grads, String> {
+    let [scale] = kept else {
+        return Err("the dropout mask was not kept".into());
+    };
+    Ok(Grads::input(bw.dy * scale))
 }
 
 /// What a layer's [`LayerSpec::backward`] reads: its forward pass's inputs and output

@@ -32,6 +32,35 @@ impl LayerSpec for SpatialDropout2D {
         Ok(Grads::input(bw.dy))
     }
 
+    /// Training: one seeded draw per sample and channel, the whole feature map kept or
+    /// dropped (noise shape `(batch, 1, 1, C)`, channels first `(batch, C, 1, 1)`).
+    fn forward_training(
+        &self,
+        inputs: &[Arc<ArrayD<f32>>],
+        _: &[ArrayD<f32>],
+        _: bool,
+        rng: &mut dyn FnMut() -> f32,
+    ) -> Option<Result<Trained, String>> {
+        let x = match first(inputs) {
+            Ok(x) => x,
+            Err(e) => return Some(Err(e)),
+        };
+        let s = x.shape();
+        if s.len() != 4 {
+            return Some(Err("SpatialDropout2D needs a rank-4 input".into()));
+        }
+        let mask = if self.data_format.is_first() {
+            [s[0], s[1], 1, 1]
+        } else {
+            [s[0], 1, 1, s[3]]
+        };
+        Some(dropout_training(x, self.rate, &mask, rng))
+    }
+
+    fn backward_training(&self, bw: Backward, kept: &[ArrayD<f32>]) -> Result<Grads, String> {
+        dropout_backward(bw, kept)
+    }
+
     fn card(&self) -> String {
         format!("SpatialDropout2D {}", self.rate)
     }
