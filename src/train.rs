@@ -369,7 +369,11 @@ impl OptimizerConfig {
     pub fn parse(spec: &str) -> Result<OptimizerConfig, Error> {
         let (name, args) = split_spec(spec)?;
         // Keras's class names and its configs' snake_case names (`adam_w`, `rm_sprop`).
+        // Instance names carry a counter (`sgd_1`).
         let lower = name.to_ascii_lowercase().replace('_', "");
+        let lower = lower
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .to_string();
         let (rule, lr, wd) = match lower.as_str() {
             "sgd" => (
                 Rule::Sgd {
