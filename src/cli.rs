@@ -52,6 +52,49 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "unit")]
         preprocess: PreprocessArg,
     },
+    /// Train as Keras's train_on_batch does, then write the trained model as .keras.
+    Train {
+        model: PathBuf,
+        /// A folder of class folders, an .npz (x_train, y_train) or shapes[:N].
+        #[arg(long, conflicts_with = "input")]
+        data: Option<String>,
+        /// Steps (one fixed batch with --input/--target: each step the whole batch).
+        #[arg(long, conflicts_with = "epochs")]
+        steps: Option<usize>,
+        /// Epochs.
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Batch size (with --data).
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// NAME[:ARG=VALUE,...] with Keras's names: sgd, adam, adamw, rmsprop, adagrad, nadam.
+        #[arg(long, default_value = "adam")]
+        optimizer: String,
+        /// The loss by its Keras name (mse, mae, huber, categorical_crossentropy, ...).
+        #[arg(long, default_value = "mse")]
+        loss: String,
+        /// The fixed batch's target (.npy), with --input.
+        #[arg(long, requires = "input")]
+        target: Option<PathBuf>,
+        /// The fixed batch (.npy), once per model input.
+        #[arg(long, requires = "target")]
+        input: Vec<PathBuf>,
+        /// Keep the data's order (with --data).
+        #[arg(long)]
+        no_shuffle: bool,
+        /// Seed of the dropout masks, the shuffling and initializer weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Fraction held out for validation (with --data).
+        #[arg(long)]
+        validation_split: Option<f64>,
+        /// The trained model to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// One JSON line per step: {"step", "epoch", "loss"}.
+        #[arg(long)]
+        log: Option<PathBuf>,
+    },
     /// The gradients of sum(output_of_layer * cotangent) in inference mode, as one .npz:
     /// `input`, `<layer>/<i>` per trainable weight, and `output/<layer>` with --activations.
     Grad {
@@ -470,6 +513,39 @@ pub fn run(cmd: &Command) -> Outcome {
             Err(crate::runner::RunError::Rejected(m)) => Outcome::fail(1, format!("error: {m}\n")),
             Err(e) => Outcome::fail(2, format!("error: {e}\n")),
         },
+        Command::Train {
+            model,
+            data,
+            steps,
+            epochs,
+            optimizer,
+            loss,
+            target,
+            input,
+            seed,
+            out,
+            log,
+            ..
+        } => {
+            let options = crate::runner::TrainOptions {
+                inputs: input.clone(),
+                target: target.clone(),
+                data: data.clone(),
+                steps: *steps,
+                epochs: *epochs,
+                optimizer: optimizer.clone(),
+                loss: loss.clone(),
+                seed: *seed,
+                log: log.clone(),
+            };
+            match crate::runner::train_to_file(model, &options, out) {
+                Ok(line) => Outcome::ok(line),
+                Err(crate::runner::RunError::Rejected(m)) => {
+                    Outcome::fail(1, format!("error: {m}\n"))
+                }
+                Err(e) => Outcome::fail(2, format!("error: {e}\n")),
+            }
+        }
         Command::Grad {
             model,
             input,

@@ -1299,3 +1299,93 @@ pub fn bench(
         code_paged_in_bytes: file_warm.zip(start_file).map(|(w, s)| w.saturating_sub(s)),
     })
 }
+
+/// What `convscope train` is asked.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// `--input` (once per model input) and `--target`: one fixed batch, the whole of it
+    /// each step.
+    pub inputs: Vec<std::path::PathBuf>,
+    pub target: Option<std::path::PathBuf>,
+    /// `--data`: a folder, an .npz or `shapes[:N]` (not yet read: refused).
+    pub data: Option<String>,
+    pub steps: Option<usize>,
+    pub epochs: Option<usize>,
+    pub optimizer: String,
+    pub loss: String,
+    pub seed: u64,
+    pub log: Option<std::path::PathBuf>,
+}
+
+/// `convscope train`: `train_on_batch` steps as Keras takes them, then the trained
+/// weights written as a `.keras` file (the config without an optimizer); with `log`,
+/// one JSON line per step `{"step", "epoch", "loss"}` (the step's forward loss before
+/// its update, regularization included). Returns a summary line.
+pub fn train_to_file(model: &Path, o: &TrainOptions, out: &Path) -> Result<String, RunError> {
+    use crate::train::{Loss, OptimizerConfig, Trainer};
+    use std::io::Write;
+    if let Some(d) = &o.data {
+        return Err(RunError::Input(format!(
+            "--data {d}: datasets are not read yet; train on one batch with --input and --target"
+        )));
+    }
+    let target = o
+        .target
+        .as_ref()
+        .ok_or_else(|| RunError::Input("--target FILE.npy is needed with --input".into()))?;
+    if o.inputs.is_empty() {
+        return Err(RunError::Input("--input FILE.npy is needed".into()));
+    }
+    let optimizer = OptimizerConfig::parse(&o.optimizer).map_err(RunError::Input)?;
+    let loss = Loss::parse(&o.loss).map_err(RunError::Input)?;
+    let p = prepare(model, o.seed)?;
+    if !p.nested.is_empty() {
+        return Err(RunError::Input(
+            "training a model with nested models is not supported yet".into(),
+        ));
+    }
+    let x = read_inputs(&p.network, &o.inputs, Preprocess::Unit)?;
+    let bytes = std::fs::read(target)
+        .map_err(|e| RunError::Input(format!("cannot read {}: {e}", target.display())))?;
+    let t =
+        npy::read_npy(&bytes).map_err(|e| RunError::Input(format!("{}: {e}", target.display())))?;
+    let t = ArrayD::from_shape_vec(IxDyn(&t.shape), t.data)
+        .map_err(|e| RunError::Input(format!("{}: {e}", target.display())))?;
+    // One fixed batch: an epoch is one step.
+    let steps = o.steps.or(o.epochs).unwrap_or(1);
+    let mut trainer =
+        Trainer::new(p.network, p.weights, optimizer, loss, o.seed).map_err(RunError::Rejected)?;
+    let mut log = match &o.log {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| RunError::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?),
+        None => None,
+    };
+    let mut losses = Vec::with_capacity(steps);
+    for step in 0..steps {
+        let s = trainer
+            .step(x.clone(), &t, &crate::progress::Progress::new())
+            .map_err(|e| RunError::Engine(format!("step {step}: {e}")))?;
+        losses.push(s.loss);
+        if let (Some(f), Some(path)) = (&mut log, &o.log) {
+            let line = json!({"step": step, "epoch": step, "loss": s.loss});
+            writeln!(f, "{line}").map_err(|e| RunError::Write {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+    }
+    let bytes = io::keras_write::write_keras(&trainer.network, &trainer.weights)
+        .map_err(RunError::Engine)?;
+    io::write_atomic(out, &bytes).map_err(|e| RunError::Write {
+        path: out.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(format!(
+        "{steps} steps: loss {:.6} -> {:.6}; wrote {}\n",
+        losses.first().copied().unwrap_or(f32::NAN),
+        losses.last().copied().unwrap_or(f32::NAN),
+        out.display()
+    ))
+}

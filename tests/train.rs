@@ -187,3 +187,99 @@ fn other_optimizers_and_losses_match_keras() {
     assert!(n >= 14, "only {n} cases");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The `convscope train` contract on one fixed batch: the log's losses and the written
+/// file's weights are Keras's (the golden SGD case); what it cannot do exits 2 with the
+/// reason.
+#[test]
+fn the_train_command_writes_keras_weights_and_a_log() {
+    let case =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden/stack_conv_bn_act");
+    let sgd = case.join("train/sgd");
+    let tmp = std::env::temp_dir().join(format!("convscope-train-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (out, log) = (tmp.join("trained.keras"), tmp.join("log.jsonl"));
+    let run = |extra: &[&str]| {
+        let mut args: Vec<String> = vec![
+            "train".into(),
+            case.join("model.keras").display().to_string(),
+            "--input".into(),
+            case.join("input.npy").display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_convscope"))
+            .args(&args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let target = sgd.join("target.npy").display().to_string();
+    let (code, err) = run(&[
+        "--target",
+        &target,
+        "--steps",
+        "3",
+        "--optimizer",
+        "sgd:learning_rate=0.01,momentum=0.9,nesterov=true",
+        "--loss",
+        "mse",
+        "--log",
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sgd.join("losses.json")).unwrap()).unwrap();
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for (k, line) in lines.iter().enumerate() {
+        assert_eq!(line["step"], k);
+        let (got, w) = (
+            line["loss"].as_f64().unwrap(),
+            want["losses"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (got - w).abs() < 1e-4 * w.abs().max(1.0),
+            "step {k}: {got} vs {w}"
+        );
+    }
+    let loaded = load_model(&out).unwrap();
+    let net = loaded.network;
+    let w = weights::from_keras_nested(&loaded.bytes, &net, &net.analyze(), &[]).unwrap();
+    for (i, layer) in net.layers().iter().enumerate() {
+        for (k, got) in w[i].iter().enumerate() {
+            let file = sgd
+                .join("weights")
+                .join(&layer.name)
+                .join(format!("{k}.npy"));
+            worst(got, &read(&file)).unwrap_or_else(|e| panic!("{}/{k}: {e}", layer.name));
+        }
+    }
+    for (extra, says) in [
+        (
+            vec!["--target", target.as_str(), "--optimizer", "sgd:foo=1"],
+            "no argument 'foo'",
+        ),
+        (
+            vec!["--target", target.as_str(), "--loss", "hinge"],
+            "unknown loss 'hinge'",
+        ),
+        (
+            vec!["--target", case.join("input.npy").to_str().unwrap()],
+            "the target has shape",
+        ),
+    ] {
+        let (code, err) = run(&extra);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+    std::fs::remove_dir_all(&tmp).ok();
+}
