@@ -9,6 +9,7 @@ use convscope::engine::{self, LayerWeights};
 use convscope::io::{load_model, npy, weights};
 use convscope::model::Network;
 use convscope::progress::Progress;
+use golden_files::{read, roots, worst};
 use ndarray::{ArrayD, IxDyn};
 use nets::model;
 use serde_json::{Value, json};
@@ -16,38 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+mod golden_files;
 mod nets;
-
-fn roots() -> Vec<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut v = vec![manifest.join("tests/fixtures/golden")];
-    let shared = manifest.join("../shared/golden");
-    if shared.is_dir() {
-        v.push(shared);
-    }
-    v
-}
-
-fn read(path: &Path) -> ArrayD<f32> {
-    let a = npy::read_npy(&std::fs::read(path).unwrap()).unwrap();
-    ArrayD::from_shape_vec(IxDyn(&a.shape), a.data).unwrap()
-}
-
-fn worst(got: &ArrayD<f32>, want: &ArrayD<f32>) -> Result<(), String> {
-    if got.shape() != want.shape() {
-        return Err(format!("shape {:?} vs {:?}", got.shape(), want.shape()));
-    }
-    let tol = 1e-4 * want.iter().fold(1f32, |a, v| a.max(v.abs()));
-    let d = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    if d > tol || d.is_nan() {
-        return Err(format!("max |diff| {d} > {tol}"));
-    }
-    Ok(())
-}
 
 /// One case: the model's gradients for Keras's cotangent, against its files.
 fn check_case(case: &Path) -> Result<usize, String> {

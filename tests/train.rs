@@ -4,43 +4,15 @@
 //! the three steps (BatchNormalization's moving statistics included) within
 //! `1e-4 × max(1, max|expected|)`.
 
-use convscope::io::{load_model, npy, weights};
+use convscope::io::{load_model, weights};
 use convscope::progress::Progress;
 use convscope::train::{Loss, OptimizerConfig, Trainer};
-use ndarray::{ArrayD, IxDyn};
-use std::path::{Path, PathBuf};
+use golden_files::{read, roots, worst};
+use ndarray::ArrayD;
+use std::path::Path;
 use std::sync::Arc;
 
-fn roots() -> Vec<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut v = vec![manifest.join("tests/fixtures/golden")];
-    let shared = manifest.join("../shared/golden");
-    if shared.is_dir() {
-        v.push(shared);
-    }
-    v
-}
-
-fn read(path: &Path) -> ArrayD<f32> {
-    let a = npy::read_npy(&std::fs::read(path).unwrap()).unwrap();
-    ArrayD::from_shape_vec(IxDyn(&a.shape), a.data).unwrap()
-}
-
-fn worst(got: &ArrayD<f32>, want: &ArrayD<f32>) -> Result<(), String> {
-    if got.shape() != want.shape() {
-        return Err(format!("shape {:?} vs {:?}", got.shape(), want.shape()));
-    }
-    let tol = 1e-4 * want.iter().fold(1f32, |a, v| a.max(v.abs()));
-    let d = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    if d > tol || d.is_nan() {
-        return Err(format!("max |diff| {d} > {tol}"));
-    }
-    Ok(())
-}
+mod golden_files;
 
 /// One case and optimizer: three steps, then the losses and weights against Keras's.
 fn check(case: &Path, opt: &Path) -> Result<usize, String> {
