@@ -76,3 +76,32 @@ for name, case, make_opt, spec, loss, kind in CASES:
         json.dump({"case": case, "optimizer": cfg, "loss": spec, "steps": 3, "losses": losses},
                   f, indent=1, default=float)
     print(name, case, losses)
+
+# Epochs of batches from an .npz, in order (what `convscope train --data FILE.npz
+# --no-shuffle` does), as train_on_batch over each batch: the last batch is partial.
+for name, case, make_opt, batch, epochs in [
+    ("npz_sgd", "stack_conv_avgpool", lambda: O.SGD(0.05, momentum=0.9), 4, 2),
+]:
+    model = keras.saving.load_model(os.path.join(args.golden, case, "model.keras"))
+    x0 = np.load(os.path.join(args.golden, case, "input.npy"))
+    x = rng.standard_normal((10,) + x0.shape[1:]).astype("float32")
+    y = rng.standard_normal((10,) + tuple(np.asarray(model(x0)).shape[1:])).astype("float32")
+    opt = make_opt()
+    model.compile(optimizer=opt, loss="mse")
+    losses = []
+    for _ in range(epochs):
+        for s in range(0, len(x), batch):
+            losses.append(float(model.train_on_batch(x[s:s + batch], y[s:s + batch])))
+    d = os.path.join(args.out, name)
+    os.makedirs(d, exist_ok=True)
+    np.savez(os.path.join(d, "data.npz"), x_train=x, y_train=y)
+    for layer in model.layers:
+        for i, w in enumerate(layer.get_weights()):
+            p = os.path.join(d, "weights", layer.name)
+            os.makedirs(p, exist_ok=True)
+            np.save(os.path.join(p, f"{i}.npy"), w.astype("float32"))
+    cfg = {k: v for k, v in opt.get_config().items() if not callable(v)}
+    with open(os.path.join(d, "losses.json"), "w") as f:
+        json.dump({"case": case, "optimizer": cfg, "loss": "mse", "batch_size": batch,
+                   "epochs": epochs, "losses": losses}, f, indent=1, default=float)
+    print(name, case, losses)

@@ -525,12 +525,18 @@ pub fn run(cmd: &Command) -> Outcome {
             seed,
             out,
             log,
+            batch_size,
+            no_shuffle,
+            validation_split,
             ..
         } => {
             let options = crate::runner::TrainOptions {
                 inputs: input.clone(),
                 target: target.clone(),
                 data: data.clone(),
+                batch_size: *batch_size,
+                shuffle: !*no_shuffle,
+                validation_split: *validation_split,
                 steps: *steps,
                 epochs: *epochs,
                 optimizer: optimizer.clone(),

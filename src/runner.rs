@@ -1307,8 +1307,12 @@ pub struct TrainOptions {
     /// each step.
     pub inputs: Vec<std::path::PathBuf>,
     pub target: Option<std::path::PathBuf>,
-    /// `--data`: a folder, an .npz or `shapes[:N]` (not yet read: refused).
+    /// `--data`: an .npz with `x_train`, `y_train` (optionally `x_test`, `y_test`), as
+    /// `keras.datasets` returns them (folders and `shapes` are not read yet: refused).
     pub data: Option<String>,
+    pub batch_size: usize,
+    pub shuffle: bool,
+    pub validation_split: Option<f64>,
     pub steps: Option<usize>,
     pub epochs: Option<usize>,
     pub optimizer: String,
@@ -1325,9 +1329,7 @@ pub fn train_to_file(model: &Path, o: &TrainOptions, out: &Path) -> Result<Strin
     use crate::train::{Loss, OptimizerConfig, Trainer};
     use std::io::Write;
     if let Some(d) = &o.data {
-        return Err(RunError::Input(format!(
-            "--data {d}: datasets are not read yet; train on one batch with --input and --target"
-        )));
+        return train_on_npz(model, o, d, out);
     }
     let target = o
         .target
@@ -1386,6 +1388,174 @@ pub fn train_to_file(model: &Path, o: &TrainOptions, out: &Path) -> Result<Strin
         "{steps} steps: loss {:.6} -> {:.6}; wrote {}\n",
         losses.first().copied().unwrap_or(f32::NAN),
         losses.last().copied().unwrap_or(f32::NAN),
+        out.display()
+    ))
+}
+
+/// The rows `idx` of `a` (batch axis first).
+fn rows(a: &ArrayD<f32>, idx: &[usize]) -> ArrayD<f32> {
+    a.select(ndarray::Axis(0), idx)
+}
+
+/// [`train_to_file`] on an `.npz` dataset: epochs of `batch_size` batches (shuffled each
+/// epoch from the seed unless `shuffle` is off), the last fraction of the training rows
+/// held out by `validation_split` (as Keras takes it, before shuffling) or `x_test` /
+/// `y_test` as validation; the log gets a line per step and one per epoch with its mean
+/// loss (weighted by batch size, as Keras's loss tracker) and `val_loss` (inference mode).
+fn train_on_npz(
+    model: &Path,
+    o: &TrainOptions,
+    data: &str,
+    out: &Path,
+) -> Result<String, RunError> {
+    use crate::train::{Loss, OptimizerConfig, Trainer};
+    use std::io::Write;
+    let path = Path::new(data);
+    if path.extension().is_none_or(|e| e != "npz") {
+        return Err(RunError::Input(format!(
+            "--data {data}: only an .npz (x_train, y_train) is read yet; folders of images and \
+             shapes are not"
+        )));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| RunError::Input(format!("cannot read {data}: {e}")))?;
+    let arrays = npy::read_npz(&bytes).map_err(|e| RunError::Input(format!("{data}: {e}")))?;
+    let get = |name: &str| -> Result<Option<ArrayD<f32>>, RunError> {
+        arrays
+            .iter()
+            .find(|(k, _)| k.trim_end_matches(".npy") == name)
+            .map(|(_, a)| {
+                ArrayD::from_shape_vec(IxDyn(&a.shape), a.data.clone())
+                    .map_err(|e| RunError::Input(format!("{data}/{name}: {e}")))
+            })
+            .transpose()
+    };
+    let need = |name: &str| -> Result<ArrayD<f32>, RunError> {
+        get(name)?.ok_or_else(|| RunError::Input(format!("{data} has no '{name}'")))
+    };
+    let (mut x, mut y) = (need("x_train")?, need("y_train")?);
+    let n = x.shape().first().copied().unwrap_or(0);
+    if y.shape().first() != Some(&n) || n == 0 {
+        return Err(RunError::Input(format!(
+            "x_train has {n} rows and y_train {:?}",
+            y.shape().first()
+        )));
+    }
+    let optimizer = OptimizerConfig::parse(&o.optimizer).map_err(RunError::Input)?;
+    let loss = Loss::parse(&o.loss).map_err(RunError::Input)?;
+    let p = prepare(model, o.seed)?;
+    if !p.nested.is_empty() {
+        return Err(RunError::Input(
+            "training a model with nested models is not supported yet".into(),
+        ));
+    }
+    // A grey image set (N, H, W) for a model taking (H, W, 1).
+    let want = p.network.input_shape_of(0).cloned().unwrap_or_default();
+    let fit = |a: ArrayD<f32>| {
+        if a.ndim() + 1 == want.len() && want.last() == Some(&Some(1)) {
+            let last = a.ndim();
+            a.insert_axis(ndarray::Axis(last))
+        } else {
+            a
+        }
+    };
+    x = fit(x);
+    let mut val = match (get("x_test")?, get("y_test")?) {
+        (Some(xt), Some(yt)) => Some((fit(xt), yt)),
+        _ => None,
+    };
+    if let Some(f) = o.validation_split {
+        if !(0.0..1.0).contains(&f) {
+            return Err(RunError::Input(format!(
+                "--validation-split {f} must be in [0, 1)"
+            )));
+        }
+        let keep = n - (n as f64 * f) as usize;
+        let (a, b): (Vec<usize>, Vec<usize>) = ((0..keep).collect(), (keep..n).collect());
+        val = Some((rows(&x, &b), rows(&y, &b)));
+        (x, y) = (rows(&x, &a), rows(&y, &a));
+    }
+    let n = x.shape()[0];
+    let batch = o.batch_size.max(1);
+    let per_epoch = n.div_ceil(batch);
+    let (epochs, limit) = match (o.steps, o.epochs) {
+        (Some(s), _) => (s.div_ceil(per_epoch.max(1)), s),
+        (None, e) => (e.unwrap_or(1), e.unwrap_or(1) * per_epoch),
+    };
+    let mut trainer =
+        Trainer::new(p.network, p.weights, optimizer, loss, o.seed).map_err(RunError::Rejected)?;
+    let mut log = match &o.log {
+        Some(lp) => Some(std::fs::File::create(lp).map_err(|e| RunError::Write {
+            path: lp.display().to_string(),
+            message: e.to_string(),
+        })?),
+        None => None,
+    };
+    let mut write = |v: serde_json::Value| -> Result<(), RunError> {
+        if let (Some(f), Some(lp)) = (&mut log, &o.log) {
+            writeln!(f, "{v}").map_err(|e| RunError::Write {
+                path: lp.display().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut shuffler = engine::init::Rng::new(o.seed ^ 0x5eed);
+    let (mut step, mut last) = (0usize, f32::NAN);
+    'epochs: for epoch in 0..epochs {
+        if o.shuffle {
+            for i in (1..n).rev() {
+                let j = (shuffler.uniform() * (i + 1) as f64) as usize;
+                order.swap(i, j.min(i));
+            }
+        }
+        let (mut sum, mut seen) = (0f64, 0usize);
+        for chunk in order.chunks(batch) {
+            if step >= limit {
+                break 'epochs;
+            }
+            let s = trainer
+                .step(
+                    vec![std::sync::Arc::new(rows(&x, chunk))],
+                    &rows(&y, chunk),
+                    &crate::progress::Progress::new(),
+                )
+                .map_err(|e| RunError::Engine(format!("step {step}: {e}")))?;
+            write(json!({"step": step, "epoch": epoch, "loss": s.loss}))?;
+            sum += s.loss as f64 * chunk.len() as f64;
+            seen += chunk.len();
+            last = s.loss;
+            step += 1;
+        }
+        let mut line = json!({"epoch": epoch, "loss": sum / seen.max(1) as f64});
+        if let Some((xv, yv)) = &val
+            && xv.shape()[0] > 0
+        {
+            let acts = engine::run(&trainer.network, &trainer.weights, xv.clone())
+                .map_err(|e| RunError::Engine(e.to_string()))?;
+            let outp = trainer.network.outputs()[0];
+            let yhat = acts
+                .get(outp)
+                .and_then(|a| a.as_ref())
+                .map(|a| a.output.clone())
+                .ok_or_else(|| RunError::Engine("no output".into()))?;
+            let (vl, _) = trainer
+                .loss
+                .value_and_grad(&yhat, yv)
+                .map_err(RunError::Input)?;
+            line["val_loss"] = json!(vl);
+        }
+        write(line)?;
+    }
+    let bytes = io::keras_write::write_keras(&trainer.network, &trainer.weights)
+        .map_err(RunError::Engine)?;
+    io::write_atomic(out, &bytes).map_err(|e| RunError::Write {
+        path: out.display().to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(format!(
+        "{step} steps over {n} samples: last loss {last:.6}; wrote {}\n",
         out.display()
     ))
 }

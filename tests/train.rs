@@ -151,6 +151,9 @@ fn other_optimizers_and_losses_match_keras() {
             serde_json::from_str(&std::fs::read_to_string(opt.join("losses.json")).unwrap())
                 .unwrap();
         let case = root.join("golden").join(log["case"].as_str().unwrap());
+        if opt.join("data.npz").is_file() {
+            continue; // an epoch run: the_train_command_trains_epochs_of_an_npz
+        }
         n += 1;
         if let Err(e) = check(&case, &opt) {
             failures.push(format!("{}: {e}", opt.display()));
@@ -253,5 +256,86 @@ fn the_train_command_writes_keras_weights_and_a_log() {
         assert_eq!(code, 2, "{err}");
         assert!(err.contains(says), "{err}");
     }
+    std::fs::remove_dir_all(&tmp).ok();
+}
+
+/// `--data FILE.npz`: epochs of batches in order (`--no-shuffle`), the last one partial,
+/// as Keras's `train_on_batch` over the same batches (`scripts/keras_train.py`); each
+/// step's loss and the final weights; an epoch line with the batch-size-weighted mean
+/// loss and, with `--validation-split`, `val_loss`.
+#[test]
+fn the_train_command_trains_epochs_of_an_npz() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = root.join("train_extra/npz_sgd");
+    let case = root.join("golden/stack_conv_avgpool");
+    let want: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("losses.json")).unwrap()).unwrap();
+    let tmp = std::env::temp_dir().join(format!("convscope-train-npz-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (out, log) = (tmp.join("trained.keras"), tmp.join("log.jsonl"));
+    let run = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_convscope"))
+            .arg("train")
+            .arg(case.join("model.keras"))
+            .arg("--data")
+            .arg(dir.join("data.npz"))
+            .args(["--batch-size", "4", "--no-shuffle", "--loss", "mse"])
+            .args(["--optimizer", "sgd:learning_rate=0.05,momentum=0.9"])
+            .arg("--out")
+            .arg(&out)
+            .arg("--log")
+            .arg(&log)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let lines = run(&["--epochs", "2"]);
+    let steps: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("step").is_some()).collect();
+    let epochs: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l.get("step").is_none()).collect();
+    assert_eq!((steps.len(), epochs.len()), (6, 2));
+    for (k, line) in steps.iter().enumerate() {
+        let (got, w) = (
+            line["loss"].as_f64().unwrap(),
+            want["losses"][k].as_f64().unwrap(),
+        );
+        assert!(
+            (got - w).abs() < 1e-4 * w.abs().max(1.0),
+            "step {k}: {got} vs {w}"
+        );
+        assert_eq!(line["epoch"], k / 3);
+    }
+    // Batches of 4, 4 and 2.
+    let mean = (4.0 * want["losses"][0].as_f64().unwrap()
+        + 4.0 * want["losses"][1].as_f64().unwrap()
+        + 2.0 * want["losses"][2].as_f64().unwrap())
+        / 10.0;
+    assert!((epochs[0]["loss"].as_f64().unwrap() - mean).abs() < 1e-4);
+    let loaded = load_model(&out).unwrap();
+    let net = loaded.network;
+    let w = weights::from_keras_nested(&loaded.bytes, &net, &net.analyze(), &[]).unwrap();
+    for (i, layer) in net.layers().iter().enumerate() {
+        for (k, got) in w[i].iter().enumerate() {
+            let file = dir
+                .join("weights")
+                .join(&layer.name)
+                .join(format!("{k}.npy"));
+            worst(got, &read(&file)).unwrap_or_else(|e| panic!("{}/{k}: {e}", layer.name));
+        }
+    }
+    // The last 20 % held out: 8 rows train (2 steps), val_loss each epoch.
+    let lines = run(&["--epochs", "1", "--validation-split", "0.2"]);
+    assert_eq!(lines.iter().filter(|l| l.get("step").is_some()).count(), 2);
+    let epoch = lines.last().unwrap();
+    assert!(
+        epoch["val_loss"].as_f64().is_some_and(|v| v.is_finite()),
+        "{epoch}"
+    );
     std::fs::remove_dir_all(&tmp).ok();
 }
