@@ -120,7 +120,7 @@ fn a_long_explanation_shows_progress_and_can_be_cancelled() {
         "integrated gradients finished at once"
     );
     assert!(has_text(&h, "passes"), "no progress bar");
-    h.get_by_label("Cancel").click();
+    h.get_by_label("Cancel").click_accesskit();
     for _ in 0..200 {
         frames(&mut h);
         if !h.state().rt.explain.running() {
@@ -154,8 +154,11 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
     h.state_mut().view.selected = 1;
     h.state_mut().rt.explain.features.steps = 24;
     h.get_by_label("Explain").click();
-    frames(&mut h);
-    h.get_by_label("Visualize the layer (16 channels)").click();
+    // The map above arrives from its thread and moves the section down: wait for it,
+    // and click by accessibility action, not by position.
+    until(&mut h, |d| d.rt.explain.attribution().is_some());
+    h.get_by_label("Visualize the layer (16 channels)")
+        .click_accesskit();
     for _ in 0..600 {
         frames(&mut h);
         if !h.state().rt.explain.features.running() {
@@ -175,7 +178,8 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
     assert!(has_text(&h, "conv2d ch 15"));
     // A long one stops on Stop, keeping the pictures made so far.
     h.state_mut().rt.explain.features.steps = 100_000;
-    h.get_by_label("Visualize channel 0 of 'conv2d'").click();
+    h.get_by_label("Visualize channel 0 of 'conv2d'")
+        .click_accesskit();
     for _ in 0..50 {
         frames(&mut h);
         if h.state()
@@ -191,7 +195,7 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(h.state().rt.explain.features.running());
-    h.get_by_label("Stop").click();
+    h.get_by_label("Stop").click_accesskit();
     for _ in 0..200 {
         frames(&mut h);
         if !h.state().rt.explain.features.running() {
@@ -213,7 +217,7 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
         .label()
         .unwrap();
     let k = class.trim_start_matches("Visualize class ").to_string();
-    h.get_by_label(&class).click();
+    h.get_by_label(&class).click_accesskit();
     for _ in 0..600 {
         frames(&mut h);
         if !h.state().rt.explain.features.running() {
