@@ -1326,8 +1326,6 @@ pub struct TrainOptions {
 /// one JSON line per step `{"step", "epoch", "loss"}` (the step's forward loss before
 /// its update, regularization included). Returns a summary line.
 pub fn train_to_file(model: &Path, o: &TrainOptions, out: &Path) -> Result<String, RunError> {
-    use crate::train::{Loss, OptimizerConfig, Trainer};
-    use std::io::Write;
     if let Some(d) = &o.data {
         return train_on_npz(model, o, d, out);
     }
@@ -1338,15 +1336,8 @@ pub fn train_to_file(model: &Path, o: &TrainOptions, out: &Path) -> Result<Strin
     if o.inputs.is_empty() {
         return Err(RunError::Input("--input FILE.npy is needed".into()));
     }
-    let optimizer = OptimizerConfig::parse(&o.optimizer).map_err(RunError::Input)?;
-    let loss = Loss::parse(&o.loss).map_err(RunError::Input)?;
-    let p = prepare(model, o.seed)?;
-    if !p.nested.is_empty() {
-        return Err(RunError::Input(
-            "training a model with nested models is not supported yet".into(),
-        ));
-    }
-    let x = read_inputs(&p.network, &o.inputs, Preprocess::Unit)?;
+    let mut trainer = trainer_for(model, o)?;
+    let x = read_inputs(&trainer.network, &o.inputs, Preprocess::Unit)?;
     let bytes = std::fs::read(target)
         .map_err(|e| RunError::Input(format!("cannot read {}: {e}", target.display())))?;
     let t =
@@ -1355,41 +1346,85 @@ pub fn train_to_file(model: &Path, o: &TrainOptions, out: &Path) -> Result<Strin
         .map_err(|e| RunError::Input(format!("{}: {e}", target.display())))?;
     // One fixed batch: an epoch is one step.
     let steps = o.steps.or(o.epochs).unwrap_or(1);
-    let mut trainer =
-        Trainer::new(p.network, p.weights, optimizer, loss, o.seed).map_err(RunError::Rejected)?;
-    let mut log = match &o.log {
-        Some(path) => Some(std::fs::File::create(path).map_err(|e| RunError::Write {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?),
-        None => None,
-    };
+    let mut log = TrainLog::create(o.log.as_deref())?;
     let mut losses = Vec::with_capacity(steps);
     for step in 0..steps {
-        let s = trainer
-            .step(x.clone(), &t, &crate::progress::Progress::new())
-            .map_err(|e| RunError::Engine(format!("step {step}: {e}")))?;
-        losses.push(s.loss);
-        if let (Some(f), Some(path)) = (&mut log, &o.log) {
-            let line = json!({"step": step, "epoch": step, "loss": s.loss});
-            writeln!(f, "{line}").map_err(|e| RunError::Write {
-                path: path.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
+        let s = train_step(&mut trainer, x.clone(), &t, step)?;
+        losses.push(s);
+        log.line(json!({"step": step, "epoch": step, "loss": s}))?;
     }
-    let bytes = io::keras_write::write_keras(&trainer.network, &trainer.weights)
-        .map_err(RunError::Engine)?;
-    io::write_atomic(out, &bytes).map_err(|e| RunError::Write {
-        path: out.display().to_string(),
-        message: e.to_string(),
-    })?;
+    write_trained(&trainer, out)?;
     Ok(format!(
         "{steps} steps: loss {:.6} -> {:.6}; wrote {}\n",
         losses.first().copied().unwrap_or(f32::NAN),
         losses.last().copied().unwrap_or(f32::NAN),
         out.display()
     ))
+}
+
+/// The trainer `o` asks for on `model`'s network and weights (its optimizer and loss
+/// parsed first, so a typo is reported before the model is read).
+fn trainer_for(model: &Path, o: &TrainOptions) -> Result<crate::train::Trainer, RunError> {
+    use crate::train::{Loss, OptimizerConfig, Trainer};
+    let optimizer = OptimizerConfig::parse(&o.optimizer).map_err(RunError::Input)?;
+    let loss = Loss::parse(&o.loss).map_err(RunError::Input)?;
+    let p = prepare(model, o.seed)?;
+    if !p.nested.is_empty() {
+        return Err(RunError::Input(
+            "training a model with nested models is not supported yet".into(),
+        ));
+    }
+    Trainer::new(p.network, p.weights, optimizer, loss, o.seed).map_err(RunError::Rejected)
+}
+
+/// One step; its loss.
+fn train_step(
+    trainer: &mut crate::train::Trainer,
+    x: Vec<std::sync::Arc<ArrayD<f32>>>,
+    target: &ArrayD<f32>,
+    step: usize,
+) -> Result<f32, RunError> {
+    trainer
+        .step(x, target, &crate::progress::Progress::new())
+        .map(|s| s.loss)
+        .map_err(|e| RunError::Engine(format!("step {step}: {e}")))
+}
+
+/// The trained model as a `.keras` file at `out`.
+fn write_trained(trainer: &crate::train::Trainer, out: &Path) -> Result<(), RunError> {
+    let bytes = io::keras_write::write_keras(&trainer.network, &trainer.weights)
+        .map_err(RunError::Engine)?;
+    io::write_atomic(out, &bytes).map_err(|e| RunError::Write {
+        path: out.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// `--log`: one JSON value a line (nothing without a path).
+struct TrainLog(Option<(std::fs::File, std::path::PathBuf)>);
+
+impl TrainLog {
+    fn create(path: Option<&Path>) -> Result<TrainLog, RunError> {
+        let Some(path) = path else {
+            return Ok(TrainLog(None));
+        };
+        let f = std::fs::File::create(path).map_err(|e| RunError::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(TrainLog(Some((f, path.to_path_buf()))))
+    }
+
+    fn line(&mut self, v: serde_json::Value) -> Result<(), RunError> {
+        use std::io::Write;
+        let Some((f, path)) = &mut self.0 else {
+            return Ok(());
+        };
+        writeln!(f, "{v}").map_err(|e| RunError::Write {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
 }
 
 /// The rows `idx` of `a` (batch axis first).
@@ -1408,8 +1443,6 @@ fn train_on_npz(
     data: &str,
     out: &Path,
 ) -> Result<String, RunError> {
-    use crate::train::{Loss, OptimizerConfig, Trainer};
-    use std::io::Write;
     let path = Path::new(data);
     if path.extension().is_none_or(|e| e != "npz") {
         return Err(RunError::Input(format!(
@@ -1441,16 +1474,13 @@ fn train_on_npz(
             y.shape().first()
         )));
     }
-    let optimizer = OptimizerConfig::parse(&o.optimizer).map_err(RunError::Input)?;
-    let loss = Loss::parse(&o.loss).map_err(RunError::Input)?;
-    let p = prepare(model, o.seed)?;
-    if !p.nested.is_empty() {
-        return Err(RunError::Input(
-            "training a model with nested models is not supported yet".into(),
-        ));
-    }
+    let mut trainer = trainer_for(model, o)?;
     // A grey image set (N, H, W) for a model taking (H, W, 1).
-    let want = p.network.input_shape_of(0).cloned().unwrap_or_default();
+    let want = trainer
+        .network
+        .input_shape_of(0)
+        .cloned()
+        .unwrap_or_default();
     let fit = |a: ArrayD<f32>| {
         if a.ndim() + 1 == want.len() && want.last() == Some(&Some(1)) {
             let last = a.ndim();
@@ -1482,24 +1512,7 @@ fn train_on_npz(
         (Some(s), _) => (s.div_ceil(per_epoch.max(1)), s),
         (None, e) => (e.unwrap_or(1), e.unwrap_or(1) * per_epoch),
     };
-    let mut trainer =
-        Trainer::new(p.network, p.weights, optimizer, loss, o.seed).map_err(RunError::Rejected)?;
-    let mut log = match &o.log {
-        Some(lp) => Some(std::fs::File::create(lp).map_err(|e| RunError::Write {
-            path: lp.display().to_string(),
-            message: e.to_string(),
-        })?),
-        None => None,
-    };
-    let mut write = |v: serde_json::Value| -> Result<(), RunError> {
-        if let (Some(f), Some(lp)) = (&mut log, &o.log) {
-            writeln!(f, "{v}").map_err(|e| RunError::Write {
-                path: lp.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
-        Ok(())
-    };
+    let mut log = TrainLog::create(o.log.as_deref())?;
     let mut order: Vec<usize> = (0..n).collect();
     let mut shuffler = engine::init::Rng::new(o.seed ^ 0x5eed);
     let (mut step, mut last) = (0usize, f32::NAN);
@@ -1515,17 +1528,11 @@ fn train_on_npz(
             if step >= limit {
                 break 'epochs;
             }
-            let s = trainer
-                .step(
-                    vec![std::sync::Arc::new(rows(&x, chunk))],
-                    &rows(&y, chunk),
-                    &crate::progress::Progress::new(),
-                )
-                .map_err(|e| RunError::Engine(format!("step {step}: {e}")))?;
-            write(json!({"step": step, "epoch": epoch, "loss": s.loss}))?;
-            sum += s.loss as f64 * chunk.len() as f64;
+            let xb = vec![std::sync::Arc::new(rows(&x, chunk))];
+            last = train_step(&mut trainer, xb, &rows(&y, chunk), step)?;
+            log.line(json!({"step": step, "epoch": epoch, "loss": last}))?;
+            sum += last as f64 * chunk.len() as f64;
             seen += chunk.len();
-            last = s.loss;
             step += 1;
         }
         let mut line = json!({"epoch": epoch, "loss": sum / seen.max(1) as f64});
@@ -1546,14 +1553,9 @@ fn train_on_npz(
                 .map_err(RunError::Input)?;
             line["val_loss"] = json!(vl);
         }
-        write(line)?;
+        log.line(line)?;
     }
-    let bytes = io::keras_write::write_keras(&trainer.network, &trainer.weights)
-        .map_err(RunError::Engine)?;
-    io::write_atomic(out, &bytes).map_err(|e| RunError::Write {
-        path: out.display().to_string(),
-        message: e.to_string(),
-    })?;
+    write_trained(&trainer, out)?;
     Ok(format!(
         "{step} steps over {n} samples: last loss {last:.6}; wrote {}\n",
         out.display()

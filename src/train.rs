@@ -601,22 +601,18 @@ impl Optimizer {
                 ));
             }
             let n = w.len();
-            let count = match c.rule {
-                Rule::Sgd { momentum, .. } => usize::from(momentum != 0.0),
-                Rule::Adam { amsgrad, .. } => 2 + usize::from(amsgrad),
+            // The rule's slots (Keras's optimizer variables) and where they start.
+            let (count, init) = match c.rule {
+                Rule::Sgd { momentum, .. } => (usize::from(momentum != 0.0), 0.0),
+                Rule::Adam { amsgrad, .. } => (2 + usize::from(amsgrad), 0.0),
                 Rule::RmsProp {
                     momentum, centered, ..
-                } => 1 + usize::from(momentum > 0.0) + usize::from(centered),
-                Rule::Adagrad { .. } | Rule::Nadam { .. } => {
-                    1 + usize::from(matches!(c.rule, Rule::Nadam { .. }))
-                }
-            };
-            let init = match c.rule {
+                } => (1 + usize::from(momentum > 0.0) + usize::from(centered), 0.0),
                 Rule::Adagrad {
                     initial_accumulator_value,
                     ..
-                } => initial_accumulator_value,
-                _ => 0.0,
+                } => (1, initial_accumulator_value),
+                Rule::Nadam { .. } => (2, 0.0),
             };
             let slots = self
                 .slots
@@ -830,6 +826,8 @@ pub struct Trainer {
     pub loss: Loss,
     /// (layer, weight index, penalty) for every regularized weight.
     penalties: Vec<(usize, usize, Penalty)>,
+    /// The network's analysis (shapes, which weights are trainable), read once.
+    analysis: crate::model::Analysis,
     rng: crate::engine::init::Rng,
 }
 
@@ -896,6 +894,7 @@ impl Trainer {
             optimizer: Optimizer::new(optimizer),
             loss,
             penalties,
+            analysis,
             rng: crate::engine::init::Rng::new(seed),
         })
     }
@@ -911,7 +910,8 @@ impl Trainer {
         let err = |e: EngineError| e.to_string();
         let rng = &mut self.rng;
         let mut uniform = || rng.uniform() as f32;
-        let pass = forward_training(net, &self.weights, inputs, &mut uniform).map_err(err)?;
+        let pass = forward_training(net, &self.analysis, &self.weights, inputs, &mut uniform)
+            .map_err(err)?;
         let out = net.outputs()[0];
         let y = pass
             .acts
@@ -944,17 +944,16 @@ impl Trainer {
             &pass.kept,
         )
         .map_err(err)?;
-        let analysis = net.analyze();
         let mut list = Vec::new();
         for (l, gs) in grads.weights.into_iter().enumerate() {
-            let trainable: Vec<bool> = analysis
+            let specs = self
+                .analysis
                 .layers
                 .get(l)
-                .map(|r| r.weights.iter().map(|w| w.trainable).collect())
-                .unwrap_or_default();
+                .map_or(&[][..], |r| &r.weights[..]);
             for (k, g) in gs.into_iter().enumerate() {
                 if let Some(mut g) = g
-                    && trainable.get(k).copied().unwrap_or(false)
+                    && specs.get(k).is_some_and(|w| w.trainable)
                 {
                     if let Some(&(_, _, p)) = self
                         .penalties

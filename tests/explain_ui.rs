@@ -121,25 +121,13 @@ fn a_long_explanation_shows_progress_and_can_be_cancelled() {
     );
     assert!(has_text(&h, "passes"), "no progress bar");
     h.get_by_label("Cancel").click_accesskit();
-    for _ in 0..200 {
-        frames(&mut h);
-        if !h.state().rt.explain.running() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until(&mut h, |d| !d.rt.explain.running());
     assert!(!h.state().rt.explain.running());
     assert_eq!(h.state().rt.explain.error(), Some("cancelled"));
     assert!(has_text(&h, "Cancelled"));
     // The window still works: another method explains again.
     choose(&mut h, "method", "gradcam");
-    for _ in 0..50 {
-        frames(&mut h);
-        if h.state().rt.explain.attribution().is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until(&mut h, |d| d.rt.explain.attribution().is_some());
     assert!(has_text(&h, "gradcam of class"));
 }
 
@@ -159,13 +147,7 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
     until(&mut h, |d| d.rt.explain.attribution().is_some());
     h.get_by_label("Visualize the layer (16 channels)")
         .click_accesskit();
-    for _ in 0..600 {
-        frames(&mut h);
-        if !h.state().rt.explain.features.running() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until(&mut h, |d| !d.rt.explain.features.running());
     let f = &h.state().rt.explain.features;
     assert!(!f.running(), "the visualization did not finish");
     assert_eq!(f.error, None);
@@ -180,29 +162,12 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
     h.state_mut().rt.explain.features.steps = 100_000;
     h.get_by_label("Visualize channel 0 of 'conv2d'")
         .click_accesskit();
-    for _ in 0..50 {
-        frames(&mut h);
-        if h.state()
-            .rt
-            .explain
-            .features
-            .tiles
-            .iter()
-            .any(Option::is_some)
-        {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until(&mut h, |d| {
+        d.rt.explain.features.tiles.iter().any(Option::is_some)
+    });
     assert!(h.state().rt.explain.features.running());
     h.get_by_label("Stop").click_accesskit();
-    for _ in 0..200 {
-        frames(&mut h);
-        if !h.state().rt.explain.features.running() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until(&mut h, |d| !d.rt.explain.features.running());
     let f = &h.state().rt.explain.features;
     assert_eq!(f.error.as_deref(), Some("cancelled"));
     assert!(f.tiles[0].is_some());
@@ -218,13 +183,7 @@ fn a_layers_channels_are_visualized_live_and_can_be_stopped() {
         .unwrap();
     let k = class.trim_start_matches("Visualize class ").to_string();
     h.get_by_label(&class).click_accesskit();
-    for _ in 0..600 {
-        frames(&mut h);
-        if !h.state().rt.explain.features.running() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until(&mut h, |d| !d.rt.explain.features.running());
     let f = &h.state().rt.explain.features;
     assert_eq!(f.error, None);
     assert_eq!(f.labels, vec![format!("class {k}")]);

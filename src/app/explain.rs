@@ -7,7 +7,7 @@
 //! Cancel button; a newer request cancels the one in flight, so the window never waits.
 
 use super::Designer;
-use super::worker::run_job;
+use super::worker::{job_bar, run_job};
 use crate::engine::forward::LayerWeights;
 use crate::explain::{Attribution, Explainer, Method, Target};
 use crate::model::Network;
@@ -370,11 +370,11 @@ fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
         }
         return;
     };
-    let weights = run.weights;
-    if weights.len() != net.len() || weights.iter().any(Option::is_none) {
+    if !run.complete() {
         ui.label("Waiting for the run to finish…");
         return;
     }
+    let weights = run.weights;
     let out = net.outputs().first().copied().unwrap_or(0);
     let classes = run
         .acts
@@ -535,22 +535,9 @@ fn attribution_section(d: &mut Designer, ui: &mut egui::Ui) {
 
     ui.separator();
     if let Some(job) = &ev.job {
-        ui.horizontal(|ui| {
-            let (done, total) = job.progress.counts();
-            ui.add(
-                egui::ProgressBar::new(job.progress.fraction().unwrap_or(0.0))
-                    .desired_width(260.0)
-                    .text(format!(
-                        "{}: {done} of {total} passes",
-                        job.request.method.name()
-                    )),
-            );
-            if ui.button("Cancel").clicked() {
-                job.progress.cancel();
-            }
-        });
-        ui.ctx()
-            .request_repaint_after(std::time::Duration::from_millis(100));
+        let (done, total) = job.progress.counts();
+        let text = format!("{}: {done} of {total} passes", job.request.method.name());
+        job_bar(ui, &job.progress, text, "Cancel", "Stop this explanation.");
     }
     let Some(shown) = &mut ev.shown else { return };
     let a = match &shown.result {
@@ -699,13 +686,14 @@ fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
     let f = &mut d.rt.explain.features;
     f.poll();
     ui.strong("What a channel looks for");
-    let Some(run) = d.rt.viewer.last_run().filter(|r| r.network == net) else {
+    let Some(run) =
+        d.rt.viewer
+            .last_run()
+            .filter(|r| r.network == net && r.complete())
+    else {
         return;
     };
     let weights = run.weights;
-    if weights.len() != net.len() || weights.iter().any(Option::is_none) {
-        return;
-    }
     let selected = d.view.selected.min(net.len().saturating_sub(1));
     let name = net.layers()[selected].name.clone();
     let channels =
@@ -803,27 +791,14 @@ fn features_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
         }
     }
     if let Some(job) = &f.job {
-        ui.horizontal(|ui| {
-            let (done, total) = job.progress.counts();
-            let made = f.tiles.iter().filter(|t| t.is_some()).count();
-            ui.add(
-                egui::ProgressBar::new(job.progress.fraction().unwrap_or(0.0))
-                    .desired_width(260.0)
-                    .text(format!(
-                        "{done} of {total} steps · {made} of {} channels",
-                        f.tiles.len()
-                    )),
-            );
-            if ui
-                .button("Stop")
-                .on_hover_text("Stop the ascent; the pictures so far stay.")
-                .clicked()
-            {
-                job.progress.cancel();
-            }
-        });
-        ui.ctx()
-            .request_repaint_after(std::time::Duration::from_millis(100));
+        let (done, total) = job.progress.counts();
+        let made = f.tiles.iter().filter(|t| t.is_some()).count();
+        let text = format!(
+            "{done} of {total} steps · {made} of {} channels",
+            f.tiles.len()
+        );
+        let hover = "Stop the ascent; the pictures so far stay.";
+        job_bar(ui, &job.progress, text, "Stop", hover);
     }
     match f.error.as_deref() {
         Some("cancelled") => {

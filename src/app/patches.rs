@@ -5,7 +5,7 @@
 //! writes `index.json` and `patches.png` as `convscope patches` does.
 
 use super::Designer;
-use super::worker::run_job;
+use super::worker::{job_bar, run_job};
 use crate::model::Network;
 use crate::progress::Progress;
 use crate::runner::PatchScan;
@@ -145,13 +145,14 @@ pub fn patches_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
     let pt = &mut d.rt.explain.patches;
     pt.poll();
     ui.strong("Top-activating patches");
-    let Some(run) = d.rt.viewer.last_run().filter(|r| r.network == net) else {
+    let Some(run) =
+        d.rt.viewer
+            .last_run()
+            .filter(|r| r.network == net && r.complete())
+    else {
         return;
     };
     let weights = run.weights;
-    if weights.len() != net.len() || weights.iter().any(Option::is_none) {
-        return;
-    }
     let selected = d.view.selected.min(net.len().saturating_sub(1));
     let name = net.layers()[selected].name.clone();
     let spatial =
@@ -210,19 +211,9 @@ pub fn patches_section(d: &mut Designer, ui: &mut egui::Ui, visible: f32) {
         );
     }
     if let Some(job) = &pt.job {
-        ui.horizontal(|ui| {
-            let (done, total) = job.progress.counts();
-            ui.add(
-                egui::ProgressBar::new(job.progress.fraction().unwrap_or(0.0))
-                    .desired_width(260.0)
-                    .text(format!("{done} of {total} files")),
-            );
-            if ui.button("Cancel scan").clicked() {
-                job.progress.cancel();
-            }
-        });
-        ui.ctx()
-            .request_repaint_after(std::time::Duration::from_millis(100));
+        let (done, total) = job.progress.counts();
+        let text = format!("{done} of {total} files");
+        job_bar(ui, &job.progress, text, "Cancel scan", "Stop the scan.");
     }
     let Some(shown) = &mut pt.shown else { return };
     let scan = match &shown.result {

@@ -206,3 +206,20 @@ pub fn run_job(wake: Option<Arc<dyn Fn() + Send + Sync>>, job: impl FnOnce() + S
         None => job(),
     }
 }
+
+/// A job's progress bar with `text` and a button (`label`, explained by `hover`) that
+/// cancels it; asks for frames while the job runs.
+pub fn job_bar(ui: &mut egui::Ui, progress: &Progress, text: String, label: &str, hover: &str) {
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::ProgressBar::new(progress.fraction().unwrap_or(0.0))
+                .desired_width(260.0)
+                .text(text),
+        );
+        if ui.button(label).on_hover_text(hover).clicked() {
+            progress.cancel();
+        }
+    });
+    ui.ctx()
+        .request_repaint_after(std::time::Duration::from_millis(100));
+}

@@ -5,6 +5,7 @@
 //! state the pass changes (moving statistics) is returned, not applied.
 
 use super::forward::{EngineError, LayerRun, LayerWeights, place_inputs};
+use crate::model::Analysis;
 use crate::model::network::Network;
 use ndarray::ArrayD;
 use std::sync::Arc;
@@ -21,15 +22,15 @@ pub struct TrainingPass {
     pub updates: Vec<Vec<(usize, ArrayD<f32>)>>,
 }
 
-/// Runs `net` on `inputs` (one per model input) in training mode; `rng` draws the
-/// uniform values of the dropout masks.
+/// Runs `net` (its `analysis`, read once by the caller) on `inputs` (one per model
+/// input) in training mode; `rng` draws the uniform values of the dropout masks.
 pub fn forward_training<W: std::borrow::Borrow<LayerWeights>>(
     net: &Network,
+    analysis: &Analysis,
     weights: &[W],
     inputs: Vec<Arc<ArrayD<f32>>>,
     rng: &mut dyn FnMut() -> f32,
 ) -> Result<TrainingPass, EngineError> {
-    let analysis = net.analyze();
     if let Some(msg) = analysis.error(net) {
         return Err(EngineError::Invalid(msg));
     }

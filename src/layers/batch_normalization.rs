@@ -88,18 +88,16 @@ impl BatchNormalization {
         let count = (x.len() / c.max(1)).max(1) as f64;
         // Two passes, as jnp.var: the mean, then the mean squared deviation. Run k of
         // `inner` values is channel k % c (channels last: one value a run).
-        let channel = |k: usize, _: usize| k % c.max(1);
+        let channel = |k: usize| k % c.max(1);
         let mut sum = vec![0f64; c];
         for (k, run) in xs.chunks(inner).enumerate() {
-            for (j, &v) in run.iter().enumerate() {
-                sum[channel(k, k * inner + j)] += v as f64;
-            }
+            sum[channel(k)] += run.iter().map(|&v| v as f64).sum::<f64>();
         }
         let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
         let mut dev = vec![0f64; c];
         for (k, run) in xs.chunks(inner).enumerate() {
-            for (j, &v) in run.iter().enumerate() {
-                let ch = channel(k, k * inner + j);
+            let ch = channel(k);
+            for &v in run {
                 let d = (v - mean[ch]) as f64;
                 dev[ch] += d * d;
             }
@@ -125,10 +123,8 @@ impl BatchNormalization {
             .collect();
         let mut y = xs.to_vec();
         for (k, run) in y.chunks_mut(inner).enumerate() {
-            for (j, v) in run.iter_mut().enumerate() {
-                let ch = channel(k, k * inner + j);
-                *v = *v * scale[ch] + shift[ch];
-            }
+            let ch = channel(k);
+            run.iter_mut().for_each(|v| *v = *v * scale[ch] + shift[ch]);
         }
         let output = ArrayD::from_shape_vec(x.raw_dim(), y).map_err(|e| e.to_string())?;
         let m = self.momentum as f32;

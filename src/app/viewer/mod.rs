@@ -82,6 +82,13 @@ pub struct LastRun<'a> {
     pub acts: &'a [Option<LayerRun>],
 }
 
+impl LastRun<'_> {
+    /// Whether every layer's weights are there (the run finished).
+    pub fn complete(&self) -> bool {
+        self.weights.len() == self.network.len() && self.weights.iter().all(Option::is_some)
+    }
+}
+
 /// The viewer's runtime.
 pub struct Viewer {
     pub image_name: String,
